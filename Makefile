@@ -1,0 +1,42 @@
+# Two commands matter: `make run` (the whole stack on the embedded database) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PROTOS := $(wildcard proto/aegis/v1/*.proto)
+
+.PHONY: install run test lint proto proto-check clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(PY) -m stack
+
+test: install proto-check lint
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+# Regenerate generated/ from proto/. The output is committed.
+proto: install
+	rm -rf generated/aegis
+	$(PY) scripts/gen_proto.py generated
+
+# Fails when the committed generated/ differs from what proto/ produces.
+proto-check: install
+	rm -rf .proto-check && mkdir -p .proto-check
+	$(PY) scripts/gen_proto.py .proto-check
+	diff -r generated/aegis .proto-check/aegis || { echo "generated/ is stale: run 'make proto' and commit"; exit 1; }
+	rm -rf .proto-check
+
+clean:
+	rm -rf $(VENV) .proto-check .pytest_cache .mypy_cache .ruff_cache

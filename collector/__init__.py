@@ -1,0 +1,1 @@
+"""AegisAI collector: the gRPC server that owns auth, validation, storage and dashboards."""

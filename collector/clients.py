@@ -1,0 +1,140 @@
+"""API clients (the `users` collection): creation, argon2id secrets, authentication."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pymongo.errors import DuplicateKeyError
+
+from collector.errors import AlreadyExists, InvalidArgument, PermissionDenied, Unauthenticated
+from collector.storage import Storage
+from collector.tokens import Principal
+
+SCOPES = frozenset({"ingest", "read", "admin"})
+DEFAULT_SCOPES = ("ingest", "read")
+DEFAULT_TENANT = "default"
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{3,128}$")
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client_id: str
+    client_secret: str  # shown once, never stored
+    tenant: str
+    name: str
+    scopes: tuple[str, ...]
+
+
+def check_scopes(scopes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    unknown = sorted(set(scopes) - SCOPES)
+    if unknown:
+        raise InvalidArgument(f"scopes: unknown scope(s) {unknown}; allowed {sorted(SCOPES)}")
+    return tuple(sorted(set(scopes))) or DEFAULT_SCOPES
+
+
+def check_tenant(tenant: str) -> str:
+    if not _TENANT.match(tenant):
+        raise InvalidArgument(
+            "tenant: 1-63 characters of letters, digits, '_', '-' or '.', starting with a "
+            "letter or digit"
+        )
+    return tenant
+
+
+class ClientRegistry:
+    def __init__(self, storage: Storage) -> None:
+        self._users = storage.users
+        # argon2id (the library default type) with its RFC 9106 low-memory profile.
+        self._hasher = PasswordHasher()
+        # Verified against when the client id is unknown, so both failures cost the same.
+        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+
+    async def _hash(self, secret: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, secret)
+
+    async def create(
+        self,
+        *,
+        name: str,
+        tenant: str,
+        scopes: list[str] | tuple[str, ...] = (),
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        global_admin: bool = False,
+    ) -> NewClient:
+        name = name.strip()
+        if not 1 <= len(name) <= 128:
+            raise InvalidArgument("name: required, at most 128 characters")
+        check_tenant(tenant)
+        scope_tuple = check_scopes(scopes)
+        client_id = client_id or f"cl_{secrets.token_urlsafe(12)}"
+        client_secret = client_secret or secrets.token_urlsafe(32)
+        doc = {
+            "client_id": client_id,
+            "name": name,
+            "tenant": tenant,
+            "scopes": list(scope_tuple),
+            "global_admin": global_admin,
+            "secret_hash": await self._hash(client_secret),
+            "created_at": dt.datetime.now(dt.UTC),
+        }
+        try:
+            await self._users.insert_one(doc)
+        except DuplicateKeyError:
+            raise AlreadyExists(f"client {client_id!r} already exists") from None
+        return NewClient(client_id, client_secret, tenant, name, scope_tuple)
+
+    async def create_for(
+        self, caller: Principal, *, name: str, tenant: str, scopes: list[str]
+    ) -> NewClient:
+        """Create a client on behalf of an admin: tenant admins only within their tenant."""
+        if "admin" not in caller.scopes:
+            raise PermissionDenied("the admin scope is required")
+        if tenant != caller.tenant and not await self.is_global_admin(caller.client_id):
+            raise PermissionDenied("an admin may create clients only in its own tenant")
+        return await self.create(name=name, tenant=tenant, scopes=scopes)
+
+    async def ensure_bootstrap(self, client_id: str, client_secret: str) -> None:
+        """Create or update the global admin client given by BOOTSTRAP_CLIENT_ID/SECRET."""
+        if not _CLIENT_ID.match(client_id):
+            raise InvalidArgument("BOOTSTRAP_CLIENT_ID: 3-128 letters, digits, '_', '-', '.'")
+        await self._users.update_one(
+            {"client_id": client_id},
+            {
+                "$set": {
+                    "name": "bootstrap admin",
+                    "tenant": DEFAULT_TENANT,
+                    "scopes": sorted(SCOPES),
+                    "global_admin": True,
+                    "secret_hash": await self._hash(client_secret),
+                },
+                "$setOnInsert": {"created_at": dt.datetime.now(dt.UTC)},
+            },
+            upsert=True,
+        )
+
+    async def has_global_admin(self) -> bool:
+        return await self._users.find_one({"global_admin": True}, {"_id": 1}) is not None
+
+    async def is_global_admin(self, client_id: str) -> bool:
+        doc = await self._users.find_one({"client_id": client_id}, {"global_admin": 1})
+        return bool(doc and doc.get("global_admin"))
+
+    async def authenticate(self, client_id: str, client_secret: str) -> Principal:
+        """The client's principal, or Unauthenticated with one message for every failure."""
+        doc = await self._users.find_one({"client_id": client_id}) if client_id else None
+        stored = doc["secret_hash"] if doc else self._dummy_hash
+        try:
+            await asyncio.to_thread(self._hasher.verify, stored, client_secret)
+        except (VerificationError, InvalidHashError):
+            doc = None
+        if doc is None:
+            raise Unauthenticated("invalid client credentials")
+        return Principal(doc["client_id"], doc["tenant"], frozenset(doc["scopes"]))

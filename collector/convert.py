@@ -1,0 +1,166 @@
+"""The only place that turns protobuf into plain Python and back.
+
+Hot path: events are read field by field (MessageToDict is ~30x slower), and Struct
+metadata is walked directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from google.protobuf import struct_pb2, timestamp_pb2
+
+from aegis.v1 import auth_pb2, dashboard_pb2, events_pb2, ingest_pb2
+from collector.clients import NewClient
+from collector.dashboards import LLMMetrics, MLMetrics, Overview
+from collector.ingest import IngestResult
+
+_MAX_EXACT_INT = 2**53
+
+
+def _value(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        number = value.number_value
+        # JSON has one number type; keep whole numbers whole so 100 stays 100, not 100.0.
+        if number.is_integer() and abs(number) < _MAX_EXACT_INT:
+            return int(number)
+        return number
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "struct_value":
+        return struct_to_dict(value.struct_value)
+    if kind == "list_value":
+        return [_value(v) for v in value.list_value.values]
+    return None
+
+
+def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
+    return {key: _value(value) for key, value in struct.fields.items()}
+
+
+def _time(ts: timestamp_pb2.Timestamp) -> dt.datetime:
+    return ts.ToDatetime(tzinfo=dt.UTC)
+
+
+def ml_event(e: events_pb2.MLEvent) -> dict[str, Any]:
+    return {
+        "event_id": e.event_id,
+        "model_type": e.model_type,
+        "model_id": e.model_id,
+        "input_shape": list(e.input_shape),
+        "prediction_count": e.prediction_count if e.HasField("prediction_count") else None,
+        "timestamp": _time(e.timestamp) if e.HasField("timestamp") else None,
+        "metadata": struct_to_dict(e.metadata) if e.HasField("metadata") else {},
+        "latency_ms": e.latency_ms if e.HasField("latency_ms") else None,
+    }
+
+
+def llm_event(e: events_pb2.LLMEvent) -> dict[str, Any]:
+    return {
+        "event_id": e.event_id,
+        "model_name": e.model_name,
+        "prompt_length": e.prompt_length if e.HasField("prompt_length") else None,
+        "response_length": e.response_length if e.HasField("response_length") else None,
+        "tokens_used": e.tokens_used if e.HasField("tokens_used") else None,
+        "cost": e.cost if e.HasField("cost") else None,
+        "timestamp": _time(e.timestamp) if e.HasField("timestamp") else None,
+        "metadata": struct_to_dict(e.metadata) if e.HasField("metadata") else {},
+        "latency_ms": e.latency_ms if e.HasField("latency_ms") else None,
+    }
+
+
+def ingest_response(result: IngestResult) -> ingest_pb2.IngestResponse:
+    return ingest_pb2.IngestResponse(
+        accepted=result.accepted,
+        rejected=result.rejected,
+        duplicates=result.duplicates,
+        errors=[
+            ingest_pb2.EventError(index=e.index, field=e.field, reason=e.reason)
+            for e in result.errors
+        ],
+    )
+
+
+def new_client(client: NewClient) -> auth_pb2.CreateClientResponse:
+    return auth_pb2.CreateClientResponse(
+        clientId=client.client_id,
+        clientSecret=client.client_secret,
+        tenant=client.tenant,
+        name=client.name,
+        scopes=list(client.scopes),
+    )
+
+
+def _timestamp(moment: dt.datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(moment)
+    return ts
+
+
+def _struct(data: dict[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(data)
+    return struct
+
+
+def overview(o: Overview) -> dashboard_pb2.OverviewResponse:
+    return dashboard_pb2.OverviewResponse(
+        total_ml_predictions=o.total_ml_predictions,
+        total_llm_requests=o.total_llm_requests,
+        active_models=o.active_models,
+        total_cost=o.total_cost,
+        recent_events=[
+            dashboard_pb2.RecentEvent(
+                kind=r.kind,
+                event_id=r.event_id,
+                model=r.model,
+                timestamp=_timestamp(r.timestamp),
+                data=_struct(r.data),
+            )
+            for r in o.recent_events
+        ],
+    )
+
+
+def ml_metrics(m: MLMetrics) -> dashboard_pb2.MLMetricsResponse:
+    return dashboard_pb2.MLMetricsResponse(
+        total_events=m.total_events,
+        total_predictions=m.total_predictions,
+        models=[
+            dashboard_pb2.MLModelMetrics(
+                model_id=x.model_id,
+                model_type=x.model_type,
+                events=x.events,
+                predictions=x.predictions,
+                first_seen=_timestamp(x.first_seen),
+                last_seen=_timestamp(x.last_seen),
+            )
+            for x in m.models
+        ],
+    )
+
+
+def llm_metrics(m: LLMMetrics) -> dashboard_pb2.LLMMetricsResponse:
+    return dashboard_pb2.LLMMetricsResponse(
+        total_requests=m.total_requests,
+        total_tokens=m.total_tokens,
+        total_cost=m.total_cost,
+        models=[
+            dashboard_pb2.LLMModelMetrics(
+                model_name=x.model_name,
+                requests=x.requests,
+                tokens=x.tokens,
+                cost=x.cost,
+                avg_prompt_length=x.avg_prompt_length,
+                avg_response_length=x.avg_response_length,
+                latency_p50_ms=x.latency_p50_ms,
+                latency_p95_ms=x.latency_p95_ms,
+                latency_p99_ms=x.latency_p99_ms,
+            )
+            for x in m.models
+        ],
+    )

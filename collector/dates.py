@@ -1,0 +1,53 @@
+"""Dashboard date ranges: `YYYY-MM-DD` or RFC 3339; a bare end date includes that whole day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from collector.errors import InvalidArgument
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: dt.datetime | None  # inclusive
+    end: dt.datetime | None  # exclusive
+
+    def mongo_filter(self) -> dict[str, dt.datetime]:
+        bounds: dict[str, dt.datetime] = {}
+        if self.start is not None:
+            bounds["$gte"] = self.start
+        if self.end is not None:
+            bounds["$lt"] = self.end
+        return bounds
+
+
+def _parse(field: str, text: str, *, is_end: bool) -> dt.datetime | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+            return start + dt.timedelta(days=1) if is_end else start
+        if "T" not in text.upper():
+            raise ValueError
+        moment = dt.datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise InvalidArgument(
+            f"{field}: {text[:40]!r} is not a date (YYYY-MM-DD) or RFC 3339 time"
+        ) from None
+    if moment.tzinfo is None:
+        raise InvalidArgument(f"{field}: an RFC 3339 time needs an offset such as Z or +02:00")
+    moment = moment.astimezone(dt.UTC)
+    # An instant end is inclusive; the filter is exclusive, so step just past it.
+    return moment + dt.timedelta(microseconds=1) if is_end else moment
+
+
+def parse_range(start_date: str, end_date: str) -> DateRange:
+    start = _parse("start_date", start_date, is_end=False)
+    end = _parse("end_date", end_date, is_end=True)
+    if start is not None and end is not None and start >= end:
+        raise InvalidArgument("start_date must not be after end_date")
+    return DateRange(start, end)

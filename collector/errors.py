@@ -1,0 +1,61 @@
+"""The collector's error hierarchy and its gRPC status table.
+
+Services raise these; the server interceptor turns them into gRPC statuses, and the gateway
+turns those into HTTP statuses. Nothing else decides a status code.
+"""
+
+from __future__ import annotations
+
+import grpc
+from pymongo import errors as mongo_errors
+
+
+class AegisError(Exception):
+    code = grpc.StatusCode.INTERNAL
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class InvalidArgument(AegisError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class Unauthenticated(AegisError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDenied(AegisError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class NotFound(AegisError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(AegisError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class ResourceExhausted(AegisError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Unavailable(AegisError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+def from_exception(exc: BaseException) -> AegisError | None:
+    """Our error for an exception we know how to describe; None for a real bug."""
+    if isinstance(exc, AegisError):
+        return exc
+    # ConnectionFailure covers ServerSelectionTimeoutError, AutoReconnect, NetworkTimeout.
+    if isinstance(exc, mongo_errors.ConnectionFailure):
+        return Unavailable("database unavailable, retry later", retry_after=1.0)
+    if isinstance(exc, mongo_errors.PyMongoError) and exc.has_error_label(
+        "RetryableWriteError"
+    ):
+        return Unavailable("database write interrupted, retry later", retry_after=1.0)
+    return None

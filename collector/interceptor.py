@@ -1,0 +1,135 @@
+"""The RPC edge: authenticate the bearer token, check the scope, map errors to statuses.
+
+Every handler of our services runs inside this wrapper, so a servicer can rely on
+`current_principal()` and raise plain AegisErrors.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from collector.errors import PermissionDenied, Unauthenticated, from_exception
+from collector.tokens import Principal, TokenService
+
+log = logging.getLogger(__name__)
+
+PUBLIC = None  # no token needed
+# Required scope per method. A method of our package that is missing here is refused.
+METHOD_SCOPES: dict[str, str | None] = {
+    "/aegis.v1.AuthService/IssueToken": PUBLIC,
+    "/aegis.v1.AuthService/CreateClient": "admin",
+    "/aegis.v1.IngestService/IngestML": "ingest",
+    "/aegis.v1.IngestService/IngestLLM": "ingest",
+    "/aegis.v1.IngestService/StreamEvents": "ingest",
+    "/aegis.v1.DashboardService/Overview": "read",
+    "/aegis.v1.DashboardService/MLMetrics": "read",
+    "/aegis.v1.DashboardService/LLMMetrics": "read",
+}
+OUR_PACKAGE = "/aegis.v1."
+
+_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
+
+
+def current_principal() -> Principal:
+    return _principal.get()
+
+
+def bearer_token(context: grpc.aio.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str):
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    raise Unauthenticated("missing bearer token in 'authorization' metadata")
+
+
+async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    error = from_exception(exc)
+    if error is None:
+        log.exception("unhandled error in RPC", exc_info=exc)
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+        return
+    trailers: tuple[tuple[str, str | bytes], ...] = ()
+    if error.retry_after is not None:
+        retry = error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(nanos=int(error.retry_after % 1 * 1e9),
+                                              seconds=int(error.retry_after))
+        )
+        detail = any_pb2.Any()
+        detail.Pack(retry)
+        status = status_pb2.Status(
+            code=getattr(code_pb2, error.code.name), message=error.message, details=[detail]
+        )
+        trailers = (("grpc-status-details-bin", status.SerializeToString()),)
+    await context.abort(error.code, error.message, trailers)
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, tokens: TokenService) -> None:
+        self._tokens = tokens
+
+    def _authenticate(self, context: grpc.aio.ServicerContext, scope: str | None) -> None:
+        if scope is PUBLIC:
+            return
+        principal = self._tokens.verify(bearer_token(context))
+        if scope not in principal.scopes:
+            raise PermissionDenied(f"the {scope!r} scope is required")
+        _principal.set(principal)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method = details.method
+        if handler is None or not method.startswith(OUR_PACKAGE):
+            return handler  # health, reflection
+        if method not in METHOD_SCOPES:
+            raise RuntimeError(f"{method} has no entry in METHOD_SCOPES")
+        scope = METHOD_SCOPES[method]
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(handler.unary_unary, scope),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_stream:
+            return grpc.stream_stream_rpc_method_handler(
+                self._wrap_stream(handler.stream_stream, scope),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        raise RuntimeError(f"{method}: unsupported RPC shape")
+
+    def _wrap_unary(self, inner: Any, scope: str | None) -> Any:
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                self._authenticate(context, scope)
+                return await inner(request, context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every error gets a status, never UNKNOWN
+                await abort_with(context, exc)
+
+        return unary
+
+    def _wrap_stream(self, inner: Any, scope: str | None) -> Any:
+        async def stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            try:
+                self._authenticate(context, scope)
+                async for response in inner(requests, context):
+                    yield response
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                await abort_with(context, exc)
+
+        return stream

@@ -1,0 +1,146 @@
+"""Composition root: every long-lived resource is entered once, in order, on one AsyncExitStack."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+
+from aegis.v1 import auth_pb2, auth_pb2_grpc, dashboard_pb2, dashboard_pb2_grpc
+from aegis.v1 import ingest_pb2, ingest_pb2_grpc
+from collector.clients import ClientRegistry
+from collector.dashboards import Dashboards
+from collector.embedded import embedded_database
+from collector.ingest import IngestService
+from collector.interceptor import AuthInterceptor
+from collector.servicers import AuthServicer, DashboardServicer, IngestServicer
+from collector.settings import Settings
+from collector.storage import Storage, open_storage
+from collector.tokens import TokenService
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+SERVICE_NAMES = [
+    auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
+    ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
+    dashboard_pb2.DESCRIPTOR.services_by_name["DashboardService"].full_name,
+]
+EMBEDDED_URL_FILE = "embedded-db.url"
+
+
+@dataclass
+class Running:
+    port: int
+    server: grpc.aio.Server
+    health: health_aio.HealthServicer
+
+
+@contextlib.asynccontextmanager
+async def database_url(settings: Settings) -> AsyncIterator[str]:
+    """MONGODB_URL as given, or an embedded database started for the duration."""
+    if settings.mongodb_url:
+        yield settings.mongodb_url
+        return
+    async with embedded_database(settings.data_dir) as url:
+        # Lets `python -m collector clients create` reach the running embedded database.
+        url_file = settings.data_dir / EMBEDDED_URL_FILE
+        url_file.write_text(url)
+        try:
+            yield url
+        finally:
+            url_file.unlink(missing_ok=True)
+
+
+async def bootstrap_admin(settings: Settings, clients: ClientRegistry) -> None:
+    if settings.bootstrap_client_id and settings.bootstrap_client_secret:
+        await clients.ensure_bootstrap(settings.bootstrap_client_id,
+                                       settings.bootstrap_client_secret)
+        log.info("bootstrap admin client %r is ready", settings.bootstrap_client_id)
+    elif not await clients.has_global_admin():
+        created = await clients.create(
+            name="bootstrap admin", tenant="default", scopes=["ingest", "read", "admin"],
+            global_admin=True,
+        )
+        # Printed once, to the terminal, never logged: it is not stored anywhere in clear.
+        print(
+            "\nNo admin client existed, so one was created. Its secret is shown only now:\n"
+            f"  BOOTSTRAP_CLIENT_ID={created.client_id}\n"
+            f"  BOOTSTRAP_CLIENT_SECRET={created.client_secret}\n",
+            flush=True,
+        )
+
+
+@contextlib.asynccontextmanager
+async def grpc_server(
+    settings: Settings, storage: Storage, tokens: TokenService, clients: ClientRegistry
+) -> AsyncIterator[Running]:
+    server = grpc.aio.server(
+        interceptors=[AuthInterceptor(tokens)],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(
+        AuthServicer(clients, tokens, storage), server
+    )
+    ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(IngestService(storage)),
+                                                        server)
+    dashboard_pb2_grpc.add_DashboardServiceServicer_to_server(
+        DashboardServicer(Dashboards(storage)), server
+    )
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME],
+        server,
+    )
+    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    await server.start()
+    for name in ("", *SERVICE_NAMES):
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    try:
+        yield Running(port, server, health)
+    finally:
+        await health.enter_graceful_shutdown()
+        await server.stop(grace=5)
+
+
+async def serve(settings: Settings) -> None:
+    tokens = TokenService(
+        settings.resolved_jwt_secret(),
+        algorithm=settings.jwt_algorithm,
+        lifetime_s=settings.jwt_expiration,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with contextlib.AsyncExitStack() as stack:
+        url = await stack.enter_async_context(database_url(settings))
+        storage = await stack.enter_async_context(
+            open_storage(url, settings.database_name, settings.mongodb_timeout_ms)
+        )
+        clients = ClientRegistry(storage)
+        await bootstrap_admin(settings, clients)
+        running = await stack.enter_async_context(
+            grpc_server(settings, storage, tokens, clients)
+        )
+        log.info("collector serving gRPC on %s:%d", settings.grpc_host, running.port)
+        # The one line on stdout that supervisors and tests wait for.
+        print(f"READY grpc={running.port}", flush=True)
+        await stop.wait()
+        log.info("shutting down")

@@ -1,0 +1,128 @@
+"""Thin gRPC servicers: protobuf in → plain service call → protobuf out. No logic here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from aegis.v1 import (
+    auth_pb2,
+    auth_pb2_grpc,
+    dashboard_pb2,
+    dashboard_pb2_grpc,
+    ingest_pb2,
+    ingest_pb2_grpc,
+)
+from collector import convert
+from collector.clients import ClientRegistry
+from collector.dashboards import Dashboards
+from collector.dates import parse_range
+from collector.errors import InvalidArgument
+from collector.ingest import IngestService
+from collector.interceptor import current_principal
+from collector.storage import Storage
+from collector.tokens import TokenService
+
+Context = grpc.aio.ServicerContext
+
+
+class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
+    def __init__(self, clients: ClientRegistry, tokens: TokenService, storage: Storage) -> None:
+        self._clients = clients
+        self._tokens = tokens
+        self._storage = storage
+
+    async def IssueToken(
+        self, request: auth_pb2.IssueTokenRequest, context: Context
+    ) -> auth_pb2.IssueTokenResponse:
+        principal = await self._clients.authenticate(request.clientId, request.clientSecret)
+        token = self._tokens.issue(principal)
+        await self._storage.audit(
+            event_type="auth", tenant=principal.tenant, client_id=principal.client_id,
+            action="token_issued", details={"scopes": sorted(principal.scopes)},
+        )
+        return auth_pb2.IssueTokenResponse(
+            access_token=token, token_type="bearer", expires_in=self._tokens.lifetime_s
+        )
+
+    async def CreateClient(
+        self, request: auth_pb2.CreateClientRequest, context: Context
+    ) -> auth_pb2.CreateClientResponse:
+        caller = current_principal()
+        created = await self._clients.create_for(
+            caller, name=request.name, tenant=request.tenant, scopes=list(request.scopes)
+        )
+        await self._storage.audit(
+            event_type="admin", tenant=created.tenant, client_id=caller.client_id,
+            action="client_created",
+            details={"new_client_id": created.client_id, "scopes": list(created.scopes)},
+        )
+        return convert.new_client(created)
+
+
+class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
+    def __init__(self, ingest: IngestService) -> None:
+        self._ingest = ingest
+
+    async def IngestML(
+        self, request: ingest_pb2.IngestMLRequest, context: Context
+    ) -> ingest_pb2.IngestResponse:
+        events = [convert.ml_event(e) for e in request.events]
+        return convert.ingest_response(
+            await self._ingest.ingest(current_principal(), "ml", events)
+        )
+
+    async def IngestLLM(
+        self, request: ingest_pb2.IngestLLMRequest, context: Context
+    ) -> ingest_pb2.IngestResponse:
+        events = [convert.llm_event(e) for e in request.events]
+        return convert.ingest_response(
+            await self._ingest.ingest(current_principal(), "llm", events)
+        )
+
+    async def StreamEvents(
+        self, requests: AsyncIterator[ingest_pb2.StreamEventsRequest], context: Context
+    ) -> AsyncIterator[ingest_pb2.StreamEventsResponse]:
+        principal = current_principal()
+        async for request in requests:
+            which = request.WhichOneof("batch")
+            if which == "ml":
+                result = await self._ingest.ingest(
+                    principal, "ml", [convert.ml_event(e) for e in request.ml.events]
+                )
+            elif which == "llm":
+                result = await self._ingest.ingest(
+                    principal, "llm", [convert.llm_event(e) for e in request.llm.events]
+                )
+            else:
+                raise InvalidArgument(f"batch {request.sequence}: neither 'ml' nor 'llm' is set")
+            yield ingest_pb2.StreamEventsResponse(
+                sequence=request.sequence, result=convert.ingest_response(result)
+            )
+
+
+class DashboardServicer(dashboard_pb2_grpc.DashboardServiceServicer):
+    def __init__(self, dashboards: Dashboards) -> None:
+        self._dashboards = dashboards
+
+    async def Overview(
+        self, request: dashboard_pb2.OverviewRequest, context: Context
+    ) -> dashboard_pb2.OverviewResponse:
+        return convert.overview(await self._dashboards.overview(current_principal().tenant))
+
+    async def MLMetrics(
+        self, request: dashboard_pb2.MetricsRequest, context: Context
+    ) -> dashboard_pb2.MLMetricsResponse:
+        dates = parse_range(request.start_date, request.end_date)
+        return convert.ml_metrics(
+            await self._dashboards.ml_metrics(current_principal().tenant, dates)
+        )
+
+    async def LLMMetrics(
+        self, request: dashboard_pb2.MetricsRequest, context: Context
+    ) -> dashboard_pb2.LLMMetricsResponse:
+        dates = parse_range(request.start_date, request.end_date)
+        return convert.llm_metrics(
+            await self._dashboards.llm_metrics(current_principal().tenant, dates)
+        )

@@ -1,0 +1,59 @@
+"""The collector's configuration: one typed object, built once at start-up and passed in."""
+
+from __future__ import annotations
+
+import pathlib
+import secrets
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(Exception):
+    """Start-up cannot go on with this configuration; the message says what to change."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    mongodb_url: str | None = Field(None, description="unset → start the embedded database")
+    database_name: str = "aegisai"
+    jwt_secret: str | None = None
+    jwt_algorithm: str = "HS256"
+    jwt_expiration: int = Field(3600, gt=0, description="token lifetime in seconds")
+    jwt_issuer: str = "aegisai"
+    jwt_audience: str = "aegisai"
+    log_level: str = "INFO"
+    grpc_host: str = "0.0.0.0"
+    grpc_port: int = Field(50051, ge=0, le=65535)
+    data_dir: pathlib.Path = pathlib.Path("./data")
+    bootstrap_client_id: str | None = None
+    bootstrap_client_secret: str | None = None
+    # Bounded so a dead database answers UNAVAILABLE quickly instead of hanging callers.
+    mongodb_timeout_ms: int = Field(2000, gt=0)
+
+    @property
+    def embedded(self) -> bool:
+        return not self.mongodb_url
+
+    def resolved_jwt_secret(self) -> str:
+        """The signing secret; in embedded mode one is generated once and kept in DATA_DIR."""
+        if self.jwt_secret:
+            if len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
+                raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
+            return self.jwt_secret
+        if not self.embedded:
+            raise ConfigError(
+                "JWT_SECRET is required when MONGODB_URL is set "
+                f"(at least {MIN_SECRET_BYTES} bytes, e.g. `openssl rand -hex 32`)"
+            )
+        path = self.data_dir / "jwt_secret"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_hex(32)
+        path.touch(mode=0o600)
+        path.write_text(secret)
+        return secret

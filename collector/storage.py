@@ -1,0 +1,116 @@
+"""The MongoDB handle: one client per process, the collections, and the indexes they need."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, WriteConcern
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
+
+log = logging.getLogger(__name__)
+
+Document = dict[str, Any]
+DUPLICATE_KEY = 11000
+
+# Events are acknowledged to clients only after this write concern is satisfied.
+DURABLE = WriteConcern(w="majority", j=True)
+
+
+@dataclass
+class InsertOutcome:
+    inserted: int = 0
+    duplicate_positions: list[int] = field(default_factory=list)
+
+
+class Storage:
+    def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
+        self.client = client
+        db = client[database]
+        self.db = db
+        self.ml_events: AsyncCollection[Document] = db.get_collection(
+            "ml_events", write_concern=DURABLE
+        )
+        self.llm_events: AsyncCollection[Document] = db.get_collection(
+            "llm_events", write_concern=DURABLE
+        )
+        self.audit_logs: AsyncCollection[Document] = db["audit_logs"]
+        self.users: AsyncCollection[Document] = db["users"]
+
+    async def ensure_indexes(self) -> None:
+        for events in (self.ml_events, self.llm_events):
+            await events.create_indexes(
+                [
+                    # Exactly-once: a retried event_id is refused by the database itself.
+                    IndexModel(
+                        [("tenant", ASCENDING), ("event_id", ASCENDING)],
+                        unique=True,
+                        name="tenant_event_id_unique",
+                    ),
+                    IndexModel([("tenant", ASCENDING), ("timestamp", DESCENDING)]),
+                ]
+            )
+        await self.users.create_indexes(
+            [IndexModel([("client_id", ASCENDING)], unique=True, name="client_id_unique")]
+        )
+        await self.audit_logs.create_indexes(
+            [IndexModel([("tenant", ASCENDING), ("timestamp", DESCENDING)])]
+        )
+
+    async def ping(self) -> None:
+        await self.client.admin.command("ping")
+
+    async def insert_events(
+        self, collection: AsyncCollection[Document], docs: Sequence[Document]
+    ) -> InsertOutcome:
+        """One unordered insert_many; duplicate keys are reported by position, not raised."""
+        if not docs:
+            return InsertOutcome()
+        try:
+            result = await collection.insert_many(docs, ordered=False)
+            return InsertOutcome(inserted=len(result.inserted_ids))
+        except BulkWriteError as exc:
+            details = exc.details
+            others = [e for e in details["writeErrors"] if e["code"] != DUPLICATE_KEY]
+            if others or details.get("writeConcernErrors"):
+                raise
+            return InsertOutcome(
+                inserted=details["nInserted"],
+                duplicate_positions=[e["index"] for e in details["writeErrors"]],
+            )
+
+    async def audit(
+        self, *, event_type: str, tenant: str, client_id: str, action: str, details: Document
+    ) -> None:
+        await self.audit_logs.insert_one(
+            {
+                "event_type": event_type,
+                "tenant": tenant,
+                "client_id": client_id,
+                "action": action,
+                "timestamp": dt.datetime.now(dt.UTC),
+                "details": details,
+            }
+        )
+
+
+@contextlib.asynccontextmanager
+async def open_storage(url: str, database: str, timeout_ms: int) -> AsyncIterator[Storage]:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        appname="aegisai-collector",
+    )
+    try:
+        storage = Storage(client, database)
+        await storage.ensure_indexes()
+        yield storage
+    finally:
+        await client.close()

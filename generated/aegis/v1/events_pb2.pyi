@@ -1,0 +1,53 @@
+import datetime
+
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class MLEvent(_message.Message):
+    __slots__ = ("event_id", "model_type", "model_id", "input_shape", "prediction_count", "timestamp", "metadata", "latency_ms")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    INPUT_SHAPE_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    model_type: str
+    model_id: str
+    input_shape: _containers.RepeatedScalarFieldContainer[int]
+    prediction_count: int
+    timestamp: _timestamp_pb2.Timestamp
+    metadata: _struct_pb2.Struct
+    latency_ms: float
+    def __init__(self, event_id: _Optional[str] = ..., model_type: _Optional[str] = ..., model_id: _Optional[str] = ..., input_shape: _Optional[_Iterable[int]] = ..., prediction_count: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., latency_ms: _Optional[float] = ...) -> None: ...
+
+class LLMEvent(_message.Message):
+    __slots__ = ("event_id", "model_name", "prompt_length", "response_length", "tokens_used", "cost", "timestamp", "metadata", "latency_ms")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_USED_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    model_name: str
+    prompt_length: int
+    response_length: int
+    tokens_used: int
+    cost: float
+    timestamp: _timestamp_pb2.Timestamp
+    metadata: _struct_pb2.Struct
+    latency_ms: float
+    def __init__(self, event_id: _Optional[str] = ..., model_name: _Optional[str] = ..., prompt_length: _Optional[int] = ..., response_length: _Optional[int] = ..., tokens_used: _Optional[int] = ..., cost: _Optional[float] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., latency_ms: _Optional[float] = ...) -> None: ...
