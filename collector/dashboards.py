@@ -71,7 +71,7 @@ class LLMMetrics:
 
 def _json_safe(doc: dict[str, Any]) -> dict[str, Any]:
     return {
-        k: v.isoformat() if isinstance(v, dt.datetime) else v
+        k: v.isoformat().replace("+00:00", "Z") if isinstance(v, dt.datetime) else v
         for k, v in doc.items()
         if k not in _HIDDEN
     }

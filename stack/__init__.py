@@ -1,0 +1,1 @@
+"""`make run`: supervise the whole stack (collector with its embedded database, gateway)."""

@@ -1,0 +1,87 @@
+"""The FastAPI app: annotated routes, /health, CORS, body limit, one long-lived gRPC channel."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import grpc
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from gateway import openapi
+from gateway.limits import BodySizeLimit
+from gateway.routes import annotated_routes, make_endpoint
+from gateway.settings import GatewaySettings
+
+HEALTH_TIMEOUT_S = 2.0
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    channel: grpc.aio.Channel | None = None
+
+    def get_channel() -> grpc.aio.Channel:
+        assert channel is not None, "the channel opens with the app's lifespan"
+        return channel
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal channel
+        channel = grpc.aio.insecure_channel(
+            settings.collector_target,
+            options=[
+                ("grpc.max_send_message_length", settings.max_body_bytes),
+                ("grpc.max_receive_message_length", settings.max_body_bytes),
+            ],
+        )
+        try:
+            yield
+        finally:
+            await channel.close()
+
+    app = FastAPI(
+        title="AegisAI",
+        description="Observability backend for ML and LLM applications (REST gateway).",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    for route in annotated_routes():
+        extra = (
+            openapi.query_parameters(route.method.input_type)
+            if route.verb == "GET"
+            else openapi.request_body(route.method.input_type)
+        )
+        app.add_api_route(
+            route.path,
+            make_endpoint(route, get_channel, settings.rpc_timeout_s),
+            methods=[route.verb],
+            tags=[route.method.containing_service.name],
+            openapi_extra=extra,
+        )
+
+    @app.get("/health", tags=["health"])
+    async def health() -> JSONResponse:
+        """`{"status": "ok"}` while the collector reports SERVING, else 503."""
+        try:
+            reply = await health_pb2_grpc.HealthStub(get_channel()).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=HEALTH_TIMEOUT_S
+            )
+            serving = reply.status == health_pb2.HealthCheckResponse.SERVING
+        except grpc.aio.AioRpcError:
+            serving = False
+        if serving:
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+
+    if origins := settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials="*" not in origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

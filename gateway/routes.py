@@ -1,0 +1,116 @@
+"""REST routes derived from the `google.api.http` annotations on the collector's RPCs.
+
+One generic handler per annotated method: JSON → request message, forward the caller's
+Authorization header as gRPC metadata, call the RPC, message → JSON. No business logic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from google.api import annotations_pb2
+from google.protobuf import symbol_database
+from google.protobuf.descriptor import FileDescriptor, MethodDescriptor
+from google.protobuf.message import Message
+
+from aegis.v1 import auth_pb2, dashboard_pb2, ingest_pb2
+from gateway.marshal import BadRequest, from_json, to_json
+from gateway.status import error_body, http_status, retry_after_seconds
+
+API_FILES: tuple[FileDescriptor, ...] = (
+    auth_pb2.DESCRIPTOR,
+    ingest_pb2.DESCRIPTOR,
+    dashboard_pb2.DESCRIPTOR,
+)
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass(frozen=True)
+class Route:
+    verb: str  # "GET" / "POST" / ...
+    path: str
+    method: MethodDescriptor
+
+    @property
+    def rpc_path(self) -> str:
+        return f"/{self.method.containing_service.full_name}/{self.method.name}"
+
+
+def annotated_routes() -> Iterator[Route]:
+    for file in API_FILES:
+        for service in file.services_by_name.values():
+            for method in service.methods:
+                rule = method.GetOptions().Extensions[annotations_pb2.http]
+                verb = rule.WhichOneof("pattern")
+                if verb and verb != "custom":
+                    yield Route(verb.upper(), getattr(rule, verb), method)
+
+
+def _message_class(name: str) -> type[Message]:
+    return symbol_database.Default().GetSymbol(name)  # type: ignore[no-any-return]
+
+
+def error_response(code: grpc.StatusCode, message: str, *, retry_after: int | None = None
+                   ) -> JSONResponse:
+    headers = dict(NO_STORE)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(error_body(code, message), http_status(code), headers=headers)
+
+
+async def _request_message(request: Request, route: Route, cls: type[Message]) -> Message:
+    if route.verb == "GET":
+        data: Any = dict(request.query_params)
+    else:
+        raw = await request.body()
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except ValueError as exc:
+            raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+    return from_json(data, cls())
+
+
+def make_endpoint(
+    route: Route, channel: Callable[[], grpc.aio.Channel], timeout_s: float
+) -> Callable[[Request], Awaitable[Response]]:
+    request_cls = _message_class(route.method.input_type.full_name)
+    response_cls = _message_class(route.method.output_type.full_name)
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            message = await _request_message(request, route, request_cls)
+        except BadRequest as exc:
+            return error_response(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        metadata = []
+        if auth := request.headers.get("authorization"):
+            metadata.append(("authorization", auth))
+        call = channel().unary_unary(
+            route.rpc_path,
+            request_serializer=request_cls.SerializeToString,
+            response_deserializer=response_cls.FromString,
+        )
+        try:
+            reply = await call(message, metadata=metadata, timeout=timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            return error_response(
+                exc.code(), exc.details() or exc.code().name,
+                retry_after=retry_after_seconds(exc.trailing_metadata()),
+            )
+        return JSONResponse(to_json(reply), headers=NO_STORE)
+
+    endpoint.__name__ = route.method.name
+    endpoint.__doc__ = _doc(route)
+    return endpoint
+
+
+def _doc(route: Route) -> str:
+    return (
+        f"Calls `{route.rpc_path}`. Body/query: `{route.method.input_type.full_name}`; "
+        f"response: `{route.method.output_type.full_name}` (see proto/)."
+    )

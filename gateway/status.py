@@ -1,0 +1,50 @@
+"""gRPC status → HTTP status and error body, as grpc-gateway's runtime/errors.go does it."""
+
+from __future__ import annotations
+
+import math
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+
+HTTP_STATUS = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+}
+
+
+def http_status(code: grpc.StatusCode) -> int:
+    return HTTP_STATUS.get(code, 500)
+
+
+def error_body(code: grpc.StatusCode, message: str) -> dict[str, object]:
+    return {"code": code.value[0], "message": message, "details": []}
+
+
+def retry_after_seconds(trailers: object) -> int | None:
+    """The RetryInfo delay from grpc-status-details-bin, rounded up to whole seconds."""
+    for key, value in trailers or ():  # type: ignore[attr-defined]
+        if key != "grpc-status-details-bin" or not isinstance(value, bytes):
+            continue
+        status = status_pb2.Status.FromString(value)
+        for detail in status.details:
+            info = error_details_pb2.RetryInfo()
+            if detail.Unpack(info):
+                delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+                return max(1, math.ceil(delay))
+    return None
