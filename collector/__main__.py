@@ -44,7 +44,10 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--tenant", required=True)
     create.add_argument(
-        "--scopes", nargs="+", choices=sorted(SCOPES), default=list(DEFAULT_SCOPES),
+        "--scopes",
+        nargs="+",
+        choices=sorted(SCOPES),
+        default=list(DEFAULT_SCOPES),
         help="default: %(default)s",
     )
     return p

@@ -118,8 +118,9 @@ class Dashboards:
             cursor = collection.find({"tenant": tenant}).sort("timestamp", -1).limit(RECENT_EVENTS)
             async for doc in cursor:
                 recent.append(
-                    RecentEvent(kind, doc["event_id"], doc[model_key], doc["timestamp"],
-                                _json_safe(doc))
+                    RecentEvent(
+                        kind, doc["event_id"], doc[model_key], doc["timestamp"], _json_safe(doc)
+                    )
                 )
         recent.sort(key=lambda r: r.timestamp, reverse=True)
         return Overview(
@@ -153,8 +154,14 @@ class Dashboards:
             {"$sort": {"_id": 1}},
         ]
         models = [
-            MLModel(r["_id"], r["model_type"], int(r["events"]), int(r["predictions"]),
-                    r["first_seen"], r["last_seen"])
+            MLModel(
+                r["_id"],
+                r["model_type"],
+                int(r["events"]),
+                int(r["predictions"]),
+                r["first_seen"],
+                r["last_seen"],
+            )
             async for r in await self._s.ml_events.aggregate(pipeline)
         ]
         return MLMetrics(
@@ -190,9 +197,17 @@ class Dashboards:
         async for r in await self._s.llm_events.aggregate(pipeline):
             p50, p95, p99 = r["latency"] if r["timed"] and r["latency"] else (None, None, None)
             models.append(
-                LLMModel(r["_id"], int(r["requests"]), int(r["tokens"]), float(r["cost"]),
-                         float(r["avg_prompt"] or 0), float(r["avg_response"] or 0),
-                         p50, p95, p99)
+                LLMModel(
+                    r["_id"],
+                    int(r["requests"]),
+                    int(r["tokens"]),
+                    float(r["cost"]),
+                    float(r["avg_prompt"] or 0),
+                    float(r["avg_response"] or 0),
+                    p50,
+                    p95,
+                    p99,
+                )
             )
         return LLMMetrics(
             total_requests=sum(m.requests for m in models),

@@ -12,10 +12,10 @@ import logging
 import pathlib
 import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator
 
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
 from collector import process
 
@@ -34,20 +34,21 @@ def mongodb_url(port: int) -> str:
     return f"mongodb://127.0.0.1:{port}/?directConnection=true"
 
 
-async def wait_for_ping(url: str, proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for_ping(url: str, proc: subprocess.Popen[bytes] | None, within_s: float) -> None:
+    """Return once the server at `url` answers ping; fail if `proc` exits or time runs out."""
     client: AsyncMongoClient[dict] = AsyncMongoClient(url, serverSelectionTimeoutMS=500)
     try:
-        while True:
-            if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"embedded database exited with code {proc.returncode}")
-            try:
-                await client.admin.command("ping")
-                return
-            except Exception:  # noqa: BLE001 - any failure here means "not up yet"
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"embedded database did not answer ping in {timeout}s")
-                await asyncio.sleep(0.1)
+        async with asyncio.timeout(within_s):
+            while True:
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"embedded database exited with code {proc.returncode}")
+                try:
+                    await client.admin.command("ping")
+                    return
+                except PyMongoError:
+                    await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise TimeoutError(f"database at {url} did not answer ping within {within_s}s") from None
     finally:
         await client.close()
 
@@ -61,8 +62,15 @@ async def embedded_database(data_dir: pathlib.Path, port: int = 0) -> AsyncItera
     log_file = (data_dir / "secantus.log").open("ab")
     proc = process.spawn(
         process.python_module(
-            "secantus", "--host", "127.0.0.1", "--port", str(port),
-            "--storage-path", str(db_dir), "--log-level", "WARNING",
+            "secantus",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            str(db_dir),
+            "--log-level",
+            "WARNING",
         ),
         stdout=log_file,
         stderr=subprocess.STDOUT,

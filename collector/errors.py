@@ -54,8 +54,6 @@ def from_exception(exc: BaseException) -> AegisError | None:
     # ConnectionFailure covers ServerSelectionTimeoutError, AutoReconnect, NetworkTimeout.
     if isinstance(exc, mongo_errors.ConnectionFailure):
         return Unavailable("database unavailable, retry later", retry_after=1.0)
-    if isinstance(exc, mongo_errors.PyMongoError) and exc.has_error_label(
-        "RetryableWriteError"
-    ):
+    if isinstance(exc, mongo_errors.PyMongoError) and exc.has_error_label("RetryableWriteError"):
         return Unavailable("database write interrupted, retry later", retry_after=1.0)
     return None

@@ -59,8 +59,9 @@ async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> N
     trailers: tuple[tuple[str, str | bytes], ...] = ()
     if error.retry_after is not None:
         retry = error_details_pb2.RetryInfo(
-            retry_delay=duration_pb2.Duration(nanos=int(error.retry_after % 1 * 1e9),
-                                              seconds=int(error.retry_after))
+            retry_delay=duration_pb2.Duration(
+                nanos=int(error.retry_after % 1 * 1e9), seconds=int(error.retry_after)
+            )
         )
         detail = any_pb2.Any()
         detail.Pack(retry)
@@ -116,7 +117,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 return await inner(request, context)
             except grpc.aio.AbortError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - every error gets a status, never UNKNOWN
+            except Exception as exc:
                 await abort_with(context, exc)
 
         return unary
@@ -129,7 +130,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                     yield response
             except grpc.aio.AbortError:
                 raise
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 await abort_with(context, exc)
 
         return stream

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO
 
 _PR_SET_PDEATHSIG = 1
@@ -62,3 +64,60 @@ def child_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(overrides)
     return env
+
+
+_READY = re.compile(r"^READY (.+)$")
+
+
+class ReadyChild:
+    """A child server that prints `READY key=port ...` on stdout once it is serving.
+
+    Its other stdout lines go to `echo` (default: our stdout).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        args: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.proc = spawn(args, env=env, stdout=subprocess.PIPE)
+        self.ports: dict[str, int] = {}
+        self._echo = echo or (lambda line: print(line, flush=True))
+        self._ready = threading.Event()
+        threading.Thread(target=self._pump, name=f"{name}-stdout", daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            if match := _READY.match(line):
+                for pair in match.group(1).split():
+                    key, _, value = pair.partition("=")
+                    self.ports[key] = int(value)
+                self._ready.set()
+            else:
+                self._echo(line)
+        self._ready.set()  # exited: wake whoever waits
+
+    def wait_ready(
+        self, timeout: float, cancelled: threading.Event | None = None
+    ) -> dict[str, int]:
+        """The announced ports; RuntimeError if the child exits or times out first."""
+        waited = 0.0
+        while not self._ready.wait(0.2):
+            waited += 0.2
+            if waited > timeout or (cancelled is not None and cancelled.is_set()):
+                break
+        if not self.ports:
+            raise RuntimeError(f"{self.name} did not start (exit code {self.proc.poll()})")
+        return self.ports
+
+    def stop(self, timeout: float = 20.0) -> int:
+        return stop(self.proc, timeout)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()

@@ -14,8 +14,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
-from aegis.v1 import auth_pb2, auth_pb2_grpc, dashboard_pb2, dashboard_pb2_grpc
-from aegis.v1 import ingest_pb2, ingest_pb2_grpc
+from aegis.v1 import (
+    auth_pb2,
+    auth_pb2_grpc,
+    dashboard_pb2,
+    dashboard_pb2_grpc,
+    ingest_pb2,
+    ingest_pb2_grpc,
+)
 from collector.clients import ClientRegistry
 from collector.dashboards import Dashboards
 from collector.embedded import embedded_database
@@ -62,12 +68,15 @@ async def database_url(settings: Settings) -> AsyncIterator[str]:
 
 async def bootstrap_admin(settings: Settings, clients: ClientRegistry) -> None:
     if settings.bootstrap_client_id and settings.bootstrap_client_secret:
-        await clients.ensure_bootstrap(settings.bootstrap_client_id,
-                                       settings.bootstrap_client_secret)
+        await clients.ensure_bootstrap(
+            settings.bootstrap_client_id, settings.bootstrap_client_secret
+        )
         log.info("bootstrap admin client %r is ready", settings.bootstrap_client_id)
     elif not await clients.has_global_admin():
         created = await clients.create(
-            name="bootstrap admin", tenant="default", scopes=["ingest", "read", "admin"],
+            name="bootstrap admin",
+            tenant="default",
+            scopes=["ingest", "read", "admin"],
             global_admin=True,
         )
         # Printed once, to the terminal, never logged: it is not stored anywhere in clear.
@@ -91,19 +100,21 @@ async def grpc_server(
             ("grpc.so_reuseport", 0),
         ],
     )
-    auth_pb2_grpc.add_AuthServiceServicer_to_server(
-        AuthServicer(clients, tokens, storage), server
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(clients, tokens, storage), server)
+    ingest_pb2_grpc.add_IngestServiceServicer_to_server(
+        IngestServicer(IngestService(storage)), server
     )
-    ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(IngestService(storage)),
-                                                        server)
     dashboard_pb2_grpc.add_DashboardServiceServicer_to_server(
         DashboardServicer(Dashboards(storage)), server
     )
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
-        [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME],
+        [
+            *SERVICE_NAMES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
         server,
     )
     port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
@@ -136,9 +147,7 @@ async def serve(settings: Settings) -> None:
         )
         clients = ClientRegistry(storage)
         await bootstrap_admin(settings, clients)
-        running = await stack.enter_async_context(
-            grpc_server(settings, storage, tokens, clients)
-        )
+        running = await stack.enter_async_context(grpc_server(settings, storage, tokens, clients))
         log.info("collector serving gRPC on %s:%d", settings.grpc_host, running.port)
         # The one line on stdout that supervisors and tests wait for.
         print(f"READY grpc={running.port}", flush=True)

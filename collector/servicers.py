@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TypeAlias
 
 import grpc
 
@@ -24,7 +25,7 @@ from collector.interceptor import current_principal
 from collector.storage import Storage
 from collector.tokens import TokenService
 
-Context = grpc.aio.ServicerContext
+Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
@@ -39,8 +40,11 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         principal = await self._clients.authenticate(request.clientId, request.clientSecret)
         token = self._tokens.issue(principal)
         await self._storage.audit(
-            event_type="auth", tenant=principal.tenant, client_id=principal.client_id,
-            action="token_issued", details={"scopes": sorted(principal.scopes)},
+            event_type="auth",
+            tenant=principal.tenant,
+            client_id=principal.client_id,
+            action="token_issued",
+            details={"scopes": sorted(principal.scopes)},
         )
         return auth_pb2.IssueTokenResponse(
             access_token=token, token_type="bearer", expires_in=self._tokens.lifetime_s
@@ -54,7 +58,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             caller, name=request.name, tenant=request.tenant, scopes=list(request.scopes)
         )
         await self._storage.audit(
-            event_type="admin", tenant=created.tenant, client_id=caller.client_id,
+            event_type="admin",
+            tenant=created.tenant,
+            client_id=caller.client_id,
             action="client_created",
             details={"new_client_id": created.client_id, "scopes": list(created.scopes)},
         )
@@ -69,9 +75,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.IngestMLRequest, context: Context
     ) -> ingest_pb2.IngestResponse:
         events = [convert.ml_event(e) for e in request.events]
-        return convert.ingest_response(
-            await self._ingest.ingest(current_principal(), "ml", events)
-        )
+        return convert.ingest_response(await self._ingest.ingest(current_principal(), "ml", events))
 
     async def IngestLLM(
         self, request: ingest_pb2.IngestLLMRequest, context: Context

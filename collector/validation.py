@@ -75,9 +75,8 @@ def _metadata(value: Any, depth: int = 1, budget: list[int] | None = None) -> No
         budget[0] -= 1
         if budget[0] < 0:
             raise Invalid("metadata", f"more than {MAX_METADATA_NODES} keys and values")
-        if isinstance(key, str):
-            if not key or key.startswith("$") or "." in key or "\x00" in key:
-                raise Invalid("metadata", f"key {key[:40]!r}: empty, '$'-prefixed or dotted")
+        if isinstance(key, str) and (not key or key.startswith("$") or "." in key or "\x00" in key):
+            raise Invalid("metadata", f"key {key[:40]!r}: empty, '$'-prefixed or dotted")
         if isinstance(item, dict | list):
             _metadata(item, depth + 1, budget)
         elif isinstance(item, str) and len(item) > MAX_METADATA_STRING:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import socket
 import sys
@@ -14,6 +13,19 @@ from gateway.app import create_app
 from gateway.settings import GatewaySettings
 
 
+class AnnouncingServer(uvicorn.Server):
+    """Prints `READY http=PORT` once the app has started, for supervisors and tests."""
+
+    def __init__(self, config: uvicorn.Config, port: int) -> None:
+        super().__init__(config)
+        self._port = port
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.should_exit:
+            print(f"READY http={self._port}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(
         prog="python -m gateway",
@@ -22,8 +34,11 @@ def main(argv: list[str] | None = None) -> int:
         "(127.0.0.1:$GRPC_PORT), CORS_ORIGINS (comma-separated), LOG_LEVEL",
     ).parse_args(argv)
     settings = GatewaySettings()
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s - %(name)s - %(levelname)s - %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s - %(name)s - %(levelname)s - %(message)s",
+    )
     # Bind ourselves so HTTP_PORT=0 works and the real port can be announced.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -34,17 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     config = uvicorn.Config(
         create_app(settings), log_level=settings.log_level.lower(), timeout_graceful_shutdown=10
     )
-    server = uvicorn.Server(config)
-
-    async def run() -> None:
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.05)
-        if server.started:
-            print(f"READY http={port}", flush=True)
-        await serving
-
-    asyncio.run(run())
+    AnnouncingServer(config, port).run(sockets=[sock])
     return 0
 
 

@@ -27,7 +27,7 @@ def _whole_numbers(value: Any) -> Any:
     return value
 
 
-def _scalar(field: FieldDescriptor, value: Any) -> Any:
+def _scalar(field: Any, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         return to_json(value)
     return value

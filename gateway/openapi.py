@@ -20,7 +20,7 @@ _SCALARS = {
 
 
 def _field_schema(field: FieldDescriptor) -> dict[str, Any]:
-    if field.cpp_type == FieldDescriptor.CPPTYPE_MESSAGE:
+    if field.message_type is not None:
         name = field.message_type.full_name
         if name == "google.protobuf.Timestamp":
             schema: dict[str, Any] = {"type": "string", "format": "date-time"}

@@ -53,11 +53,13 @@ def annotated_routes() -> Iterator[Route]:
 
 
 def _message_class(name: str) -> type[Message]:
-    return symbol_database.Default().GetSymbol(name)  # type: ignore[no-any-return]
+    cls: type[Message] = symbol_database.Default().GetSymbol(name)
+    return cls
 
 
-def error_response(code: grpc.StatusCode, message: str, *, retry_after: int | None = None
-                   ) -> JSONResponse:
+def error_response(
+    code: grpc.StatusCode, message: str, *, retry_after: int | None = None
+) -> JSONResponse:
     headers = dict(NO_STORE)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
@@ -99,7 +101,8 @@ def make_endpoint(
             reply = await call(message, metadata=metadata, timeout=timeout_s)
         except grpc.aio.AioRpcError as exc:
             return error_response(
-                exc.code(), exc.details() or exc.code().name,
+                exc.code(),
+                exc.details() or exc.code().name,
                 retry_after=retry_after_seconds(exc.trailing_metadata()),
             )
         return JSONResponse(to_json(reply), headers=NO_STORE)

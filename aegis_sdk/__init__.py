@@ -1,0 +1,1 @@
+"""AegisAI Python SDK (being written)."""

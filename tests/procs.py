@@ -1,0 +1,145 @@
+"""Real processes for tests: the embedded database, the collector, the gateway, the stack.
+
+Each server announces its port on a READY line (port 0 everywhere), so tests never guess.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import time
+from dataclasses import dataclass
+
+from pymongo import MongoClient
+
+from collector import process
+from collector.embedded import free_port, mongodb_url
+
+START_TIMEOUT_S = 90.0
+JWT_SECRET = "test-secret-" + "x" * 40
+ADMIN_ID = "test-admin"
+ADMIN_SECRET = "test-admin-secret-0123456789"
+
+
+def _log_to(path: pathlib.Path):  # type: ignore[no-untyped-def]
+    handle = path.open("a", buffering=1)
+    return lambda line: handle.write(line + "\n")
+
+
+class Database:
+    """SecantusDB on a fixed loopback port, so it can be killed and restarted at one URL."""
+
+    def __init__(self, data_dir: pathlib.Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = mongodb_url(self.port)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Database:
+        (self.data_dir / "db").mkdir(parents=True, exist_ok=True)
+        log = (self.data_dir / "secantus.log").open("ab")
+        self.proc = process.spawn(
+            process.python_module(
+                "secantus",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--storage-path",
+                str(self.data_dir / "db"),
+                "--log-level",
+                "WARNING",
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        client: MongoClient[dict] = MongoClient(self.url, serverSelectionTimeoutMS=500)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        try:
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"database exited with {self.proc.returncode}")
+                try:
+                    client.admin.command("ping")
+                    return self
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            process.stop(self.proc)
+
+
+def collector_env(mongodb_url: str, data_dir: pathlib.Path, **extra: str) -> dict[str, str]:
+    return process.child_env(
+        MONGODB_URL=mongodb_url,
+        DATA_DIR=str(data_dir),
+        JWT_SECRET=JWT_SECRET,
+        GRPC_PORT="0",
+        GRPC_HOST="127.0.0.1",
+        BOOTSTRAP_CLIENT_ID=ADMIN_ID,
+        BOOTSTRAP_CLIENT_SECRET=ADMIN_SECRET,
+        LOG_LEVEL="INFO",
+        **extra,
+    )
+
+
+def start_collector(env: dict[str, str], log: pathlib.Path) -> tuple[process.ReadyChild, int]:
+    child = process.ReadyChild(
+        "collector", process.python_module("collector", "serve"), env, echo=_log_to(log)
+    )
+    return child, child.wait_ready(START_TIMEOUT_S)["grpc"]
+
+
+def start_gateway(
+    collector_addr: str, log: pathlib.Path, **extra: str
+) -> tuple[process.ReadyChild, int]:
+    env = process.child_env(
+        COLLECTOR_ADDR=collector_addr, HTTP_PORT="0", HTTP_HOST="127.0.0.1", **extra
+    )
+    child = process.ReadyChild("gateway", process.python_module("gateway"), env, echo=_log_to(log))
+    return child, child.wait_ready(START_TIMEOUT_S)["http"]
+
+
+@dataclass
+class Stack:
+    """`python -m stack` (what `make run` runs) on the embedded database."""
+
+    child: process.ReadyChild
+    http_port: int
+    grpc_port: int
+    data_dir: pathlib.Path
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+
+def start_stack(data_dir: pathlib.Path, **extra: str) -> Stack:
+    env = process.child_env(
+        DATA_DIR=str(data_dir),
+        HTTP_PORT="0",
+        GRPC_PORT="0",
+        BOOTSTRAP_CLIENT_ID=ADMIN_ID,
+        BOOTSTRAP_CLIENT_SECRET=ADMIN_SECRET,
+        **extra,
+    )
+    env.pop("MONGODB_URL", None)
+    env.pop("JWT_SECRET", None)
+    child = process.ReadyChild(
+        "stack", process.python_module("stack"), env, echo=_log_to(data_dir / "stack.log")
+    )
+    ports = child.wait_ready(START_TIMEOUT_S)
+    return Stack(child, ports["http"], ports["grpc"], data_dir)
