@@ -14,7 +14,9 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from aegis.v1 import auth_pb2, dashboard_pb2, events_pb2, ingest_pb2
 from collector.clients import NewClient
 from collector.dashboards import LLMMetrics, MLMetrics, Overview
+from collector.errors import InvalidArgument
 from collector.ingest import IngestResult
+from collector.pipeline import Batch
 
 _MAX_EXACT_INT = 2**53
 
@@ -71,6 +73,15 @@ def llm_event(e: events_pb2.LLMEvent) -> dict[str, Any]:
         "metadata": struct_to_dict(e.metadata) if e.HasField("metadata") else {},
         "latency_ms": e.latency_ms if e.HasField("latency_ms") else None,
     }
+
+
+def stream_batch(request: ingest_pb2.StreamEventsRequest) -> Batch:
+    which = request.WhichOneof("batch")
+    if which == "ml":
+        return Batch(request.sequence, "ml", [ml_event(e) for e in request.ml.events])
+    if which == "llm":
+        return Batch(request.sequence, "llm", [llm_event(e) for e in request.llm.events])
+    raise InvalidArgument(f"batch {request.sequence}: neither 'ml' nor 'llm' is set")
 
 
 def ingest_response(result: IngestResult) -> ingest_pb2.IngestResponse:

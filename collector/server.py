@@ -25,8 +25,10 @@ from aegis.v1 import (
 from collector.clients import ClientRegistry
 from collector.dashboards import Dashboards
 from collector.embedded import embedded_database
+from collector.health import monitor_database
 from collector.ingest import IngestService
 from collector.interceptor import AuthInterceptor
+from collector.pipeline import Admission
 from collector.servicers import AuthServicer, DashboardServicer, IngestServicer
 from collector.settings import Settings
 from collector.storage import Storage, open_storage
@@ -92,6 +94,7 @@ async def bootstrap_admin(settings: Settings, clients: ClientRegistry) -> None:
 async def grpc_server(
     settings: Settings, storage: Storage, tokens: TokenService, clients: ClientRegistry
 ) -> AsyncIterator[Running]:
+    shutdown = asyncio.Event()
     server = grpc.aio.server(
         interceptors=[AuthInterceptor(tokens)],
         options=[
@@ -102,7 +105,13 @@ async def grpc_server(
     )
     auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(clients, tokens, storage), server)
     ingest_pb2_grpc.add_IngestServiceServicer_to_server(
-        IngestServicer(IngestService(storage)), server
+        IngestServicer(
+            IngestService(storage),
+            Admission(settings.max_inflight_batches),
+            window=settings.max_inflight_per_stream,
+            shutdown=shutdown,
+        ),
+        server,
     )
     dashboard_pb2_grpc.add_DashboardServiceServicer_to_server(
         DashboardServicer(Dashboards(storage)), server
@@ -119,13 +128,15 @@ async def grpc_server(
     )
     port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     await server.start()
-    for name in ("", *SERVICE_NAMES):
-        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     try:
-        yield Running(port, server, health)
+        async with monitor_database(storage, health, SERVICE_NAMES, settings.health_interval_s):
+            yield Running(port, server, health)
     finally:
+        # Streams stop reading and ack what they hold; health tells balancers to go elsewhere;
+        # then new RPCs are refused and running ones get the grace period to finish.
+        shutdown.set()
         await health.enter_graceful_shutdown()
-        await server.stop(grace=5)
+        await server.stop(grace=settings.shutdown_grace_s)
 
 
 async def serve(settings: Settings) -> None:
@@ -152,4 +163,4 @@ async def serve(settings: Settings) -> None:
         # The one line on stdout that supervisors and tests wait for.
         print(f"READY grpc={running.port}", flush=True)
         await stop.wait()
-        log.info("shutting down")
+        log.info("shutting down (grace %.0f s)", settings.shutdown_grace_s)

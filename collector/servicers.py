@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import TypeAlias
 
@@ -19,9 +20,9 @@ from collector import convert
 from collector.clients import ClientRegistry
 from collector.dashboards import Dashboards
 from collector.dates import parse_range
-from collector.errors import InvalidArgument
 from collector.ingest import IngestService
 from collector.interceptor import current_principal
+from collector.pipeline import Admission, admitted, run_stream
 from collector.storage import Storage
 from collector.tokens import TokenService
 
@@ -68,41 +69,47 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
-    def __init__(self, ingest: IngestService) -> None:
+    def __init__(
+        self, ingest: IngestService, admission: Admission, *, window: int, shutdown: asyncio.Event
+    ) -> None:
         self._ingest = ingest
+        self._admission = admission
+        self._window = window
+        self._shutdown = shutdown
 
     async def IngestML(
         self, request: ingest_pb2.IngestMLRequest, context: Context
     ) -> ingest_pb2.IngestResponse:
         events = [convert.ml_event(e) for e in request.events]
-        return convert.ingest_response(await self._ingest.ingest(current_principal(), "ml", events))
+        result = await admitted(
+            self._admission, lambda: self._ingest.ingest(current_principal(), "ml", events)
+        )
+        return convert.ingest_response(result)
 
     async def IngestLLM(
         self, request: ingest_pb2.IngestLLMRequest, context: Context
     ) -> ingest_pb2.IngestResponse:
         events = [convert.llm_event(e) for e in request.events]
-        return convert.ingest_response(
-            await self._ingest.ingest(current_principal(), "llm", events)
+        result = await admitted(
+            self._admission, lambda: self._ingest.ingest(current_principal(), "llm", events)
         )
+        return convert.ingest_response(result)
 
     async def StreamEvents(
         self, requests: AsyncIterator[ingest_pb2.StreamEventsRequest], context: Context
     ) -> AsyncIterator[ingest_pb2.StreamEventsResponse]:
-        principal = current_principal()
-        async for request in requests:
-            which = request.WhichOneof("batch")
-            if which == "ml":
-                result = await self._ingest.ingest(
-                    principal, "ml", [convert.ml_event(e) for e in request.ml.events]
-                )
-            elif which == "llm":
-                result = await self._ingest.ingest(
-                    principal, "llm", [convert.llm_event(e) for e in request.llm.events]
-                )
-            else:
-                raise InvalidArgument(f"batch {request.sequence}: neither 'ml' nor 'llm' is set")
+        batches = (convert.stream_batch(request) async for request in requests)
+        acks = run_stream(
+            self._ingest,
+            current_principal(),
+            batches,
+            window=self._window,
+            admission=self._admission,
+            shutdown=self._shutdown,
+        )
+        async for sequence, result in acks:
             yield ingest_pb2.StreamEventsResponse(
-                sequence=request.sequence, result=convert.ingest_response(result)
+                sequence=sequence, result=convert.ingest_response(result)
             )
 
 

@@ -31,8 +31,14 @@ class Settings(BaseSettings):
     data_dir: pathlib.Path = pathlib.Path("./data")
     bootstrap_client_id: str | None = None
     bootstrap_client_secret: str | None = None
-    # Bounded so a dead database answers UNAVAILABLE quickly instead of hanging callers.
-    mongodb_timeout_ms: int = Field(2000, gt=0)
+    # Bounded so a dead database answers UNAVAILABLE within 2 s instead of hanging callers.
+    mongodb_timeout_ms: int = Field(1500, gt=0)
+    health_interval_s: float = Field(1.0, gt=0)
+    # Backpressure: batches written at once per stream, and in the whole process.
+    max_inflight_per_stream: int = Field(8, ge=1)
+    max_inflight_batches: int = Field(64, ge=1)
+    # SIGTERM: streams stop reading, finish and ack what they hold; then we exit.
+    shutdown_grace_s: float = Field(10.0, ge=0)
 
     @property
     def embedded(self) -> bool:

@@ -13,6 +13,8 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, WriteCo
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from collector.errors import Unavailable
+
 log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
@@ -41,6 +43,8 @@ class Storage:
         )
         self.audit_logs: AsyncCollection[Document] = db["audit_logs"]
         self.users: AsyncCollection[Document] = db["users"]
+        # Kept current by collector.health; while False, writes fail fast.
+        self.available = True
 
     async def ensure_indexes(self) -> None:
         for events in (self.ml_events, self.llm_events):
@@ -71,6 +75,8 @@ class Storage:
         """One unordered insert_many; duplicate keys are reported by position, not raised."""
         if not docs:
             return InsertOutcome()
+        if not self.available:
+            raise Unavailable("database unavailable, retry later", retry_after=1.0)
         try:
             result = await collection.insert_many(docs, ordered=False)
             return InsertOutcome(inserted=len(result.inserted_ids))
@@ -104,8 +110,11 @@ async def open_storage(url: str, database: str, timeout_ms: int) -> AsyncIterato
     client: AsyncMongoClient[Document] = AsyncMongoClient(
         url,
         tz_aware=True,
+        # Bounded so an unreachable database answers UNAVAILABLE quickly, never a hang.
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
+        # A database that accepts a connection but stops answering is cut off here.
+        socketTimeoutMS=30_000,
         appname="aegisai-collector",
     )
     try:
