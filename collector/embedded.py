@@ -71,6 +71,9 @@ async def embedded_database(data_dir: pathlib.Path, port: int = 0) -> AsyncItera
             str(db_dir),
             "--log-level",
             "WARNING",
+            # Acks promise durability: fsync the log at every commit. Measured: about 2.5%
+            # fewer docs/s for 500-event batches (3,983 → 3,886), so it is worth it.
+            "--sync-on-commit",
         ),
         stdout=log_file,
         stderr=subprocess.STDOUT,
