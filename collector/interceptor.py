@@ -13,9 +13,10 @@ from typing import Any
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from collector.errors import PermissionDenied, Unauthenticated, from_exception
+from collector.errors import InvalidArgument, PermissionDenied, Unauthenticated, from_exception
 from collector.tokens import Principal, TokenService
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,36 @@ _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principa
 
 def current_principal() -> Principal:
     return _principal.get()
+
+
+class _Undecodable:
+    """Stands in for a request message protobuf could not parse (e.g. nested too deeply)."""
+
+    def __init__(self, error: DecodeError) -> None:
+        self.error = error
+
+
+def _tolerant(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    # grpc turns a deserializer exception into UNKNOWN; we want INVALID_ARGUMENT, so the
+    # failure travels to the handler wrapper as a value and is raised there.
+    def tolerant(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except DecodeError as exc:
+            return _Undecodable(exc)
+
+    return tolerant
+
+
+def _decoded(request: Any) -> Any:
+    if isinstance(request, _Undecodable):
+        raise InvalidArgument(f"the request message cannot be decoded: {request.error}")
+    return request
+
+
+async def _decoded_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        yield _decoded(request)
 
 
 def bearer_token(context: grpc.aio.ServicerContext) -> str:
@@ -96,16 +127,17 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         if method not in METHOD_SCOPES:
             raise RuntimeError(f"{method} has no entry in METHOD_SCOPES")
         scope = METHOD_SCOPES[method]
+        deserialize = _tolerant(handler.request_deserializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(handler.unary_unary, scope),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_stream:
             return grpc.stream_stream_rpc_method_handler(
                 self._wrap_stream(handler.stream_stream, scope),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
         raise RuntimeError(f"{method}: unsupported RPC shape")
@@ -114,7 +146,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
                 self._authenticate(context, scope)
-                return await inner(request, context)
+                return await inner(_decoded(request), context)
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
@@ -126,7 +158,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         async def stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
                 self._authenticate(context, scope)
-                async for response in inner(requests, context):
+                async for response in inner(_decoded_stream(requests), context):
                     yield response
             except grpc.aio.AbortError:
                 raise

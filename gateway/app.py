@@ -6,15 +6,17 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import grpc
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import openapi
 from gateway.limits import BodySizeLimit
 from gateway.routes import annotated_routes, make_endpoint
 from gateway.settings import GatewaySettings
+from gateway.status import error_body
 
 HEALTH_TIMEOUT_S = 2.0
 
@@ -74,6 +76,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         if serving:
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "unavailable"}, status_code=503)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Unknown paths and methods get the same error shape as every other error."""
+        code = {404: grpc.StatusCode.NOT_FOUND, 405: grpc.StatusCode.UNIMPLEMENTED}.get(
+            exc.status_code, grpc.StatusCode.UNKNOWN
+        )
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
     if origins := settings.cors_origin_list:
         app.add_middleware(

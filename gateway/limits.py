@@ -6,6 +6,11 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# Past the limit the rest of the body is read and thrown away (up to this much) before the
+# 413 goes out: closing a connection with unread data makes the kernel send a reset, and
+# clients that write the whole body before reading then never see the 413.
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
+
 
 class _TooLarge(Exception):
     pass
@@ -16,7 +21,14 @@ class BodySizeLimit:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, receive: Receive, send: Send, more_body: bool) -> None:
+        drained = 0
+        while more_body and drained < DRAIN_MAX_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            drained += len(message.get("body", b""))
+            more_body = message.get("more_body", False)
         body = json.dumps(
             {
                 "code": 8,
@@ -43,16 +55,18 @@ class BodySizeLimit:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._reject(send)
+                await self._reject(receive, send, more_body=True)
                 return
         seen = 0
         started = False
+        more_body = True
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, more_body
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                more_body = message.get("more_body", False)
                 if seen > self.max_bytes:
                     raise _TooLarge
             return message
@@ -66,4 +80,4 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._reject(send)
+                await self._reject(receive, send, more_body)

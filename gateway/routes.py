@@ -75,6 +75,8 @@ async def _request_message(request: Request, route: Route, cls: type[Message]) -
             data = json.loads(raw) if raw.strip() else {}
         except ValueError as exc:
             raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequest("the request body is nested too deeply") from None
     return from_json(data, cls())
 
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import pathlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import httpx
 import pytest
 
+from aegis.v1 import auth_pb2_grpc, dashboard_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from tests.procs import ADMIN_ID, ADMIN_SECRET, Stack, start_stack
 
 
@@ -82,3 +84,112 @@ async def create_client(
 async def tenant_client(http: httpx.AsyncClient, admin: ApiClient) -> ApiClient:
     """An ingest+read client of a brand-new tenant: its data starts empty."""
     return await create_client(http, admin, f"t-{uuid.uuid4().hex[:12]}")
+
+
+# --- Shared helpers of the end-to-end suite -------------------------------------------------
+
+# The seed README's example bodies, verbatim.
+SEED_ML_BODY: dict[str, Any] = {
+    "events": [
+        {
+            "model_type": "RandomForestClassifier",
+            "model_id": "model_hash_123",
+            "input_shape": [100, 10],
+            "prediction_count": 100,
+            "timestamp": "2024-01-01T12:00:00Z",
+            "metadata": {"n_estimators": 100},
+        }
+    ]
+}
+SEED_LLM_BODY: dict[str, Any] = {
+    "events": [
+        {
+            "model_name": "gemini-2.0-flash",
+            "prompt_length": 50,
+            "response_length": 200,
+            "tokens_used": 250,
+            "cost": 0.001,
+            "timestamp": "2024-01-01T12:00:00Z",
+            "metadata": {"temperature": 0.7},
+        }
+    ]
+}
+
+
+def ml_event(model_id: str = "model-a", **fields: Any) -> dict[str, Any]:
+    return {"model_type": "RandomForestClassifier", "model_id": model_id, **fields}
+
+
+def llm_event(model_name: str = "llm-a", **fields: Any) -> dict[str, Any]:
+    return {"model_name": model_name, **fields}
+
+
+async def ingest(
+    http: httpx.AsyncClient, client: ApiClient, kind: str, events: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """POST /ingest/{kind}; the reply must be 200. Returns its JSON."""
+    reply = await http.post(f"/ingest/{kind}", json={"events": events}, headers=client.headers)
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
+async def read(
+    http: httpx.AsyncClient, client: ApiClient, path: str, **params: str
+) -> dict[str, Any]:
+    """GET a dashboard path; the reply must be 200. Returns its JSON."""
+    reply = await http.get(path, params=params, headers=client.headers)
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
+def assert_error(reply: httpx.Response, status: int, code: grpc.StatusCode) -> str:
+    """A grpc-gateway error body {code, message, details: []}; returns the message."""
+    assert reply.status_code == status, reply.text
+    body = reply.json()
+    assert set(body) == {"code", "message", "details"}, body
+    assert body["code"] == code.value[0], body
+    assert body["details"] == []
+    assert isinstance(body["message"], str) and body["message"], body
+    return str(body["message"])
+
+
+async def rpc_error(call: Awaitable[object]) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call
+    return info.value
+
+
+@dataclass(frozen=True)
+class Stubs:
+    auth: auth_pb2_grpc.AuthServiceStub
+    ingest: ingest_pb2_grpc.IngestServiceStub
+    dashboard: dashboard_pb2_grpc.DashboardServiceStub
+
+
+@pytest.fixture(scope="session")
+def stubs(channel: grpc.aio.Channel) -> Stubs:
+    return Stubs(
+        auth_pb2_grpc.AuthServiceStub(channel),
+        ingest_pb2_grpc.IngestServiceStub(channel),
+        dashboard_pb2_grpc.DashboardServiceStub(channel),
+    )
+
+
+async def stream_batches(
+    stubs: Stubs,
+    metadata: tuple[tuple[str, str], ...],
+    batches: list[ingest_pb2.StreamEventsRequest],
+) -> dict[int, ingest_pb2.IngestResponse]:
+    """Send batches on one StreamEvents call; the acks by sequence number (any order)."""
+    call = stubs.ingest.StreamEvents(iter(batches), metadata=metadata)
+    acks: dict[int, ingest_pb2.IngestResponse] = {}
+    async for ack in call:
+        assert ack.sequence not in acks, f"two acks for batch {ack.sequence}"
+        acks[ack.sequence] = ack.result
+    return acks
+
+
+@pytest.fixture(scope="session")
+def jwt_secret(stack: Stack) -> str:
+    """The secret the stack generated into its DATA_DIR (no JWT_SECRET is given to it)."""
+    return (stack.data_dir / "jwt_secret").read_text().strip()

@@ -1,0 +1,197 @@
+"""Authentication and scopes: forged, expired and malformed tokens; credentials; read-only."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import httpx
+import jwt
+import pytest
+
+from aegis.v1 import dashboard_pb2, events_pb2, ingest_pb2
+from tests.conftest import (
+    ApiClient,
+    Stubs,
+    assert_error,
+    create_client,
+    ml_event,
+    read,
+    rpc_error,
+    stream_batches,
+)
+from tests.procs import ADMIN_ID
+
+REST_CALLS = [("GET", "/dashboard/overview"), ("POST", "/ingest/ml")]
+
+
+def claims_for(client: ApiClient, **overrides: Any) -> dict[str, Any]:
+    """A complete, valid claim set for `client`, as the collector itself would issue it."""
+    now = int(time.time())
+    claims = {
+        "sub": client.client_id,
+        "tenant": client.tenant,
+        "scopes": ["ingest", "read"],
+        "iat": now,
+        "exp": now + 300,
+        "iss": "aegisai",
+        "aud": "aegisai",
+        "jti": uuid.uuid4().hex,
+    }
+    claims.update(overrides)
+    return claims
+
+
+def _without(claim: str) -> Callable[[ApiClient, str], str]:
+    def mint(client: ApiClient, secret: str) -> str:
+        claims = claims_for(client)
+        del claims[claim]
+        return jwt.encode(claims, secret, algorithm="HS256")
+
+    return mint
+
+
+def _expired(client: ApiClient, secret: str) -> str:
+    now = int(time.time())
+    return jwt.encode(claims_for(client, iat=now - 7200, exp=now - 3600), secret, "HS256")
+
+
+# Each forges a token that must be refused; the secret is the stack's real one.
+BAD_TOKENS: dict[str, Callable[[ApiClient, str], str]] = {
+    "garbage": lambda client, secret: "not-a-jwt",
+    "expired": _expired,
+    "wrong-signature": lambda client, secret: jwt.encode(
+        claims_for(client), "another-secret-" + "y" * 40, algorithm="HS256"
+    ),
+    "alg-none": lambda client, secret: jwt.encode(claims_for(client), None, algorithm="none"),
+    "other-hmac-alg": lambda client, secret: jwt.encode(
+        claims_for(client), secret, algorithm="HS512"
+    ),
+    "wrong-audience": lambda client, secret: jwt.encode(
+        claims_for(client, aud="someone-else"), secret, algorithm="HS256"
+    ),
+    "wrong-issuer": lambda client, secret: jwt.encode(
+        claims_for(client, iss="someone-else"), secret, algorithm="HS256"
+    ),
+    "scopes-not-a-list": lambda client, secret: jwt.encode(
+        claims_for(client, scopes="ingest read"), secret, algorithm="HS256"
+    ),
+    **{
+        f"no-{claim}": _without(claim) for claim in ("sub", "tenant", "scopes", "exp", "aud", "jti")
+    },
+}
+
+
+@pytest.fixture(scope="module")
+async def victim(http: httpx.AsyncClient, admin: ApiClient) -> ApiClient:
+    """A client whose identity the forged tokens borrow; its tenant never receives data."""
+    return await create_client(http, admin, f"victim-{uuid.uuid4().hex[:12]}")
+
+
+def _auth_header(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token is not None else {}
+
+
+async def _call(
+    http: httpx.AsyncClient, verb: str, path: str, headers: dict[str, str]
+) -> httpx.Response:
+    body = {"events": [ml_event()]} if verb == "POST" else None
+    return await http.request(verb, path, json=body, headers=headers)
+
+
+async def test_forged_valid_token_is_accepted(
+    http: httpx.AsyncClient, victim: ApiClient, jwt_secret: str
+) -> None:
+    """The control for the cases below: a correct claim set signed with the secret works."""
+    token = jwt.encode(claims_for(victim), jwt_secret, algorithm="HS256")
+    reply = await http.get("/dashboard/overview", headers=_auth_header(token))
+    assert reply.status_code == 200, reply.text
+
+
+@pytest.mark.parametrize(("verb", "path"), REST_CALLS)
+async def test_missing_token_is_401(http: httpx.AsyncClient, verb: str, path: str) -> None:
+    reply = await _call(http, verb, path, {})
+    assert_error(reply, 401, grpc.StatusCode.UNAUTHENTICATED)
+
+
+@pytest.mark.parametrize("scheme", ["Basic dXNlcjpwYXNz", "Bearer", "Token abc"])
+async def test_non_bearer_authorization_is_401(http: httpx.AsyncClient, scheme: str) -> None:
+    reply = await http.get("/dashboard/overview", headers={"Authorization": scheme})
+    assert_error(reply, 401, grpc.StatusCode.UNAUTHENTICATED)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TOKENS))
+@pytest.mark.parametrize(("verb", "path"), REST_CALLS)
+async def test_bad_token_is_401_over_rest(
+    http: httpx.AsyncClient,
+    victim: ApiClient,
+    jwt_secret: str,
+    case: str,
+    verb: str,
+    path: str,
+) -> None:
+    token = BAD_TOKENS[case](victim, jwt_secret)
+    reply = await _call(http, verb, path, _auth_header(token))
+    assert_error(reply, 401, grpc.StatusCode.UNAUTHENTICATED)
+    assert (await read(http, victim, "/dashboard/overview"))["total_ml_predictions"] == 0
+
+
+@pytest.mark.parametrize("case", [None, *sorted(BAD_TOKENS)])
+async def test_bad_token_is_unauthenticated_over_grpc(
+    stubs: Stubs, victim: ApiClient, jwt_secret: str, case: str | None
+) -> None:
+    token = BAD_TOKENS[case](victim, jwt_secret) if case else None
+    md = (("authorization", f"Bearer {token}"),) if token else ()
+    unary = await rpc_error(stubs.dashboard.Overview(dashboard_pb2.OverviewRequest(), metadata=md))
+    assert unary.code() == grpc.StatusCode.UNAUTHENTICATED
+    batch = ingest_pb2.StreamEventsRequest(
+        sequence=1,
+        ml=ingest_pb2.IngestMLRequest(events=[events_pb2.MLEvent(model_id="m", model_type="t")]),
+    )
+    stream = await rpc_error(stream_batches(stubs, md, [batch]))
+    assert stream.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_token_endpoint_does_not_tell_unknown_client_from_wrong_secret(
+    http: httpx.AsyncClient,
+) -> None:
+    unknown = await http.post(
+        "/auth/token", json={"clientId": f"nobody-{uuid.uuid4().hex}", "clientSecret": "x" * 20}
+    )
+    wrong = await http.post("/auth/token", json={"clientId": ADMIN_ID, "clientSecret": "x" * 20})
+    assert_error(unknown, 401, grpc.StatusCode.UNAUTHENTICATED)
+    assert_error(wrong, 401, grpc.StatusCode.UNAUTHENTICATED)
+    assert unknown.json() == wrong.json()
+    assert unknown.headers["cache-control"] == wrong.headers["cache-control"] == "no-store"
+
+
+async def test_read_only_client_cannot_ingest(
+    http: httpx.AsyncClient, stubs: Stubs, admin: ApiClient, tenant_client: ApiClient
+) -> None:
+    reader = await create_client(http, admin, tenant_client.tenant, ["read"])
+    for kind, event in (("ml", ml_event()), ("llm", {"model_name": "g"})):
+        reply = await http.post(f"/ingest/{kind}", json={"events": [event]}, headers=reader.headers)
+        assert_error(reply, 403, grpc.StatusCode.PERMISSION_DENIED)
+    request = ingest_pb2.IngestMLRequest(events=[events_pb2.MLEvent(model_id="m", model_type="t")])
+    unary = await rpc_error(stubs.ingest.IngestML(request, metadata=reader.metadata))
+    assert unary.code() == grpc.StatusCode.PERMISSION_DENIED
+    batch = ingest_pb2.StreamEventsRequest(sequence=1, ml=request)
+    stream = await rpc_error(stream_batches(stubs, reader.metadata, [batch]))
+    assert stream.code() == grpc.StatusCode.PERMISSION_DENIED
+    # The reader can read, and nothing was stored.
+    overview = await read(http, reader, "/dashboard/overview")
+    assert overview["total_ml_predictions"] == overview["total_llm_requests"] == 0
+
+
+async def test_ingest_only_client_cannot_read(
+    http: httpx.AsyncClient, admin: ApiClient, tenant_client: ApiClient
+) -> None:
+    writer = await create_client(http, admin, tenant_client.tenant, ["ingest"])
+    for path in ("/dashboard/overview", "/dashboard/ml-metrics", "/dashboard/llm-metrics"):
+        reply = await http.get(path, headers=writer.headers)
+        assert_error(reply, 403, grpc.StatusCode.PERMISSION_DENIED)
+    reply = await http.post("/ingest/ml", json={"events": [ml_event()]}, headers=writer.headers)
+    assert reply.status_code == 200, reply.text

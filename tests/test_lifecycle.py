@@ -1,0 +1,98 @@
+"""`python -m stack` (what `make run` runs) starts its children and leaves none behind.
+
+Each test runs a private stack in its own DATA_DIR; the children run in sessions of their own,
+so they are found as descendants of the stack's pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+import signal
+from collections.abc import Iterator
+
+import httpx
+import psutil
+import pytest
+
+from tests.procs import ADMIN_ID, ADMIN_SECRET, Stack, start_stack
+
+CHILDREN = {"collector", "gateway", "secantus"}
+EXIT_TIMEOUT_S = 60
+
+
+def children_of(stack: Stack) -> dict[str, psutil.Process]:
+    """The stack's descendants by the module they run (`python -m NAME`)."""
+    found: dict[str, psutil.Process] = {}
+    for proc in psutil.Process(stack.child.proc.pid).children(recursive=True):
+        cmdline = proc.cmdline()
+        if "-m" in cmdline[:-1]:
+            found[cmdline[cmdline.index("-m") + 1]] = proc
+    return found
+
+
+@contextlib.contextmanager
+def private_stack(data_dir: pathlib.Path) -> Iterator[tuple[Stack, dict[str, psutil.Process]]]:
+    stack = start_stack(data_dir)
+    children = children_of(stack)
+    try:
+        yield stack, children
+    finally:
+        stack.child.stop()
+        for proc in children.values():  # only if the test failed and left them running
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+
+
+def assert_all_exit(procs: list[psutil.Process]) -> None:
+    _, alive = psutil.wait_procs(procs, timeout=EXIT_TIMEOUT_S)
+    assert not alive, f"left behind: {[p.cmdline() for p in alive]}"
+
+
+def admin_token(stack: Stack) -> str:
+    reply = httpx.post(
+        f"{stack.http}/auth/token",
+        json={"clientId": ADMIN_ID, "clientSecret": ADMIN_SECRET},
+        timeout=30,
+    )
+    assert reply.status_code == 200, reply.text
+    return str(reply.json()["access_token"])
+
+
+def overview_status(stack: Stack, token: str) -> int:
+    reply = httpx.get(
+        f"{stack.http}/dashboard/overview",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    return reply.status_code
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_stop_signal_stops_every_child(tmp_path: pathlib.Path, sig: signal.Signals) -> None:
+    with private_stack(tmp_path) as (stack, children):
+        assert set(children) == CHILDREN
+        assert children["secantus"].ppid() == children["collector"].pid
+        assert httpx.get(f"{stack.http}/health", timeout=30).json() == {"status": "ok"}
+        stack.child.proc.send_signal(sig)
+        assert stack.child.proc.wait(EXIT_TIMEOUT_S) == 0
+        assert_all_exit(list(children.values()))
+
+
+def test_sigkill_of_the_stack_takes_its_children_down(tmp_path: pathlib.Path) -> None:
+    with private_stack(tmp_path) as (stack, children):
+        assert set(children) == CHILDREN
+        stack.child.kill()
+        # The collector and gateway die with the stack, the database with the collector.
+        assert_all_exit(list(children.values()))
+
+
+def test_restart_on_the_same_data_dir_keeps_tokens_valid(tmp_path: pathlib.Path) -> None:
+    with private_stack(tmp_path) as (first, children):
+        token = admin_token(first)
+        secret = (tmp_path / "jwt_secret").read_text()
+        assert first.child.stop() == 0
+        assert_all_exit(list(children.values()))
+    with private_stack(tmp_path) as (second, _):
+        assert (tmp_path / "jwt_secret").read_text() == secret
+        assert overview_status(second, token) == 200

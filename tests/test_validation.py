@@ -1,0 +1,253 @@
+"""Hostile and malformed input: per-event rejection, 400s that name the field, size limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+
+from aegis.v1 import events_pb2, ingest_pb2
+from tests.conftest import (
+    ApiClient,
+    Stubs,
+    assert_error,
+    ingest,
+    llm_event,
+    ml_event,
+    read,
+    rpc_error,
+)
+
+LIMIT = 4 * 1024 * 1024
+JSON = {"Content-Type": "application/json"}
+
+
+def nested(levels: int) -> dict[str, Any]:
+    """A metadata object `levels` objects deep."""
+    value: dict[str, Any] = {"leaf": 1}
+    for _ in range(levels - 1):
+        value = {"child": value}
+    return value
+
+
+def _in_a_year() -> str:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(days=366)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _errors(result: dict[str, Any]) -> dict[int, str]:
+    for error in result["errors"]:
+        assert error["reason"], error
+    return {e["index"]: e["field"] for e in result["errors"]}
+
+
+def oversized_body() -> bytes:
+    event = ml_event(metadata={"blob": "x" * LIMIT})
+    return json.dumps({"events": [event]}).encode()
+
+
+# Bodies that are not the documented shape at all, and a word the 400's message must contain.
+MALFORMED: dict[str, tuple[str, bytes, str]] = {
+    "string-count": ("ml", b'{"events": [{"prediction_count": "abc"}]}', "prediction_count"),
+    "number-id": ("ml", b'{"events": [{"model_id": 123}]}', "model_id"),
+    "string-shape": ("ml", b'{"events": [{"input_shape": "10x3"}]}', "input_shape"),
+    "bad-timestamp": ("ml", b'{"events": [{"timestamp": "yesterday"}]}', "timestamp"),
+    "string-cost": ("llm", b'{"events": [{"model_name": "g", "cost": "cheap"}]}', "cost"),
+    "list-metadata": ("llm", b'{"events": [{"metadata": [1, 2]}]}', "metadata"),
+    "events-object": ("ml", b'{"events": {"model_id": "m"}}', "events"),
+    "unknown-event-field": ("ml", b'{"events": [{"model_id": "m", "colour": "red"}]}', "colour"),
+    "unknown-top-field": ("llm", b'{"evnts": []}', "evnts"),
+    "not-json": ("ml", b"this is not json", "JSON"),
+    "truncated-json": ("llm", b'{"events": [{"model_name": ', "JSON"),
+    "json-array": ("ml", json.dumps([ml_event()]).encode(), "object"),
+    "json-string": ("llm", b'"events"', "object"),
+}
+
+
+async def in_chunks(body: bytes) -> AsyncIterator[bytes]:
+    """The body as a stream: httpx sends it chunked, without a Content-Length."""
+    for start in range(0, len(body), 64 * 1024):
+        yield body[start : start + 64 * 1024]
+
+
+def deep_metadata_body(depth: int) -> bytes:
+    """A valid event, then one whose metadata is `depth` objects deep (raw: json.dumps would
+    refuse the deepest)."""
+    deep = b'{"child": ' * depth + b"1" + b"}" * depth
+    return (
+        b'{"events": [{"model_id": "ok", "model_type": "t"}, '
+        b'{"model_id": "deep", "model_type": "t", "metadata": ' + deep + b"}]}"
+    )
+
+
+async def test_mixed_ml_batch_keeps_valid_events_and_reports_the_rest(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    events = [
+        ml_event("good", prediction_count=2),
+        {"model_type": "RandomForestClassifier", "prediction_count": 1},
+        ml_event("bad", prediction_count=-1),
+        ml_event("bad", timestamp="1990-06-01T00:00:00Z"),
+        ml_event("bad", timestamp=_in_a_year()),
+        ml_event("bad", metadata={"$where": "sleep(10000)"}),
+        ml_event("bad", metadata={"user.name": "x"}),
+        ml_event("bad", metadata=nested(9)),
+        ml_event("bad", metadata={"filters": [{"$ne": None}]}),
+        ml_event("good", prediction_count=3, metadata=nested(8)),
+    ]
+    result = await ingest(http, tenant_client, "ml", events)
+    assert (result["accepted"], result["rejected"], result["duplicates"]) == (2, 8, 0)
+    assert _errors(result) == {
+        1: "model_id",
+        2: "prediction_count",
+        3: "timestamp",
+        4: "timestamp",
+        5: "metadata",
+        6: "metadata",
+        7: "metadata",
+        8: "metadata",
+    }
+    metrics = await read(http, tenant_client, "/dashboard/ml-metrics")
+    assert (metrics["total_events"], metrics["total_predictions"]) == (2, 5)
+    assert [m["model_id"] for m in metrics["models"]] == ["good"]
+
+
+async def test_mixed_llm_batch_keeps_valid_events_and_reports_the_rest(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    events = [
+        llm_event("good", cost=0.5, tokens_used=10),
+        llm_event("bad", cost=-0.01),
+        llm_event("bad", cost="NaN"),  # proto3 JSON's spelling of NaN
+        llm_event("bad", cost="Infinity"),
+        llm_event("bad", tokens_used=-5),
+        {"cost": 1.0},
+        llm_event("good", cost=0.25, tokens_used=20),
+    ]
+    result = await ingest(http, tenant_client, "llm", events)
+    assert (result["accepted"], result["rejected"], result["duplicates"]) == (2, 5, 0)
+    assert _errors(result) == {1: "cost", 2: "cost", 3: "cost", 4: "tokens_used", 5: "model_name"}
+    metrics = await read(http, tenant_client, "/dashboard/llm-metrics")
+    assert (metrics["total_requests"], metrics["total_tokens"]) == (2, 30)
+    assert metrics["total_cost"] == pytest.approx(0.75)
+
+
+async def test_mixed_batch_over_grpc(stubs: Stubs, tenant_client: ApiClient) -> None:
+    request = ingest_pb2.IngestLLMRequest(
+        events=[
+            events_pb2.LLMEvent(model_name="g", cost=math.nan),
+            events_pb2.LLMEvent(model_name="g", cost=0.5),
+            events_pb2.LLMEvent(model_name="g", cost=-math.inf),
+        ]
+    )
+    result = await stubs.ingest.IngestLLM(request, metadata=tenant_client.metadata)
+    assert (result.accepted, result.rejected) == (1, 2)
+    assert [(e.index, e.field) for e in result.errors] == [(0, "cost"), (2, "cost")]
+
+
+@pytest.mark.parametrize("depth", [9, 20, 34, 45, 50, 100, 5000])
+async def test_deep_metadata_is_rejected_without_a_server_error(
+    http: httpx.AsyncClient, tenant_client: ApiClient, depth: int
+) -> None:
+    """Too deep rejects just that event; a body too deep to represent at all may be a 400."""
+    reply = await http.post(
+        "/ingest/ml", content=deep_metadata_body(depth), headers={**tenant_client.headers, **JSON}
+    )
+    if depth <= 20 or reply.status_code == 200:
+        assert reply.status_code == 200, reply.text
+        result = reply.json()
+        assert (result["accepted"], result["rejected"]) == (1, 1)
+        assert _errors(result) == {1: "metadata"}
+    else:
+        assert_error(reply, 400, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+async def test_malformed_body_is_400_naming_the_problem(
+    http: httpx.AsyncClient, tenant_client: ApiClient, case: str
+) -> None:
+    kind, body, word = MALFORMED[case]
+    reply = await http.post(
+        f"/ingest/{kind}", content=body, headers={**tenant_client.headers, **JSON}
+    )
+    assert word in assert_error(reply, 400, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+async def test_malformed_token_request_is_400(http: httpx.AsyncClient) -> None:
+    reply = await http.post("/auth/token", json={"clientId": 42, "clientSecret": "x"})
+    assert "clientId" in assert_error(reply, 400, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+async def test_oversized_body_with_content_length_is_413(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    body = oversized_body()
+    reply = await http.post("/ingest/ml", content=body, headers={**tenant_client.headers, **JSON})
+    assert reply.request.headers["content-length"] == str(len(body))
+    assert_error(reply, 413, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+async def test_oversized_chunked_body_is_413(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    reply = await http.post(
+        "/ingest/ml", content=in_chunks(oversized_body()), headers={**tenant_client.headers, **JSON}
+    )
+    assert reply.request.headers["transfer-encoding"] == "chunked"
+    assert_error(reply, 413, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+async def test_body_just_under_the_limit_is_accepted(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    events = [ml_event(f"m{i}", metadata={"note": "x" * 16_000}) for i in range(260)]
+    body = json.dumps({"events": events}).encode()
+    assert LIMIT - 64 * 1024 < len(body) < LIMIT
+    reply = await http.post("/ingest/ml", content=body, headers={**tenant_client.headers, **JSON})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["accepted"] == 260
+
+
+async def test_oversized_grpc_message_is_resource_exhausted(
+    stubs: Stubs, tenant_client: ApiClient
+) -> None:
+    event = events_pb2.MLEvent(model_id="m", model_type="t")
+    event.metadata.update({"blob": "x" * LIMIT})
+    request = ingest_pb2.IngestMLRequest(events=[event])
+    error = await rpc_error(stubs.ingest.IngestML(request, metadata=tenant_client.metadata))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    small = ingest_pb2.IngestMLRequest(events=[events_pb2.MLEvent(model_id="m", model_type="t")])
+    assert (await stubs.ingest.IngestML(small, metadata=tenant_client.metadata)).accepted == 1
+
+
+async def test_hostile_input_never_breaks_the_service(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    headers = {**tenant_client.headers, **JSON}
+    bodies = [(f"/ingest/{kind}", body) for kind, body, _ in MALFORMED.values()]
+    for path in ("/ingest/ml", "/ingest/llm", "/auth/token", "/admin/clients"):
+        for body in (b"\x00\xff\xfe", b"{" * 10_000, b"[" * 50_000 + b"]" * 50_000):
+            bodies.append((path, body))
+    bodies += [("/ingest/ml", deep_metadata_body(depth)) for depth in (40, 500, 50_000)]
+    statuses = []
+    for path, body in bodies:
+        # A fresh connection each: a server error may also drop the connection it came on.
+        async with httpx.AsyncClient(base_url=str(http.base_url), timeout=30) as fresh:
+            statuses.append((await fresh.post(path, content=body, headers=headers)).status_code)
+    too_big = await http.post("/ingest/ml", content=in_chunks(oversized_body()), headers=headers)
+    assert too_big.status_code == 413
+
+    assert (await http.get("/health")).json() == {"status": "ok"}
+    result = await ingest(http, tenant_client, "ml", [ml_event("after", prediction_count=7)])
+    assert result["accepted"] == 1
+    overview = await read(http, tenant_client, "/dashboard/overview")
+    assert overview["total_ml_predictions"] == 7
+    server_errors = [
+        (path, body[:40], s) for (path, body), s in zip(bodies, statuses, strict=True) if s >= 500
+    ]
+    assert not server_errors
