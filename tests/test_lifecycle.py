@@ -15,10 +15,19 @@ import httpx
 import psutil
 import pytest
 
-from tests.procs import ADMIN_ID, ADMIN_SECRET, Stack, start_stack
+from tests.procs import (
+    ADMIN_ID,
+    ADMIN_SECRET,
+    Database,
+    Stack,
+    collector_env,
+    start_collector,
+    start_stack,
+)
 
 CHILDREN = {"collector", "gateway", "secantus"}
 EXIT_TIMEOUT_S = 60
+PROMPT_EXIT_S = 5
 
 
 def children_of(stack: Stack) -> dict[str, psutil.Process]:
@@ -96,3 +105,17 @@ def test_restart_on_the_same_data_dir_keeps_tokens_valid(tmp_path: pathlib.Path)
     with private_stack(tmp_path) as (second, _):
         assert (tmp_path / "jwt_secret").read_text() == secret
         assert overview_status(second, token) == 200
+
+
+def test_sigterm_stops_an_idle_collector_promptly(tmp_path: pathlib.Path) -> None:
+    """Shutdown must not wait on a health ping cancelled mid-read (it once hung 20 s+)."""
+    database = Database(tmp_path).start()
+    try:
+        for _ in range(3):
+            collector, _port = start_collector(
+                collector_env(database.url, tmp_path), tmp_path / "collector.log"
+            )
+            collector.proc.send_signal(signal.SIGTERM)
+            assert collector.proc.wait(PROMPT_EXIT_S) == 0
+    finally:
+        database.stop()
