@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PROTOS := $(wildcard proto/aegis/v1/*.proto)
 
-.PHONY: install run test lint proto proto-check clean
+.PHONY: install run test lint proto proto-check clean bench
 
 install: $(STAMP)
 
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(PY) -m stack
+
+# Ingest throughput, collector CPU and memory against the goals; writes bench/results.json.
+bench: install
+	$(PY) -m bench
 
 test: install proto-check lint
 	$(PY) -m pytest

@@ -1,0 +1,207 @@
+"""`python -m bench` (what `make bench` runs): one run, all modes, figures against the goals."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import pathlib
+import secrets
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable
+
+import httpx
+
+from bench import hot_path, plot, report
+from bench.phase import Phase
+from bench.runs import GRPC_CLIENTS, MODES, Runs
+from bench.sampler import Sampler
+from bench.stack import StackDied, create_tenant_client, issue_token, running_stack
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Start SecantusDB, the collector and the gateway; ingest the same events "
+        "by raw insert_many, gRPC streaming through the SDK and REST; print ratios against "
+        "the goals; write results.json and throughput.png. A missed goal is reported, not "
+        "an error.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--events",
+        type=int,
+        default=_env_int("BENCH_EVENTS", 60_000),
+        help="events per mode, over all rounds (env BENCH_EVENTS)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=_env_int("BENCH_ROUNDS", 3),
+        help="rounds; each runs every mode once, in rotating order (env BENCH_ROUNDS)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=_env_int("BENCH_BATCH_SIZE", 500),
+        help="events per batch, every mode (env BENCH_BATCH_SIZE)",
+    )
+    p.add_argument(
+        "--in-flight",
+        type=int,
+        default=_env_int("BENCH_IN_FLIGHT", 8),
+        help="batches in flight for raw insert_many and the gRPC stream; 8 is the SDK's "
+        "default (env BENCH_IN_FLIGHT)",
+    )
+    p.add_argument(
+        "--rest-in-flight",
+        type=int,
+        default=_env_int("BENCH_REST_IN_FLIGHT", 3),
+        help="concurrent REST requests (env BENCH_REST_IN_FLIGHT)",
+    )
+    p.add_argument(
+        "--grpc-client",
+        choices=sorted(GRPC_CLIENTS),
+        default=os.environ.get("BENCH_GRPC_CLIENT", "sdk"),
+        help="sdk: aegis_sdk.AegisClient, as applications use it; stream: a bare "
+        "StreamEvents client, to tell the collector's cost from the SDK's "
+        "(env BENCH_GRPC_CLIENT)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=float(os.environ.get("BENCH_TIMEOUT_S", 540)),
+        help="give up (and fail) when the measurements take longer, in seconds; keeps "
+        "`make bench` within 10 minutes (env BENCH_TIMEOUT_S)",
+    )
+    p.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=HERE,
+        help="where results.json and throughput.png go",
+    )
+    return p
+
+
+def say(text: str) -> None:
+    print(f"bench: {text}", flush=True)
+
+
+def show_logs(workdir: pathlib.Path, lines: int = 20) -> None:
+    """The children's own logs end with the workdir; show their last lines before it goes."""
+    for log in sorted(workdir.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        if tail:
+            print(f"--- last lines of {log.name}", *tail, sep="\n", file=sys.stderr)
+
+
+async def until_first(work: Awaitable[None], watch: Awaitable[None], timeout_s: float) -> None:
+    """Run `work`; stop at once if `watch` raises (a child died) or time runs out."""
+    tasks = [asyncio.ensure_future(work), asyncio.ensure_future(watch)]
+    try:
+        async with asyncio.timeout(timeout_s):
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    except TimeoutError:
+        raise TimeoutError(f"the run took longer than {timeout_s:.0f} s (--timeout)") from None
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        task.result()
+
+
+async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, Phase]:
+    """Start the stack, run the modes in rounds, stop the stack."""
+    per_round = max(1, args.events // (args.rounds * args.batch_size)) * args.batch_size
+    async with running_stack(workdir) as stack:
+        say(f"stack up: gRPC {stack.grpc_target}, REST {stack.http_url}")
+        run_id = secrets.token_hex(4)
+        who = await create_tenant_client(stack, f"bench-{run_id}")
+        async with httpx.AsyncClient(base_url=stack.http_url, timeout=30) as http:
+            token = await issue_token(http, who)
+        runs = Runs(
+            stack=stack,
+            who=who,
+            token=token,
+            batch_size=args.batch_size,
+            in_flight=args.in_flight,
+            rest_in_flight=args.rest_in_flight,
+            grpc_client=args.grpc_client,
+            run_id=run_id,
+            now=dt.datetime.now(dt.UTC),
+        )
+        # The bench process too: what the SDK (and the other clients) cost on the same cores.
+        with Sampler({**stack.pids, "client": os.getpid()}) as sampler:
+            phases = {mode: Phase(mode, sampler) for mode in MODES}
+
+            def done(mode: str, round_no: int) -> None:
+                rate = phases[mode].timeline.events_per_s
+                say(f"round {round_no + 1}/{args.rounds} {mode:<4} {rate:7.0f} events/s so far")
+
+            await until_first(
+                runs.rounds(phases, args.rounds, per_round, done), stack.watch(), args.timeout
+            )
+        say("stopping the stack")
+    return phases
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    say(f"{args.events} events per mode in {args.rounds} rounds, batches of {args.batch_size}")
+    hot = hot_path.measure(args.batch_size)
+    say(f"collector hot path in-process: {hot.total_us:.1f} µs/event")
+    with tempfile.TemporaryDirectory(prefix="aegis-bench-") as workdir:
+        try:
+            phases = asyncio.run(measure(args, pathlib.Path(workdir)))
+        except Exception:
+            show_logs(pathlib.Path(workdir))
+            raise
+    settings = {
+        "n_events": phases["grpc"].timeline.events,
+        "rounds": args.rounds,
+        "batch_size": args.batch_size,
+        "in_flight": args.in_flight,
+        "rest_in_flight": args.rest_in_flight,
+        "grpc_client": args.grpc_client,
+        "write_concern": {"w": "majority", "j": True},
+        "database": "SecantusDB, started by collector.embedded as the stack starts it",
+    }
+    data = report.results(phases, hot, settings, time.perf_counter() - started)
+    args.out.mkdir(parents=True, exist_ok=True)
+    report.write(data, args.out / "results.json")
+    plot.plot(list(phases.values()), args.out / "throughput.png")
+    report.print_table(data)
+    say(f"wrote {args.out / 'results.json'} and {args.out / 'throughput.png'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = parser()
+    args = cli.parse_args(argv)
+    if min(args.events, args.rounds, args.batch_size, args.in_flight, args.rest_in_flight) < 1:
+        cli.error("--events, --rounds, --batch-size and the in-flight counts must be >= 1")
+    # SIGTERM unwinds like Ctrl-C, so every child is stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("bench: interrupted; the stack is stopped", file=sys.stderr)
+        return 130
+    except (StackDied, TimeoutError) as exc:
+        print(f"bench: {exc}; the stack is stopped", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The figures of one run: ratios against the goals, a table on stdout, results.json.
+
+The bench reports; it never fails the build on a missed goal.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import os
+import pathlib
+import platform
+import statistics
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench.hot_path import HotPath
+from bench.phase import Phase
+
+RSS_FLAT_MB = 10.0  # growth once warmed up that still counts as flat
+
+
+@dataclass(frozen=True)
+class Goal:
+    key: str
+    label: str
+    target: float
+    meets: Callable[[float, float], bool]
+    sign: str
+
+    def verdict(self, value: float) -> str:
+        return "PASS" if self.meets(value, self.target) else "MISS"
+
+
+GOALS = (
+    Goal("grpc_vs_raw", "gRPC stream / raw insert_many", 0.85, operator.ge, ">="),
+    Goal("rest_vs_grpc", "REST / gRPC stream", 0.5, operator.ge, ">="),
+    Goal("collector_us_per_event", "collector CPU µs/event (gRPC)", 15.0, operator.le, "<="),
+    Goal("peak_rss_mb", "peak collector RSS, MB", 300.0, operator.le, "<="),
+    Goal("rss_growth_mb", "collector RSS growth, MB", RSS_FLAT_MB, operator.le, "<="),
+)
+
+
+def rss_growth_mb(samples: list[float]) -> float:
+    """Median of the last quarter minus median of the second: growth once warmed up."""
+    if len(samples) < 8:
+        return 0.0
+    quarter = len(samples) // 4
+    return statistics.median(samples[-quarter:]) - statistics.median(samples[quarter : 2 * quarter])
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def _phase(phase: Phase) -> dict[str, Any]:
+    return {
+        "events": phase.timeline.events,
+        "seconds": round(phase.timeline.elapsed_s, 3),
+        "events_per_s": round(phase.timeline.events_per_s, 1),
+        "cpu_us_per_event": {
+            name: round(phase.cpu_us_per_event(name), 1) for name in phase.sampler.series
+        },
+        "peak_rss_mb": {
+            name: round(max(phase.rss_mb(name), default=0.0), 1) for name in phase.sampler.series
+        },
+    }
+
+
+def collector_rss_mb(phases: dict[str, Phase]) -> list[float]:
+    """Collector RSS sampled during the measured segments of every mode, in time order.
+
+    Between segments the bench logs clients in, and argon2id briefly takes 64 MiB per login:
+    real, but not ingest, so those moments are left out.
+    """
+    windows = sorted(w for p in phases.values() for w in p.windows)
+    series = next(iter(phases.values())).sampler.series["collector"]
+    return [r for start, end in windows for r in series.between(start, end)]
+
+
+def results(
+    phases: dict[str, Phase], hot_path: HotPath, settings: dict[str, Any], wall_s: float
+) -> dict[str, Any]:
+    raw, grpc, rest = (phases[m].timeline for m in ("raw", "grpc", "rest"))
+    rss = collector_rss_mb(phases)
+    figures: dict[str, Any] = {
+        "grpc_vs_raw": grpc.events_per_s / raw.events_per_s,
+        "rest_vs_grpc": rest.events_per_s / grpc.events_per_s,
+        "collector_us_per_event": phases["grpc"].cpu_us_per_event("collector"),
+        "peak_rss_mb": max(rss, default=0.0),
+        "rss_growth_mb": rss_growth_mb(rss),
+        "raw_events_per_s": raw.events_per_s,
+        "grpc_events_per_s": grpc.events_per_s,
+        "rest_events_per_s": rest.events_per_s,
+    }
+    figures = {k: round(v, 3) for k, v in figures.items()}
+    return {
+        **figures,
+        "goals": {
+            g.key: {"target": f"{g.sign} {g.target:g}", "verdict": g.verdict(figures[g.key])}
+            for g in GOALS
+        },
+        **settings,
+        "phases": {mode: _phase(p) for mode, p in phases.items()},
+        "collector_rss_mb": [round(r, 1) for r in rss],
+        "hot_path_us_per_event": {k: round(v, 3) for k, v in hot_path.as_dict().items()},
+        "machine": machine(),
+        "wall_s": round(wall_s, 1),
+    }
+
+
+def write(data: dict[str, Any], path: pathlib.Path) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def print_table(data: dict[str, Any], out: Any = sys.stdout) -> None:
+    def line(text: str = "") -> None:
+        print(text, file=out)
+
+    line()
+    line(f"{'mode':<6} {'events':>8} {'seconds':>8} {'events/s':>9}   CPU µs/event")
+    for mode, p in data["phases"].items():
+        cpu = "  ".join(f"{name} {us:.0f}" for name, us in p["cpu_us_per_event"].items())
+        line(f"{mode:<6} {p['events']:>8} {p['seconds']:>8.1f} {p['events_per_s']:>9.0f}   {cpu}")
+    hot = data["hot_path_us_per_event"]
+    line()
+    line(
+        "collector hot path in-process, µs/event: "
+        f"parse {hot['parse_us']:.1f}, convert {hot['convert_us']:.1f}, "
+        f"validate {hot['validate_us']:.1f}, BSON {hot['bson_encode_us']:.1f} "
+        f"(MessageToDict {hot['message_to_dict_us']:.1f} = "
+        f"{hot['message_to_dict_vs_convert']:.1f}x convert)"
+    )
+    line()
+    for goal in GOALS:
+        value = data[goal.key]
+        verdict = data["goals"][goal.key]["verdict"]
+        line(f"  {goal.label:<32} {value:>9.3f}   goal {goal.sign} {goal.target:<6g} {verdict}")
+    line()

@@ -1,0 +1,64 @@
+"""REST ingest: `POST /ingest/ml` through the gateway, a few requests in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+
+import httpx
+
+from bench.events import Event, to_json
+from bench.phase import Phase
+
+Body = tuple[int, bytes]  # events in the batch, encoded JSON body
+
+
+class IngestFailed(RuntimeError):
+    pass
+
+
+def request_bodies(batches: Sequence[Sequence[Event]]) -> list[Body]:
+    """Encoded before the clock starts, as the raw baseline's documents are."""
+    return [
+        (len(batch), json.dumps({"events": [to_json(e) for e in batch]}).encode())
+        for batch in batches
+    ]
+
+
+async def _post(http: httpx.AsyncClient, token: str, body: Body) -> int:
+    count, content = body
+    reply = await http.post(
+        "/ingest/ml",
+        content=content,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    if reply.status_code != 200:
+        raise IngestFailed(f"POST /ingest/ml: {reply.status_code} {reply.text[:300]}")
+    accepted = int(reply.json()["accepted"])
+    if accepted != count:
+        raise IngestFailed(f"POST /ingest/ml accepted {accepted} of {count}: {reply.text[:300]}")
+    return accepted
+
+
+async def ingest_rest(
+    base_url: str,
+    token: str,
+    warmup: Sequence[Body],
+    bodies: Sequence[Body],
+    in_flight: int,
+    phase: Phase,
+) -> None:
+    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
+        # One warm-up request per connection, so every connection is open before the clock.
+        await asyncio.gather(*(_post(http, token, body) for body in warmup))
+        pending = list(reversed(bodies))
+
+        async def poster() -> None:
+            while pending:
+                phase.acked(await _post(http, token, pending.pop()))
+
+        phase.start()
+        await asyncio.gather(*(poster() for _ in range(in_flight)))
+        phase.stop()
