@@ -19,6 +19,7 @@ from collector.tokens import Principal
 SCOPES = frozenset({"ingest", "read", "admin"})
 DEFAULT_SCOPES = ("ingest", "read")
 DEFAULT_TENANT = "default"
+MAX_CONCURRENT_HASHES = 2
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{3,128}$")
 
@@ -53,11 +54,19 @@ class ClientRegistry:
         self._users = storage.users
         # argon2id (the library default type) with its RFC 9106 low-memory profile.
         self._hasher = PasswordHasher()
+        # Each hash or verify holds 64 MiB while it runs; a burst of logins must not add up
+        # to hundreds of MB, so only a few run at once and the rest queue.
+        self._hash_slots = asyncio.Semaphore(MAX_CONCURRENT_HASHES)
         # Verified against when the client id is unknown, so both failures cost the same.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
     async def _hash(self, secret: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, secret)
+        async with self._hash_slots:
+            return await asyncio.to_thread(self._hasher.hash, secret)
+
+    async def _verify(self, stored: str, secret: str) -> None:
+        async with self._hash_slots:
+            await asyncio.to_thread(self._hasher.verify, stored, secret)
 
     async def create(
         self,
@@ -132,7 +141,7 @@ class ClientRegistry:
         doc = await self._users.find_one({"client_id": client_id}) if client_id else None
         stored = doc["secret_hash"] if doc else self._dummy_hash
         try:
-            await asyncio.to_thread(self._hasher.verify, stored, client_secret)
+            await self._verify(stored, client_secret)
         except (VerificationError, InvalidHashError):
             doc = None
         if doc is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -139,6 +140,13 @@ async def grpc_server(
         await server.stop(grace=settings.shutdown_grace_s)
 
 
+def tune_garbage_collector() -> None:
+    """Ingest allocates many short-lived dicts; the default gen-0 threshold (700) collects
+    far too often for that. Measured on the bench's events: ~43 → ~41 µs CPU per event."""
+    gc.freeze()  # start-up objects live for the whole run: never scan them again
+    gc.set_threshold(20_000, 50, 50)
+
+
 async def serve(settings: Settings) -> None:
     tokens = TokenService(
         settings.resolved_jwt_secret(),
@@ -159,6 +167,7 @@ async def serve(settings: Settings) -> None:
         clients = ClientRegistry(storage)
         await bootstrap_admin(settings, clients)
         running = await stack.enter_async_context(grpc_server(settings, storage, tokens, clients))
+        tune_garbage_collector()
         log.info("collector serving gRPC on %s:%d", settings.grpc_host, running.port)
         # The one line on stdout that supervisors and tests wait for.
         print(f"READY grpc={running.port}", flush=True)
