@@ -3,11 +3,15 @@
 Used for the embedded database and by the `make run` supervisor. A child in its own session
 does not get the terminal's Ctrl-C, so the parent stops children in order; PR_SET_PDEATHSIG
 makes the kernel kill the child if the parent dies without doing so (SIGKILL, crash).
+
+The death signal is set by a tiny launcher that then execs the real command, not by a
+preexec_fn: a preexec_fn forces a real fork(), which runs gRPC's fork handlers and can hang
+the child while another thread is in a gRPC call (grpc/grpc#43055; seen: 5 of 40 spawns).
+Without one, CPython uses vfork and no handler runs.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import signal
@@ -17,13 +21,16 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+# argv: PARENT_PID COMMAND [ARGS...]. The parent check closes the race of a parent that died
+# before prctl ran. The death signal survives execve (for binaries that are not set-uid).
+_LAUNCHER = """\
+import ctypes, os, signal, sys
+if sys.platform.startswith("linux"):
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
 
 
 def spawn(
@@ -34,13 +41,12 @@ def spawn(
     stderr: IO[bytes] | int | None = None,
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        list(args),
+        [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *args],
         env=dict(env) if env is not None else None,
         stdin=subprocess.DEVNULL,
         stdout=stdout,
         stderr=stderr,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
     )
 
 
