@@ -8,10 +8,13 @@ from __future__ import annotations
 import pathlib
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import grpc
 from pymongo import MongoClient
 
+from aegis.v1 import auth_pb2, auth_pb2_grpc
 from collector import process
 from collector.embedded import free_port, mongodb_url
 
@@ -143,3 +146,77 @@ def start_stack(data_dir: pathlib.Path, **extra: str) -> Stack:
     )
     ports = child.wait_ready(START_TIMEOUT_S)
     return Stack(child, ports["http"], ports["grpc"], data_dir)
+
+
+# -- Helpers for the SDK and delivery tests -----------------------------------------------------
+
+
+def wait_until(condition: Callable[[], bool], within_s: float, what: str) -> None:
+    """Poll a real condition until it holds; fail with `what` after `within_s` seconds."""
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within_s}s: {what}")
+        time.sleep(0.02)
+
+
+def stack_mongodb_url(stack: Stack) -> str:
+    """The embedded database the stack's collector started (it writes its URL to DATA_DIR)."""
+    return (stack.data_dir / "embedded-db.url").read_text().strip()
+
+
+def stored_event_ids(mongodb_url: str, kind: str, tenant: str) -> list[str]:
+    """Every stored event_id of one kind ("ml" / "llm") and tenant, repeats included."""
+    with MongoClient(mongodb_url, serverSelectionTimeoutMS=5000) as client:
+        events = client["aegisai"][f"{kind}_events"]
+        return [doc["event_id"] for doc in events.find({"tenant": tenant}, {"event_id": 1})]
+
+
+def count_events(mongodb_url: str, kind: str, tenant: str) -> int:
+    with MongoClient(mongodb_url, serverSelectionTimeoutMS=5000) as client:
+        return client["aegisai"][f"{kind}_events"].count_documents({"tenant": tenant})
+
+
+def grpc_client_for(target: str, tenant: str, scopes: tuple[str, ...] = ()) -> tuple[str, str]:
+    """(client id, secret) of a new client of `tenant` (default scopes: ingest, read), made by
+    the bootstrap admin."""
+    with grpc.insecure_channel(target) as channel:
+        auth = auth_pb2_grpc.AuthServiceStub(channel)
+        token = auth.IssueToken(
+            auth_pb2.IssueTokenRequest(clientId=ADMIN_ID, clientSecret=ADMIN_SECRET), timeout=30
+        ).access_token
+        created = auth.CreateClient(
+            auth_pb2.CreateClientRequest(
+                name=f"client of {tenant}", tenant=tenant, scopes=list(scopes)
+            ),
+            metadata=(("authorization", f"Bearer {token}"),),
+            timeout=30,
+        )
+    return created.clientId, created.clientSecret
+
+
+class Backend:
+    """A private database and collector, the collector on a fixed port so that either can be
+    killed and restarted while an SDK client keeps the same target."""
+
+    def __init__(self, data_dir: pathlib.Path, **collector_extra: str) -> None:
+        self.data_dir = data_dir
+        self.db = Database(data_dir).start()
+        self.port = free_port()
+        self.env = collector_env(self.db.url, data_dir, **collector_extra)
+        self.env["GRPC_PORT"] = str(self.port)
+        self.collector: process.ReadyChild | None = None
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start_collector(self) -> Backend:
+        self.collector, port = start_collector(self.env, self.data_dir / "collector.log")
+        assert port == self.port
+        return self
+
+    def stop(self) -> None:
+        if self.collector is not None:
+            self.collector.stop()
+        self.db.stop()

@@ -1,0 +1,128 @@
+"""The retry policy: which failures are worth retrying, and how long to wait before the next try.
+
+Modelled on opentelemetry-python's OTLP gRPC exporter: exponential backoff with jitter, and a
+server-given delay (google.rpc.RetryInfo in grpc-status-details-bin, or HTTP Retry-After)
+wins over our own guess. Unlike that exporter we never give up on a retryable failure: the
+events stay in the bounded buffer, whose on_full policy is what limits the damage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import random
+from collections.abc import Iterable
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+
+# A stream that breaks (collector killed, connection reset) ends as UNAVAILABLE, or as
+# CANCELLED when the server cancels it on shutdown; both are worth another stream.
+RETRYABLE = frozenset(
+    {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "ABORTED", "DEADLINE_EXCEEDED", "CANCELLED"}
+)
+# Failures that say "this server is not reachable" rather than "this server is busy".
+UNREACHABLE = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED"})
+
+# The inverse of the gateway's grpc-gateway status table.
+HTTP_CODES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
+    409: "ABORTED",
+    413: "INVALID_ARGUMENT",  # too large: resending the same body cannot help
+    422: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    501: "UNIMPLEMENTED",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+JITTER = 0.2
+
+
+class TransportError(Exception):
+    """A failed login, stream or request, described the same way for gRPC and REST."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        sequence: int | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after  # the server's own delay, when it gave one
+        self.sequence = sequence  # the batch to blame, when the transport knows it
+
+    @property
+    def retryable(self) -> bool:
+        return self.code in RETRYABLE
+
+
+def retry_info_delay(trailers: Iterable[tuple[str, str | bytes]] | None) -> float | None:
+    """The RetryInfo delay carried in a google.rpc.Status in grpc-status-details-bin."""
+    for key, value in trailers or ():
+        if key != "grpc-status-details-bin" or not isinstance(value, bytes):
+            continue
+        status = status_pb2.Status.FromString(value)
+        for detail in status.details:
+            info = error_details_pb2.RetryInfo()
+            if detail.Unpack(info):
+                return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+    return None
+
+
+def from_rpc_error(error: grpc.aio.AioRpcError) -> TransportError:
+    return TransportError(
+        error.code().name,
+        error.details() or error.code().name,
+        retry_after=retry_info_delay(error.trailing_metadata()),
+    )
+
+
+def retry_after_header(value: str | None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def from_http(status: int, message: str, retry_after: str | None) -> TransportError:
+    code = HTTP_CODES.get(status, "INTERNAL" if status >= 500 else "UNKNOWN")
+    return TransportError(code, message, retry_after=retry_after_header(retry_after))
+
+
+class Backoff:
+    """initial · 2^n, capped, each with ±20% jitter so many clients do not retry in step."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self._initial = initial
+        self._maximum = maximum
+        self._attempt = 0
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+    def next_delay(self, server_delay: float | None = None) -> float:
+        """The wait before the next try; a server-given delay is honoured, never shortened."""
+        # The exponent is capped: a long outage must not overflow a float (2.0**1024).
+        base = min(self._maximum, self._initial * 2.0 ** min(self._attempt, 60))
+        self._attempt += 1
+        if server_delay is not None:
+            # Only ever later than asked, so a crowd told "1 s" does not return in one instant.
+            return server_delay * random.uniform(1.0, 1.0 + JITTER)
+        return base * random.uniform(1.0 - JITTER, 1.0 + JITTER)

@@ -1,0 +1,292 @@
+"""Delivery guarantees end to end: real processes are killed, stopped and flooded while the SDK
+streams, and afterwards the database must hold every event the application logged, once.
+
+Each test owns its database and collector (tests.procs.Backend), the collector on a fixed
+port so that a restarted one is found again at the same target.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from aegis.v1 import auth_pb2, auth_pb2_grpc, events_pb2, ingest_pb2, ingest_pb2_grpc
+from aegis_sdk import AegisClient
+from tests.procs import (
+    ADMIN_ID,
+    ADMIN_SECRET,
+    Backend,
+    count_events,
+    start_gateway,
+    stored_event_ids,
+    wait_until,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+# Quick retries: a restart should be noticed within a fraction of a second.
+FAST: dict[str, Any] = {"max_backoff": 0.5, "initial_backoff": 0.05, "flush_interval": 0.05}
+
+
+@pytest.fixture
+def make_backend(tmp_path: pathlib.Path) -> Iterator[Callable[..., Backend]]:
+    """Start a database + collector with extra collector settings; stopped after the test."""
+    started: list[Backend] = []
+
+    def make(**collector_env: str) -> Backend:
+        started.append(Backend(tmp_path, **collector_env).start_collector())
+        return started[-1]
+
+    yield make
+    for backend in started:
+        backend.stop()
+
+
+@pytest.fixture
+def backend(make_backend: Callable[..., Backend]) -> Backend:
+    return make_backend()
+
+
+def sdk(backend: Backend, **options: Any) -> AegisClient:
+    return AegisClient(backend.target, ADMIN_ID, ADMIN_SECRET, **{**FAST, **options})
+
+
+def log_ml(client: AegisClient, n: int) -> list[str]:
+    return [
+        client.log_ml(model_type="classifier", model_id=f"m{i % 5}", input_shape=[1, 8])
+        for i in range(n)
+    ]
+
+
+def assert_stored_once(url: str, kind: str, ids: list[str]) -> None:
+    stored = stored_event_ids(url, kind, "default")
+    assert len(stored) == len(set(stored)), "an event was stored twice"
+    missing = set(ids) - set(stored)
+    assert not missing, f"{len(missing)} logged events were never stored"
+    assert set(stored) == set(ids)
+
+
+def test_collector_killed_mid_stream_loses_and_doubles_nothing(backend: Backend) -> None:
+    client = sdk(backend, batch_size=100, max_buffer=10_000)
+    try:
+        ids = log_ml(client, 3000)
+        wait_until(lambda: count_events(backend.db.url, "ml", "default") > 500, 30, "streaming")
+        assert backend.collector is not None
+        backend.collector.kill()  # SIGKILL: no chance to ack what it holds
+        ids += log_ml(client, 2000)  # logged while nothing listens
+        backend.start_collector()
+        client.flush(timeout=60)
+        stats = client.stats
+    finally:
+        client.close()
+    assert_stored_once(backend.db.url, "ml", ids)
+    # Each event acknowledged once: as new, or as a duplicate when the killed collector's
+    # write had reached the database but its ack never reached us.
+    assert stats.acked == stats.accepted + stats.duplicates == 5000
+    assert stats.errors.get("UNAVAILABLE", 0) >= 1, "the kill should have broken the stream"
+
+
+def test_database_killed_mid_stream_loses_and_doubles_nothing(backend: Backend) -> None:
+    client = sdk(backend, batch_size=100, max_buffer=10_000)
+    try:
+        ids = log_ml(client, 3000)
+        wait_until(lambda: count_events(backend.db.url, "ml", "default") > 500, 30, "streaming")
+        backend.db.kill()
+        ids += log_ml(client, 2000)
+        wait_until(lambda: client.stats.retries > 0, 15, "the SDK sees the outage")
+        backend.db.start()
+        client.flush(timeout=60)
+        stats = client.stats
+    finally:
+        client.close()
+    assert_stored_once(backend.db.url, "ml", ids)
+    assert stats.acked == stats.accepted + stats.duplicates == 5000
+    assert stats.errors.get("UNAVAILABLE", 0) >= 1
+
+
+def test_collector_sigterm_acks_what_it_holds_and_the_rest_is_resent(
+    make_backend: Callable[..., Backend],
+) -> None:
+    backend = make_backend(SHUTDOWN_GRACE_S="5")
+    client = sdk(backend, batch_size=100, max_buffer=10_000)
+    try:
+        ids = log_ml(client, 3000)
+        wait_until(lambda: count_events(backend.db.url, "ml", "default") > 500, 30, "streaming")
+        assert backend.collector is not None
+        stopping = time.monotonic()
+        backend.collector.proc.send_signal(signal.SIGTERM)
+        code = backend.collector.proc.wait(timeout=15)
+        took = time.monotonic() - stopping
+        ids += log_ml(client, 1000)
+        backend.start_collector()
+        client.flush(timeout=60)
+        stats = client.stats
+    finally:
+        client.close()
+    assert code == 0, "SIGTERM should be a clean exit"
+    assert took < 5 + 2, f"shutdown took {took:.1f}s, past SHUTDOWN_GRACE_S"
+    assert_stored_once(backend.db.url, "ml", ids)
+    assert stats.accepted == 4000
+    # A draining collector acks every batch it wrote, so nothing resent was already stored.
+    assert stats.duplicates == 0
+    assert stats.errors.get("UNAVAILABLE", 0) >= 1
+
+
+def test_duplicate_ids_within_one_batch_are_stored_once(backend: Backend) -> None:
+    repeated = str(uuid.uuid4())
+    with sdk(backend, batch_size=100, flush_interval=600) as client:
+        others = log_ml(client, 5)
+        for _ in range(3):
+            client.log_ml(model_type="t", model_id="m", event_id=repeated)
+        client.flush(timeout=30)
+        stats = client.stats
+    assert stats.batches_acked == 1
+    assert (stats.accepted, stats.duplicates, stats.rejected) == (6, 2, 0)
+    assert_stored_once(backend.db.url, "ml", [*others, repeated])
+
+
+def test_duplicate_ids_across_batches_are_stored_once(backend: Backend) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(50)]
+    with sdk(backend, batch_size=20) as client:
+        for event_id in ids:
+            client.log_llm(model_name="m", tokens_used=1, event_id=event_id)
+        client.flush(timeout=30)
+        for event_id in ids:  # the application retries on its own, same ids
+            client.log_llm(model_name="m", tokens_used=1, event_id=event_id)
+        client.flush(timeout=30)
+        stats = client.stats
+    assert (stats.accepted, stats.duplicates) == (50, 50)
+    assert stats.batches_acked == 6
+    assert_stored_once(backend.db.url, "llm", ids)
+
+
+def test_duplicate_ids_from_two_concurrent_streams_are_stored_once(backend: Backend) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(2000)]
+    clients = [sdk(backend, batch_size=50) for _ in range(2)]
+
+    def log_all(client: AegisClient, order: list[str]) -> None:
+        for event_id in order:
+            client.log_ml(model_type="t", model_id="m", event_id=event_id)
+        client.flush(timeout=60)
+
+    try:
+        # Opposite orders: each stream stores ids first, then meets the other's.
+        producers = [
+            threading.Thread(target=log_all, args=(clients[0], ids)),
+            threading.Thread(target=log_all, args=(clients[1], ids[::-1])),
+        ]
+        for thread in producers:
+            thread.start()
+        for thread in producers:
+            thread.join()
+        stats = [c.stats for c in clients]
+    finally:
+        for client in clients:
+            client.close()
+    assert all(s.pending == 0 for s in stats)
+    assert sum(s.accepted for s in stats) == 2000
+    assert sum(s.duplicates for s in stats) == 2000
+    assert all(s.accepted > 0 for s in stats), "both streams should have been writing"
+    assert_stored_once(backend.db.url, "ml", ids)
+
+
+def test_backpressure_over_grpc_still_delivers_everything(
+    make_backend: Callable[..., Backend],
+) -> None:
+    # One batch written at a time in the whole collector; three streams of 8 want more.
+    backend = make_backend(MAX_INFLIGHT_BATCHES="1")
+    clients = [sdk(backend, batch_size=100, max_backoff=1.0) for _ in range(3)]
+    try:
+        ids = [log_ml(client, 1500) for client in clients]
+        flushes = [threading.Thread(target=c.flush, kwargs={"timeout": 90}) for c in clients]
+        for thread in flushes:
+            thread.start()
+        for thread in flushes:
+            thread.join()
+        stats = [c.stats for c in clients]
+    finally:
+        for client in clients:
+            client.close()
+    assert_stored_once(backend.db.url, "ml", [i for chunk in ids for i in chunk])
+    assert sum(s.accepted for s in stats) == 4500
+    assert sum(s.errors.get("RESOURCE_EXHAUSTED", 0) for s in stats) > 0
+    assert sum(s.server_delays for s in stats) > 0, "RetryInfo should set the retry delay"
+
+
+def test_backpressure_over_rest_still_delivers_everything(
+    make_backend: Callable[..., Backend], tmp_path: pathlib.Path
+) -> None:
+    backend = make_backend(MAX_INFLIGHT_BATCHES="1")
+    gateway, http_port = start_gateway(backend.target, tmp_path / "gateway.log")
+    client = AegisClient(
+        None,
+        ADMIN_ID,
+        ADMIN_SECRET,
+        transport="rest",
+        rest_url=f"http://127.0.0.1:{http_port}",
+        batch_size=100,
+        max_in_flight=8,  # eight requests at once against one slot
+        **{**FAST, "max_backoff": 1.0},
+    )
+    try:
+        ids = [client.log_llm(model_name="m", tokens_used=2) for _ in range(3000)]
+        client.flush(timeout=90)
+        stats = client.stats
+    finally:
+        client.close()
+        gateway.stop()
+    assert_stored_once(backend.db.url, "llm", ids)
+    assert stats.accepted == 3000
+    assert stats.errors.get("RESOURCE_EXHAUSTED", 0) > 0, "expected 429s"
+    assert stats.server_delays > 0, "Retry-After should set the retry delay"
+
+
+def test_database_outage_is_reported_fast(backend: Backend) -> None:
+    """What the SDK relies on: NOT_SERVING while the database is down, and UNAVAILABLE with a
+    RetryInfo delay within about 2 s instead of a hang."""
+    with grpc.insecure_channel(backend.target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+
+        def status() -> int:
+            request = health_pb2.HealthCheckRequest(service="")
+            return int(health.Check(request, timeout=5).status)
+
+        token = (
+            auth_pb2_grpc.AuthServiceStub(channel)
+            .IssueToken(auth_pb2.IssueTokenRequest(clientId=ADMIN_ID, clientSecret=ADMIN_SECRET))
+            .access_token
+        )
+        ingest = ingest_pb2_grpc.IngestServiceStub(channel)
+        request = ingest_pb2.IngestMLRequest(
+            events=[events_pb2.MLEvent(event_id=str(uuid.uuid4()), model_type="t", model_id="m")]
+        )
+        metadata = (("authorization", f"Bearer {token}"),)
+        assert status() == health_pb2.HealthCheckResponse.SERVING
+
+        backend.db.kill()
+        started = time.monotonic()
+        with pytest.raises(grpc.RpcError) as refused:
+            ingest.IngestML(request, metadata=metadata, timeout=10)
+        assert time.monotonic() - started < 2.5
+        error: Any = refused.value
+        assert error.code() == grpc.StatusCode.UNAVAILABLE
+        details = dict(error.trailing_metadata())["grpc-status-details-bin"]
+        info = error_details_pb2.RetryInfo()
+        assert status_pb2.Status.FromString(details).details[0].Unpack(info)
+        assert info.retry_delay.seconds + info.retry_delay.nanos > 0
+        wait_until(lambda: status() == health_pb2.HealthCheckResponse.NOT_SERVING, 5, "NOT_SERVING")
+
+        backend.db.start()
+        wait_until(lambda: status() == health_pb2.HealthCheckResponse.SERVING, 15, "SERVING")
+        reply = ingest.IngestML(request, metadata=metadata, timeout=10)
+        assert reply.accepted == 1
