@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import datetime as dt
 import logging
 import threading
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import grpc
 
 from aegis_sdk.buffer import Buffer
 from aegis_sdk.config import Config, OnFull, TransportName
-from aegis_sdk.events import llm_event, ml_event
+from aegis_sdk.events import Event, Kind, LLMFields, MLFields, llm_event, ml_event
 from aegis_sdk.sender import Sender
 from aegis_sdk.stats import Stats
 
@@ -119,59 +118,20 @@ class AegisClient(_Client):
     def _on_loop(self, work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(work, self._loop).result()
 
-    def log_ml(
-        self,
-        *,
-        model_type: str,
-        model_id: str,
-        input_shape: Sequence[int] = (),
-        prediction_count: int | None = None,
-        timestamp: dt.datetime | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        latency_ms: float | None = None,
-        event_id: str | None = None,
-    ) -> str:
-        """Queue one ML prediction event; returns its event_id (given, or a fresh UUIDv7)."""
-        event = ml_event(
-            model_type=model_type,
-            model_id=model_id,
-            input_shape=input_shape,
-            prediction_count=prediction_count,
-            timestamp=timestamp,
-            metadata=metadata,
-            latency_ms=latency_ms,
-            event_id=event_id,
-        )
-        if not self._buffer.put("ml", event, block=self._block, timeout=self.config.block_timeout):
-            self._after_close()
-        return event.event_id
+    def log_ml(self, **fields: Unpack[MLFields]) -> str:
+        """Queue one ML prediction event; returns its event_id (given, or a fresh UUIDv7).
+        Fields: model_type, model_id (required), input_shape, prediction_count, timestamp,
+        metadata, latency_ms, event_id."""
+        return self._queue("ml", ml_event(**fields))
 
-    def log_llm(
-        self,
-        *,
-        model_name: str,
-        prompt_length: int | None = None,
-        response_length: int | None = None,
-        tokens_used: int | None = None,
-        cost: float | None = None,
-        timestamp: dt.datetime | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        latency_ms: float | None = None,
-        event_id: str | None = None,
-    ) -> str:
-        """Queue one LLM call event; returns its event_id (given, or a fresh UUIDv7)."""
-        event = llm_event(
-            model_name=model_name,
-            prompt_length=prompt_length,
-            response_length=response_length,
-            tokens_used=tokens_used,
-            cost=cost,
-            timestamp=timestamp,
-            metadata=metadata,
-            latency_ms=latency_ms,
-            event_id=event_id,
-        )
-        if not self._buffer.put("llm", event, block=self._block, timeout=self.config.block_timeout):
+    def log_llm(self, **fields: Unpack[LLMFields]) -> str:
+        """Queue one LLM call event; returns its event_id (given, or a fresh UUIDv7).
+        Fields: model_name (required), prompt_length, response_length, tokens_used, cost,
+        timestamp, metadata, latency_ms, event_id."""
+        return self._queue("llm", llm_event(**fields))
+
+    def _queue(self, kind: Kind, event: Event) -> str:
+        if not self._buffer.put(kind, event, block=self._block, timeout=self.config.block_timeout):
             self._after_close()
         return event.event_id
 
@@ -220,61 +180,16 @@ class AsyncAegisClient(_Client):
             raise RuntimeError("AsyncAegisClient is bound to the event loop it started on")
         return self._sender
 
-    async def log_ml(
-        self,
-        *,
-        model_type: str,
-        model_id: str,
-        input_shape: Sequence[int] = (),
-        prediction_count: int | None = None,
-        timestamp: dt.datetime | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        latency_ms: float | None = None,
-        event_id: str | None = None,
-    ) -> str:
-        """Queue one ML prediction event; returns its event_id (given, or a fresh UUIDv7)."""
-        event = ml_event(
-            model_type=model_type,
-            model_id=model_id,
-            input_shape=input_shape,
-            prediction_count=prediction_count,
-            timestamp=timestamp,
-            metadata=metadata,
-            latency_ms=latency_ms,
-            event_id=event_id,
-        )
-        await self._running().put("ml", event, block=self._block, timeout=self.config.block_timeout)
-        self._after_close()
-        return event.event_id
+    async def log_ml(self, **fields: Unpack[MLFields]) -> str:
+        """Queue one ML prediction event; see AegisClient.log_ml."""
+        return await self._queue("ml", ml_event(**fields))
 
-    async def log_llm(
-        self,
-        *,
-        model_name: str,
-        prompt_length: int | None = None,
-        response_length: int | None = None,
-        tokens_used: int | None = None,
-        cost: float | None = None,
-        timestamp: dt.datetime | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        latency_ms: float | None = None,
-        event_id: str | None = None,
-    ) -> str:
-        """Queue one LLM call event; returns its event_id (given, or a fresh UUIDv7)."""
-        event = llm_event(
-            model_name=model_name,
-            prompt_length=prompt_length,
-            response_length=response_length,
-            tokens_used=tokens_used,
-            cost=cost,
-            timestamp=timestamp,
-            metadata=metadata,
-            latency_ms=latency_ms,
-            event_id=event_id,
-        )
-        await self._running().put(
-            "llm", event, block=self._block, timeout=self.config.block_timeout
-        )
+    async def log_llm(self, **fields: Unpack[LLMFields]) -> str:
+        """Queue one LLM call event; see AegisClient.log_llm."""
+        return await self._queue("llm", llm_event(**fields))
+
+    async def _queue(self, kind: Kind, event: Event) -> str:
+        await self._running().put(kind, event, block=self._block, timeout=self.config.block_timeout)
         self._after_close()
         return event.event_id
 

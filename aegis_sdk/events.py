@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypedDict, Unpack
 
 from google.protobuf import timestamp_pb2
 
@@ -43,52 +43,80 @@ def _with_metadata(event: Event, metadata: Mapping[str, Any] | None) -> Event:
     return event
 
 
-def ml_event(
-    *,
-    model_type: str,
-    model_id: str,
-    input_shape: Sequence[int] = (),
-    prediction_count: int | None = None,
-    timestamp: dt.datetime | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    latency_ms: float | None = None,
-    event_id: str | None = None,
-) -> events_pb2.MLEvent:
+# Required keys live in a total base class: with postponed annotations Python 3.11 cannot
+# see Required[...] when it builds __required_keys__.
+class _MLRequired(TypedDict):
+    model_type: str
+    model_id: str
+
+
+class MLFields(_MLRequired, total=False):
+    """log_ml's keyword arguments: the seed's ML event fields."""
+
+    input_shape: Sequence[int]
+    prediction_count: int | None
+    timestamp: dt.datetime | None
+    metadata: Mapping[str, Any] | None
+    latency_ms: float | None
+    event_id: str | None
+
+
+class _LLMRequired(TypedDict):
+    model_name: str
+
+
+class LLMFields(_LLMRequired, total=False):
+    """log_llm's keyword arguments: the seed's LLM event fields."""
+
+    prompt_length: int | None
+    response_length: int | None
+    tokens_used: int | None
+    cost: float | None
+    timestamp: dt.datetime | None
+    metadata: Mapping[str, Any] | None
+    latency_ms: float | None
+    event_id: str | None
+
+
+def _checked(fields: Mapping[str, Any], spec: type, call: str) -> Mapping[str, Any]:
+    """The TypeError a plain keyword signature would raise: **kwargs alone would accept a
+    misspelt field and silently lose it."""
+    unknown = sorted(fields.keys() - spec.__required_keys__ - spec.__optional_keys__)  # type: ignore[attr-defined]
+    if unknown:
+        raise TypeError(f"{call}() got unexpected keyword argument(s) {unknown}")
+    missing = sorted(spec.__required_keys__ - fields.keys())  # type: ignore[attr-defined]
+    if missing:
+        raise TypeError(f"{call}() missing required keyword argument(s) {missing}")
+    return fields
+
+
+def ml_event(**fields: Unpack[MLFields]) -> events_pb2.MLEvent:
+    f = _checked(fields, MLFields, "log_ml")
     event = events_pb2.MLEvent(
-        event_id=event_id or new_event_id(),
-        model_type=model_type,
-        model_id=model_id,
-        input_shape=list(input_shape),
-        timestamp=_timestamp(timestamp),
-        **_present(prediction_count=prediction_count, latency_ms=latency_ms),
+        event_id=f.get("event_id") or new_event_id(),
+        model_type=f["model_type"],
+        model_id=f["model_id"],
+        input_shape=list(f.get("input_shape", ())),
+        timestamp=_timestamp(f.get("timestamp")),
+        **_present(prediction_count=f.get("prediction_count"), latency_ms=f.get("latency_ms")),
     )
-    _with_metadata(event, metadata)
+    _with_metadata(event, f.get("metadata"))
     return event
 
 
-def llm_event(
-    *,
-    model_name: str,
-    prompt_length: int | None = None,
-    response_length: int | None = None,
-    tokens_used: int | None = None,
-    cost: float | None = None,
-    timestamp: dt.datetime | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    latency_ms: float | None = None,
-    event_id: str | None = None,
-) -> events_pb2.LLMEvent:
+def llm_event(**fields: Unpack[LLMFields]) -> events_pb2.LLMEvent:
+    f = _checked(fields, LLMFields, "log_llm")
     event = events_pb2.LLMEvent(
-        event_id=event_id or new_event_id(),
-        model_name=model_name,
-        timestamp=_timestamp(timestamp),
+        event_id=f.get("event_id") or new_event_id(),
+        model_name=f["model_name"],
+        timestamp=_timestamp(f.get("timestamp")),
         **_present(
-            prompt_length=prompt_length,
-            response_length=response_length,
-            tokens_used=tokens_used,
-            cost=cost,
-            latency_ms=latency_ms,
+            prompt_length=f.get("prompt_length"),
+            response_length=f.get("response_length"),
+            tokens_used=f.get("tokens_used"),
+            cost=f.get("cost"),
+            latency_ms=f.get("latency_ms"),
         ),
     )
-    _with_metadata(event, metadata)
+    _with_metadata(event, f.get("metadata"))
     return event

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from aegis_sdk import AegisClient, AsyncAegisClient, BufferFullError, uuid7
+from aegis_sdk.events import llm_event, ml_event
 from aegis_sdk.retry import Backoff
 from collector.embedded import free_port
 from tests.conftest import ApiClient
@@ -441,3 +442,12 @@ def test_secret_and_token_stay_out_of_logs(
     assert "refused client" in caplog.text
     assert secret not in caplog.text
     assert "eyJ" not in caplog.text  # how every JWT (base64 of '{"') begins
+
+
+def test_misspelt_or_missing_fields_raise_in_the_caller() -> None:
+    """log_* take **fields; a typo must fail loudly, as a plain signature would."""
+    with pytest.raises(TypeError, match="model_nme"):
+        ml_event(model_type="t", model_id="m", model_nme="x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="model_name"):
+        llm_event(tokens_used=3)  # type: ignore[call-arg]
+    assert llm_event(model_name="g", tokens_used=3).tokens_used == 3
