@@ -7,6 +7,7 @@ value) raises in the caller's own code instead of failing later on a background 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeAlias, TypedDict, Unpack
@@ -39,7 +40,9 @@ def _present(**fields: Any) -> dict[str, Any]:
 
 def _with_metadata(event: Event, metadata: Mapping[str, Any] | None) -> Event:
     if metadata:
-        event.metadata.update(metadata)
+        # JSON text rather than a Struct: the collector decodes it 3-5x faster (see
+        # proto/aegis/v1/events.proto). A value JSON cannot hold raises here, in the caller.
+        event.metadata_json = json.dumps(metadata, separators=(",", ":"), allow_nan=False).encode()
     return event
 
 

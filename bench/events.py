@@ -9,10 +9,11 @@ the documents the gRPC and REST paths write.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
 
 from aegis.v1 import events_pb2
 from collector import convert
@@ -68,10 +69,9 @@ def to_json(event: Event) -> Event:
 
 
 def to_proto(event: Event) -> events_pb2.MLEvent:
+    """The gRPC form, metadata encoded as the SDK sends it (JSON text)."""
     timestamp = timestamp_pb2.Timestamp()
     timestamp.FromDatetime(event["timestamp"])
-    metadata = struct_pb2.Struct()
-    metadata.update(event["metadata"])
     return events_pb2.MLEvent(
         event_id=event["event_id"],
         model_type=event["model_type"],
@@ -79,7 +79,7 @@ def to_proto(event: Event) -> events_pb2.MLEvent:
         input_shape=event["input_shape"],
         prediction_count=event["prediction_count"],
         timestamp=timestamp,
-        metadata=metadata,
+        metadata_json=json.dumps(event["metadata"], separators=(",", ":")).encode(),
         latency_ms=event["latency_ms"],
     )
 

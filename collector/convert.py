@@ -7,6 +7,7 @@ metadata is walked directly.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
@@ -54,6 +55,19 @@ def _time(ts: timestamp_pb2.Timestamp) -> dt.datetime:
     return _EPOCH + dt.timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
 
 
+def _metadata(e: events_pb2.MLEvent | events_pb2.LLMEvent) -> Any:
+    """Either metadata form as plain Python; validation rejects anything but a JSON object."""
+    form = e.WhichOneof("metadata_form")
+    if form == "metadata_json":
+        try:
+            return json.loads(e.metadata_json)
+        except (ValueError, RecursionError):
+            return e.metadata_json  # not JSON: left for validation to reject, with the event
+    if form == "metadata":
+        return struct_to_dict(e.metadata)
+    return {}
+
+
 def ml_event(e: events_pb2.MLEvent) -> dict[str, Any]:
     return {
         "event_id": e.event_id,
@@ -62,7 +76,7 @@ def ml_event(e: events_pb2.MLEvent) -> dict[str, Any]:
         "input_shape": list(e.input_shape),
         "prediction_count": e.prediction_count if e.HasField("prediction_count") else None,
         "timestamp": _time(e.timestamp) if e.HasField("timestamp") else None,
-        "metadata": struct_to_dict(e.metadata) if e.HasField("metadata") else {},
+        "metadata": _metadata(e),
         "latency_ms": e.latency_ms if e.HasField("latency_ms") else None,
     }
 
@@ -76,7 +90,7 @@ def llm_event(e: events_pb2.LLMEvent) -> dict[str, Any]:
         "tokens_used": e.tokens_used if e.HasField("tokens_used") else None,
         "cost": e.cost if e.HasField("cost") else None,
         "timestamp": _time(e.timestamp) if e.HasField("timestamp") else None,
-        "metadata": struct_to_dict(e.metadata) if e.HasField("metadata") else {},
+        "metadata": _metadata(e),
         "latency_ms": e.latency_ms if e.HasField("latency_ms") else None,
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ MAX_SHAPE_DIMS = 16
 MAX_METADATA_DEPTH = 8
 MAX_METADATA_NODES = 2000
 MAX_METADATA_STRING = 16_384
+MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 MAX_FUTURE = dt.timedelta(days=1)
 
@@ -65,32 +67,51 @@ def _event_id(event: dict[str, Any]) -> None:
         raise Invalid("event_id", f"at most {MAX_EVENT_ID} printable characters")
 
 
-def _metadata(value: Any, depth: int = 1, budget: list[int] | None = None) -> None:
-    """Keys must be safe as MongoDB field names; size and depth are bounded."""
-    budget = budget if budget is not None else [MAX_METADATA_NODES]
+def _metadata(value: dict[str, Any] | list[Any], depth: int = 1) -> int:
+    """Keys must be safe as MongoDB field names; size and depth are bounded. Returns the
+    number of keys and values seen.
+
+    Dispatches on exact types: decoded JSON and Structs hold only plain dict, list, str,
+    int, float, bool and None, and this is ~2.7x faster than isinstance chains (measured
+    8-15 → 3-4.5 µs for a 10-key object); it runs for every event."""
     if depth > MAX_METADATA_DEPTH:
         raise Invalid("metadata", f"nested deeper than {MAX_METADATA_DEPTH} levels")
-    items = value.items() if isinstance(value, dict) else enumerate(value)
-    for key, item in items:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise Invalid("metadata", f"more than {MAX_METADATA_NODES} keys and values")
-        if isinstance(key, str) and (not key or key.startswith("$") or "." in key or "\x00" in key):
-            raise Invalid("metadata", f"key {key[:40]!r}: empty, '$'-prefixed or dotted")
-        if isinstance(item, dict | list):
-            _metadata(item, depth + 1, budget)
-        elif isinstance(item, str) and len(item) > MAX_METADATA_STRING:
-            raise Invalid("metadata", f"a string is longer than {MAX_METADATA_STRING} characters")
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise Invalid("metadata", "numbers must be finite")
+    if type(value) is dict:
+        for key in value:
+            if not key or key[0] == "$" or "." in key or "\x00" in key:
+                raise Invalid("metadata", f"key {key[:40]!r}: empty, '$'-prefixed or dotted")
+        items: Iterable[Any] = value.values()
+    else:
+        items = value
+    nodes = 0
+    for item in items:
+        nodes += 1
+        kind = type(item)
+        if kind is str:
+            if len(item) > MAX_METADATA_STRING:
+                raise Invalid(
+                    "metadata", f"a string is longer than {MAX_METADATA_STRING} characters"
+                )
+        elif kind is dict or kind is list:
+            nodes += _metadata(item, depth + 1)
+        elif kind is float:
+            if not math.isfinite(item):
+                raise Invalid("metadata", "numbers must be finite")
+        elif kind is int and not MIN_INT64 <= item <= MAX_INT64:
+            # JSON allows any size; BSON stores at most 64 bits.
+            raise Invalid("metadata", "integers must fit in 64 bits")
+    if nodes > MAX_METADATA_NODES:
+        raise Invalid("metadata", f"more than {MAX_METADATA_NODES} keys and values")
+    return nodes
 
 
 def _common(event: dict[str, Any], now: dt.datetime) -> None:
     _event_id(event)
     _timestamp(event, now)
     _amount(event, "latency_ms")
-    if event.get("metadata") is not None:
-        _metadata(event["metadata"])
+    if not isinstance(event["metadata"], dict):
+        raise Invalid("metadata", "must be a JSON object")
+    _metadata(event["metadata"])
 
 
 def check_ml(event: dict[str, Any], now: dt.datetime) -> None:

@@ -251,3 +251,49 @@ async def test_hostile_input_never_breaks_the_service(
         (path, body[:40], s) for (path, body), s in zip(bodies, statuses, strict=True) if s >= 500
     ]
     assert not server_errors
+
+
+async def test_metadata_json_form_is_stored_like_the_struct_form(
+    http: httpx.AsyncClient, stubs: Stubs, tenant_client: ApiClient
+) -> None:
+    metadata = {"n": 100, "ratio": 0.25, "tags": ["a", "b"], "nested": {"ok": True}, "none": None}
+    as_struct = events_pb2.MLEvent(event_id="struct", model_id="m", model_type="t")
+    as_struct.metadata.update(metadata)
+    as_json = events_pb2.MLEvent(
+        event_id="json", model_id="m", model_type="t", metadata_json=json.dumps(metadata).encode()
+    )
+    request = ingest_pb2.IngestMLRequest(events=[as_struct, as_json])
+    assert (await stubs.ingest.IngestML(request, metadata=tenant_client.metadata)).accepted == 2
+    recent = (await read(http, tenant_client, "/dashboard/overview"))["recent_events"]
+    stored = {r["event_id"]: r["data"]["metadata"] for r in recent}
+    assert stored == {"struct": metadata, "json": metadata}
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{not json", "JSON object"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"big": 18446744073709551616}', "64 bits"),
+        (b'{"$where": "sleep(1)"}', "'$'-prefixed"),
+        (b'{"a.b": 1}', "dotted"),
+        (json.dumps(nested(9)).encode(), "deeper"),
+        (b'{"x": NaN}', "finite"),
+        (b"[" * 100_000, "JSON object"),
+        (json.dumps({"k": [{"v": i} for i in range(1001)]}).encode(), "more than 2000"),
+    ],
+    ids=["malformed", "array", "huge-int", "dollar", "dotted", "deep", "nan", "recursion", "big"],
+)
+async def test_bad_metadata_json_rejects_just_that_event(
+    stubs: Stubs, tenant_client: ApiClient, raw: bytes, reason: str
+) -> None:
+    request = ingest_pb2.IngestMLRequest(
+        events=[
+            events_pb2.MLEvent(model_id="m", model_type="t", metadata_json=b'{"fine": 1}'),
+            events_pb2.MLEvent(model_id="m", model_type="t", metadata_json=raw),
+        ]
+    )
+    result = await stubs.ingest.IngestML(request, metadata=tenant_client.metadata)
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert (result.errors[0].index, result.errors[0].field) == (1, "metadata")
+    assert reason in result.errors[0].reason

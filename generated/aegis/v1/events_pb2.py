@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x65gis/v1/events.proto\x12\x08\x61\x65gis.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x02\n\x07MLEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nmodel_type\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x13\n\x0binput_shape\x18\x04 \x03(\x03\x12\x1d\n\x10prediction_count\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12-\n\ttimestamp\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\nlatency_ms\x18\x08 \x01(\x01H\x01\x88\x01\x01\x42\x13\n\x11_prediction_countB\r\n\x0b_latency_ms\"\xd8\x02\n\x08LLMEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12\x1a\n\rprompt_length\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x1c\n\x0fresponse_length\x18\x04 \x01(\x03H\x01\x88\x01\x01\x12\x18\n\x0btokens_used\x18\x05 \x01(\x03H\x02\x88\x01\x01\x12\x11\n\x04\x63ost\x18\x06 \x01(\x01H\x03\x88\x01\x01\x12-\n\ttimestamp\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x08metadata\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\nlatency_ms\x18\t \x01(\x01H\x04\x88\x01\x01\x42\x10\n\x0e_prompt_lengthB\x12\n\x10_response_lengthB\x0e\n\x0c_tokens_usedB\x07\n\x05_costB\r\n\x0b_latency_msb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x65gis/v1/events.proto\x12\x08\x61\x65gis.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x02\n\x07MLEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nmodel_type\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x13\n\x0binput_shape\x18\x04 \x03(\x03\x12\x1d\n\x10prediction_count\x18\x05 \x01(\x03H\x01\x88\x01\x01\x12-\n\ttimestamp\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructH\x00\x12\x17\n\rmetadata_json\x18\t \x01(\x0cH\x00\x12\x17\n\nlatency_ms\x18\x08 \x01(\x01H\x02\x88\x01\x01\x42\x0f\n\rmetadata_formB\x13\n\x11_prediction_countB\r\n\x0b_latency_ms\"\x84\x03\n\x08LLMEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12\x1a\n\rprompt_length\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x1c\n\x0fresponse_length\x18\x04 \x01(\x03H\x02\x88\x01\x01\x12\x18\n\x0btokens_used\x18\x05 \x01(\x03H\x03\x88\x01\x01\x12\x11\n\x04\x63ost\x18\x06 \x01(\x01H\x04\x88\x01\x01\x12-\n\ttimestamp\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08metadata\x18\x08 \x01(\x0b\x32\x17.google.protobuf.StructH\x00\x12\x17\n\rmetadata_json\x18\n \x01(\x0cH\x00\x12\x17\n\nlatency_ms\x18\t \x01(\x01H\x05\x88\x01\x01\x42\x0f\n\rmetadata_formB\x10\n\x0e_prompt_lengthB\x12\n\x10_response_lengthB\x0e\n\x0c_tokens_usedB\x07\n\x05_costB\r\n\x0b_latency_msb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,7 +34,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aegis.v1.events_pb2', _glob
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MLEVENT']._serialized_start=99
-  _globals['_MLEVENT']._serialized_end=367
-  _globals['_LLMEVENT']._serialized_start=370
-  _globals['_LLMEVENT']._serialized_end=714
+  _globals['_MLEVENT']._serialized_end=411
+  _globals['_LLMEVENT']._serialized_start=414
+  _globals['_LLMEVENT']._serialized_end=802
 # @@protoc_insertion_point(module_scope)
