@@ -8,7 +8,6 @@ import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -44,13 +43,6 @@ SERVICE_NAMES = [
     dashboard_pb2.DESCRIPTOR.services_by_name["DashboardService"].full_name,
 ]
 EMBEDDED_URL_FILE = "embedded-db.url"
-
-
-@dataclass
-class Running:
-    port: int
-    server: grpc.aio.Server
-    health: health_aio.HealthServicer
 
 
 @contextlib.asynccontextmanager
@@ -94,7 +86,8 @@ async def bootstrap_admin(settings: Settings, clients: ClientRegistry) -> None:
 @contextlib.asynccontextmanager
 async def grpc_server(
     settings: Settings, storage: Storage, tokens: TokenService, clients: ClientRegistry
-) -> AsyncIterator[Running]:
+) -> AsyncIterator[int]:
+    """Serve until the block ends; yields the bound port."""
     shutdown = asyncio.Event()
     server = grpc.aio.server(
         interceptors=[AuthInterceptor(tokens)],
@@ -131,7 +124,7 @@ async def grpc_server(
     await server.start()
     try:
         async with monitor_database(storage, health, SERVICE_NAMES, settings.health_interval_s):
-            yield Running(port, server, health)
+            yield port
     finally:
         # Streams stop reading and ack what they hold; health tells balancers to go elsewhere;
         # then new RPCs are refused and running ones get the grace period to finish.
@@ -166,10 +159,10 @@ async def serve(settings: Settings) -> None:
         )
         clients = ClientRegistry(storage)
         await bootstrap_admin(settings, clients)
-        running = await stack.enter_async_context(grpc_server(settings, storage, tokens, clients))
+        port = await stack.enter_async_context(grpc_server(settings, storage, tokens, clients))
         tune_garbage_collector()
-        log.info("collector serving gRPC on %s:%d", settings.grpc_host, running.port)
+        log.info("collector serving gRPC on %s:%d", settings.grpc_host, port)
         # The one line on stdout that supervisors and tests wait for.
-        print(f"READY grpc={running.port}", flush=True)
+        print(f"READY grpc={port}", flush=True)
         await stop.wait()
         log.info("shutting down (grace %.0f s)", settings.shutdown_grace_s)
