@@ -61,5 +61,5 @@ class IngestService:
         result.rejected = len(result.errors)
         outcome = await self._storage.insert_events(collection, docs)
         result.accepted = outcome.inserted
-        result.duplicates = len(outcome.duplicate_positions)
+        result.duplicates = outcome.duplicates
         return result

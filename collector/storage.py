@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, WriteConcern
@@ -27,7 +27,7 @@ DURABLE = WriteConcern(w="majority", j=True)
 @dataclass
 class InsertOutcome:
     inserted: int = 0
-    duplicate_positions: list[int] = field(default_factory=list)
+    duplicates: int = 0  # already stored under the same (tenant, event_id)
 
 
 class Storage:
@@ -72,7 +72,7 @@ class Storage:
     async def insert_events(
         self, collection: AsyncCollection[Document], docs: Sequence[Document]
     ) -> InsertOutcome:
-        """One unordered insert_many; duplicate keys are reported by position, not raised."""
+        """One unordered insert_many; duplicate keys are counted, not raised."""
         if not docs:
             return InsertOutcome()
         if not self.available:
@@ -87,7 +87,7 @@ class Storage:
                 raise
             return InsertOutcome(
                 inserted=details["nInserted"],
-                duplicate_positions=[e["index"] for e in details["writeErrors"]],
+                duplicates=len(details["writeErrors"]),
             )
 
     async def audit(
