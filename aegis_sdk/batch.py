@@ -52,8 +52,6 @@ class Batch:
     entries: list[Entry]
     sequence: int = 0  # of its latest send; a resend gets a new one
     sent_at: float = 0.0
-    # Sent alone after a non-retryable stream failure, to find which batch caused it.
-    suspect: bool = False
     _payload: ingest_pb2.IngestMLRequest | ingest_pb2.IngestLLMRequest | None = field(
         default=None, repr=False
     )

@@ -13,7 +13,6 @@ class Outstanding:
     def __init__(self) -> None:
         self.in_flight: dict[int, Batch] = {}
         self.resend: deque[Batch] = deque()
-        self._last_requeued = 0
 
     def sent(self, batch: Batch, sequence: int) -> None:
         batch.sequence = sequence
@@ -23,20 +22,17 @@ class Outstanding:
     def acked(self, sequence: int) -> Batch | None:
         return self.in_flight.pop(sequence, None)
 
-    def requeue(self) -> None:
-        """The session failed: every unacked batch goes to the front, in the order sent."""
+    def requeue(self) -> list[Batch]:
+        """The session ended: every unacked batch goes to the front, in the order sent.
+        Returns those batches: what this session left unacknowledged."""
         batches = [self.in_flight[s] for s in sorted(self.in_flight)]
         self.in_flight.clear()
         self.resend.extendleft(reversed(batches))
-        self._last_requeued = len(batches)
+        return batches
 
-    def may_send(self, window: int) -> bool:
-        if len(self.in_flight) >= window:
-            return False
-        # A suspect batch travels alone, so that a failure can be pinned on it.
-        if any(b.suspect for b in self.in_flight.values()):
-            return False
-        return not (self.resend and self.resend[0].suspect and self.in_flight)
+    def withdraw(self, batch: Batch) -> None:
+        """Take a refused batch out of the resend queue: it will not be sent again."""
+        self.resend.remove(batch)
 
     def oldest_sent_at(self) -> float | None:
         return min((b.sent_at for b in self.in_flight.values()), default=None)
@@ -45,26 +41,3 @@ class Outstanding:
         """Every event logged before this index is settled (queued_floor: the buffer's)."""
         held = [b.first for b in self.in_flight.values()] + [b.first for b in self.resend]
         return min([queued_floor, *held])
-
-    def blame(self, sequence: int | None) -> Batch | None:
-        """For a non-retryable failure: the batch to blame, taken out of the resend queue.
-
-        Without a sequence and with several batches in flight at the failure, none can be
-        blamed yet: they are marked suspect (see `isolating`) and sent one at a time, so the
-        next failure names its batch.
-        """
-        culprit: Batch | None = None
-        if sequence is not None:
-            culprit = next((b for b in self.resend if b.sequence == sequence), None)
-        elif self._last_requeued == 1:
-            culprit = self.resend[0]
-        elif self._last_requeued > 1:
-            for batch in list(self.resend)[: self._last_requeued]:
-                batch.suspect = True
-        if culprit is not None:
-            self.resend.remove(culprit)
-        return culprit
-
-    @property
-    def isolating(self) -> bool:
-        return any(b.suspect for b in self.resend)

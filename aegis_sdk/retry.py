@@ -2,8 +2,8 @@
 
 Modelled on opentelemetry-python's OTLP gRPC exporter: exponential backoff with jitter, and a
 server-given delay (google.rpc.RetryInfo in grpc-status-details-bin, or HTTP Retry-After)
-wins over our own guess. Unlike that exporter we never give up on a retryable failure: the
-events stay in the bounded buffer, whose on_full policy is what limits the damage.
+wins over our own guess. Unlike that exporter we never give up on a failure that is not FINAL:
+the events stay in the bounded buffer, whose on_full policy is what limits the damage.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from collections.abc import Iterable
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
-# A stream that breaks (collector killed, connection reset) ends as UNAVAILABLE, or as
-# CANCELLED when the server cancels it on shutdown; both are worth another stream.
-RETRYABLE = frozenset(
-    {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "ABORTED", "DEADLINE_EXCEEDED", "CANCELLED"}
-)
+# A definite answer about the batch itself: resending the same bytes cannot change it, so the
+# batch is dropped (and logged). Every other failure -- UNAVAILABLE, INTERNAL ("Internal error
+# from Core" when a stream is cut mid-write, grpc/grpc#36066), UNKNOWN, CANCELLED, DATA_LOSS, a
+# reset, a timeout -- says nothing about the batch, and every event carries an id the server
+# deduplicates, so resending is always safe. UNAUTHENTICATED is handled apart: log in again.
+FINAL = frozenset({"INVALID_ARGUMENT", "PERMISSION_DENIED"})
 # Failures that say "this server is not reachable" rather than "this server is busy".
 UNREACHABLE = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED"})
 
@@ -62,8 +63,9 @@ class TransportError(Exception):
         self.sequence = sequence  # the batch to blame, when the transport knows it
 
     @property
-    def retryable(self) -> bool:
-        return self.code in RETRYABLE
+    def final(self) -> bool:
+        """The server refused the batch itself; see FINAL."""
+        return self.code in FINAL
 
 
 def retry_info_delay(trailers: Iterable[tuple[str, str | bytes]] | None) -> float | None:

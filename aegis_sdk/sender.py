@@ -6,6 +6,13 @@ of the buffer (a full batch at once, a partial one after flush_interval, all of 
 and keeps up to `window` of them in flight, keyed by sequence; a reader settles them as acks
 arrive, in any order. When a session fails, everything unacknowledged goes back to the front
 and is resent, with the same event ids, on the next session after a backoff.
+
+What a failed session means (`_on_failure`):
+- Whatever the failure, the batches it left unacked go back to the front of the queue.
+- UNAUTHENTICATED: log in again at once; a second one in a row backs off like any failure.
+- A FINAL refusal drops the batch the transport names (REST), else the session's only unacked
+  batch; with several unacked, the window narrows to 1 so that the next refusal names one.
+- Anything else backs off and resends: nothing is dropped.
 """
 
 from __future__ import annotations
@@ -36,6 +43,13 @@ IDLE_CLOSE_S = 30.0  # a session with nothing to do for this long is closed
 WATCH_S = 0.5  # how often the ack deadline is checked
 MIN_SESSION_S = 1.0  # even with a very short token lifetime
 SEND_FAILED_GRACE_S = 5.0  # after a failed send, how long the reader may take to say why
+
+
+def refused_batch(unacked: list[Batch], named: int | None) -> Batch | None:
+    """The batch a FINAL refusal is about: the one the transport named, else the only one."""
+    if named is not None:
+        return next((b for b in unacked if b.sequence == named), None)
+    return unacked[0] if len(unacked) == 1 else None
 
 
 class Sender:
@@ -183,13 +197,14 @@ class Sender:
     async def _attempt(self) -> float:
         """One session; returns how long to wait before the next."""
         transport = self._route.choose()
+        unacked: list[Batch] = []  # filled as the session ends: what it left unacknowledged
         try:
-            await self._session(transport)
+            await self._session(transport, unacked)
         except TransportError as exc:
-            return self._on_failure(exc, transport)
+            return self._on_failure(exc, transport, unacked)
         return 0.0
 
-    async def _session(self, transport: Transport) -> None:
+    async def _session(self, transport: Transport, unacked: list[Batch]) -> None:
         token = await self._tokens.get(transport)
         session = await transport.open(token)
         self._current = transport
@@ -201,7 +216,7 @@ class Sender:
         try:
             await self._supervise(reader, feeder)
         finally:
-            self._outstanding.requeue()
+            unacked.extend(self._outstanding.requeue())
             session.abort()
             for task in (reader, feeder):
                 task.cancel()
@@ -252,7 +267,7 @@ class Sender:
         while True:
             self._wake.clear()
             now = time.monotonic()
-            may_send = self._outstanding.may_send(self._window.size)
+            may_send = len(self._outstanding.in_flight) < self._window.size
             if may_send:
                 batch = self._take_ready(now)
                 if batch is not None:
@@ -327,8 +342,9 @@ class Sender:
 
     # -- failures ----------------------------------------------------------------------------
 
-    def _on_failure(self, exc: TransportError, transport: Transport) -> float:
-        """What a failed session means; returns how long to wait before the next one."""
+    def _on_failure(self, exc: TransportError, transport: Transport, unacked: list[Batch]) -> float:
+        """What a failed session means (see the module docstring); returns how long to wait
+        before the next one. `unacked`: the batches this session sent and never got acked."""
         c = self._counters
         c.errors[exc.code] += 1
         self._route.failed(transport, exc.code)
@@ -343,8 +359,8 @@ class Sender:
                 self._tokens.client_id,
                 exc.message,
             )
-        elif not exc.retryable:
-            culprit = self._outstanding.blame(exc.sequence)
+        elif exc.final:
+            culprit = refused_batch(unacked, exc.sequence)
             if culprit is not None:
                 log.warning(
                     "AegisAI refused a batch of %d %s events (%s: %s); dropped, not retried",
@@ -353,9 +369,11 @@ class Sender:
                     exc.code,
                     exc.message,
                 )
+                self._outstanding.withdraw(culprit)
                 self._drop(culprit)
                 return 0.0
-            if self._outstanding.isolating:
+            if unacked:
+                self._window.narrow()
                 return 0.0
         elif exc.code == "RESOURCE_EXHAUSTED":
             self._window.shrink()
