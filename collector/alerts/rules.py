@@ -114,6 +114,11 @@ class AlertEvent:
         )
 
 
+def _stored_precision(moment: dt.datetime) -> dt.datetime:
+    """BSON dates hold milliseconds: answer with what a later read will return."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def _check_definition(spec: RuleSpec) -> dict[str, Any]:
     name = spec.name.strip()
     if not 1 <= len(name) <= MAX_NAME:
@@ -164,7 +169,7 @@ class RuleService:
         url = await self._check_url(spec.webhook_url)
         if await self._rules.count_documents({"tenant": tenant}) >= MAX_RULES_PER_TENANT:
             raise InvalidArgument(f"a tenant may have at most {MAX_RULES_PER_TENANT} alert rules")
-        now = dt.datetime.now(dt.UTC)
+        now = _stored_precision(dt.datetime.now(dt.UTC))
         doc: Document = {
             "_id": f"ar_{secrets.token_hex(8)}",
             "tenant": tenant,
@@ -201,7 +206,7 @@ class RuleService:
         if spec.webhook_secret:
             changes["webhook_secret"] = _check_secret(spec.webhook_secret)
         changes["webhook_url"] = await self._check_url(spec.webhook_url)
-        changes["updated_at"] = dt.datetime.now(dt.UTC)
+        changes["updated_at"] = _stored_precision(dt.datetime.now(dt.UTC))
         result = await self._rules.update_one({"_id": rule_id, "tenant": tenant}, {"$set": changes})
         if result.matched_count == 0:
             raise NotFound(f"alert rule {rule_id!r} not found")

@@ -26,24 +26,27 @@ JOB_RUNS_KEEP = dt.timedelta(days=7)
 BATCH = 5000
 
 
-async def _delete_batches(collection: AsyncCollection[Document], query: Document) -> int:
+async def _delete_batches(
+    collection: AsyncCollection[Document], query: Document, batch: int
+) -> int:
     deleted = 0
     while True:
-        ids = [doc["_id"] async for doc in collection.find(query, {"_id": 1}).limit(BATCH)]
+        ids = [doc["_id"] async for doc in collection.find(query, {"_id": 1}).limit(batch)]
         if not ids:
             return deleted
         result = await collection.delete_many({"_id": {"$in": ids}})
         deleted += result.deleted_count
-        if len(ids) < BATCH:
+        if len(ids) < batch:
             return deleted
 
 
 async def _delete_per_tenant(
-    collection: AsyncCollection[Document], field: str, cutoff: dt.datetime
+    collection: AsyncCollection[Document], field: str, cutoff: dt.datetime, batch: int
 ) -> int:
     deleted = 0
     for tenant in await collection.distinct("tenant"):
-        deleted += await _delete_batches(collection, {"tenant": tenant, field: {"$lt": cutoff}})
+        query = {"tenant": tenant, field: {"$lt": cutoff}}
+        deleted += await _delete_batches(collection, query, batch)
     return deleted
 
 
@@ -54,6 +57,7 @@ async def apply_retention(
     rollup_retention_days: float,
     now: dt.datetime | None = None,
     minute_rollups: str = MINUTE_ROLLUPS,
+    batch: int = BATCH,
 ) -> dict[str, Any]:
     """Delete expired documents; returns how many went, per collection."""
     now = now or utcnow()
@@ -61,13 +65,15 @@ async def apply_retention(
     if retention_days > 0:
         cutoff = now - dt.timedelta(days=retention_days)
         for collection in (storage.ml_events, storage.llm_events, storage.audit_logs):
-            deleted[collection.name] = await _delete_per_tenant(collection, "timestamp", cutoff)
+            deleted[collection.name] = await _delete_per_tenant(
+                collection, "timestamp", cutoff, batch
+            )
     if rollup_retention_days > 0:
         cutoff = now - dt.timedelta(days=rollup_retention_days)
         deleted[minute_rollups] = await _delete_batches(
-            storage.db[minute_rollups], {"start": {"$lt": cutoff}}
+            storage.db[minute_rollups], {"start": {"$lt": cutoff}}, batch
         )
     deleted[storage.job_runs.name] = await _delete_batches(
-        storage.job_runs, {"started_at": {"$lt": now - JOB_RUNS_KEEP}}
+        storage.job_runs, {"started_at": {"$lt": now - JOB_RUNS_KEEP}}, batch
     )
     return {"deleted": deleted}
