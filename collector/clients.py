@@ -16,7 +16,8 @@ from collector.errors import AlreadyExists, InvalidArgument, PermissionDenied, U
 from collector.storage import Storage
 from collector.tokens import Principal
 
-SCOPES = frozenset({"ingest", "read", "admin"})
+# "alerts": manage alert rules (reading them needs only "read"; "admin" may manage them too).
+SCOPES = frozenset({"ingest", "read", "alerts", "admin"})
 DEFAULT_SCOPES = ("ingest", "read")
 DEFAULT_TENANT = "default"
 MAX_CONCURRENT_HASHES = 2

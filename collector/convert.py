@@ -12,7 +12,8 @@ from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
-from aegis.v1 import auth_pb2, dashboard_pb2, events_pb2, ingest_pb2
+from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, events_pb2, ingest_pb2
+from collector.alerts.rules import AlertEvent, Rule, RuleSpec
 from collector.clients import NewClient
 from collector.dashboards import LLMMetrics, MLMetrics, Overview
 from collector.errors import InvalidArgument
@@ -195,3 +196,57 @@ def llm_metrics(m: LLMMetrics) -> dashboard_pb2.LLMMetricsResponse:
             for x in m.models
         ],
     )
+
+
+def rule_spec(r: alerts_pb2.CreateRuleRequest | alerts_pb2.UpdateRuleRequest) -> RuleSpec:
+    return RuleSpec(
+        name=r.name,
+        metric=r.metric,
+        model=r.model if r.HasField("model") else None,
+        comparison=r.comparison,
+        threshold=r.threshold if r.HasField("threshold") else None,
+        window_minutes=r.window_minutes,
+        webhook_url=r.webhook_url,
+        webhook_secret=r.webhook_secret,
+    )
+
+
+def alert_rule(rule: Rule) -> alerts_pb2.AlertRule:
+    message = alerts_pb2.AlertRule(
+        id=rule.id,
+        name=rule.name,
+        metric=rule.metric,
+        model=rule.model,
+        comparison=rule.comparison,
+        threshold=rule.threshold,
+        window_minutes=rule.window_minutes,
+        webhook_url=rule.webhook_url,
+        state=rule.state,
+        state_since=_timestamp(rule.state_since),
+        last_value=rule.last_value,
+        created_at=_timestamp(rule.created_at),
+        updated_at=_timestamp(rule.updated_at),
+    )
+    if rule.last_evaluated_at is not None:
+        message.last_evaluated_at.CopyFrom(_timestamp(rule.last_evaluated_at))
+    return message
+
+
+def alert_event(event: AlertEvent) -> alerts_pb2.AlertEvent:
+    message = alerts_pb2.AlertEvent(
+        id=event.id,
+        rule_id=event.rule_id,
+        rule_name=event.rule_name,
+        metric=event.metric,
+        previous_state=event.previous_state,
+        state=event.state,
+        value=event.value,
+        threshold=event.threshold,
+        window_minutes=event.window_minutes,
+        time=_timestamp(event.time),
+        delivery_status=event.delivery_status,
+        delivery_attempts=event.delivery_attempts,
+    )
+    if event.delivered_at is not None:
+        message.delivered_at.CopyFrom(_timestamp(event.delivered_at))
+    return message

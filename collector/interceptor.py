@@ -22,8 +22,11 @@ from collector.tokens import Principal, TokenService
 log = logging.getLogger(__name__)
 
 PUBLIC = None  # no token needed
+# Managing alert rules: either scope will do.
+ALERTS_ADMIN = ("alerts", "admin")
+Scope = str | tuple[str, ...] | None  # a tuple: any one of them will do
 # Required scope per method. A method of our package that is missing here is refused.
-METHOD_SCOPES: dict[str, str | None] = {
+METHOD_SCOPES: dict[str, Scope] = {
     "/aegis.v1.AuthService/IssueToken": PUBLIC,
     "/aegis.v1.AuthService/CreateClient": "admin",
     "/aegis.v1.IngestService/IngestML": "ingest",
@@ -32,6 +35,12 @@ METHOD_SCOPES: dict[str, str | None] = {
     "/aegis.v1.DashboardService/Overview": "read",
     "/aegis.v1.DashboardService/MLMetrics": "read",
     "/aegis.v1.DashboardService/LLMMetrics": "read",
+    "/aegis.v1.AlertService/CreateRule": ALERTS_ADMIN,
+    "/aegis.v1.AlertService/ListRules": "read",
+    "/aegis.v1.AlertService/GetRule": "read",
+    "/aegis.v1.AlertService/UpdateRule": ALERTS_ADMIN,
+    "/aegis.v1.AlertService/DeleteRule": ALERTS_ADMIN,
+    "/aegis.v1.AlertService/ListAlertEvents": "read",
 }
 OUR_PACKAGE = "/aegis.v1."
 
@@ -107,12 +116,14 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, tokens: TokenService) -> None:
         self._tokens = tokens
 
-    def _authenticate(self, context: grpc.aio.ServicerContext, scope: str | None) -> None:
+    def _authenticate(self, context: grpc.aio.ServicerContext, scope: Scope) -> None:
         if scope is PUBLIC:
             return
         principal = self._tokens.verify(bearer_token(context))
-        if scope not in principal.scopes:
+        if isinstance(scope, str) and scope not in principal.scopes:
             raise PermissionDenied(f"the {scope!r} scope is required")
+        if isinstance(scope, tuple) and principal.scopes.isdisjoint(scope):
+            raise PermissionDenied(f"one of the scopes {list(scope)} is required")
         _principal.set(principal)
 
     async def intercept_service(
@@ -142,7 +153,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             )
         raise RuntimeError(f"{method}: unsupported RPC shape")
 
-    def _wrap_unary(self, inner: Any, scope: str | None) -> Any:
+    def _wrap_unary(self, inner: Any, scope: Scope) -> Any:
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
                 self._authenticate(context, scope)
@@ -154,7 +165,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
         return unary
 
-    def _wrap_stream(self, inner: Any, scope: str | None) -> Any:
+    def _wrap_stream(self, inner: Any, scope: Scope) -> Any:
         async def stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
                 self._authenticate(context, scope)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import signal
@@ -15,6 +16,8 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from aegis.v1 import (
+    alerts_pb2,
+    alerts_pb2_grpc,
     auth_pb2,
     auth_pb2_grpc,
     dashboard_pb2,
@@ -22,14 +25,19 @@ from aegis.v1 import (
     ingest_pb2,
     ingest_pb2_grpc,
 )
+from collector.alerts.job import run_alerts
+from collector.alerts.rules import RuleService
+from collector.alerts.webhooks import DeliveryPolicy
 from collector.clients import ClientRegistry
 from collector.dashboards import Dashboards
 from collector.embedded import embedded_database
 from collector.health import monitor_database
 from collector.ingest import IngestService
 from collector.interceptor import AuthInterceptor
+from collector.jobs.retention import apply_retention
+from collector.jobs.runner import JobRunner
 from collector.pipeline import Admission
-from collector.servicers import AuthServicer, DashboardServicer, IngestServicer
+from collector.servicers import AlertServicer, AuthServicer, DashboardServicer, IngestServicer
 from collector.settings import Settings
 from collector.storage import Storage, open_storage
 from collector.tokens import TokenService
@@ -41,6 +49,7 @@ SERVICE_NAMES = [
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
     ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
     dashboard_pb2.DESCRIPTOR.services_by_name["DashboardService"].full_name,
+    alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
 ]
 EMBEDDED_URL_FILE = "embedded-db.url"
 
@@ -110,6 +119,10 @@ async def grpc_server(
     dashboard_pb2_grpc.add_DashboardServiceServicer_to_server(
         DashboardServicer(Dashboards(storage)), server
     )
+    alerts_pb2_grpc.add_AlertServiceServicer_to_server(
+        AlertServicer(RuleService(storage, allow_private_webhooks=settings.allow_private_webhooks)),
+        server,
+    )
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
@@ -131,6 +144,36 @@ async def grpc_server(
         shutdown.set()
         await health.enter_graceful_shutdown()
         await server.stop(grace=settings.shutdown_grace_s)
+
+
+def background_jobs(settings: Settings, storage: Storage) -> JobRunner:
+    """Every background job, one line each: plain async functions with their dependencies."""
+    runner = JobRunner(
+        storage, lease_s=settings.job_lease_s, stop_grace_s=settings.shutdown_grace_s
+    )
+    # Webhook retries wait within a run for at most half an interval; later ones, next run.
+    policy = DeliveryPolicy(horizon_s=min(30.0, settings.alerts_interval_s / 2))
+    runner.add(
+        "alerts",
+        settings.alerts_interval_s,
+        functools.partial(
+            run_alerts,
+            storage,
+            allow_private_webhooks=settings.allow_private_webhooks,
+            policy=policy,
+        ),
+    )
+    runner.add(
+        "retention",
+        settings.retention_interval_s,
+        functools.partial(
+            apply_retention,
+            storage,
+            retention_days=settings.retention_days,
+            rollup_retention_days=settings.rollup_retention_days,
+        ),
+    )
+    return runner
 
 
 def tune_garbage_collector() -> None:
@@ -159,6 +202,7 @@ async def serve(settings: Settings) -> None:
         )
         clients = ClientRegistry(storage)
         await bootstrap_admin(settings, clients)
+        await stack.enter_async_context(background_jobs(settings, storage).running())
         port = await stack.enter_async_context(grpc_server(settings, storage, tokens, clients))
         tune_garbage_collector()
         log.info("collector serving gRPC on %s:%d", settings.grpc_host, port)

@@ -9,6 +9,8 @@ from typing import TypeAlias
 import grpc
 
 from aegis.v1 import (
+    alerts_pb2,
+    alerts_pb2_grpc,
     auth_pb2,
     auth_pb2_grpc,
     dashboard_pb2,
@@ -17,6 +19,7 @@ from aegis.v1 import (
     ingest_pb2_grpc,
 )
 from collector import convert
+from collector.alerts.rules import RuleService
 from collector.clients import ClientRegistry
 from collector.dashboards import Dashboards
 from collector.dates import parse_range
@@ -137,3 +140,50 @@ class DashboardServicer(dashboard_pb2_grpc.DashboardServiceServicer):
         return convert.llm_metrics(
             await self._dashboards.llm_metrics(current_principal().tenant, dates)
         )
+
+
+class AlertServicer(alerts_pb2_grpc.AlertServiceServicer):
+    def __init__(self, rules: RuleService) -> None:
+        self._rules = rules
+
+    async def CreateRule(
+        self, request: alerts_pb2.CreateRuleRequest, context: Context
+    ) -> alerts_pb2.AlertRule:
+        caller = current_principal()
+        rule = await self._rules.create(
+            caller.tenant, convert.rule_spec(request), created_by=caller.client_id
+        )
+        return convert.alert_rule(rule)
+
+    async def ListRules(
+        self, request: alerts_pb2.ListRulesRequest, context: Context
+    ) -> alerts_pb2.ListRulesResponse:
+        rules = await self._rules.list_rules(current_principal().tenant)
+        return alerts_pb2.ListRulesResponse(rules=[convert.alert_rule(r) for r in rules])
+
+    async def GetRule(
+        self, request: alerts_pb2.GetRuleRequest, context: Context
+    ) -> alerts_pb2.AlertRule:
+        return convert.alert_rule(await self._rules.get(current_principal().tenant, request.id))
+
+    async def UpdateRule(
+        self, request: alerts_pb2.UpdateRuleRequest, context: Context
+    ) -> alerts_pb2.AlertRule:
+        rule = await self._rules.update(
+            current_principal().tenant, request.id, convert.rule_spec(request)
+        )
+        return convert.alert_rule(rule)
+
+    async def DeleteRule(
+        self, request: alerts_pb2.DeleteRuleRequest, context: Context
+    ) -> alerts_pb2.DeleteRuleResponse:
+        await self._rules.delete(current_principal().tenant, request.id)
+        return alerts_pb2.DeleteRuleResponse()
+
+    async def ListAlertEvents(
+        self, request: alerts_pb2.ListAlertEventsRequest, context: Context
+    ) -> alerts_pb2.ListAlertEventsResponse:
+        events = await self._rules.list_events(
+            current_principal().tenant, request.rule_id, request.limit
+        )
+        return alerts_pb2.ListAlertEventsResponse(events=[convert.alert_event(e) for e in events])

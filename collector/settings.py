@@ -39,6 +39,18 @@ class Settings(BaseSettings):
     max_inflight_batches: int = Field(64, ge=1)
     # SIGTERM: streams stop reading, finish and ack what they hold; then we exit.
     shutdown_grace_s: float = Field(10.0, ge=0)
+    # Background jobs (collector.jobs): how often each runs (0 = never, on this replica), and
+    # how long a replica's claim on a job lasts unless renewed (a dead holder's is taken over).
+    rollup_interval_s: float = Field(60.0, ge=0)
+    alerts_interval_s: float = Field(60.0, ge=0)
+    retention_interval_s: float = Field(3600.0, ge=0)
+    job_lease_s: float = Field(30.0, gt=0)
+    # Retention: raw events and audit logs older than this many days are deleted (0 = keep);
+    # minute rollup buckets after rollup_retention_days (0 = keep); hour and day buckets stay.
+    retention_days: float = Field(0, ge=0)
+    rollup_retention_days: float = Field(7, ge=0)
+    # Alert webhooks to loopback, private and link-local addresses are refused unless true.
+    allow_private_webhooks: bool = False
 
     @property
     def embedded(self) -> bool:

@@ -43,6 +43,12 @@ class Storage:
         )
         self.audit_logs: AsyncCollection[Document] = db["audit_logs"]
         self.users: AsyncCollection[Document] = db["users"]
+        # Background jobs (collector.jobs) and alert rules (collector.alerts).
+        self.job_leases: AsyncCollection[Document] = db["job_leases"]
+        self.job_runs: AsyncCollection[Document] = db["job_runs"]
+        self.alert_rules: AsyncCollection[Document] = db["alert_rules"]
+        self.alert_events: AsyncCollection[Document] = db["alert_events"]
+        self.alert_deliveries: AsyncCollection[Document] = db["alert_deliveries"]
         # Kept current by collector.health; while False, writes fail fast.
         self.available = True
 
@@ -64,6 +70,24 @@ class Storage:
         )
         await self.audit_logs.create_indexes(
             [IndexModel([("tenant", ASCENDING), ("timestamp", DESCENDING)])]
+        )
+        await self.job_runs.create_indexes(
+            [IndexModel([("job", ASCENDING), ("started_at", DESCENDING)])]
+        )
+        await self.alert_rules.create_indexes(
+            [IndexModel([("tenant", ASCENDING), ("created_at", ASCENDING)])]
+        )
+        await self.alert_events.create_indexes(
+            [
+                IndexModel([("tenant", ASCENDING), ("time", DESCENDING)]),
+                # The deliverer's scan: pending transitions, per rule in order.
+                IndexModel(
+                    [("delivery_status", ASCENDING), ("rule_id", ASCENDING), ("seq", ASCENDING)]
+                ),
+            ]
+        )
+        await self.alert_deliveries.create_indexes(
+            [IndexModel([("transition_id", ASCENDING), ("attempt", ASCENDING)])]
         )
 
     async def ping(self) -> None:

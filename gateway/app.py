@@ -50,17 +50,13 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
     )
     for route in annotated_routes():
-        extra = (
-            openapi.query_parameters(route.method.input_type)
-            if route.verb == "GET"
-            else openapi.request_body(route.method.input_type)
-        )
         app.add_api_route(
             route.path,
             make_endpoint(route, get_channel, settings.rpc_timeout_s),
             methods=[route.verb],
+            status_code=route.success_status,
             tags=[route.method.containing_service.name],
-            openapi_extra=extra,
+            openapi_extra=openapi.operation(route.path, route.body, route.method.input_type),
         )
 
     @app.get("/health", tags=["health"])
@@ -90,7 +86,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             CORSMiddleware,
             allow_origins=origins,
             allow_credentials="*" not in origins,
-            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -41,19 +42,25 @@ def message_schema(message: Descriptor) -> dict[str, Any]:
     }
 
 
-def request_body(message: Descriptor) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": message_schema(message)}},
+def operation(path: str, body: str, message: Descriptor) -> dict[str, Any]:
+    """Path parameters, then the body (`body: "*"`) or the remaining fields as the query."""
+    in_path = set(re.findall(r"{(\w+)}", path))
+    parameters = [
+        {"name": f.name, "in": "path", "required": True, "schema": _field_schema(f)}
+        for f in message.fields
+        if f.name in in_path
+    ]
+    if body == "*":
+        return {
+            "parameters": parameters,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": message_schema(message)}},
+            },
         }
-    }
-
-
-def query_parameters(message: Descriptor) -> dict[str, Any]:
-    return {
-        "parameters": [
-            {"name": f.name, "in": "query", "required": False, "schema": _field_schema(f)}
-            for f in message.fields
-        ]
-    }
+    parameters += [
+        {"name": f.name, "in": "query", "required": False, "schema": _field_schema(f)}
+        for f in message.fields
+        if f.name not in in_path
+    ]
+    return {"parameters": parameters}

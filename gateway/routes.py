@@ -2,6 +2,11 @@
 
 One generic handler per annotated method: JSON → request message, forward the caller's
 Authorization header as gRPC metadata, call the RPC, message → JSON. No business logic.
+
+As in grpc-gateway: with `body: "*"` the JSON body fills the request message, otherwise the
+query string does; path parameters (`/alerts/rules/{id}`) set the fields they name. The
+success status is 200 unless the method's `(aegis.v1.http_success_status)` option says
+otherwise (e.g. 201 for a create).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from google.protobuf import symbol_database
 from google.protobuf.descriptor import FileDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
-from aegis.v1 import auth_pb2, dashboard_pb2, ingest_pb2
+from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, ingest_pb2, options_pb2
 from gateway.marshal import BadRequest, from_json, to_json
 from gateway.status import error_body, http_status, retry_after_seconds
 
@@ -27,6 +32,7 @@ API_FILES: tuple[FileDescriptor, ...] = (
     auth_pb2.DESCRIPTOR,
     ingest_pb2.DESCRIPTOR,
     dashboard_pb2.DESCRIPTOR,
+    alerts_pb2.DESCRIPTOR,
 )
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -36,6 +42,8 @@ class Route:
     verb: str  # "GET" / "POST" / ...
     path: str
     method: MethodDescriptor
+    body: str = ""  # "*": the JSON body is the request; "": the query string is
+    success_status: int = 200
 
     @property
     def rpc_path(self) -> str:
@@ -46,10 +54,12 @@ def annotated_routes() -> Iterator[Route]:
     for file in API_FILES:
         for service in file.services_by_name.values():
             for method in service.methods:
-                rule = method.GetOptions().Extensions[annotations_pb2.http]
+                options = method.GetOptions()
+                rule = options.Extensions[annotations_pb2.http]
                 verb = rule.WhichOneof("pattern")
                 if verb and verb != "custom":
-                    yield Route(verb.upper(), getattr(rule, verb), method)
+                    status = options.Extensions[options_pb2.http_success_status] or 200
+                    yield Route(verb.upper(), getattr(rule, verb), method, rule.body, status)
 
 
 def _message_class(name: str) -> type[Message]:
@@ -67,7 +77,7 @@ def error_response(
 
 
 async def _request_message(request: Request, route: Route, cls: type[Message]) -> Message:
-    if route.verb == "GET":
+    if route.body != "*":
         data: Any = dict(request.query_params)
     else:
         raw = await request.body()
@@ -77,6 +87,10 @@ async def _request_message(request: Request, route: Route, cls: type[Message]) -
             raise BadRequest(f"the request body is not valid JSON: {exc}") from None
         except RecursionError:
             raise BadRequest("the request body is nested too deeply") from None
+    if request.path_params:
+        if not isinstance(data, dict):
+            raise BadRequest("the request body must be a JSON object")
+        data = {**data, **request.path_params}
     return from_json(data, cls())
 
 
@@ -107,7 +121,7 @@ def make_endpoint(
                 exc.details() or exc.code().name,
                 retry_after=retry_after_seconds(exc.trailing_metadata()),
             )
-        return JSONResponse(to_json(reply), headers=NO_STORE)
+        return JSONResponse(to_json(reply), route.success_status, headers=NO_STORE)
 
     endpoint.__name__ = route.method.name
     endpoint.__doc__ = _doc(route)

@@ -50,7 +50,7 @@ async def test_token_endpoint_issues_a_bearer_jwt(http: httpx.AsyncClient, jwt_s
     assert {"sub", "tenant", "scopes", "iat", "exp", "iss", "aud", "jti"} <= set(claims)
     assert claims["sub"] == ADMIN_ID
     assert claims["tenant"] == "default"
-    assert sorted(claims["scopes"]) == ["admin", "ingest", "read"]
+    assert sorted(claims["scopes"]) == ["admin", "alerts", "ingest", "read"]
     assert claims["exp"] - claims["iat"] == body["expires_in"]
 
 

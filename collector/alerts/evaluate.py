@@ -1,0 +1,140 @@
+"""Evaluation: judge every rule on its window's value and record each change of state.
+
+States and transitions (a rule starts `ok`; "holds" = the value is known and
+`value <comparison> threshold`):
+
+    ok       --holds-->      firing     (notify)
+    firing   --not holds-->  resolved   (notify)
+    resolved --holds-->      firing     (notify)
+    otherwise the state stays, and nothing is sent.
+
+So a rule notifies only on a change: once when it starts firing, never while it keeps firing,
+once when it resolves. An unknown value (e.g. error_rate with no requests) does not hold.
+
+Recording is idempotent without transactions. The rule document is the source of truth: its
+state changes by compare-and-set on `seq` (the number of changes so far), so two evaluators
+can never both move it. The change is then written to `alert_events` under the id
+"<rule id>:<seq>" with $setOnInsert, and `recorded_seq` is advanced. If the process dies in
+between, the next evaluation sees recorded_seq < seq and writes the missing event from the
+rule's fields; the event id makes a second write a no-op. Delivery (webhooks.py) works from
+`alert_events` alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from collector.alerts.metrics import WindowValue
+from collector.storage import Document, Storage
+
+log = logging.getLogger(__name__)
+
+
+def holds(comparison: str, value: float | None, threshold: float) -> bool:
+    if value is None:
+        return False
+    return value > threshold if comparison == "gt" else value < threshold
+
+
+def next_state(state: str, condition_holds: bool) -> str:
+    if condition_holds:
+        return "firing"
+    return "resolved" if state == "firing" else state
+
+
+@dataclass
+class Evaluation:
+    rules: int = 0
+    transitions: int = 0
+    failed: int = 0
+
+
+def transition_id(rule_id: str, seq: int) -> str:
+    return f"{rule_id}:{seq}"
+
+
+async def _record(storage: Storage, rule: Document) -> None:
+    """Write the alert event for the rule's current state change (`seq`), once."""
+    seq = rule["seq"]
+    await storage.alert_events.update_one(
+        {"_id": transition_id(rule["_id"], seq)},
+        {
+            "$setOnInsert": {
+                "tenant": rule["tenant"],
+                "rule_id": rule["_id"],
+                "rule_name": rule["name"],
+                "metric": rule["metric"],
+                "model": rule.get("model"),
+                "seq": seq,
+                "previous_state": rule["previous_state"],
+                "state": rule["state"],
+                "value": rule.get("state_value"),
+                "comparison": rule["comparison"],
+                "threshold": rule["threshold"],
+                "window_minutes": rule["window_minutes"],
+                "time": rule["state_since"],
+                "delivery_status": "pending",
+                "delivery_attempts": 0,
+                # Wall-clock, not the evaluation's `now` (tests and backfills pass their own).
+                "next_attempt_at": dt.datetime.now(dt.UTC),
+                "claim_until": None,
+                "delivered_at": None,
+                "last_error": None,
+            }
+        },
+        upsert=True,
+    )
+    await storage.alert_rules.update_one(
+        {"_id": rule["_id"], "recorded_seq": {"$lt": seq}}, {"$set": {"recorded_seq": seq}}
+    )
+
+
+async def evaluate_rule(
+    storage: Storage, window_value: WindowValue, rule: Document, now: dt.datetime
+) -> bool:
+    """Judge one rule at `now`; True if its state changed."""
+    if rule.get("recorded_seq", 0) < rule["seq"]:
+        await _record(storage, rule)  # a change whose event was not written (crash)
+    start = now - dt.timedelta(minutes=rule["window_minutes"])
+    value = await window_value(rule["tenant"], rule["metric"], rule.get("model"), start, now)
+    state = next_state(rule["state"], holds(rule["comparison"], value, rule["threshold"]))
+    seen = {"last_value": value, "last_evaluated_at": now}
+    if state == rule["state"]:
+        await storage.alert_rules.update_one(
+            {"_id": rule["_id"], "seq": rule["seq"]}, {"$set": seen}
+        )
+        return False
+    change = {
+        **seen,
+        "seq": rule["seq"] + 1,
+        "previous_state": rule["state"],
+        "state": state,
+        "state_since": now,
+        "state_value": value,
+    }
+    moved = await storage.alert_rules.update_one(
+        {"_id": rule["_id"], "seq": rule["seq"]}, {"$set": change}
+    )
+    if moved.matched_count == 0:
+        return False  # deleted, or moved by another evaluator in the meantime
+    await _record(storage, {**rule, **change})
+    log.info("alert rule %s: %s -> %s (value %s)", rule["_id"], rule["state"], state, value)
+    return True
+
+
+async def evaluate_rules(
+    storage: Storage, window_value: WindowValue, now: dt.datetime
+) -> Evaluation:
+    """Judge every rule of every tenant at `now`. One rule failing does not stop the rest."""
+    result = Evaluation()
+    async for rule in storage.alert_rules.find({}, {"webhook_secret": 0}):
+        result.rules += 1
+        try:
+            if await evaluate_rule(storage, window_value, rule, now):
+                result.transitions += 1
+        except Exception:
+            log.exception("alert rule %s: evaluation failed", rule["_id"])
+            result.failed += 1
+    return result

@@ -1,0 +1,31 @@
+"""The alerts job: evaluate every rule, then deliver the webhooks of new and pending events.
+
+A plain async function with explicit dependencies; the scheduler runs it under the `alerts`
+lease, and tests call it directly on a Storage of their own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from collector.alerts.evaluate import evaluate_rules
+from collector.alerts.metrics import RawEventMetrics, WindowValue
+from collector.alerts.webhooks import DeliveryPolicy, deliver_pending
+from collector.storage import Storage
+
+
+async def run_alerts(
+    storage: Storage,
+    *,
+    allow_private_webhooks: bool,
+    policy: DeliveryPolicy | None = None,
+    window_value: WindowValue | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """One evaluation at `now` (default: the current time) and one round of deliveries."""
+    values = window_value or RawEventMetrics(storage).window_value
+    evaluation = await evaluate_rules(storage, values, now or dt.datetime.now(dt.UTC))
+    deliveries = await deliver_pending(storage, allow_private=allow_private_webhooks, policy=policy)
+    return {**dataclasses.asdict(evaluation), **dataclasses.asdict(deliveries)}

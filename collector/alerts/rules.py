@@ -1,0 +1,232 @@
+"""Alert rules of a tenant (`alert_rules`): validation, create, read, replace, delete; and the
+tenant's alert events (state changes, `alert_events`), newest first.
+
+The tenant always comes from the caller's token and every query filters on it, so another
+tenant's rule is simply not found. The webhook secret is stored (it keys each signature) but
+never returned or logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from collector.alerts.metrics import METRICS
+from collector.alerts.ssrf import UnsafeTarget, check_url
+from collector.errors import InvalidArgument, NotFound
+from collector.storage import Document, Storage
+
+COMPARISONS = ("gt", "lt")
+MAX_NAME = 128
+MAX_MODEL = 256
+MIN_SECRET, MAX_SECRET = 16, 256
+MAX_WINDOW_MINUTES = 7 * 24 * 60
+MAX_RULES_PER_TENANT = 100
+DEFAULT_EVENTS, MAX_EVENTS = 100, 1000
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A rule as the caller sends it, before validation."""
+
+    name: str
+    metric: str
+    comparison: str
+    threshold: float | None
+    window_minutes: int
+    webhook_url: str
+    webhook_secret: str
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    metric: str
+    model: str | None
+    comparison: str
+    threshold: float
+    window_minutes: int
+    webhook_url: str
+    state: str
+    state_since: dt.datetime
+    last_value: float | None
+    last_evaluated_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> Rule:
+        return cls(
+            id=doc["_id"],
+            name=doc["name"],
+            metric=doc["metric"],
+            model=doc.get("model"),
+            comparison=doc["comparison"],
+            threshold=doc["threshold"],
+            window_minutes=doc["window_minutes"],
+            webhook_url=doc["webhook_url"],
+            state=doc["state"],
+            state_since=doc["state_since"],
+            last_value=doc.get("last_value"),
+            last_evaluated_at=doc.get("last_evaluated_at"),
+            created_at=doc["created_at"],
+            updated_at=doc["updated_at"],
+        )
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    id: str
+    rule_id: str
+    rule_name: str
+    metric: str
+    previous_state: str
+    state: str
+    value: float | None
+    threshold: float
+    window_minutes: int
+    time: dt.datetime
+    delivery_status: str
+    delivery_attempts: int
+    delivered_at: dt.datetime | None
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> AlertEvent:
+        return cls(
+            id=doc["_id"],
+            rule_id=doc["rule_id"],
+            rule_name=doc["rule_name"],
+            metric=doc["metric"],
+            previous_state=doc["previous_state"],
+            state=doc["state"],
+            value=doc.get("value"),
+            threshold=doc["threshold"],
+            window_minutes=doc["window_minutes"],
+            time=doc["time"],
+            delivery_status=doc["delivery_status"],
+            delivery_attempts=doc["delivery_attempts"],
+            delivered_at=doc.get("delivered_at"),
+        )
+
+
+def _stored_precision(moment: dt.datetime) -> dt.datetime:
+    """BSON dates hold milliseconds: answer with what a later read will return."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _check_definition(spec: RuleSpec) -> dict[str, Any]:
+    name = spec.name.strip()
+    if not 1 <= len(name) <= MAX_NAME:
+        raise InvalidArgument(f"name: required, at most {MAX_NAME} characters")
+    if spec.metric not in METRICS:
+        raise InvalidArgument(f"metric: must be one of {', '.join(METRICS)}")
+    model = spec.model.strip() if spec.model is not None else None
+    if model is not None and not 1 <= len(model) <= MAX_MODEL:
+        raise InvalidArgument(f"model: 1-{MAX_MODEL} characters, or absent for all models")
+    if spec.comparison not in COMPARISONS:
+        raise InvalidArgument("comparison: must be 'gt' or 'lt'")
+    if spec.threshold is None or not math.isfinite(spec.threshold):
+        raise InvalidArgument("threshold: required, a finite number")
+    if not 1 <= spec.window_minutes <= MAX_WINDOW_MINUTES:
+        raise InvalidArgument(f"window_minutes: must be 1-{MAX_WINDOW_MINUTES}")
+    return {
+        "name": name,
+        "metric": spec.metric,
+        "model": model,
+        "comparison": spec.comparison,
+        "threshold": float(spec.threshold),
+        "window_minutes": spec.window_minutes,
+    }
+
+
+def _check_secret(secret: str) -> str:
+    if not MIN_SECRET <= len(secret) <= MAX_SECRET:
+        raise InvalidArgument(f"webhook_secret: required, {MIN_SECRET}-{MAX_SECRET} characters")
+    return secret
+
+
+class RuleService:
+    def __init__(self, storage: Storage, *, allow_private_webhooks: bool) -> None:
+        self._rules = storage.alert_rules
+        self._events = storage.alert_events
+        self._allow_private = allow_private_webhooks
+
+    async def _check_url(self, url: str) -> str:
+        try:
+            await check_url(url, allow_private=self._allow_private)
+        except UnsafeTarget as exc:
+            raise InvalidArgument(f"webhook_url: {exc}") from None
+        return url.strip()
+
+    async def create(self, tenant: str, spec: RuleSpec, *, created_by: str) -> Rule:
+        definition = _check_definition(spec)
+        secret = _check_secret(spec.webhook_secret)
+        url = await self._check_url(spec.webhook_url)
+        if await self._rules.count_documents({"tenant": tenant}) >= MAX_RULES_PER_TENANT:
+            raise InvalidArgument(f"a tenant may have at most {MAX_RULES_PER_TENANT} alert rules")
+        now = _stored_precision(dt.datetime.now(dt.UTC))
+        doc: Document = {
+            "_id": f"ar_{secrets.token_hex(8)}",
+            "tenant": tenant,
+            **definition,
+            "webhook_url": url,
+            "webhook_secret": secret,
+            "created_by": created_by,
+            "created_at": now,
+            "updated_at": now,
+            # Evaluation state (collector.alerts.evaluate): `seq` counts state changes.
+            "state": "ok",
+            "state_since": now,
+            "seq": 0,
+            "recorded_seq": 0,
+            "last_value": None,
+            "last_evaluated_at": None,
+        }
+        await self._rules.insert_one(doc)
+        return Rule.from_doc(doc)
+
+    async def list_rules(self, tenant: str) -> list[Rule]:
+        cursor = self._rules.find({"tenant": tenant}, {"webhook_secret": 0}).sort("created_at", 1)
+        return [Rule.from_doc(doc) async for doc in cursor]
+
+    async def get(self, tenant: str, rule_id: str) -> Rule:
+        doc = await self._rules.find_one({"_id": rule_id, "tenant": tenant}, {"webhook_secret": 0})
+        if doc is None:
+            raise NotFound(f"alert rule {rule_id!r} not found")
+        return Rule.from_doc(doc)
+
+    async def update(self, tenant: str, rule_id: str, spec: RuleSpec) -> Rule:
+        """Replace the definition; an empty secret keeps the current one. State is kept."""
+        changes: Document = _check_definition(spec)
+        if spec.webhook_secret:
+            changes["webhook_secret"] = _check_secret(spec.webhook_secret)
+        changes["webhook_url"] = await self._check_url(spec.webhook_url)
+        changes["updated_at"] = _stored_precision(dt.datetime.now(dt.UTC))
+        result = await self._rules.update_one({"_id": rule_id, "tenant": tenant}, {"$set": changes})
+        if result.matched_count == 0:
+            raise NotFound(f"alert rule {rule_id!r} not found")
+        return await self.get(tenant, rule_id)
+
+    async def delete(self, tenant: str, rule_id: str) -> None:
+        """Delete the rule. Its events stay readable; undelivered webhooks are cancelled."""
+        result = await self._rules.delete_one({"_id": rule_id, "tenant": tenant})
+        if result.deleted_count == 0:
+            raise NotFound(f"alert rule {rule_id!r} not found")
+        await self._events.update_many(
+            {"rule_id": rule_id, "tenant": tenant, "delivery_status": "pending"},
+            {"$set": {"delivery_status": "cancelled"}},
+        )
+
+    async def list_events(self, tenant: str, rule_id: str = "", limit: int = 0) -> list[AlertEvent]:
+        if limit < 0 or limit > MAX_EVENTS:
+            raise InvalidArgument(f"limit: must be 1-{MAX_EVENTS}, or 0 for {DEFAULT_EVENTS}")
+        query: Document = {"tenant": tenant}
+        if rule_id:
+            query["rule_id"] = rule_id
+        cursor = self._events.find(query).sort([("time", -1), ("seq", -1)])
+        return [AlertEvent.from_doc(d) async for d in cursor.limit(limit or DEFAULT_EVENTS)]

@@ -1,0 +1,8 @@
+"""Background jobs: the scheduler wiring, the leases that keep each job on one replica, and
+retention.
+
+Jobs are plain async functions with their dependencies bound in (functools.partial) by the
+composition root, collector/server.py; they return a small summary dict or None. Modules here
+may import collector.storage, collector.errors and collector.settings; never the gRPC edge
+(servicers, convert, protobuf) nor another job's internals (e.g. collector.alerts).
+"""
