@@ -114,10 +114,11 @@ async def check_url(url: str, *, allow_private: bool) -> Target:
     if not allow_private:
         for address in addresses:
             if not is_public(address):
-                what = "is" if literal is not None else f"{parts.host!r} resolves to"
+                # The address itself is not echoed: it would map internal DNS for the caller.
+                what = "the address is" if literal is not None else f"{parts.host!r} resolves to"
                 raise UnsafeTarget(
-                    f"refused: {what} {address}, a loopback, private, link-local or reserved "
-                    "address (set ALLOW_PRIVATE_WEBHOOKS=true to allow such targets)"
+                    f"refused: {what} a loopback, private, link-local or reserved address "
+                    "(set ALLOW_PRIVATE_WEBHOOKS=true to allow such targets)"
                 )
     chosen = addresses[0]
     host = f"[{chosen}]" if chosen.version == 6 else str(chosen)
