@@ -33,20 +33,29 @@ class NewClient:
     scopes: tuple[str, ...]
 
 
-def check_scopes(scopes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    unknown = sorted(set(scopes) - SCOPES)
-    if unknown:
-        raise InvalidArgument(f"scopes: unknown scope(s) {unknown}; allowed {sorted(SCOPES)}")
-    return tuple(sorted(set(scopes))) or DEFAULT_SCOPES
+@dataclass(frozen=True)
+class ClientSpec:
+    """What a new client is asked to be, validated: see client_spec."""
+
+    name: str
+    tenant: str
+    scopes: tuple[str, ...]
 
 
-def check_tenant(tenant: str) -> str:
+def client_spec(name: str, tenant: str, scopes: list[str] | tuple[str, ...] = ()) -> ClientSpec:
+    """Validate a new client's fields (InvalidArgument); no scopes means DEFAULT_SCOPES."""
+    name = name.strip()
+    if not 1 <= len(name) <= 128:
+        raise InvalidArgument("name: required, at most 128 characters")
     if not _TENANT.match(tenant):
         raise InvalidArgument(
             "tenant: 1-63 characters of letters, digits, '_', '-' or '.', starting with a "
             "letter or digit"
         )
-    return tenant
+    unknown = sorted(set(scopes) - SCOPES)
+    if unknown:
+        raise InvalidArgument(f"scopes: unknown scope(s) {unknown}; allowed {sorted(SCOPES)}")
+    return ClientSpec(name, tenant, tuple(sorted(set(scopes))) or DEFAULT_SCOPES)
 
 
 class ClientRegistry:
@@ -70,26 +79,19 @@ class ClientRegistry:
 
     async def create(
         self,
+        spec: ClientSpec,
         *,
-        name: str,
-        tenant: str,
-        scopes: list[str] | tuple[str, ...] = (),
         client_id: str | None = None,
         client_secret: str | None = None,
         global_admin: bool = False,
     ) -> NewClient:
-        name = name.strip()
-        if not 1 <= len(name) <= 128:
-            raise InvalidArgument("name: required, at most 128 characters")
-        check_tenant(tenant)
-        scope_tuple = check_scopes(scopes)
         client_id = client_id or f"cl_{secrets.token_urlsafe(12)}"
         client_secret = client_secret or secrets.token_urlsafe(32)
         doc = {
             "client_id": client_id,
-            "name": name,
-            "tenant": tenant,
-            "scopes": list(scope_tuple),
+            "name": spec.name,
+            "tenant": spec.tenant,
+            "scopes": list(spec.scopes),
             "global_admin": global_admin,
             "secret_hash": await self._hash(client_secret),
             "created_at": dt.datetime.now(dt.UTC),
@@ -98,7 +100,7 @@ class ClientRegistry:
             await self._users.insert_one(doc)
         except DuplicateKeyError:
             raise AlreadyExists(f"client {client_id!r} already exists") from None
-        return NewClient(client_id, client_secret, tenant, name, scope_tuple)
+        return NewClient(client_id, client_secret, spec.tenant, spec.name, spec.scopes)
 
     async def create_for(
         self, caller: Principal, *, name: str, tenant: str, scopes: list[str]
@@ -108,7 +110,7 @@ class ClientRegistry:
             raise PermissionDenied("the admin scope is required")
         if tenant != caller.tenant and not await self.is_global_admin(caller.client_id):
             raise PermissionDenied("an admin may create clients only in its own tenant")
-        return await self.create(name=name, tenant=tenant, scopes=scopes)
+        return await self.create(client_spec(name, tenant, scopes))
 
     async def ensure_bootstrap(self, client_id: str, client_secret: str) -> None:
         """Create or update the global admin client given by BOOTSTRAP_CLIENT_ID/SECRET."""

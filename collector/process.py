@@ -39,6 +39,7 @@ def spawn(
     env: Mapping[str, str] | None = None,
     stdout: IO[bytes] | int | None = None,
     stderr: IO[bytes] | int | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *args],
@@ -47,6 +48,7 @@ def spawn(
         stdout=stdout,
         stderr=stderr,
         start_new_session=True,
+        pass_fds=pass_fds,
     )
 
 

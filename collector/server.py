@@ -22,7 +22,7 @@ from aegis.v1 import (
     ingest_pb2,
     ingest_pb2_grpc,
 )
-from collector.clients import ClientRegistry
+from collector.clients import DEFAULT_TENANT, ClientRegistry, client_spec
 from collector.dashboards import Dashboards
 from collector.embedded import embedded_database
 from collector.health import monitor_database
@@ -42,7 +42,6 @@ SERVICE_NAMES = [
     ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
     dashboard_pb2.DESCRIPTOR.services_by_name["DashboardService"].full_name,
 ]
-EMBEDDED_URL_FILE = "embedded-db.url"
 
 
 @contextlib.asynccontextmanager
@@ -52,13 +51,7 @@ async def database_url(settings: Settings) -> AsyncIterator[str]:
         yield settings.mongodb_url
         return
     async with embedded_database(settings.data_dir) as url:
-        # Lets `python -m collector clients create` reach the running embedded database.
-        url_file = settings.data_dir / EMBEDDED_URL_FILE
-        url_file.write_text(url)
-        try:
-            yield url
-        finally:
-            url_file.unlink(missing_ok=True)
+        yield url
 
 
 async def bootstrap_admin(settings: Settings, clients: ClientRegistry) -> None:
@@ -69,9 +62,7 @@ async def bootstrap_admin(settings: Settings, clients: ClientRegistry) -> None:
         log.info("bootstrap admin client %r is ready", settings.bootstrap_client_id)
     elif not await clients.has_global_admin():
         created = await clients.create(
-            name="bootstrap admin",
-            tenant="default",
-            scopes=["ingest", "read", "admin"],
+            client_spec("bootstrap admin", DEFAULT_TENANT, ["ingest", "read", "admin"]),
             global_admin=True,
         )
         # Printed once, to the terminal, never logged: it is not stored anywhere in clear.
