@@ -1,4 +1,5 @@
-"""The only place that turns protobuf into plain Python and back.
+"""The only place that turns protobuf into plain Python and back (with collector.structs,
+which reads Struct metadata and is shared with the gateway).
 
 Hot path: events are read field by field (MessageToDict is ~30x slower), and Struct
 metadata is walked directly.
@@ -18,34 +19,7 @@ from collector.dashboards import LLMMetrics, MLMetrics, Overview
 from collector.errors import InvalidArgument
 from collector.ingest import IngestResult
 from collector.pipeline import Batch
-
-_MAX_EXACT_INT = 2**53
-
-
-def _value(value: struct_pb2.Value) -> Any:
-    kind = value.WhichOneof("kind")
-    if kind == "number_value":
-        number = value.number_value
-        # JSON has one number type; keep whole numbers whole so 100 stays 100, not 100.0.
-        if number.is_integer() and abs(number) < _MAX_EXACT_INT:
-            return int(number)
-        return number
-    if kind == "string_value":
-        return value.string_value
-    if kind == "bool_value":
-        return value.bool_value
-    if kind == "struct_value":
-        return struct_to_dict(value.struct_value)
-    if kind == "list_value":
-        return [_value(v) for v in value.list_value.values]
-    return None
-
-
-def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    # Indexing by key: upb maps have no native items(), and the ABC fallback costs ~20% more.
-    fields = struct.fields
-    return {key: _value(fields[key]) for key in fields}
-
+from collector.structs import struct_to_dict
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
