@@ -22,7 +22,7 @@ from aegis.v1 import (
     ingest_pb2,
     ingest_pb2_grpc,
 )
-from collector.clients import DEFAULT_TENANT, ClientRegistry, client_spec
+from collector.clients import AuthService, ClientRegistry
 from collector.dashboards import Dashboards
 from collector.embedded import embedded_database
 from collector.health import monitor_database
@@ -55,16 +55,10 @@ async def database_url(settings: Settings) -> AsyncIterator[str]:
 
 
 async def bootstrap_admin(settings: Settings, clients: ClientRegistry) -> None:
-    if settings.bootstrap_client_id and settings.bootstrap_client_secret:
-        await clients.ensure_bootstrap(
-            settings.bootstrap_client_id, settings.bootstrap_client_secret
-        )
-        log.info("bootstrap admin client %r is ready", settings.bootstrap_client_id)
-    elif not await clients.has_global_admin():
-        created = await clients.create(
-            client_spec("bootstrap admin", DEFAULT_TENANT, ["ingest", "read", "admin"]),
-            global_admin=True,
-        )
+    created = await clients.ensure_bootstrap_admin(
+        settings.bootstrap_client_id, settings.bootstrap_client_secret
+    )
+    if created is not None:
         # Printed once, to the terminal, never logged: it is not stored anywhere in clear.
         print(
             "\nNo admin client existed, so one was created. Its secret is shown only now:\n"
@@ -88,7 +82,9 @@ async def grpc_server(
             ("grpc.so_reuseport", 0),
         ],
     )
-    auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(clients, tokens, storage), server)
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(
+        AuthServicer(AuthService(clients, tokens, storage)), server
+    )
     ingest_pb2_grpc.add_IngestServiceServicer_to_server(
         IngestServicer(
             IngestService(storage),

@@ -17,53 +17,36 @@ from aegis.v1 import (
     ingest_pb2_grpc,
 )
 from collector import convert
-from collector.clients import ClientRegistry
+from collector.clients import AuthService
 from collector.dashboards import Dashboards
 from collector.dates import parse_range
 from collector.ingest import IngestService
 from collector.interceptor import current_principal
 from collector.pipeline import Admission, admitted, run_stream
-from collector.storage import Storage
-from collector.tokens import TokenService
 
 Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
-    def __init__(self, clients: ClientRegistry, tokens: TokenService, storage: Storage) -> None:
-        self._clients = clients
-        self._tokens = tokens
-        self._storage = storage
+    def __init__(self, auth: AuthService) -> None:
+        self._auth = auth
 
     async def IssueToken(
         self, request: auth_pb2.IssueTokenRequest, context: Context
     ) -> auth_pb2.IssueTokenResponse:
-        principal = await self._clients.authenticate(request.clientId, request.clientSecret)
-        token = self._tokens.issue(principal)
-        await self._storage.audit(
-            event_type="auth",
-            tenant=principal.tenant,
-            client_id=principal.client_id,
-            action="token_issued",
-            details={"scopes": sorted(principal.scopes)},
-        )
+        issued = await self._auth.issue_token(request.clientId, request.clientSecret)
         return auth_pb2.IssueTokenResponse(
-            access_token=token, token_type="bearer", expires_in=self._tokens.lifetime_s
+            access_token=issued.access_token, token_type="bearer", expires_in=issued.expires_in
         )
 
     async def CreateClient(
         self, request: auth_pb2.CreateClientRequest, context: Context
     ) -> auth_pb2.CreateClientResponse:
-        caller = current_principal()
-        created = await self._clients.create_for(
-            caller, name=request.name, tenant=request.tenant, scopes=list(request.scopes)
-        )
-        await self._storage.audit(
-            event_type="admin",
-            tenant=created.tenant,
-            client_id=caller.client_id,
-            action="client_created",
-            details={"new_client_id": created.client_id, "scopes": list(created.scopes)},
+        created = await self._auth.create_client(
+            current_principal(),
+            name=request.name,
+            tenant=request.tenant,
+            scopes=list(request.scopes),
         )
         return convert.new_client(created)
 
