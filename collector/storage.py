@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pymongo
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from collector.errors import Unavailable
 
@@ -43,8 +44,7 @@ class Storage:
         )
         self.audit_logs: AsyncCollection[Document] = db["audit_logs"]
         self.users: AsyncCollection[Document] = db["users"]
-        # Kept current by collector.health; while False, writes fail fast.
-        self.available = True
+        self._available = True
 
     async def ensure_indexes(self) -> None:
         for events in (self.ml_events, self.llm_events):
@@ -66,8 +66,22 @@ class Storage:
             [IndexModel([("tenant", ASCENDING), ("timestamp", DESCENDING)])]
         )
 
-    async def ping(self) -> None:
-        await self.client.admin.command("ping")
+    @property
+    def available(self) -> bool:
+        """Whether the last probe was answered. While not, writes fail fast with UNAVAILABLE
+        instead of each waiting out the server-selection timeout."""
+        return self._available
+
+    async def probe(self, timeout_s: float) -> bool:
+        """Ping the database (the health monitor does, periodically); remember and return
+        whether it answered within timeout_s."""
+        try:
+            with pymongo.timeout(timeout_s):
+                await self.client.admin.command("ping")
+            self._available = True
+        except PyMongoError:
+            self._available = False
+        return self._available
 
     async def insert_events(
         self, collection: AsyncCollection[Document], docs: Sequence[Document]
@@ -75,7 +89,7 @@ class Storage:
         """One unordered insert_many; duplicate keys are counted, not raised."""
         if not docs:
             return InsertOutcome()
-        if not self.available:
+        if not self._available:
             raise Unavailable("database unavailable, retry later", retry_after=1.0)
         try:
             result = await collection.insert_many(docs, ordered=False)
