@@ -31,10 +31,6 @@ class PermissionDenied(AegisError):
     code = grpc.StatusCode.PERMISSION_DENIED
 
 
-class NotFound(AegisError):
-    code = grpc.StatusCode.NOT_FOUND
-
-
 class AlreadyExists(AegisError):
     code = grpc.StatusCode.ALREADY_EXISTS
 

@@ -35,7 +35,6 @@ class Storage:
     def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
         self.client = client
         db = client[database]
-        self.db = db
         self.ml_events: AsyncCollection[Document] = db.get_collection(
             "ml_events", write_concern=DURABLE
         )
