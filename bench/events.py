@@ -17,7 +17,7 @@ from google.protobuf import timestamp_pb2
 
 from aegis.v1 import events_pb2
 from collector import convert
-from collector.validation import check_ml
+from collector.validation import fill_and_check_ml
 
 Event = dict[str, Any]
 T = TypeVar("T")
@@ -87,6 +87,6 @@ def to_proto(event: Event) -> events_pb2.MLEvent:
 def to_document(event: Event, tenant: str, client_id: str, now: dt.datetime) -> Event:
     """What the collector stores for this event (collector.ingest adds the same three keys)."""
     doc = convert.ml_event(to_proto(event))
-    check_ml(doc, now)
+    fill_and_check_ml(doc, now)
     doc.update(tenant=tenant, client_id=client_id, received_at=now)
     return doc
