@@ -26,7 +26,9 @@ RETRY_AFTER_S = 1.0
 
 
 @dataclass
-class Batch:
+class StreamBatch:
+    """One numbered batch of a StreamEvents call, its events converted and not yet checked."""
+
     sequence: int
     kind: Kind
     events: list[dict[str, Any]]
@@ -63,7 +65,7 @@ async def admitted(
 async def run_stream(
     ingest: IngestService,
     principal: Principal,
-    batches: AsyncIterator[Batch],
+    batches: AsyncIterator[StreamBatch],
     *,
     window: int,
     admission: Admission,
@@ -91,7 +93,7 @@ class _Stream:
         self,
         ingest: IngestService,
         principal: Principal,
-        batches: AsyncIterator[Batch],
+        batches: AsyncIterator[StreamBatch],
         window: int,
         admission: Admission,
         shutdown: asyncio.Event,
@@ -103,7 +105,7 @@ class _Stream:
         self._admission = admission
         self._shutdown = shutdown
         self._stopping = asyncio.ensure_future(shutdown.wait())
-        self.reading: asyncio.Future[Batch] | None = None
+        self.reading: asyncio.Future[StreamBatch] | None = None
         self.writes: dict[asyncio.Future[IngestResult], int] = {}  # write → batch sequence
         self.exhausted = False  # the client closed its side
         self.failure: BaseException | None = None
@@ -174,6 +176,6 @@ class _Stream:
 
 
 def _writer(
-    ingest: IngestService, principal: Principal, batch: Batch
+    ingest: IngestService, principal: Principal, batch: StreamBatch
 ) -> Callable[[], Awaitable[IngestResult]]:
     return lambda: ingest.ingest(principal, batch.kind, batch.events)

@@ -48,7 +48,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             tenant=request.tenant,
             scopes=list(request.scopes),
         )
-        return convert.new_client(created)
+        return convert.create_client_response(created)
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
@@ -63,7 +63,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def IngestML(
         self, request: ingest_pb2.IngestMLRequest, context: Context
     ) -> ingest_pb2.IngestResponse:
-        events = [convert.ml_event(e) for e in request.events]
+        events = [convert.ml_event_from_proto(e) for e in request.events]
         result = await admitted(
             self._admission, lambda: self._ingest.ingest(current_principal(), "ml", events)
         )
@@ -72,7 +72,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def IngestLLM(
         self, request: ingest_pb2.IngestLLMRequest, context: Context
     ) -> ingest_pb2.IngestResponse:
-        events = [convert.llm_event(e) for e in request.events]
+        events = [convert.llm_event_from_proto(e) for e in request.events]
         result = await admitted(
             self._admission, lambda: self._ingest.ingest(current_principal(), "llm", events)
         )
@@ -81,7 +81,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def StreamEvents(
         self, requests: AsyncIterator[ingest_pb2.StreamEventsRequest], context: Context
     ) -> AsyncIterator[ingest_pb2.StreamEventsResponse]:
-        batches = (convert.stream_batch(request) async for request in requests)
+        batches = (convert.stream_batch_from_proto(request) async for request in requests)
         acks = run_stream(
             self._ingest,
             current_principal(),
@@ -103,13 +103,15 @@ class DashboardServicer(dashboard_pb2_grpc.DashboardServiceServicer):
     async def Overview(
         self, request: dashboard_pb2.OverviewRequest, context: Context
     ) -> dashboard_pb2.OverviewResponse:
-        return convert.overview(await self._dashboards.overview(current_principal().tenant))
+        return convert.overview_response(
+            await self._dashboards.overview(current_principal().tenant)
+        )
 
     async def MLMetrics(
         self, request: dashboard_pb2.MetricsRequest, context: Context
     ) -> dashboard_pb2.MLMetricsResponse:
         dates = parse_range(request.start_date, request.end_date)
-        return convert.ml_metrics(
+        return convert.ml_metrics_response(
             await self._dashboards.ml_metrics(current_principal().tenant, dates)
         )
 
@@ -117,6 +119,6 @@ class DashboardServicer(dashboard_pb2_grpc.DashboardServiceServicer):
         self, request: dashboard_pb2.MetricsRequest, context: Context
     ) -> dashboard_pb2.LLMMetricsResponse:
         dates = parse_range(request.start_date, request.end_date)
-        return convert.llm_metrics(
+        return convert.llm_metrics_response(
             await self._dashboards.llm_metrics(current_principal().tenant, dates)
         )
