@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from collector import process
+from collector import child_process
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0
@@ -104,8 +104,8 @@ async def _serve(data_dir: pathlib.Path, lock_fd: int, port: int) -> AsyncIterat
     port = port or free_port()
     log_file = (data_dir / "secantus.log").open("ab")
     try:
-        proc = process.spawn(
-            process.python_module(
+        proc = child_process.spawn(
+            child_process.python_module(
                 "secantus",
                 "--host",
                 "127.0.0.1",
@@ -137,7 +137,7 @@ async def _serve(data_dir: pathlib.Path, lock_fd: int, port: int) -> AsyncIterat
         yield url
     finally:
         url_file.unlink(missing_ok=True)
-        await asyncio.to_thread(process.stop, proc, 15.0)
+        await asyncio.to_thread(child_process.stop, proc, 15.0)
         log_file.close()
         log.info("embedded database stopped")
 

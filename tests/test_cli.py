@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from aegis.v1 import auth_pb2, auth_pb2_grpc
-from collector import process
+from stack import supervision
 from tests.procs import Stack, start_collector
 
 CLI_TIMEOUT_S = 120
@@ -53,7 +53,7 @@ def run_module(module: str, *args: str, env: dict[str, str] | None = None) -> st
 
 def embedded_env(data_dir: pathlib.Path, **extra: str) -> dict[str, str]:
     """The environment of `make run` on data_dir: no MONGODB_URL, so the embedded database."""
-    env = process.child_env(DATA_DIR=str(data_dir), **extra)
+    env = supervision.child_env(DATA_DIR=str(data_dir), **extra)
     env.pop("MONGODB_URL", None)
     env.pop("JWT_SECRET", None)
     return env
@@ -134,7 +134,7 @@ def test_invalid_arguments_never_reach_a_database(tmp_path: pathlib.Path) -> Non
 class Served:
     """A collector serving the embedded database of its own DATA_DIR."""
 
-    collector: process.ReadyChild
+    collector: supervision.ReadyChild
     grpc_port: int
     data_dir: pathlib.Path
 
