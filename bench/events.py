@@ -17,7 +17,7 @@ from google.protobuf import timestamp_pb2
 
 from aegis.v1 import events_pb2
 from collector import convert
-from collector.validation import check_ml
+from collector.validation import fill_and_check_ml
 
 Event = dict[str, Any]
 T = TypeVar("T")
@@ -32,7 +32,7 @@ SEED_ML: Event = {
 REGIONS = ("eu-west-1", "us-east-1", "ap-south-1")
 
 
-def ml_event(run: str, index: int, now: dt.datetime) -> Event:
+def seed_ml_event(run: str, index: int, now: dt.datetime) -> Event:
     """Event `index` of `run`: a unique event_id, metadata like an instrumented service sends."""
     return {
         "event_id": f"{run}-{index:08d}",
@@ -54,8 +54,8 @@ def ml_event(run: str, index: int, now: dt.datetime) -> Event:
     }
 
 
-def ml_events(run: str, total: int, now: dt.datetime) -> list[Event]:
-    return [ml_event(run, i, now) for i in range(total)]
+def seed_ml_events(run: str, total: int, now: dt.datetime) -> list[Event]:
+    return [seed_ml_event(run, i, now) for i in range(total)]
 
 
 def in_batches(events: Sequence[T], size: int) -> list[Sequence[T]]:
@@ -86,7 +86,7 @@ def to_proto(event: Event) -> events_pb2.MLEvent:
 
 def to_document(event: Event, tenant: str, client_id: str, now: dt.datetime) -> Event:
     """What the collector stores for this event (collector.ingest adds the same three keys)."""
-    doc = convert.ml_event(to_proto(event))
-    check_ml(doc, now)
+    doc = convert.ml_event_from_proto(to_proto(event))
+    fill_and_check_ml(doc, now)
     doc.update(tenant=tenant, client_id=client_id, received_at=now)
     return doc

@@ -17,9 +17,9 @@ import bson
 from google.protobuf import json_format
 
 from aegis.v1 import ingest_pb2
-from bench.events import ml_events, to_proto
+from bench.events import seed_ml_events, to_proto
 from collector import convert
-from collector.validation import check_ml
+from collector.validation import fill_and_check_ml
 
 REPEATS = 5
 
@@ -60,24 +60,24 @@ def _best_us_per_event(work: Callable[[], object], events: int) -> float:
 
 def measure(batch_size: int) -> HotPath:
     now = dt.datetime.now(dt.UTC)
-    batch = ml_events("hotpath", batch_size, now)
+    batch = seed_ml_events("hotpath", batch_size, now)
     protos = [to_proto(e) for e in batch]
     wire = ingest_pb2.StreamEventsRequest(
         sequence=1, ml=ingest_pb2.IngestMLRequest(events=protos)
     ).SerializeToString()
-    converted = [convert.ml_event(p) for p in protos]
+    converted = [convert.ml_event_from_proto(p) for p in protos]
     for doc in converted:
-        check_ml(doc, now)
+        fill_and_check_ml(doc, now)
     n = len(protos)
 
     def validate() -> None:
         # Our events carry every field, so validation fills nothing in: rerunning it is fair.
         for doc in converted:
-            check_ml(doc, now)
+            fill_and_check_ml(doc, now)
 
     return HotPath(
         parse_us=_best_us_per_event(lambda: ingest_pb2.StreamEventsRequest.FromString(wire), n),
-        convert_us=_best_us_per_event(lambda: [convert.ml_event(p) for p in protos], n),
+        convert_us=_best_us_per_event(lambda: [convert.ml_event_from_proto(p) for p in protos], n),
         message_to_dict_us=_best_us_per_event(
             lambda: [
                 json_format.MessageToDict(p, preserving_proto_field_name=True) for p in protos

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bench.events import Event, in_batches, ml_events, to_document
+from bench.events import Event, in_batches, seed_ml_events, to_document
 from bench.phase import Phase
 from bench.raw_insert import insert_raw
 from bench.rest_ingest import ingest_rest, request_bodies
@@ -53,7 +53,7 @@ class Runs:
     now: dt.datetime
 
     def _events(self, mode: str, round_no: int, total: int) -> list[Event]:
-        return ml_events(f"{mode}-{self.run_id}-{round_no}", total, self.now)
+        return seed_ml_events(f"{mode}-{self.run_id}-{round_no}", total, self.now)
 
     async def raw(self, phase: Phase, round_no: int, events: int) -> None:
         size = self.batch_size

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import httpx
 import psutil
 
-from collector import process
+from collector import child_process
 from collector.embedded import embedded_database
+from stack import supervision
 
 START_TIMEOUT_S = 120.0
 DATABASE_NAME = "aegisai"
@@ -72,7 +73,7 @@ def _database_pid() -> int:
     raise RuntimeError("the embedded database process was not found")
 
 
-async def _started(child: process.ReadyChild, key: str) -> int:
+async def _started(child: supervision.ReadyChild, key: str) -> int:
     return (await asyncio.to_thread(child.wait_ready, START_TIMEOUT_S))[key]
 
 
@@ -83,10 +84,10 @@ async def running_stack(workdir: pathlib.Path) -> AsyncIterator[Stack]:
     async with contextlib.AsyncExitStack() as stops:
         url = await stops.enter_async_context(embedded_database(workdir))
         # LOG_LEVEL=WARNING: the children's stderr is our terminal; keep access logs off it.
-        collector = process.ReadyChild(
+        collector = supervision.ReadyChild(
             "collector",
-            process.python_module("collector", "serve"),
-            process.child_env(
+            child_process.python_module("collector", "serve"),
+            supervision.child_env(
                 MONGODB_URL=url,
                 DATABASE_NAME=DATABASE_NAME,
                 JWT_SECRET=secrets.token_hex(32),
@@ -101,10 +102,10 @@ async def running_stack(workdir: pathlib.Path) -> AsyncIterator[Stack]:
         )
         stops.push_async_callback(asyncio.to_thread, collector.stop)
         grpc_port = await _started(collector, "grpc")
-        gateway = process.ReadyChild(
+        gateway = supervision.ReadyChild(
             "gateway",
-            process.python_module("gateway"),
-            process.child_env(
+            child_process.python_module("gateway"),
+            supervision.child_env(
                 COLLECTOR_ADDR=f"127.0.0.1:{grpc_port}",
                 HTTP_HOST="127.0.0.1",
                 HTTP_PORT="0",

@@ -9,10 +9,10 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 
-from collector.clients import DEFAULT_SCOPES, SCOPES, ClientRegistry
-from collector.embedded import embedded_database, wait_for_ping
-from collector.errors import AegisError
-from collector.server import EMBEDDED_URL_FILE, serve
+from collector.clients import DEFAULT_SCOPES, SCOPES, ClientRegistry, ClientSpec, client_spec
+from collector.embedded import DataDirInUse, shared_embedded_database
+from collector.errors import InvalidArgument, from_exception
+from collector.server import serve
 from collector.settings import ConfigError, Settings
 from collector.storage import open_storage
 
@@ -24,6 +24,12 @@ ENV_HELP = """environment (see README for all):
   GRPC_PORT        gRPC port (50051; 0 = any free port)
   DATA_DIR         embedded DB files and generated secret (./data)
   BOOTSTRAP_CLIENT_ID / BOOTSTRAP_CLIENT_SECRET   global admin created or updated at start
+
+`clients create` uses the database of a collector running on the same DATA_DIR, or starts
+the embedded one just for itself; it never starts a second database on a DATA_DIR in use.
+
+exit status: 0 done; 1 the database cannot be reached or started; 2 invalid arguments or
+configuration. Errors are one line on stderr, starting with "error: ".
 """
 
 
@@ -55,31 +61,29 @@ def parser() -> argparse.ArgumentParser:
 
 @contextlib.asynccontextmanager
 async def reach_database(settings: Settings) -> AsyncIterator[str]:
-    """MONGODB_URL, else the embedded database of a running collector, else a fresh one."""
+    """MONGODB_URL, else the embedded database a running collector serves, else a fresh one."""
     if settings.mongodb_url:
         yield settings.mongodb_url
         return
-    url_file = settings.data_dir / EMBEDDED_URL_FILE
-    if url_file.exists():
-        url = url_file.read_text().strip()
-        with contextlib.suppress(Exception):
-            await wait_for_ping(url, None, 2.0)
-            yield url
-            return
-    async with embedded_database(settings.data_dir) as url:
+    async with shared_embedded_database(settings.data_dir) as url:
         yield url
 
 
-async def create_client(settings: Settings, name: str, tenant: str, scopes: list[str]) -> None:
+async def create_client(settings: Settings, spec: ClientSpec) -> None:
     async with (
         reach_database(settings) as url,
         open_storage(url, settings.database_name, settings.mongodb_timeout_ms) as storage,
     ):
-        created = await ClientRegistry(storage).create(name=name, tenant=tenant, scopes=scopes)
+        created = await ClientRegistry(storage).create(spec)
     print(f"clientId={created.client_id}")
     print(f"clientSecret={created.client_secret}")
     print(f"tenant={created.tenant}")
     print(f"scopes={','.join(created.scopes)}")
+
+
+def fail(exc: BaseException, code: int) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,12 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         if args.command == "clients":
-            asyncio.run(create_client(settings, args.name, args.tenant, args.scopes))
+            # Checked before any database is reached, let alone started.
+            spec = client_spec(args.name, args.tenant, args.scopes)
+            asyncio.run(create_client(settings, spec))
         else:
             asyncio.run(serve(settings))
-    except (ConfigError, AegisError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (ConfigError, InvalidArgument) as exc:
+        return fail(exc, 2)
+    except DataDirInUse as exc:
+        return fail(exc, 1)
+    except Exception as exc:
+        known = from_exception(exc)
+        if known is None:
+            raise
+        return fail(known, 1)
     return 0
 
 

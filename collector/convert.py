@@ -1,4 +1,7 @@
-"""The only place that turns protobuf into plain Python and back.
+"""The only place that turns protobuf into plain Python and back (with collector.structs,
+which reads Struct metadata and is shared with the gateway).
+
+`*_from_proto` read request messages; `*_response` build reply messages.
 
 Hot path: events are read field by field (MessageToDict is ~30x slower), and Struct
 metadata is walked directly.
@@ -18,35 +21,8 @@ from collector.clients import NewClient
 from collector.dashboards import LLMMetrics, MLMetrics, Overview
 from collector.errors import InvalidArgument
 from collector.ingest import IngestResult
-from collector.pipeline import Batch
-
-_MAX_EXACT_INT = 2**53
-
-
-def _value(value: struct_pb2.Value) -> Any:
-    kind = value.WhichOneof("kind")
-    if kind == "number_value":
-        number = value.number_value
-        # JSON has one number type; keep whole numbers whole so 100 stays 100, not 100.0.
-        if number.is_integer() and abs(number) < _MAX_EXACT_INT:
-            return int(number)
-        return number
-    if kind == "string_value":
-        return value.string_value
-    if kind == "bool_value":
-        return value.bool_value
-    if kind == "struct_value":
-        return struct_to_dict(value.struct_value)
-    if kind == "list_value":
-        return [_value(v) for v in value.list_value.values]
-    return None
-
-
-def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    # Indexing by key: upb maps have no native items(), and the ABC fallback costs ~20% more.
-    fields = struct.fields
-    return {key: _value(fields[key]) for key in fields}
-
+from collector.pipeline import StreamBatch
+from collector.structs import struct_to_dict
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -69,7 +45,7 @@ def _metadata(e: events_pb2.MLEvent | events_pb2.LLMEvent) -> Any:
     return {}
 
 
-def ml_event(e: events_pb2.MLEvent) -> dict[str, Any]:
+def ml_event_from_proto(e: events_pb2.MLEvent) -> dict[str, Any]:
     return {
         "event_id": e.event_id,
         "model_type": e.model_type,
@@ -82,7 +58,7 @@ def ml_event(e: events_pb2.MLEvent) -> dict[str, Any]:
     }
 
 
-def llm_event(e: events_pb2.LLMEvent) -> dict[str, Any]:
+def llm_event_from_proto(e: events_pb2.LLMEvent) -> dict[str, Any]:
     return {
         "event_id": e.event_id,
         "model_name": e.model_name,
@@ -96,12 +72,16 @@ def llm_event(e: events_pb2.LLMEvent) -> dict[str, Any]:
     }
 
 
-def stream_batch(request: ingest_pb2.StreamEventsRequest) -> Batch:
+def stream_batch_from_proto(request: ingest_pb2.StreamEventsRequest) -> StreamBatch:
     which = request.WhichOneof("batch")
     if which == "ml":
-        return Batch(request.sequence, "ml", [ml_event(e) for e in request.ml.events])
+        return StreamBatch(
+            request.sequence, "ml", [ml_event_from_proto(e) for e in request.ml.events]
+        )
     if which == "llm":
-        return Batch(request.sequence, "llm", [llm_event(e) for e in request.llm.events])
+        return StreamBatch(
+            request.sequence, "llm", [llm_event_from_proto(e) for e in request.llm.events]
+        )
     raise InvalidArgument(f"batch {request.sequence}: neither 'ml' nor 'llm' is set")
 
 
@@ -117,7 +97,7 @@ def ingest_response(result: IngestResult) -> ingest_pb2.IngestResponse:
     )
 
 
-def new_client(client: NewClient) -> auth_pb2.CreateClientResponse:
+def create_client_response(client: NewClient) -> auth_pb2.CreateClientResponse:
     return auth_pb2.CreateClientResponse(
         clientId=client.client_id,
         clientSecret=client.client_secret,
@@ -139,7 +119,7 @@ def _struct(data: dict[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
-def overview(o: Overview) -> dashboard_pb2.OverviewResponse:
+def overview_response(o: Overview) -> dashboard_pb2.OverviewResponse:
     return dashboard_pb2.OverviewResponse(
         total_ml_predictions=o.total_ml_predictions,
         total_llm_requests=o.total_llm_requests,
@@ -158,7 +138,7 @@ def overview(o: Overview) -> dashboard_pb2.OverviewResponse:
     )
 
 
-def ml_metrics(m: MLMetrics) -> dashboard_pb2.MLMetricsResponse:
+def ml_metrics_response(m: MLMetrics) -> dashboard_pb2.MLMetricsResponse:
     return dashboard_pb2.MLMetricsResponse(
         total_events=m.total_events,
         total_predictions=m.total_predictions,
@@ -176,7 +156,7 @@ def ml_metrics(m: MLMetrics) -> dashboard_pb2.MLMetricsResponse:
     )
 
 
-def llm_metrics(m: LLMMetrics) -> dashboard_pb2.LLMMetricsResponse:
+def llm_metrics_response(m: LLMMetrics) -> dashboard_pb2.LLMMetricsResponse:
     return dashboard_pb2.LLMMetricsResponse(
         total_requests=m.total_requests,
         total_tokens=m.total_tokens,

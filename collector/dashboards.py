@@ -79,7 +79,7 @@ def _json_safe(doc: dict[str, Any]) -> dict[str, Any]:
 
 class Dashboards:
     def __init__(self, storage: Storage) -> None:
-        self._s = storage
+        self._storage = storage
 
     async def _one(self, collection: Any, pipeline: list[dict[str, Any]]) -> dict[str, Any]:
         rows = await (await collection.aggregate(pipeline)).to_list()
@@ -88,7 +88,7 @@ class Dashboards:
     async def overview(self, tenant: str) -> Overview:
         match = {"$match": {"tenant": tenant}}
         ml = await self._one(
-            self._s.ml_events,
+            self._storage.ml_events,
             [
                 match,
                 {"$group": {"_id": "$model_id", "p": {"$sum": "$prediction_count"}}},
@@ -96,7 +96,7 @@ class Dashboards:
             ],
         )
         llm = await self._one(
-            self._s.llm_events,
+            self._storage.llm_events,
             [
                 match,
                 {"$group": {"_id": "$model_name", "n": {"$sum": 1}, "c": {"$sum": "$cost"}}},
@@ -112,8 +112,8 @@ class Dashboards:
         )
         recent: list[RecentEvent] = []
         for kind, collection, model_key in (
-            ("ml", self._s.ml_events, "model_id"),
-            ("llm", self._s.llm_events, "model_name"),
+            ("ml", self._storage.ml_events, "model_id"),
+            ("llm", self._storage.llm_events, "model_name"),
         ):
             cursor = collection.find({"tenant": tenant}).sort("timestamp", -1).limit(RECENT_EVENTS)
             async for doc in cursor:
@@ -162,7 +162,7 @@ class Dashboards:
                 r["first_seen"],
                 r["last_seen"],
             )
-            async for r in await self._s.ml_events.aggregate(pipeline)
+            async for r in await self._storage.ml_events.aggregate(pipeline)
         ]
         return MLMetrics(
             total_events=sum(m.events for m in models),
@@ -194,7 +194,7 @@ class Dashboards:
             {"$sort": {"_id": 1}},
         ]
         models = []
-        async for r in await self._s.llm_events.aggregate(pipeline):
+        async for r in await self._storage.llm_events.aggregate(pipeline):
             p50, p95, p99 = r["latency"] if r["timed"] and r["latency"] else (None, None, None)
             models.append(
                 LLMModel(

@@ -12,10 +12,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 
-import pymongo
 from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio
-from pymongo.errors import PyMongoError
 
 from collector.storage import Storage
 
@@ -38,14 +36,9 @@ async def _watch(
     stopping: asyncio.Event,
 ) -> None:
     while not stopping.is_set():
-        try:
-            with pymongo.timeout(PING_TIMEOUT_S):
-                await storage.ping()
-            up = True
-        except PyMongoError:
-            up = False
-        if up != storage.available:
-            storage.available = up
+        was_up = storage.available
+        up = await storage.probe(PING_TIMEOUT_S)
+        if up != was_up:
             await _set_all(health, services, up)
             if up:
                 log.info("database reachable again: serving")

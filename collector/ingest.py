@@ -11,7 +11,7 @@ from bson import ObjectId
 
 from collector.storage import Storage
 from collector.tokens import Principal
-from collector.validation import EventError, Invalid, check_llm, check_ml
+from collector.validation import EventError, Invalid, fill_and_check_llm, fill_and_check_ml
 
 Kind = Literal["ml", "llm"]
 MAX_BATCH = 10_000
@@ -29,14 +29,14 @@ class IngestService:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         self._targets: dict[Kind, tuple[Any, Callable[[dict[str, Any], dt.datetime], None]]] = {
-            "ml": (storage.ml_events, check_ml),
-            "llm": (storage.llm_events, check_llm),
+            "ml": (storage.ml_events, fill_and_check_ml),
+            "llm": (storage.llm_events, fill_and_check_llm),
         }
 
     async def ingest(
         self, principal: Principal, kind: Kind, events: list[dict[str, Any]]
     ) -> IngestResult:
-        collection, check = self._targets[kind]
+        collection, fill_and_check = self._targets[kind]
         result = IngestResult()
         now = dt.datetime.now(dt.UTC)
         docs: list[dict[str, Any]] = []
@@ -45,7 +45,7 @@ class IngestService:
                 result.errors.append(EventError(index, "", f"batch holds more than {MAX_BATCH}"))
                 continue
             try:
-                check(event, now)
+                fill_and_check(event, now)
             except Invalid as exc:
                 result.errors.append(EventError(index, exc.field, exc.reason))
                 continue

@@ -26,7 +26,9 @@ RETRY_AFTER_S = 1.0
 
 
 @dataclass
-class Batch:
+class StreamBatch:
+    """One numbered batch of a StreamEvents call, its events converted and not yet checked."""
+
     sequence: int
     kind: Kind
     events: list[dict[str, Any]]
@@ -63,61 +65,117 @@ async def admitted(
 async def run_stream(
     ingest: IngestService,
     principal: Principal,
-    batches: AsyncIterator[Batch],
+    batches: AsyncIterator[StreamBatch],
     *,
     window: int,
     admission: Admission,
     shutdown: asyncio.Event,
 ) -> AsyncIterator[tuple[int, IngestResult]]:
     """Yield (sequence, result) per batch once it is durably written; acks may be reordered."""
-    in_flight: dict[asyncio.Task[IngestResult], int] = {}
-    reading: asyncio.Task[Batch] | None = None
-    stopping = asyncio.ensure_future(shutdown.wait())
-    exhausted = False
-    failure: BaseException | None = None
+    stream = _Stream(ingest, principal, batches, window, admission, shutdown)
     try:
-        while in_flight or not (exhausted or failure or shutdown.is_set()):
-            can_read = not (exhausted or failure or shutdown.is_set())
-            if can_read and reading is None and len(in_flight) < window:
-                reading = asyncio.ensure_future(anext(batches))
-            waiting: set[asyncio.Future[Any]] = set(in_flight)
-            if reading is not None:
-                waiting |= {reading, stopping}
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if reading is not None and reading in done:
-                finished_read, reading = reading, None
-                try:
-                    batch = finished_read.result()
-                except StopAsyncIteration:
-                    exhausted = True
-                except Exception as exc:  # a malformed batch: ack what is in flight, then fail
-                    failure = failure or exc
-                else:
-                    write = asyncio.ensure_future(
-                        admitted(admission, _writer(ingest, principal, batch))
-                    )
-                    in_flight[write] = batch.sequence
-            for written in [task for task in in_flight if task in done]:
-                sequence = in_flight.pop(written)
-                if written.exception() is not None:
-                    failure = failure or written.exception()
-                else:
-                    yield sequence, written.result()
-        if failure is not None:
-            raise failure
-        if shutdown.is_set() and not exhausted:
+        while stream.writes or stream.reading_allowed():
+            stream.read_next()
+            done = await stream.next_completions()
+            stream.take_read(done)
+            for ack in stream.take_writes(done):
+                yield ack
+        stream.end()
+    finally:
+        stream.cancel()
+
+
+class _Stream:
+    """The state of one stream: the batch being read, the batches being written, and what
+    ended reading. The rules are one method each."""
+
+    def __init__(
+        self,
+        ingest: IngestService,
+        principal: Principal,
+        batches: AsyncIterator[StreamBatch],
+        window: int,
+        admission: Admission,
+        shutdown: asyncio.Event,
+    ) -> None:
+        self._ingest = ingest
+        self._principal = principal
+        self._batches = batches
+        self._window = window
+        self._admission = admission
+        self._shutdown = shutdown
+        self._stopping = asyncio.ensure_future(shutdown.wait())
+        self.reading: asyncio.Future[StreamBatch] | None = None
+        self.writes: dict[asyncio.Future[IngestResult], int] = {}  # write → batch sequence
+        self.exhausted = False  # the client closed its side
+        self.failure: BaseException | None = None
+
+    def reading_allowed(self) -> bool:
+        """Shutdown rule: no batch is read once the client is done, a batch has failed, or the
+        collector is shutting down. What is being written still finishes and is acked."""
+        return not (self.exhausted or self.failure or self._shutdown.is_set())
+
+    def read_next(self) -> None:
+        """Window rule: one read at a time, and none while `window` batches are being written;
+        an unread stream makes HTTP/2 flow control push back on the sender."""
+        if self.reading_allowed() and self.reading is None and len(self.writes) < self._window:
+            self.reading = asyncio.ensure_future(anext(self._batches))
+
+    async def next_completions(self) -> set[asyncio.Future[Any]]:
+        waiting: set[asyncio.Future[Any]] = set(self.writes)
+        if self.reading is not None:
+            # Shutdown interrupts a wait for the client, never a wait for our own writes.
+            waiting |= {self.reading, self._stopping}
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        return done
+
+    def take_read(self, done: set[asyncio.Future[Any]]) -> None:
+        """Admission rule: a batch that was read is written once it gets a process-wide slot
+        (Admission: RESOURCE_EXHAUSTED when none frees up within ADMISSION_WAIT_S)."""
+        if self.reading is None or self.reading not in done:
+            return
+        finished_read, self.reading = self.reading, None
+        try:
+            batch = finished_read.result()
+        except StopAsyncIteration:
+            self.exhausted = True
+        except Exception as exc:  # a malformed batch: ack what is in flight, then fail
+            self.failure = self.failure or exc
+        else:
+            write = asyncio.ensure_future(
+                admitted(self._admission, _writer(self._ingest, self._principal, batch))
+            )
+            self.writes[write] = batch.sequence
+
+    def take_writes(self, done: set[asyncio.Future[Any]]) -> list[tuple[int, IngestResult]]:
+        """The acks of the writes that finished; a failed write ends the stream (later)."""
+        acks = []
+        for written in [task for task in self.writes if task in done]:
+            sequence = self.writes.pop(written)
+            if written.exception() is not None:
+                self.failure = self.failure or written.exception()
+            else:
+                acks.append((sequence, written.result()))
+        return acks
+
+    def end(self) -> None:
+        """Nothing is in flight any more: end as the client did, or with why we stopped."""
+        if self.failure is not None:
+            raise self.failure
+        if self._shutdown.is_set() and not self.exhausted:
             raise Unavailable(
                 "collector shutting down; resend unacknowledged batches", retry_after=0.0
             )
-    finally:
-        stopping.cancel()
-        if reading is not None:
-            reading.cancel()
-        for pending in in_flight:
+
+    def cancel(self) -> None:
+        self._stopping.cancel()
+        if self.reading is not None:
+            self.reading.cancel()
+        for pending in self.writes:
             pending.cancel()
 
 
 def _writer(
-    ingest: IngestService, principal: Principal, batch: Batch
+    ingest: IngestService, principal: Principal, batch: StreamBatch
 ) -> Callable[[], Awaitable[IngestResult]]:
     return lambda: ingest.ingest(principal, batch.kind, batch.events)

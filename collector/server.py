@@ -28,7 +28,7 @@ from aegis.v1 import (
 from collector.alerts.job import run_alerts
 from collector.alerts.rules import RuleService
 from collector.alerts.webhooks import DeliveryPolicy
-from collector.clients import ClientRegistry
+from collector.clients import AuthService, ClientRegistry
 from collector.dashboards import Dashboards
 from collector.embedded import embedded_database
 from collector.health import monitor_database
@@ -51,7 +51,6 @@ SERVICE_NAMES = [
     dashboard_pb2.DESCRIPTOR.services_by_name["DashboardService"].full_name,
     alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
 ]
-EMBEDDED_URL_FILE = "embedded-db.url"
 
 
 @contextlib.asynccontextmanager
@@ -61,28 +60,14 @@ async def database_url(settings: Settings) -> AsyncIterator[str]:
         yield settings.mongodb_url
         return
     async with embedded_database(settings.data_dir) as url:
-        # Lets `python -m collector clients create` reach the running embedded database.
-        url_file = settings.data_dir / EMBEDDED_URL_FILE
-        url_file.write_text(url)
-        try:
-            yield url
-        finally:
-            url_file.unlink(missing_ok=True)
+        yield url
 
 
 async def bootstrap_admin(settings: Settings, clients: ClientRegistry) -> None:
-    if settings.bootstrap_client_id and settings.bootstrap_client_secret:
-        await clients.ensure_bootstrap(
-            settings.bootstrap_client_id, settings.bootstrap_client_secret
-        )
-        log.info("bootstrap admin client %r is ready", settings.bootstrap_client_id)
-    elif not await clients.has_global_admin():
-        created = await clients.create(
-            name="bootstrap admin",
-            tenant="default",
-            scopes=["ingest", "read", "admin"],
-            global_admin=True,
-        )
+    created = await clients.ensure_bootstrap_admin(
+        settings.bootstrap_client_id, settings.bootstrap_client_secret
+    )
+    if created is not None:
         # Printed once, to the terminal, never logged: it is not stored anywhere in clear.
         print(
             "\nNo admin client existed, so one was created. Its secret is shown only now:\n"
@@ -106,7 +91,9 @@ async def grpc_server(
             ("grpc.so_reuseport", 0),
         ],
     )
-    auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(clients, tokens, storage), server)
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(
+        AuthServicer(AuthService(clients, tokens, storage)), server
+    )
     ingest_pb2_grpc.add_IngestServiceServicer_to_server(
         IngestServicer(
             IngestService(storage),

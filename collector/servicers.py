@@ -20,55 +20,38 @@ from aegis.v1 import (
 )
 from collector import convert
 from collector.alerts.rules import RuleService
-from collector.clients import ClientRegistry
+from collector.clients import AuthService
 from collector.dashboards import Dashboards
 from collector.dates import parse_range
 from collector.ingest import IngestService
 from collector.interceptor import current_principal
 from collector.pipeline import Admission, admitted, run_stream
-from collector.storage import Storage
-from collector.tokens import TokenService
 
 Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
-    def __init__(self, clients: ClientRegistry, tokens: TokenService, storage: Storage) -> None:
-        self._clients = clients
-        self._tokens = tokens
-        self._storage = storage
+    def __init__(self, auth: AuthService) -> None:
+        self._auth = auth
 
     async def IssueToken(
         self, request: auth_pb2.IssueTokenRequest, context: Context
     ) -> auth_pb2.IssueTokenResponse:
-        principal = await self._clients.authenticate(request.clientId, request.clientSecret)
-        token = self._tokens.issue(principal)
-        await self._storage.audit(
-            event_type="auth",
-            tenant=principal.tenant,
-            client_id=principal.client_id,
-            action="token_issued",
-            details={"scopes": sorted(principal.scopes)},
-        )
+        issued = await self._auth.issue_token(request.clientId, request.clientSecret)
         return auth_pb2.IssueTokenResponse(
-            access_token=token, token_type="bearer", expires_in=self._tokens.lifetime_s
+            access_token=issued.access_token, token_type="bearer", expires_in=issued.expires_in
         )
 
     async def CreateClient(
         self, request: auth_pb2.CreateClientRequest, context: Context
     ) -> auth_pb2.CreateClientResponse:
-        caller = current_principal()
-        created = await self._clients.create_for(
-            caller, name=request.name, tenant=request.tenant, scopes=list(request.scopes)
+        created = await self._auth.create_client(
+            current_principal(),
+            name=request.name,
+            tenant=request.tenant,
+            scopes=list(request.scopes),
         )
-        await self._storage.audit(
-            event_type="admin",
-            tenant=created.tenant,
-            client_id=caller.client_id,
-            action="client_created",
-            details={"new_client_id": created.client_id, "scopes": list(created.scopes)},
-        )
-        return convert.new_client(created)
+        return convert.create_client_response(created)
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
@@ -83,7 +66,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def IngestML(
         self, request: ingest_pb2.IngestMLRequest, context: Context
     ) -> ingest_pb2.IngestResponse:
-        events = [convert.ml_event(e) for e in request.events]
+        events = [convert.ml_event_from_proto(e) for e in request.events]
         result = await admitted(
             self._admission, lambda: self._ingest.ingest(current_principal(), "ml", events)
         )
@@ -92,7 +75,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def IngestLLM(
         self, request: ingest_pb2.IngestLLMRequest, context: Context
     ) -> ingest_pb2.IngestResponse:
-        events = [convert.llm_event(e) for e in request.events]
+        events = [convert.llm_event_from_proto(e) for e in request.events]
         result = await admitted(
             self._admission, lambda: self._ingest.ingest(current_principal(), "llm", events)
         )
@@ -101,7 +84,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def StreamEvents(
         self, requests: AsyncIterator[ingest_pb2.StreamEventsRequest], context: Context
     ) -> AsyncIterator[ingest_pb2.StreamEventsResponse]:
-        batches = (convert.stream_batch(request) async for request in requests)
+        batches = (convert.stream_batch_from_proto(request) async for request in requests)
         acks = run_stream(
             self._ingest,
             current_principal(),
@@ -123,13 +106,15 @@ class DashboardServicer(dashboard_pb2_grpc.DashboardServiceServicer):
     async def Overview(
         self, request: dashboard_pb2.OverviewRequest, context: Context
     ) -> dashboard_pb2.OverviewResponse:
-        return convert.overview(await self._dashboards.overview(current_principal().tenant))
+        return convert.overview_response(
+            await self._dashboards.overview(current_principal().tenant)
+        )
 
     async def MLMetrics(
         self, request: dashboard_pb2.MetricsRequest, context: Context
     ) -> dashboard_pb2.MLMetricsResponse:
         dates = parse_range(request.start_date, request.end_date)
-        return convert.ml_metrics(
+        return convert.ml_metrics_response(
             await self._dashboards.ml_metrics(current_principal().tenant, dates)
         )
 
@@ -137,7 +122,7 @@ class DashboardServicer(dashboard_pb2_grpc.DashboardServiceServicer):
         self, request: dashboard_pb2.MetricsRequest, context: Context
     ) -> dashboard_pb2.LLMMetricsResponse:
         dates = parse_range(request.start_date, request.end_date)
-        return convert.llm_metrics(
+        return convert.llm_metrics_response(
             await self._dashboards.llm_metrics(current_principal().tenant, dates)
         )
 

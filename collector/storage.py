@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pymongo
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from collector.errors import Unavailable
 
@@ -34,7 +35,6 @@ class Storage:
     def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
         self.client = client
         db = client[database]
-        self.db = db
         self.ml_events: AsyncCollection[Document] = db.get_collection(
             "ml_events", write_concern=DURABLE
         )
@@ -49,8 +49,18 @@ class Storage:
         self.alert_rules: AsyncCollection[Document] = db["alert_rules"]
         self.alert_events: AsyncCollection[Document] = db["alert_events"]
         self.alert_deliveries: AsyncCollection[Document] = db["alert_deliveries"]
-        # Kept current by collector.health; while False, writes fail fast.
-        self.available = True
+        # Rollups (collector.rollups): a partial written with each batch, folded into buckets.
+        self.partials: AsyncCollection[Document] = db.get_collection(
+            "rollup_partials", write_concern=DURABLE
+        )
+        self.buckets: dict[str, AsyncCollection[Document]] = {
+            tier: db.get_collection(f"rollups_{tier}", write_concern=DURABLE)
+            for tier in ("minute", "hour", "day")
+        }
+        self.recent: AsyncCollection[Document] = db.get_collection(
+            "rollup_recent", write_concern=DURABLE
+        )
+        self._available = True
 
     async def ensure_indexes(self) -> None:
         for events in (self.ml_events, self.llm_events):
@@ -90,8 +100,22 @@ class Storage:
             [IndexModel([("transition_id", ASCENDING), ("attempt", ASCENDING)])]
         )
 
-    async def ping(self) -> None:
-        await self.client.admin.command("ping")
+    @property
+    def available(self) -> bool:
+        """Whether the last probe was answered. While not, writes fail fast with UNAVAILABLE
+        instead of each waiting out the server-selection timeout."""
+        return self._available
+
+    async def probe(self, timeout_s: float) -> bool:
+        """Ping the database (the health monitor does, periodically); remember and return
+        whether it answered within timeout_s."""
+        try:
+            with pymongo.timeout(timeout_s):
+                await self.client.admin.command("ping")
+            self._available = True
+        except PyMongoError:
+            self._available = False
+        return self._available
 
     async def insert_events(
         self, collection: AsyncCollection[Document], docs: Sequence[Document]
@@ -99,7 +123,7 @@ class Storage:
         """One unordered insert_many; duplicate keys are counted, not raised."""
         if not docs:
             return InsertOutcome()
-        if not self.available:
+        if not self._available:
             raise Unavailable("database unavailable, retry later", retry_after=1.0)
         try:
             result = await collection.insert_many(docs, ordered=False)

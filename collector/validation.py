@@ -1,4 +1,5 @@
-"""Per-event validation. Each event is judged on its own; a bad one never sinks its batch."""
+"""Per-event validation, which also fills defaults (unset counts, timestamp = now). Each event
+is judged on its own; a bad one never sinks its batch."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def _amount(event: dict[str, Any], key: str) -> None:
         raise Invalid(key, "must be a finite number, not negative")
 
 
-def _timestamp(event: dict[str, Any], now: dt.datetime) -> None:
+def _timestamp_or_now(event: dict[str, Any], now: dt.datetime) -> None:
     ts = event["timestamp"]
     if ts is None:
         event["timestamp"] = now
@@ -105,17 +106,17 @@ def _metadata(value: dict[str, Any] | list[Any], depth: int = 1) -> int:
     return nodes
 
 
-def _common(event: dict[str, Any], now: dt.datetime) -> None:
+def _fill_and_check_common(event: dict[str, Any], now: dt.datetime) -> None:
     _event_id(event)
-    _timestamp(event, now)
+    _timestamp_or_now(event, now)
     _amount(event, "latency_ms")
     if not isinstance(event["metadata"], dict):
         raise Invalid("metadata", "must be a JSON object")
     _metadata(event["metadata"])
 
 
-def check_ml(event: dict[str, Any], now: dt.datetime) -> None:
-    """Raise Invalid, or fill defaults in place."""
+def fill_and_check_ml(event: dict[str, Any], now: dt.datetime) -> None:
+    """Fill the defaults of unset fields in place; raise Invalid for the first bad field."""
     _name(event, "model_id")
     _name(event, "model_type")
     if event["prediction_count"] is None:
@@ -124,10 +125,11 @@ def check_ml(event: dict[str, Any], now: dt.datetime) -> None:
     shape = event["input_shape"]
     if len(shape) > MAX_SHAPE_DIMS or any(d < 0 for d in shape):
         raise Invalid("input_shape", f"at most {MAX_SHAPE_DIMS} non-negative dimensions")
-    _common(event, now)
+    _fill_and_check_common(event, now)
 
 
-def check_llm(event: dict[str, Any], now: dt.datetime) -> None:
+def fill_and_check_llm(event: dict[str, Any], now: dt.datetime) -> None:
+    """Fill the defaults of unset fields in place; raise Invalid for the first bad field."""
     _name(event, "model_name")
     for key in ("prompt_length", "response_length", "tokens_used"):
         if event[key] is None:
@@ -136,4 +138,4 @@ def check_llm(event: dict[str, Any], now: dt.datetime) -> None:
     if event["cost"] is None:
         event["cost"] = 0.0
     _amount(event, "cost")
-    _common(event, now)
+    _fill_and_check_common(event, now)

@@ -16,7 +16,7 @@ from gateway import openapi
 from gateway.limits import BodySizeLimit
 from gateway.routes import annotated_routes, make_endpoint
 from gateway.settings import GatewaySettings
-from gateway.status import error_body
+from gateway.status import error_body, routing_error_code
 
 HEALTH_TIMEOUT_S = 2.0
 
@@ -76,9 +76,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         """Unknown paths and methods get the same error shape as every other error."""
-        code = {404: grpc.StatusCode.NOT_FOUND, 405: grpc.StatusCode.UNIMPLEMENTED}.get(
-            exc.status_code, grpc.StatusCode.UNKNOWN
-        )
+        code = routing_error_code(exc.status_code)
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
     if origins := settings.cors_origin_list:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import grpc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.status import error_body
 
 # Past the limit the rest of the body is read and thrown away (up to this much) before the
 # 413 goes out: closing a connection with unread data makes the kernel send a reset, and
@@ -29,12 +32,12 @@ class BodySizeLimit:
                 return  # the client went away
             drained += len(message.get("body", b""))
             more_body = message.get("more_body", False)
+        # 413, not the table's 429 for RESOURCE_EXHAUSTED: the API pins it for large bodies.
         body = json.dumps(
-            {
-                "code": 8,
-                "message": f"request body larger than {self.max_bytes} bytes",
-                "details": [],
-            }
+            error_body(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"request body larger than {self.max_bytes} bytes",
+            )
         ).encode()
         await send(
             {

@@ -7,24 +7,21 @@ an unset optional or message field is null.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-_STRUCTS = {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"}
+from collector import structs
 
-
-def _whole_numbers(value: Any) -> Any:
-    """JSON has one number type: print 100, not 100.0, for whole numbers inside a Struct."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _whole_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_whole_numbers(v) for v in value]
-    return value
+# The collector's own reading of Structs, so whole numbers print as 100, not 100.0.
+_STRUCTS: dict[str, Callable[[Any], Any]] = {
+    "google.protobuf.Struct": structs.struct_to_dict,
+    "google.protobuf.Value": structs.value_to_python,
+    "google.protobuf.ListValue": structs.list_to_python,
+}
 
 
 def _scalar(field: Any, value: Any) -> Any:
@@ -38,7 +35,7 @@ def to_json(message: Message) -> Any:
     if name == "google.protobuf.Timestamp":
         return json_format.MessageToDict(message)
     if name in _STRUCTS:
-        return _whole_numbers(json_format.MessageToDict(message))
+        return _STRUCTS[name](message)
     out: dict[str, Any] = {}
     for field in message.DESCRIPTOR.fields:
         value = getattr(message, field.name)

@@ -38,7 +38,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 @dataclass(frozen=True)
-class Route:
+class AnnotatedRoute:
+    """An HTTP route that an RPC declares with its google.api.http annotation."""
+
     verb: str  # "GET" / "POST" / ...
     path: str
     method: MethodDescriptor
@@ -50,7 +52,7 @@ class Route:
         return f"/{self.method.containing_service.full_name}/{self.method.name}"
 
 
-def annotated_routes() -> Iterator[Route]:
+def annotated_routes() -> Iterator[AnnotatedRoute]:
     for file in API_FILES:
         for service in file.services_by_name.values():
             for method in service.methods:
@@ -59,7 +61,9 @@ def annotated_routes() -> Iterator[Route]:
                 verb = rule.WhichOneof("pattern")
                 if verb and verb != "custom":
                     status = options.Extensions[options_pb2.http_success_status] or 200
-                    yield Route(verb.upper(), getattr(rule, verb), method, rule.body, status)
+                    yield AnnotatedRoute(
+                        verb.upper(), getattr(rule, verb), method, rule.body, status
+                    )
 
 
 def _message_class(name: str) -> type[Message]:
@@ -76,7 +80,7 @@ def error_response(
     return JSONResponse(error_body(code, message), http_status(code), headers=headers)
 
 
-async def _request_message(request: Request, route: Route, cls: type[Message]) -> Message:
+async def _request_message(request: Request, route: AnnotatedRoute, cls: type[Message]) -> Message:
     if route.body != "*":
         data: Any = dict(request.query_params)
     else:
@@ -95,7 +99,7 @@ async def _request_message(request: Request, route: Route, cls: type[Message]) -
 
 
 def make_endpoint(
-    route: Route, channel: Callable[[], grpc.aio.Channel], timeout_s: float
+    route: AnnotatedRoute, channel: Callable[[], grpc.aio.Channel], timeout_s: float
 ) -> Callable[[Request], Awaitable[Response]]:
     request_cls = _message_class(route.method.input_type.full_name)
     response_cls = _message_class(route.method.output_type.full_name)
@@ -128,7 +132,7 @@ def make_endpoint(
     return endpoint
 
 
-def _doc(route: Route) -> str:
+def _doc(route: AnnotatedRoute) -> str:
     return (
         f"Calls `{route.rpc_path}`. Body/query: `{route.method.input_type.full_name}`; "
         f"response: `{route.method.output_type.full_name}` (see proto/)."

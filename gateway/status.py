@@ -1,4 +1,5 @@
-"""gRPC status → HTTP status and error body, as grpc-gateway's runtime/errors.go does it."""
+"""The gateway's status table: gRPC status ⇄ HTTP status and the error body, as grpc-gateway's
+runtime/errors.go does it. No other module maps one kind of status to the other."""
 
 from __future__ import annotations
 
@@ -28,8 +29,20 @@ HTTP_STATUS = {
 }
 
 
+# Requests that match no route never reach an RPC; their code is what grpc-gateway's
+# DefaultRoutingErrorHandler gives them. The HTTP status stays the router's own (404, 405).
+ROUTING_ERRORS = {
+    404: grpc.StatusCode.NOT_FOUND,
+    405: grpc.StatusCode.UNIMPLEMENTED,
+}
+
+
 def http_status(code: grpc.StatusCode) -> int:
     return HTTP_STATUS.get(code, 500)
+
+
+def routing_error_code(http_status: int) -> grpc.StatusCode:
+    return ROUTING_ERRORS.get(http_status, grpc.StatusCode.UNKNOWN)
 
 
 def error_body(code: grpc.StatusCode, message: str) -> dict[str, object]:

@@ -12,7 +12,8 @@ import sys
 import threading
 from types import FrameType
 
-from collector import process
+from collector import child_process
+from stack import supervision
 
 START_TIMEOUT_S = 120.0
 
@@ -32,18 +33,18 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
 
-    children: list[process.ReadyChild] = []
+    children: list[supervision.ReadyChild] = []
     code = 0
     try:
-        collector = process.ReadyChild(
-            "collector", process.python_module("collector", "serve"), process.child_env()
+        collector = supervision.ReadyChild(
+            "collector", child_process.python_module("collector", "serve"), supervision.child_env()
         )
         children.append(collector)
         grpc_port = collector.wait_ready(START_TIMEOUT_S, stopping)["grpc"]
-        gateway = process.ReadyChild(
+        gateway = supervision.ReadyChild(
             "gateway",
-            process.python_module("gateway"),
-            process.child_env(COLLECTOR_ADDR=f"127.0.0.1:{grpc_port}"),
+            child_process.python_module("gateway"),
+            supervision.child_env(COLLECTOR_ADDR=f"127.0.0.1:{grpc_port}"),
         )
         children.append(gateway)
         http_port = gateway.wait_ready(START_TIMEOUT_S, stopping)["http"]

@@ -15,8 +15,9 @@ import grpc
 from pymongo import MongoClient
 
 from aegis.v1 import auth_pb2, auth_pb2_grpc
-from collector import process
+from collector import child_process
 from collector.embedded import free_port, mongodb_url
+from stack import supervision
 
 START_TIMEOUT_S = 90.0
 JWT_SECRET = "test-secret-" + "x" * 40
@@ -41,8 +42,8 @@ class Database:
     def start(self) -> Database:
         (self.data_dir / "db").mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "secantus.log").open("ab")
-        self.proc = process.spawn(
-            process.python_module(
+        self.proc = child_process.spawn(
+            child_process.python_module(
                 "secantus",
                 "--host",
                 "127.0.0.1",
@@ -78,11 +79,11 @@ class Database:
 
     def stop(self) -> None:
         if self.proc is not None:
-            process.stop(self.proc)
+            child_process.stop(self.proc)
 
 
 def collector_env(mongodb_url: str, data_dir: pathlib.Path, **extra: str) -> dict[str, str]:
-    return process.child_env(
+    return supervision.child_env(
         MONGODB_URL=mongodb_url,
         DATA_DIR=str(data_dir),
         JWT_SECRET=JWT_SECRET,
@@ -95,20 +96,22 @@ def collector_env(mongodb_url: str, data_dir: pathlib.Path, **extra: str) -> dic
     )
 
 
-def start_collector(env: dict[str, str], log: pathlib.Path) -> tuple[process.ReadyChild, int]:
-    child = process.ReadyChild(
-        "collector", process.python_module("collector", "serve"), env, echo=_log_to(log)
+def start_collector(env: dict[str, str], log: pathlib.Path) -> tuple[supervision.ReadyChild, int]:
+    child = supervision.ReadyChild(
+        "collector", child_process.python_module("collector", "serve"), env, echo=_log_to(log)
     )
     return child, child.wait_ready(START_TIMEOUT_S)["grpc"]
 
 
 def start_gateway(
     collector_addr: str, log: pathlib.Path, **extra: str
-) -> tuple[process.ReadyChild, int]:
-    env = process.child_env(
+) -> tuple[supervision.ReadyChild, int]:
+    env = supervision.child_env(
         COLLECTOR_ADDR=collector_addr, HTTP_PORT="0", HTTP_HOST="127.0.0.1", **extra
     )
-    child = process.ReadyChild("gateway", process.python_module("gateway"), env, echo=_log_to(log))
+    child = supervision.ReadyChild(
+        "gateway", child_process.python_module("gateway"), env, echo=_log_to(log)
+    )
     return child, child.wait_ready(START_TIMEOUT_S)["http"]
 
 
@@ -116,7 +119,7 @@ def start_gateway(
 class Stack:
     """`python -m stack` (what `make run` runs) on the embedded database."""
 
-    child: process.ReadyChild
+    child: supervision.ReadyChild
     http_port: int
     grpc_port: int
     data_dir: pathlib.Path
@@ -131,7 +134,7 @@ class Stack:
 
 
 def start_stack(data_dir: pathlib.Path, **extra: str) -> Stack:
-    env = process.child_env(
+    env = supervision.child_env(
         DATA_DIR=str(data_dir),
         HTTP_PORT="0",
         GRPC_PORT="0",
@@ -141,8 +144,8 @@ def start_stack(data_dir: pathlib.Path, **extra: str) -> Stack:
     )
     env.pop("MONGODB_URL", None)
     env.pop("JWT_SECRET", None)
-    child = process.ReadyChild(
-        "stack", process.python_module("stack"), env, echo=_log_to(data_dir / "stack.log")
+    child = supervision.ReadyChild(
+        "stack", child_process.python_module("stack"), env, echo=_log_to(data_dir / "stack.log")
     )
     ports = child.wait_ready(START_TIMEOUT_S)
     return Stack(child, ports["http"], ports["grpc"], data_dir)
@@ -205,7 +208,7 @@ class Backend:
         self.port = free_port()
         self.env = collector_env(self.db.url, data_dir, **collector_extra)
         self.env["GRPC_PORT"] = str(self.port)
-        self.collector: process.ReadyChild | None = None
+        self.collector: supervision.ReadyChild | None = None
 
     @property
     def target(self) -> str:

@@ -257,8 +257,8 @@ async def test_retention_deletes_old_events_audit_logs_and_minute_buckets_only(
                     "details": {},
                 }
             )
-    minute = storage.db["rollups_minute"]
-    hour = storage.db["rollups_hour"]
+    minute = storage.buckets["minute"]
+    hour = storage.buckets["hour"]
     await minute.insert_many(
         [
             {"start": now - dt.timedelta(days=8), "age": "old"},

@@ -5,9 +5,9 @@ RETENTION_DAYS applies to raw events (`ml_events`, `llm_events`, by event time `
 buckets are kept. 0 keeps forever. Run history (`job_runs`) is kept for JOB_RUNS_KEEP.
 
 A job rather than a TTL index: a TTL index is one more index to maintain on every insert,
-which costs ingest throughput on the embedded database. Raw events are deleted tenant by
-tenant so that each range query uses the (tenant, timestamp) index they already have, and in
-batches so that ingest is never stuck behind one huge delete.
+which costs ingest throughput on the embedded database. For the same reason raw events have no
+time index: each run scans them, which an hourly job can afford and ingest cannot. Deletes go
+in batches so that ingest is never stuck behind one huge delete.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 from collector.jobs.leases import utcnow
 from collector.storage import Document, Storage
 
-# The lead's rollups name their minute buckets so; each bucket has a `start` datetime.
-MINUTE_ROLLUPS = "rollups_minute"
 JOB_RUNS_KEEP = dt.timedelta(days=7)
 BATCH = 5000
 
@@ -40,23 +38,12 @@ async def _delete_batches(
             return deleted
 
 
-async def _delete_per_tenant(
-    collection: AsyncCollection[Document], field: str, cutoff: dt.datetime, batch: int
-) -> int:
-    deleted = 0
-    for tenant in await collection.distinct("tenant"):
-        query = {"tenant": tenant, field: {"$lt": cutoff}}
-        deleted += await _delete_batches(collection, query, batch)
-    return deleted
-
-
 async def apply_retention(
     storage: Storage,
     *,
     retention_days: float,
     rollup_retention_days: float,
     now: dt.datetime | None = None,
-    minute_rollups: str = MINUTE_ROLLUPS,
     batch: int = BATCH,
 ) -> dict[str, Any]:
     """Delete expired documents; returns how many went, per collection."""
@@ -65,14 +52,13 @@ async def apply_retention(
     if retention_days > 0:
         cutoff = now - dt.timedelta(days=retention_days)
         for collection in (storage.ml_events, storage.llm_events, storage.audit_logs):
-            deleted[collection.name] = await _delete_per_tenant(
-                collection, "timestamp", cutoff, batch
+            deleted[collection.name] = await _delete_batches(
+                collection, {"timestamp": {"$lt": cutoff}}, batch
             )
     if rollup_retention_days > 0:
         cutoff = now - dt.timedelta(days=rollup_retention_days)
-        deleted[minute_rollups] = await _delete_batches(
-            storage.db[minute_rollups], {"start": {"$lt": cutoff}}, batch
-        )
+        minute = storage.buckets["minute"]
+        deleted[minute.name] = await _delete_batches(minute, {"start": {"$lt": cutoff}}, batch)
     deleted[storage.job_runs.name] = await _delete_batches(
         storage.job_runs, {"started_at": {"$lt": now - JOB_RUNS_KEEP}}, batch
     )
