@@ -62,6 +62,7 @@ class MLFields(_MLRequired, total=False):
     metadata: Mapping[str, Any] | None
     latency_ms: float | None
     event_id: str | None
+    error: str | None  # an error type or short message; None or "" means success
 
 
 class _LLMRequired(TypedDict):
@@ -79,6 +80,9 @@ class LLMFields(_LLMRequired, total=False):
     metadata: Mapping[str, Any] | None
     latency_ms: float | None
     event_id: str | None
+    error: str | None  # an error type or short message; None or "" means success
+    input_tokens: int | None  # where known; tokens_used stays the total
+    output_tokens: int | None
 
 
 def _checked(fields: Mapping[str, Any], spec: type, call: str) -> Mapping[str, Any]:
@@ -101,7 +105,11 @@ def ml_event(**fields: Unpack[MLFields]) -> events_pb2.MLEvent:
         model_id=f["model_id"],
         input_shape=list(f.get("input_shape", ())),
         timestamp=_timestamp(f.get("timestamp")),
-        **_present(prediction_count=f.get("prediction_count"), latency_ms=f.get("latency_ms")),
+        **_present(
+            prediction_count=f.get("prediction_count"),
+            latency_ms=f.get("latency_ms"),
+            error=f.get("error"),
+        ),
     )
     _with_metadata(event, f.get("metadata"))
     return event
@@ -119,6 +127,9 @@ def llm_event(**fields: Unpack[LLMFields]) -> events_pb2.LLMEvent:
             tokens_used=f.get("tokens_used"),
             cost=f.get("cost"),
             latency_ms=f.get("latency_ms"),
+            error=f.get("error"),
+            input_tokens=f.get("input_tokens"),
+            output_tokens=f.get("output_tokens"),
         ),
     )
     _with_metadata(event, f.get("metadata"))

@@ -11,6 +11,7 @@ from typing import Any
 
 MAX_NAME = 256
 MAX_EVENT_ID = 128
+MAX_ERROR = 512  # an error type or a short message, not a stack trace
 MAX_SHAPE_DIMS = 16
 MAX_METADATA_DEPTH = 8
 MAX_METADATA_NODES = 2000
@@ -46,6 +47,12 @@ def _count(event: dict[str, Any], key: str) -> None:
     value = event.get(key)
     if value is not None and value < 0:
         raise Invalid(key, "must not be negative")
+
+
+def _error(event: dict[str, Any]) -> None:
+    value = event.get("error")
+    if value and len(value) > MAX_ERROR:
+        raise Invalid("error", f"longer than {MAX_ERROR} characters (an error type or message)")
 
 
 def _amount(event: dict[str, Any], key: str) -> None:
@@ -110,6 +117,7 @@ def _fill_and_check_common(event: dict[str, Any], now: dt.datetime) -> None:
     _event_id(event)
     _timestamp_or_now(event, now)
     _amount(event, "latency_ms")
+    _error(event)
     if not isinstance(event["metadata"], dict):
         raise Invalid("metadata", "must be a JSON object")
     _metadata(event["metadata"])
@@ -135,6 +143,8 @@ def fill_and_check_llm(event: dict[str, Any], now: dt.datetime) -> None:
         if event[key] is None:
             event[key] = 0
         _count(event, key)
+    _count(event, "input_tokens")
+    _count(event, "output_tokens")
     if event["cost"] is None:
         event["cost"] = 0.0
     _amount(event, "cost")

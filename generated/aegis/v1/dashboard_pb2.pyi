@@ -30,55 +30,119 @@ class RecentEvent(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., event_id: _Optional[str] = ..., model: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class OverviewResponse(_message.Message):
-    __slots__ = ("total_ml_predictions", "total_llm_requests", "active_models", "total_cost", "recent_events")
+    __slots__ = ("total_ml_predictions", "total_llm_requests", "active_models", "total_cost", "recent_events", "total_errors")
     TOTAL_ML_PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_LLM_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_MODELS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_COST_FIELD_NUMBER: _ClassVar[int]
     RECENT_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_ERRORS_FIELD_NUMBER: _ClassVar[int]
     total_ml_predictions: int
     total_llm_requests: int
     active_models: int
     total_cost: float
     recent_events: _containers.RepeatedCompositeFieldContainer[RecentEvent]
-    def __init__(self, total_ml_predictions: _Optional[int] = ..., total_llm_requests: _Optional[int] = ..., active_models: _Optional[int] = ..., total_cost: _Optional[float] = ..., recent_events: _Optional[_Iterable[_Union[RecentEvent, _Mapping]]] = ...) -> None: ...
+    total_errors: int
+    def __init__(self, total_ml_predictions: _Optional[int] = ..., total_llm_requests: _Optional[int] = ..., active_models: _Optional[int] = ..., total_cost: _Optional[float] = ..., recent_events: _Optional[_Iterable[_Union[RecentEvent, _Mapping]]] = ..., total_errors: _Optional[int] = ...) -> None: ...
 
 class MetricsRequest(_message.Message):
-    __slots__ = ("start_date", "end_date")
+    __slots__ = ("start_date", "end_date", "interval")
     START_DATE_FIELD_NUMBER: _ClassVar[int]
     END_DATE_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
     start_date: str
     end_date: str
-    def __init__(self, start_date: _Optional[str] = ..., end_date: _Optional[str] = ...) -> None: ...
+    interval: str
+    def __init__(self, start_date: _Optional[str] = ..., end_date: _Optional[str] = ..., interval: _Optional[str] = ...) -> None: ...
+
+class MLSeriesPoint(_message.Message):
+    __slots__ = ("time", "events", "predictions", "errors", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P95_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_MS_FIELD_NUMBER: _ClassVar[int]
+    time: _timestamp_pb2.Timestamp
+    events: int
+    predictions: int
+    errors: int
+    latency_p50_ms: float
+    latency_p95_ms: float
+    latency_p99_ms: float
+    def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., events: _Optional[int] = ..., predictions: _Optional[int] = ..., errors: _Optional[int] = ..., latency_p50_ms: _Optional[float] = ..., latency_p95_ms: _Optional[float] = ..., latency_p99_ms: _Optional[float] = ...) -> None: ...
+
+class LLMSeriesPoint(_message.Message):
+    __slots__ = ("time", "requests", "tokens", "cost", "errors", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "input_tokens", "output_tokens")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P95_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_MS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    time: _timestamp_pb2.Timestamp
+    requests: int
+    tokens: int
+    cost: float
+    errors: int
+    latency_p50_ms: float
+    latency_p95_ms: float
+    latency_p99_ms: float
+    input_tokens: int
+    output_tokens: int
+    def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., tokens: _Optional[int] = ..., cost: _Optional[float] = ..., errors: _Optional[int] = ..., latency_p50_ms: _Optional[float] = ..., latency_p95_ms: _Optional[float] = ..., latency_p99_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ...) -> None: ...
 
 class MLModelMetrics(_message.Message):
-    __slots__ = ("model_id", "model_type", "events", "predictions", "first_seen", "last_seen")
+    __slots__ = ("model_id", "model_type", "events", "predictions", "first_seen", "last_seen", "errors", "error_rate", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "series")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_TYPE_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
     FIRST_SEEN_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P95_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_MS_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     model_type: str
     events: int
     predictions: int
     first_seen: _timestamp_pb2.Timestamp
     last_seen: _timestamp_pb2.Timestamp
-    def __init__(self, model_id: _Optional[str] = ..., model_type: _Optional[str] = ..., events: _Optional[int] = ..., predictions: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    errors: int
+    error_rate: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    latency_p99_ms: float
+    series: _containers.RepeatedCompositeFieldContainer[MLSeriesPoint]
+    def __init__(self, model_id: _Optional[str] = ..., model_type: _Optional[str] = ..., events: _Optional[int] = ..., predictions: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., errors: _Optional[int] = ..., error_rate: _Optional[float] = ..., latency_p50_ms: _Optional[float] = ..., latency_p95_ms: _Optional[float] = ..., latency_p99_ms: _Optional[float] = ..., series: _Optional[_Iterable[_Union[MLSeriesPoint, _Mapping]]] = ...) -> None: ...
 
 class MLMetricsResponse(_message.Message):
-    __slots__ = ("total_events", "total_predictions", "models")
+    __slots__ = ("total_events", "total_predictions", "models", "total_errors", "error_rate", "series")
     TOTAL_EVENTS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
     total_events: int
     total_predictions: int
     models: _containers.RepeatedCompositeFieldContainer[MLModelMetrics]
-    def __init__(self, total_events: _Optional[int] = ..., total_predictions: _Optional[int] = ..., models: _Optional[_Iterable[_Union[MLModelMetrics, _Mapping]]] = ...) -> None: ...
+    total_errors: int
+    error_rate: float
+    series: _containers.RepeatedCompositeFieldContainer[MLSeriesPoint]
+    def __init__(self, total_events: _Optional[int] = ..., total_predictions: _Optional[int] = ..., models: _Optional[_Iterable[_Union[MLModelMetrics, _Mapping]]] = ..., total_errors: _Optional[int] = ..., error_rate: _Optional[float] = ..., series: _Optional[_Iterable[_Union[MLSeriesPoint, _Mapping]]] = ...) -> None: ...
 
 class LLMModelMetrics(_message.Message):
-    __slots__ = ("model_name", "requests", "tokens", "cost", "avg_prompt_length", "avg_response_length", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
+    __slots__ = ("model_name", "requests", "tokens", "cost", "avg_prompt_length", "avg_response_length", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "errors", "error_rate", "input_tokens", "output_tokens", "series")
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +152,11 @@ class LLMModelMetrics(_message.Message):
     LATENCY_P50_MS_FIELD_NUMBER: _ClassVar[int]
     LATENCY_P95_MS_FIELD_NUMBER: _ClassVar[int]
     LATENCY_P99_MS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
     model_name: str
     requests: int
     tokens: int
@@ -97,16 +166,27 @@ class LLMModelMetrics(_message.Message):
     latency_p50_ms: float
     latency_p95_ms: float
     latency_p99_ms: float
-    def __init__(self, model_name: _Optional[str] = ..., requests: _Optional[int] = ..., tokens: _Optional[int] = ..., cost: _Optional[float] = ..., avg_prompt_length: _Optional[float] = ..., avg_response_length: _Optional[float] = ..., latency_p50_ms: _Optional[float] = ..., latency_p95_ms: _Optional[float] = ..., latency_p99_ms: _Optional[float] = ...) -> None: ...
+    errors: int
+    error_rate: float
+    input_tokens: int
+    output_tokens: int
+    series: _containers.RepeatedCompositeFieldContainer[LLMSeriesPoint]
+    def __init__(self, model_name: _Optional[str] = ..., requests: _Optional[int] = ..., tokens: _Optional[int] = ..., cost: _Optional[float] = ..., avg_prompt_length: _Optional[float] = ..., avg_response_length: _Optional[float] = ..., latency_p50_ms: _Optional[float] = ..., latency_p95_ms: _Optional[float] = ..., latency_p99_ms: _Optional[float] = ..., errors: _Optional[int] = ..., error_rate: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., series: _Optional[_Iterable[_Union[LLMSeriesPoint, _Mapping]]] = ...) -> None: ...
 
 class LLMMetricsResponse(_message.Message):
-    __slots__ = ("total_requests", "total_tokens", "total_cost", "models")
+    __slots__ = ("total_requests", "total_tokens", "total_cost", "models", "total_errors", "error_rate", "series")
     TOTAL_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_COST_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
     total_requests: int
     total_tokens: int
     total_cost: float
     models: _containers.RepeatedCompositeFieldContainer[LLMModelMetrics]
-    def __init__(self, total_requests: _Optional[int] = ..., total_tokens: _Optional[int] = ..., total_cost: _Optional[float] = ..., models: _Optional[_Iterable[_Union[LLMModelMetrics, _Mapping]]] = ...) -> None: ...
+    total_errors: int
+    error_rate: float
+    series: _containers.RepeatedCompositeFieldContainer[LLMSeriesPoint]
+    def __init__(self, total_requests: _Optional[int] = ..., total_tokens: _Optional[int] = ..., total_cost: _Optional[float] = ..., models: _Optional[_Iterable[_Union[LLMModelMetrics, _Mapping]]] = ..., total_errors: _Optional[int] = ..., error_rate: _Optional[float] = ..., series: _Optional[_Iterable[_Union[LLMSeriesPoint, _Mapping]]] = ...) -> None: ...
