@@ -18,7 +18,14 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, events_pb2, ingest_pb2
 from collector.alerts.rules import AlertEvent, Rule, RuleSpec
 from collector.clients import NewClient
-from collector.dashboards import LLMMetrics, MLMetrics, Overview
+from collector.dashboards import (
+    Latency,
+    LLMMetrics,
+    LLMPoint,
+    MLMetrics,
+    MLPoint,
+    Overview,
+)
 from collector.errors import InvalidArgument
 from collector.ingest import IngestResult
 from collector.pipeline import StreamBatch
@@ -55,6 +62,7 @@ def ml_event_from_proto(e: events_pb2.MLEvent) -> dict[str, Any]:
         "timestamp": _time(e.timestamp) if e.HasField("timestamp") else None,
         "metadata": _metadata(e),
         "latency_ms": e.latency_ms if e.HasField("latency_ms") else None,
+        "error": e.error,
     }
 
 
@@ -69,6 +77,9 @@ def llm_event_from_proto(e: events_pb2.LLMEvent) -> dict[str, Any]:
         "timestamp": _time(e.timestamp) if e.HasField("timestamp") else None,
         "metadata": _metadata(e),
         "latency_ms": e.latency_ms if e.HasField("latency_ms") else None,
+        "error": e.error,
+        "input_tokens": e.input_tokens if e.HasField("input_tokens") else None,
+        "output_tokens": e.output_tokens if e.HasField("output_tokens") else None,
     }
 
 
@@ -119,12 +130,23 @@ def _struct(data: dict[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
+def _latency(latency: Latency) -> dict[str, float]:
+    """The percentiles that exist; absent ones stay unset (the fields are optional)."""
+    named = {
+        "latency_p50_ms": latency.p50_ms,
+        "latency_p95_ms": latency.p95_ms,
+        "latency_p99_ms": latency.p99_ms,
+    }
+    return {k: v for k, v in named.items() if v is not None}
+
+
 def overview_response(o: Overview) -> dashboard_pb2.OverviewResponse:
     return dashboard_pb2.OverviewResponse(
         total_ml_predictions=o.total_ml_predictions,
         total_llm_requests=o.total_llm_requests,
         active_models=o.active_models,
         total_cost=o.total_cost,
+        total_errors=o.total_errors,
         recent_events=[
             dashboard_pb2.RecentEvent(
                 kind=r.kind,
@@ -138,10 +160,42 @@ def overview_response(o: Overview) -> dashboard_pb2.OverviewResponse:
     )
 
 
+def _ml_points(points: list[MLPoint]) -> list[dashboard_pb2.MLSeriesPoint]:
+    return [
+        dashboard_pb2.MLSeriesPoint(
+            time=_timestamp(p.time),
+            events=p.events,
+            predictions=p.predictions,
+            errors=p.errors,
+            **_latency(p.latency),
+        )
+        for p in points
+    ]
+
+
+def _llm_points(points: list[LLMPoint]) -> list[dashboard_pb2.LLMSeriesPoint]:
+    return [
+        dashboard_pb2.LLMSeriesPoint(
+            time=_timestamp(p.time),
+            requests=p.requests,
+            tokens=p.tokens,
+            input_tokens=p.input_tokens,
+            output_tokens=p.output_tokens,
+            cost=p.cost,
+            errors=p.errors,
+            **_latency(p.latency),
+        )
+        for p in points
+    ]
+
+
 def ml_metrics_response(m: MLMetrics) -> dashboard_pb2.MLMetricsResponse:
     return dashboard_pb2.MLMetricsResponse(
         total_events=m.total_events,
         total_predictions=m.total_predictions,
+        total_errors=m.total_errors,
+        error_rate=m.error_rate,
+        series=_ml_points(m.series),
         models=[
             dashboard_pb2.MLModelMetrics(
                 model_id=x.model_id,
@@ -150,6 +204,10 @@ def ml_metrics_response(m: MLMetrics) -> dashboard_pb2.MLMetricsResponse:
                 predictions=x.predictions,
                 first_seen=_timestamp(x.first_seen),
                 last_seen=_timestamp(x.last_seen),
+                errors=x.errors,
+                error_rate=x.error_rate,
+                series=_ml_points(x.series),
+                **_latency(x.latency),
             )
             for x in m.models
         ],
@@ -161,17 +219,23 @@ def llm_metrics_response(m: LLMMetrics) -> dashboard_pb2.LLMMetricsResponse:
         total_requests=m.total_requests,
         total_tokens=m.total_tokens,
         total_cost=m.total_cost,
+        total_errors=m.total_errors,
+        error_rate=m.error_rate,
+        series=_llm_points(m.series),
         models=[
             dashboard_pb2.LLMModelMetrics(
                 model_name=x.model_name,
                 requests=x.requests,
                 tokens=x.tokens,
+                input_tokens=x.input_tokens,
+                output_tokens=x.output_tokens,
                 cost=x.cost,
                 avg_prompt_length=x.avg_prompt_length,
                 avg_response_length=x.avg_response_length,
-                latency_p50_ms=x.latency_p50_ms,
-                latency_p95_ms=x.latency_p95_ms,
-                latency_p99_ms=x.latency_p99_ms,
+                errors=x.errors,
+                error_rate=x.error_rate,
+                series=_llm_points(x.series),
+                **_latency(x.latency),
             )
             for x in m.models
         ],

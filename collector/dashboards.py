@@ -1,4 +1,6 @@
-"""Overview and per-model metrics, always for the caller's tenant only."""
+"""Overview and per-model metrics, always for the caller's tenant only, read from rollups
+(collector.rollups): the cost of an answer grows with the range and the number of models,
+not with the number of events stored."""
 
 from __future__ import annotations
 
@@ -7,10 +9,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.dates import DateRange
+from collector.rollups import cells
+from collector.rollups.cells import Cell
+from collector.rollups.reader import Piece, by_interval, by_model, read_pieces, read_recent
+from collector.rollups.tiers import Tier
 from collector.storage import Storage
 
-RECENT_EVENTS = 10
-_HIDDEN = ("_id", "tenant")
+
+@dataclass(frozen=True)
+class MetricsQuery:
+    dates: DateRange
+    interval: Tier | None = None  # adds a series when set
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,39 @@ class Overview:
     active_models: int = 0
     total_cost: float = 0.0
     recent_events: list[RecentEvent] = field(default_factory=list)
+    total_errors: int = 0
+
+
+@dataclass(frozen=True)
+class Latency:
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+
+    @classmethod
+    def of(cls, cell: Cell) -> Latency:
+        return cls(*cells.percentiles(cell))
+
+
+@dataclass(frozen=True)
+class MLPoint:
+    time: dt.datetime
+    events: int
+    predictions: int
+    errors: int
+    latency: Latency
+
+
+@dataclass(frozen=True)
+class LLMPoint:
+    time: dt.datetime
+    requests: int
+    tokens: int
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    errors: int
+    latency: Latency
 
 
 @dataclass(frozen=True)
@@ -39,6 +81,10 @@ class MLModel:
     predictions: int
     first_seen: dt.datetime
     last_seen: dt.datetime
+    errors: int = 0
+    error_rate: float = 0.0
+    latency: Latency = Latency()
+    series: list[MLPoint] = field(default_factory=list)
 
 
 @dataclass
@@ -46,6 +92,9 @@ class MLMetrics:
     total_events: int = 0
     total_predictions: int = 0
     models: list[MLModel] = field(default_factory=list)
+    total_errors: int = 0
+    error_rate: float = 0.0
+    series: list[MLPoint] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -56,9 +105,12 @@ class LLMModel:
     cost: float
     avg_prompt_length: float
     avg_response_length: float
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
-    latency_p99_ms: float | None
+    latency: Latency
+    errors: int = 0
+    error_rate: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    series: list[LLMPoint] = field(default_factory=list)
 
 
 @dataclass
@@ -67,151 +119,143 @@ class LLMMetrics:
     total_tokens: int = 0
     total_cost: float = 0.0
     models: list[LLMModel] = field(default_factory=list)
+    total_errors: int = 0
+    error_rate: float = 0.0
+    series: list[LLMPoint] = field(default_factory=list)
 
 
 def _json_safe(doc: dict[str, Any]) -> dict[str, Any]:
     return {
         k: v.isoformat().replace("+00:00", "Z") if isinstance(v, dt.datetime) else v
         for k, v in doc.items()
-        if k not in _HIDDEN
     }
+
+
+def _rate(cell: Cell) -> float:
+    return cell["errors"] / cell["n"] if cell["n"] else 0.0
+
+
+def _total(parts: list[Cell]) -> Cell:
+    total = cells.empty()
+    for part in parts:
+        cells.merge(total, part)
+    return total
+
+
+def _ml_point(time: dt.datetime, c: Cell) -> MLPoint:
+    return MLPoint(time, c["n"], c["predictions"], c["errors"], Latency.of(c))
+
+
+def _llm_point(time: dt.datetime, c: Cell) -> LLMPoint:
+    return LLMPoint(
+        time,
+        c["n"],
+        c["tokens"],
+        c["input_tokens"],
+        c["output_tokens"],
+        float(c["cost"]),
+        c["errors"],
+        Latency.of(c),
+    )
+
+
+class Series:
+    """The points of one query: overall, and per model."""
+
+    def __init__(self, pieces: list[Piece], interval: Tier | None) -> None:
+        self._points = by_interval(pieces, interval) if interval else {}
+
+    def overall(self) -> list[tuple[dt.datetime, Cell]]:
+        return [(t, _total(list(models.values()))) for t, models in self._points.items()]
+
+    def of(self, model: str) -> list[tuple[dt.datetime, Cell]]:
+        return [(t, models[model]) for t, models in self._points.items() if model in models]
 
 
 class Dashboards:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
 
-    async def _one(self, collection: Any, pipeline: list[dict[str, Any]]) -> dict[str, Any]:
-        rows = await (await collection.aggregate(pipeline)).to_list()
-        return rows[0] if rows else {}
+    async def _pieces(self, tenant: str, kind: cells.Kind, query: MetricsQuery) -> list[Piece]:
+        dates = query.dates
+        return await read_pieces(
+            self._storage, tenant, kind, dates.start, dates.end, query.interval or "day"
+        )
 
     async def overview(self, tenant: str) -> Overview:
-        match = {"$match": {"tenant": tenant}}
-        ml = await self._one(
-            self._storage.ml_events,
-            [
-                match,
-                {"$group": {"_id": "$model_id", "p": {"$sum": "$prediction_count"}}},
-                {"$group": {"_id": None, "predictions": {"$sum": "$p"}, "models": {"$sum": 1}}},
-            ],
-        )
-        llm = await self._one(
-            self._storage.llm_events,
-            [
-                match,
-                {"$group": {"_id": "$model_name", "n": {"$sum": 1}, "c": {"$sum": "$cost"}}},
-                {
-                    "$group": {
-                        "_id": None,
-                        "requests": {"$sum": "$n"},
-                        "cost": {"$sum": "$c"},
-                        "models": {"$sum": 1},
-                    }
-                },
-            ],
-        )
-        recent: list[RecentEvent] = []
-        for kind, collection, model_key in (
-            ("ml", self._storage.ml_events, "model_id"),
-            ("llm", self._storage.llm_events, "model_name"),
-        ):
-            cursor = collection.find({"tenant": tenant}).sort("timestamp", -1).limit(RECENT_EVENTS)
-            async for doc in cursor:
-                recent.append(
-                    RecentEvent(
-                        kind, doc["event_id"], doc[model_key], doc["timestamp"], _json_safe(doc)
-                    )
-                )
-        recent.sort(key=lambda r: r.timestamp, reverse=True)
-        return Overview(
-            total_ml_predictions=int(ml.get("predictions", 0)),
-            total_llm_requests=int(llm.get("requests", 0)),
-            active_models=int(ml.get("models", 0)) + int(llm.get("models", 0)),
-            total_cost=float(llm.get("cost", 0.0)),
-            recent_events=recent[:RECENT_EVENTS],
-        )
-
-    @staticmethod
-    def _match(tenant: str, dates: DateRange) -> dict[str, Any]:
-        query: dict[str, Any] = {"tenant": tenant}
-        if bounds := dates.mongo_filter():
-            query["timestamp"] = bounds
-        return {"$match": query}
-
-    async def ml_metrics(self, tenant: str, dates: DateRange) -> MLMetrics:
-        pipeline = [
-            self._match(tenant, dates),
-            {
-                "$group": {
-                    "_id": "$model_id",
-                    "model_type": {"$last": "$model_type"},
-                    "events": {"$sum": 1},
-                    "predictions": {"$sum": "$prediction_count"},
-                    "first_seen": {"$min": "$timestamp"},
-                    "last_seen": {"$max": "$timestamp"},
-                }
-            },
-            {"$sort": {"_id": 1}},
+        everything = MetricsQuery(DateRange(None, None))
+        ml = by_model(await self._pieces(tenant, "ml", everything))
+        llm = by_model(await self._pieces(tenant, "llm", everything))
+        recent = [
+            RecentEvent(e["kind"], e["event_id"], e["model"], e["timestamp"], _json_safe(e["data"]))
+            for e in await read_recent(self._storage, tenant)
         ]
+        return Overview(
+            total_ml_predictions=sum(c["predictions"] for c in ml.values()),
+            total_llm_requests=sum(c["n"] for c in llm.values()),
+            active_models=len(ml) + len(llm),
+            total_cost=float(sum(c["cost"] for c in llm.values())),
+            recent_events=recent,
+            total_errors=sum(c["errors"] for c in [*ml.values(), *llm.values()]),
+        )
+
+    async def ml_metrics(self, tenant: str, query: MetricsQuery) -> MLMetrics:
+        pieces = await self._pieces(tenant, "ml", query)
+        totals = by_model(pieces)
+        series = Series(pieces, query.interval)
         models = [
             MLModel(
-                r["_id"],
-                r["model_type"],
-                int(r["events"]),
-                int(r["predictions"]),
-                r["first_seen"],
-                r["last_seen"],
+                model,
+                c.get("model_type", ""),
+                c["n"],
+                c["predictions"],
+                c["first"],
+                c["last"],
+                c["errors"],
+                _rate(c),
+                Latency.of(c),
+                [_ml_point(t, p) for t, p in series.of(model)],
             )
-            async for r in await self._storage.ml_events.aggregate(pipeline)
+            for model, c in sorted(totals.items())
         ]
+        total = _total(list(totals.values()))
         return MLMetrics(
-            total_events=sum(m.events for m in models),
-            total_predictions=sum(m.predictions for m in models),
+            total_events=total["n"],
+            total_predictions=total["predictions"],
             models=models,
+            total_errors=total["errors"],
+            error_rate=_rate(total),
+            series=[_ml_point(t, p) for t, p in series.overall()],
         )
 
-    async def llm_metrics(self, tenant: str, dates: DateRange) -> LLMMetrics:
-        pipeline = [
-            self._match(tenant, dates),
-            {
-                "$group": {
-                    "_id": "$model_name",
-                    "requests": {"$sum": 1},
-                    "tokens": {"$sum": "$tokens_used"},
-                    "cost": {"$sum": "$cost"},
-                    "avg_prompt": {"$avg": "$prompt_length"},
-                    "avg_response": {"$avg": "$response_length"},
-                    "timed": {"$sum": {"$cond": [{"$isNumber": "$latency_ms"}, 1, 0]}},
-                    "latency": {
-                        "$percentile": {
-                            "input": "$latency_ms",
-                            "p": [0.5, 0.95, 0.99],
-                            "method": "approximate",
-                        }
-                    },
-                }
-            },
-            {"$sort": {"_id": 1}},
-        ]
-        models = []
-        async for r in await self._storage.llm_events.aggregate(pipeline):
-            p50, p95, p99 = r["latency"] if r["timed"] and r["latency"] else (None, None, None)
-            models.append(
-                LLMModel(
-                    r["_id"],
-                    int(r["requests"]),
-                    int(r["tokens"]),
-                    float(r["cost"]),
-                    float(r["avg_prompt"] or 0),
-                    float(r["avg_response"] or 0),
-                    p50,
-                    p95,
-                    p99,
-                )
+    async def llm_metrics(self, tenant: str, query: MetricsQuery) -> LLMMetrics:
+        pieces = await self._pieces(tenant, "llm", query)
+        totals = by_model(pieces)
+        series = Series(pieces, query.interval)
+        models = [
+            LLMModel(
+                model,
+                c["n"],
+                c["tokens"],
+                float(c["cost"]),
+                c["prompt"] / c["n"],
+                c["response"] / c["n"],
+                Latency.of(c),
+                c["errors"],
+                _rate(c),
+                c["input_tokens"],
+                c["output_tokens"],
+                [_llm_point(t, p) for t, p in series.of(model)],
             )
+            for model, c in sorted(totals.items())
+        ]
+        total = _total(list(totals.values()))
         return LLMMetrics(
-            total_requests=sum(m.requests for m in models),
-            total_tokens=sum(m.tokens for m in models),
-            total_cost=sum(m.cost for m in models),
+            total_requests=total["n"],
+            total_tokens=total["tokens"],
+            total_cost=float(total["cost"]),
             models=models,
+            total_errors=total["errors"],
+            error_rate=_rate(total),
+            series=[_llm_point(t, p) for t, p in series.overall()],
         )

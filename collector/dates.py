@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from collector.errors import InvalidArgument
+from collector.rollups.tiers import Tier
 
 
 @dataclass(frozen=True)
@@ -51,3 +52,33 @@ def parse_range(start_date: str, end_date: str) -> DateRange:
     if start is not None and end is not None and start >= end:
         raise InvalidArgument("start_date must not be after end_date")
     return DateRange(start, end)
+
+
+# The longest range each series interval may cover (None: any), so a series stays a few
+# thousand points at most.
+SERIES_SPAN: dict[Tier, dt.timedelta | None] = {
+    "minute": dt.timedelta(days=1),
+    "hour": dt.timedelta(days=31),
+    "day": None,
+}
+
+
+def parse_interval(text: str, dates: DateRange) -> Tier | None:
+    """The series interval asked for ("" → no series), checked against the range it covers."""
+    text = text.strip().lower()
+    if not text:
+        return None
+    if text not in SERIES_SPAN:
+        raise InvalidArgument(f"interval: {text[:20]!r} is not one of minute, hour, day")
+    interval: Tier = text
+    longest = SERIES_SPAN[interval]
+    if longest is not None:
+        if dates.start is None:
+            raise InvalidArgument(f"interval: a {interval} series needs a start_date")
+        end = dates.end or dt.datetime.now(dt.UTC)
+        if end - dates.start > longest:
+            raise InvalidArgument(
+                f"interval: a {interval} series covers at most {longest.days} days; "
+                "narrow the range or use a coarser interval"
+            )
+    return interval

@@ -5,16 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from bson import ObjectId
 
+from collector.rollups.cells import Kind
+from collector.rollups.partials import partial_of
 from collector.storage import Storage
 from collector.tokens import Principal
 from collector.validation import EventError, Invalid, fill_and_check_llm, fill_and_check_ml
 
-Kind = Literal["ml", "llm"]
 MAX_BATCH = 10_000
+# Stored only when given: absent (None) and, for `error`, empty mean "not known" / "no error".
+OPTIONAL = ("latency_ms", "error", "input_tokens", "output_tokens")
 
 
 @dataclass
@@ -55,11 +58,21 @@ class IngestService:
             event["received_at"] = now
             if not event["event_id"]:
                 event["event_id"] = str(ObjectId())
-            if event.get("latency_ms") is None:
-                event.pop("latency_ms", None)
+            # Unique per tenant by construction: tenants cannot contain ":".
+            event["_id"] = f"{principal.tenant}:{event['event_id']}"
+            for optional in OPTIONAL:
+                if event.get(optional) in (None, ""):
+                    event.pop(optional, None)
             docs.append(event)
         result.rejected = len(result.errors)
-        outcome = await self._storage.insert_events(collection, docs)
+        # The same id twice in one batch: the first is written, the rest are duplicates.
+        firsts: dict[str, dict[str, Any]] = {}
+        for doc in docs:
+            firsts.setdefault(doc["_id"], doc)
+        distinct = list(firsts.values())
+        outcome = await self._storage.insert_new(
+            collection, distinct, lambda new: partial_of(principal.tenant, kind, new)
+        )
         result.accepted = outcome.inserted
-        result.duplicates = outcome.duplicates
+        result.duplicates = outcome.duplicates + len(docs) - len(distinct)
         return result

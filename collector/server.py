@@ -37,6 +37,7 @@ from collector.interceptor import AuthInterceptor
 from collector.jobs.retention import apply_retention
 from collector.jobs.runner import JobRunner
 from collector.pipeline import Admission
+from collector.rollups.fold import run_rollups
 from collector.servicers import AlertServicer, AuthServicer, DashboardServicer, IngestServicer
 from collector.settings import Settings
 from collector.storage import Storage, open_storage
@@ -138,6 +139,7 @@ def background_jobs(settings: Settings, storage: Storage) -> JobRunner:
     runner = JobRunner(
         storage, lease_s=settings.job_lease_s, stop_grace_s=settings.shutdown_grace_s
     )
+    runner.add("rollups", settings.rollup_interval_s, functools.partial(run_rollups, storage))
     # Webhook retries wait within a run for at most half an interval; later ones, next run.
     policy = DeliveryPolicy(horizon_s=min(30.0, settings.alerts_interval_s / 2))
     runner.add(

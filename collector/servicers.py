@@ -21,8 +21,8 @@ from aegis.v1 import (
 from collector import convert
 from collector.alerts.rules import RuleService
 from collector.clients import AuthService
-from collector.dashboards import Dashboards
-from collector.dates import parse_range
+from collector.dashboards import Dashboards, MetricsQuery
+from collector.dates import parse_interval, parse_range
 from collector.ingest import IngestService
 from collector.interceptor import current_principal
 from collector.pipeline import Admission, admitted, run_stream
@@ -99,6 +99,11 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             )
 
 
+def _query(request: dashboard_pb2.MetricsRequest) -> MetricsQuery:
+    dates = parse_range(request.start_date, request.end_date)
+    return MetricsQuery(dates, parse_interval(request.interval, dates))
+
+
 class DashboardServicer(dashboard_pb2_grpc.DashboardServiceServicer):
     def __init__(self, dashboards: Dashboards) -> None:
         self._dashboards = dashboards
@@ -113,17 +118,15 @@ class DashboardServicer(dashboard_pb2_grpc.DashboardServiceServicer):
     async def MLMetrics(
         self, request: dashboard_pb2.MetricsRequest, context: Context
     ) -> dashboard_pb2.MLMetricsResponse:
-        dates = parse_range(request.start_date, request.end_date)
         return convert.ml_metrics_response(
-            await self._dashboards.ml_metrics(current_principal().tenant, dates)
+            await self._dashboards.ml_metrics(current_principal().tenant, _query(request))
         )
 
     async def LLMMetrics(
         self, request: dashboard_pb2.MetricsRequest, context: Context
     ) -> dashboard_pb2.LLMMetricsResponse:
-        dates = parse_range(request.start_date, request.end_date)
         return convert.llm_metrics_response(
-            await self._dashboards.llm_metrics(current_principal().tenant, dates)
+            await self._dashboards.llm_metrics(current_principal().tenant, _query(request))
         )
 
 

@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(10.0, ge=0)
     # Background jobs (collector.jobs): how often each runs (0 = never, on this replica), and
     # how long a replica's claim on a job lasts unless renewed (a dead holder's is taken over).
-    rollup_interval_s: float = Field(60.0, ge=0)
+    # Partials wait this long at most to be folded; dashboards read them meanwhile.
+    rollup_interval_s: float = Field(10.0, ge=0)
     alerts_interval_s: float = Field(60.0, ge=0)
     retention_interval_s: float = Field(3600.0, ge=0)
     job_lease_s: float = Field(30.0, gt=0)

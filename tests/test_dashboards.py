@@ -116,6 +116,12 @@ async def test_ml_metrics_per_model(http: httpx.AsyncClient, busy_tenant: ApiCli
             "predictions": 12,
             "first_seen": at(10),
             "last_seen": at(12),
+            "errors": 0,
+            "error_rate": 0.0,
+            "latency_p50_ms": None,
+            "latency_p95_ms": None,
+            "latency_p99_ms": None,
+            "series": [],
         },
         {
             "model_id": "m-b",
@@ -124,6 +130,12 @@ async def test_ml_metrics_per_model(http: httpx.AsyncClient, busy_tenant: ApiCli
             "predictions": 1,
             "first_seen": at(14),
             "last_seen": at(14),
+            "errors": 0,
+            "error_rate": 0.0,
+            "latency_p50_ms": None,
+            "latency_p95_ms": None,
+            "latency_p99_ms": None,
+            "series": [],
         },
     ]
 

@@ -50,6 +50,7 @@ async def test_a_tenant_sees_none_of_another_tenants_events(
         "active_models": 0,
         "total_cost": 0.0,
         "recent_events": [],
+        "total_errors": 0,
     }
     ml = await read(http, other, "/dashboard/ml-metrics")
     assert (ml["total_events"], ml["total_predictions"], ml["models"]) == (0, 0, [])

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from collector.alerts.evaluate import evaluate_rules
-from collector.alerts.metrics import RawEventMetrics, WindowValue
+from collector.alerts.metrics import RollupMetrics, WindowValue
 from collector.alerts.webhooks import DeliveryPolicy, deliver_pending
 from collector.storage import Storage
 
@@ -25,7 +25,7 @@ async def run_alerts(
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """One evaluation at `now` (default: the current time) and one round of deliveries."""
-    values = window_value or RawEventMetrics(storage).window_value
+    values = window_value or RollupMetrics(storage).window_value
     evaluation = await evaluate_rules(storage, values, now or dt.datetime.now(dt.UTC))
     deliveries = await deliver_pending(storage, allow_private=allow_private_webhooks, policy=policy)
     return {**dataclasses.asdict(evaluation), **dataclasses.asdict(deliveries)}

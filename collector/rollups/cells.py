@@ -1,0 +1,94 @@
+"""The one mergeable aggregate ("cell"): what dashboards and alerts need to know about the
+events of one tenant, kind and model within one span of time. Partials, minute, hour and day
+buckets all hold cells; adding events to a cell and merging two cells give the same result.
+
+A cell is a plain dict, stored as it is:
+  n events, errors (events with a non-empty `error`), predictions (ML),
+  tokens / input_tokens / output_tokens / prompt / response (LLM sums), cost,
+  timed (events with latency_ms), lat_min, lat_max, h (latency histogram),
+  first / last (min and max event timestamp), model_type (ML: that of the latest event).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from collector.rollups import histogram
+
+Cell = dict[str, Any]
+Kind = Literal["ml", "llm"]
+
+SUMS = (
+    *("n", "errors", "timed", "predictions", "cost"),
+    *("tokens", "input_tokens", "output_tokens", "prompt", "response"),
+)
+# The stored event field each sum adds up (n, errors, timed are counted, not summed).
+_SUMMED = {
+    "predictions": "prediction_count",
+    "tokens": "tokens_used",
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "prompt": "prompt_length",
+    "response": "response_length",
+    "cost": "cost",
+}
+
+
+def empty() -> Cell:
+    cell: Cell = dict.fromkeys(SUMS, 0)
+    cell["cost"] = 0.0
+    cell["h"] = {}
+    return cell
+
+
+def add_event(cell: Cell, doc: dict[str, Any]) -> None:
+    """Count one stored event (its document as written) into the cell."""
+    cell["n"] += 1
+    if doc.get("error"):
+        cell["errors"] += 1
+    for total, source in _SUMMED.items():
+        value = doc.get(source)
+        if value is not None:
+            cell[total] += value
+    latency = doc.get("latency_ms")
+    if latency is not None:
+        cell["timed"] += 1
+        bucket = histogram.bucket_of(latency)
+        cell["h"][bucket] = cell["h"].get(bucket, 0) + 1
+        cell["lat_min"] = min(cell.get("lat_min", latency), latency)
+        cell["lat_max"] = max(cell.get("lat_max", latency), latency)
+    _span(cell, doc["timestamp"], doc["timestamp"], doc.get("model_type"))
+
+
+def merge(into: Cell, other: Cell) -> None:
+    for key in SUMS:
+        into[key] += other.get(key, 0)
+    histogram.add(into["h"], other.get("h", {}))
+    for key, pick in (("lat_min", min), ("lat_max", max)):
+        if key in other:
+            into[key] = pick(into[key], other[key]) if key in into else other[key]
+    if other.get("n"):
+        _span(into, other["first"], other["last"], other.get("model_type"))
+
+
+def _span(cell: Cell, first: dt.datetime, last: dt.datetime, model_type: str | None) -> None:
+    if "first" not in cell or first < cell["first"]:
+        cell["first"] = first
+    if (
+        "last" not in cell
+        or last > cell["last"]
+        or (last == cell["last"] and (model_type or "") > (cell.get("model_type") or ""))
+    ):
+        cell["last"] = last
+        if model_type is not None:
+            cell["model_type"] = model_type
+
+
+def percentiles(cell: Cell) -> tuple[float | None, float | None, float | None]:
+    """p50, p95 and p99 latency in ms, each within one histogram bucket; None when untimed."""
+    if not cell.get("timed"):
+        return (None, None, None)
+    low, high = cell["lat_min"], cell["lat_max"]
+    p50, p95, p99 = (histogram.percentile(cell["h"], q, low, high) for q in (0.5, 0.95, 0.99))
+    return (p50, p95, p99)

@@ -1,0 +1,116 @@
+"""The rollup job: fold partials into minute, hour and day buckets, exactly once.
+
+Each round, in one transaction: read the oldest partials, merge their cells into the bucket
+documents of every tier and their recent events into the per-tenant recent list, then delete
+those partials. A crash or a second runner at any point leaves either the partials or their
+effect, never both: an aborted round changes nothing, and two rounds that read the same
+partials conflict on deleting them, so one of them aborts and retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pymongo import ReplaceOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from collector.rollups import cells, partials
+from collector.rollups.cells import Cell
+from collector.rollups.tiers import TIERS, Tier, floor
+from collector.storage import Storage
+
+log = logging.getLogger(__name__)
+ROUND = 200  # partials per transaction: ~100k events at the SDK's batch size
+FOLD_ATTEMPTS = 20
+
+BucketKey = tuple[str, str, str, Any]  # tenant, kind, model, bucket start
+
+
+def bucket_id(key: BucketKey) -> dict[str, Any]:
+    tenant, kind, model, start = key
+    return {"tenant": tenant, "kind": kind, "model": model, "start": start}
+
+
+async def _fold_round(storage: Storage, session: AsyncClientSession, limit: int) -> int:
+    batch = await storage.partials.find({}, session=session).sort("_id", 1).to_list(limit)
+    if not batch:
+        return 0
+    merged: dict[Tier, dict[BucketKey, Cell]] = {tier: {} for tier in TIERS}
+    recent: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for partial in batch:
+        tenant, kind = partial["tenant"], partial["kind"]
+        for entry in partial["cells"]:
+            for tier in TIERS:
+                key = (tenant, kind, entry["model"], floor(entry["start"], tier))
+                cells.merge(merged[tier].setdefault(key, cells.empty()), entry["cell"])
+        recent.setdefault((tenant, kind), []).extend(partial["recent"])
+    for tier, buckets in merged.items():
+        await _merge_into(storage, session, tier, buckets)
+    for (tenant, kind), entries in recent.items():
+        await _merge_recent(storage, session, tenant, kind, entries)
+    await storage.partials.delete_many({"_id": {"$in": [p["_id"] for p in batch]}}, session=session)
+    return len(batch)
+
+
+async def _merge_into(
+    storage: Storage, session: AsyncClientSession, tier: Tier, buckets: dict[BucketKey, Cell]
+) -> None:
+    collection = storage.buckets[tier]
+    ids = [bucket_id(key) for key in buckets]
+    async for doc in collection.find({"_id": {"$in": ids}}, session=session):
+        key = (doc["tenant"], doc["kind"], doc["model"], doc["start"])
+        cells.merge(buckets[key], doc["cell"])
+    await collection.bulk_write(
+        [
+            ReplaceOne({"_id": bucket_id(key)}, {**bucket_id(key), "cell": cell}, upsert=True)
+            for key, cell in buckets.items()
+        ],
+        ordered=False,
+        session=session,
+    )
+
+
+async def _merge_recent(
+    storage: Storage,
+    session: AsyncClientSession,
+    tenant: str,
+    kind: str,
+    entries: list[dict[str, Any]],
+) -> None:
+    key = {"tenant": tenant, "kind": kind}
+    doc = await storage.recent.find_one({"_id": key}, session=session)
+    if doc is not None:
+        entries = entries + doc["entries"]
+    await storage.recent.replace_one(
+        {"_id": key},
+        {"_id": key, "tenant": tenant, "kind": kind, "entries": partials.newest(entries)},
+        upsert=True,
+        session=session,
+    )
+
+
+async def fold_partials(
+    storage: Storage, *, limit: int = ROUND, max_rounds: int | None = None
+) -> int:
+    """Fold partials, `limit` per transaction, until none is left or `max_rounds` are done;
+    returns how many were folded."""
+    total = 0
+    rounds = 0
+    while max_rounds is None or rounds < max_rounds:
+        rounds += 1
+        # A second runner (a lost lease) conflicts on the same partials: take turns.
+        folded = await storage.transaction(
+            lambda s: _fold_round(storage, s, limit), attempts=FOLD_ATTEMPTS
+        )
+        total += folded
+        if folded < limit:
+            break
+    if total:
+        log.debug("rollups: folded %d partials", total)
+    return total
+
+
+async def run_rollups(storage: Storage) -> dict[str, int]:
+    """The scheduled job: fold what there is; the run record keeps how much."""
+    return {"folded": await fold_partials(storage)}

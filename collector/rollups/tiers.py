@@ -1,0 +1,52 @@
+"""Bucket tiers and how a time range splits over them: whole days, then whole hours, then
+minutes at the edges. Times are UTC; None is an open end."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+Tier = Literal["minute", "hour", "day"]
+TIERS: tuple[Tier, ...] = ("minute", "hour", "day")  # finest first
+SPAN: dict[Tier, dt.timedelta] = {
+    "minute": dt.timedelta(minutes=1),
+    "hour": dt.timedelta(hours=1),
+    "day": dt.timedelta(days=1),
+}
+Segment = tuple[Tier, dt.datetime | None, dt.datetime | None]
+
+
+def floor(moment: dt.datetime, tier: Tier) -> dt.datetime:
+    moment = moment.replace(second=0, microsecond=0)
+    if tier in ("hour", "day"):
+        moment = moment.replace(minute=0)
+    if tier == "day":
+        moment = moment.replace(hour=0)
+    return moment
+
+
+def ceil(moment: dt.datetime, tier: Tier) -> dt.datetime:
+    down = floor(moment, tier)
+    return down if down == moment else down + SPAN[tier]
+
+
+def _nonempty(start: dt.datetime | None, end: dt.datetime | None) -> bool:
+    return start is None or end is None or start < end
+
+
+def segments(start: dt.datetime | None, end: dt.datetime | None, coarsest: Tier) -> list[Segment]:
+    """Split a minute-aligned [start, end) into segments each served by one tier, using the
+    coarsest tier (at most `coarsest`) that fits whole buckets in."""
+    if not _nonempty(start, end):
+        return []
+    tier = coarsest
+    if tier == "minute":
+        return [("minute", start, end)]
+    finer = TIERS[TIERS.index(tier) - 1]
+    inner_start = None if start is None else ceil(start, tier)
+    inner_end = None if end is None else floor(end, tier)
+    if not _nonempty(inner_start, inner_end):
+        return segments(start, end, finer)
+    left = [] if start is None else segments(start, inner_start, finer)
+    right = [] if end is None else segments(inner_end, end, finer)
+    return [*left, (tier, inner_start, inner_end), *right]
