@@ -3,6 +3,11 @@ streams, and afterwards the database must hold every event the application logge
 
 Each test owns its database and collector (tests.procs.Backend), the collector on a fixed
 port so that a restarted one is found again at the same target.
+
+No test here may depend on how fast the machine or the database is. Where a fault has to land
+while batches are in flight, the database is frozen first (SIGSTOP, Database.frozen): from
+then on no write can finish and no ack can be sent, so "the collector holds unacknowledged
+batches" is a fact the test waits for, not a race it hopes to win.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from aegis.v1 import auth_pb2, auth_pb2_grpc, events_pb2, ingest_pb2, ingest_pb2_grpc
 from aegis_sdk import AegisClient
+from aegis_sdk.stats import Stats
 from tests.procs import (
     ADMIN_ID,
     ADMIN_SECRET,
@@ -43,9 +49,10 @@ def make_backend(tmp_path: pathlib.Path) -> Iterator[Callable[..., Backend]]:
     """Start a database + collector with extra collector settings; stopped after the test."""
     started: list[Backend] = []
 
-    def make(**collector_env: str) -> Backend:
-        started.append(Backend(tmp_path, **collector_env).start_collector())
-        return started[-1]
+    def make(*, quiet_monitors: bool = False, **collector_env: str) -> Backend:
+        backend = Backend(tmp_path, quiet_monitors=quiet_monitors, **collector_env)
+        started.append(backend)
+        return backend.start_collector()
 
     yield make
     for backend in started:
@@ -76,23 +83,40 @@ def assert_stored_once(url: str, kind: str, ids: list[str]) -> None:
     assert set(stored) == set(ids)
 
 
-def test_collector_killed_mid_stream_loses_and_doubles_nothing(backend: Backend) -> None:
+def in_flight(stats: Stats) -> int:
+    """Batches sent on the current stream and not yet acknowledged (no resend has happened)."""
+    return stats.batches_sent - stats.batches_acked
+
+
+def test_collector_killed_mid_stream_loses_and_doubles_nothing(
+    make_backend: Callable[..., Backend],
+) -> None:
+    backend = make_backend(quiet_monitors=True)
+    assert backend.collector is not None
     client = sdk(backend, batch_size=100, max_buffer=10_000)
     try:
         ids = log_ml(client, 3000)
         wait_until(lambda: count_events(backend.db.url, "ml", "default") > 500, 30, "streaming")
-        assert backend.collector is not None
-        backend.collector.kill()  # SIGKILL: no chance to ack what it holds
+        with backend.db.frozen():
+            # Nothing logged from here can be stored or acknowledged before the kill.
+            ids += log_ml(client, 1000)
+            wait_until(lambda: in_flight(client.stats) == 8, 15, "a full window in flight")
+            at_kill = client.stats
+            backend.collector.kill()  # SIGKILL: no chance to ack what it holds
+        stored_at_kill = count_events(backend.db.url, "ml", "default")
         ids += log_ml(client, 2000)  # logged while nothing listens
         backend.start_collector()
         client.flush(timeout=60)
         stats = client.stats
     finally:
         client.close()
+    # The kill landed mid-stream: batches were in flight and events still undelivered.
+    assert at_kill.pending >= 1000
+    assert stored_at_kill < 4000, "everything was stored before the kill"
     assert_stored_once(backend.db.url, "ml", ids)
     # Each event acknowledged once: as new, or as a duplicate when the killed collector's
     # write had reached the database but its ack never reached us.
-    assert stats.acked == stats.accepted + stats.duplicates == 5000
+    assert stats.acked == stats.accepted + stats.duplicates == 6000
     assert stats.errors.get("UNAVAILABLE", 0) >= 1, "the kill should have broken the stream"
 
 
@@ -101,7 +125,11 @@ def test_database_killed_mid_stream_loses_and_doubles_nothing(backend: Backend) 
     try:
         ids = log_ml(client, 3000)
         wait_until(lambda: count_events(backend.db.url, "ml", "default") > 500, 30, "streaming")
-        backend.db.kill()
+        with backend.db.frozen():
+            ids += log_ml(client, 1000)
+            wait_until(lambda: in_flight(client.stats) > 0, 15, "batches in flight")
+            at_kill = client.stats
+            backend.db.kill()  # SIGKILL while writes wait on it
         ids += log_ml(client, 2000)
         wait_until(lambda: client.stats.retries > 0, 15, "the SDK sees the outage")
         backend.db.start()
@@ -109,34 +137,53 @@ def test_database_killed_mid_stream_loses_and_doubles_nothing(backend: Backend) 
         stats = client.stats
     finally:
         client.close()
+    assert at_kill.pending >= 1000, "the kill should land while events are undelivered"
     assert_stored_once(backend.db.url, "ml", ids)
-    assert stats.acked == stats.accepted + stats.duplicates == 5000
+    assert stats.acked == stats.accepted + stats.duplicates == 6000
     assert stats.errors.get("UNAVAILABLE", 0) >= 1
 
 
 def test_collector_sigterm_acks_what_it_holds_and_the_rest_is_resent(
     make_backend: Callable[..., Backend],
 ) -> None:
-    backend = make_backend(SHUTDOWN_GRACE_S="5")
+    grace_s = 30
+    backend = make_backend(SHUTDOWN_GRACE_S=str(grace_s), quiet_monitors=True)
+    assert backend.collector is not None
     client = sdk(backend, batch_size=100, max_buffer=10_000)
-    try:
-        ids = log_ml(client, 3000)
-        wait_until(lambda: count_events(backend.db.url, "ml", "default") > 500, 30, "streaming")
-        assert backend.collector is not None
-        stopping = time.monotonic()
-        backend.collector.proc.send_signal(signal.SIGTERM)
-        code = backend.collector.proc.wait(timeout=15)
-        took = time.monotonic() - stopping
-        ids += log_ml(client, 1000)
-        backend.start_collector()
-        client.flush(timeout=60)
-        stats = client.stats
-    finally:
-        client.close()
+    with grpc.insecure_channel(backend.target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        watch = health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=60)
+        try:
+            assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+            ids = log_ml(client, 3000)
+            wait_until(lambda: count_events(backend.db.url, "ml", "default") > 500, 30, "streaming")
+            with backend.db.frozen():
+                # The collector holds a full window of batches whose writes cannot finish.
+                ids += log_ml(client, 1000)
+                wait_until(lambda: in_flight(client.stats) == 8, 15, "a full window in flight")
+                at_sigterm = client.stats
+                stopping = time.monotonic()
+                backend.collector.proc.send_signal(signal.SIGTERM)
+                # Health turns NOT_SERVING after the streams have stopped reading (server.py).
+                assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+            # Thawed: the held writes finish, and must be acknowledged before the exit.
+            watch.cancel()  # an open Watch would hold the collector for the whole grace
+            code = backend.collector.proc.wait(timeout=grace_s + 30)
+            took = time.monotonic() - stopping
+            at_exit = client.stats
+            ids += log_ml(client, 1000)
+            backend.start_collector()
+            client.flush(timeout=60)
+            stats = client.stats
+        finally:
+            watch.cancel()
+            client.close()
     assert code == 0, "SIGTERM should be a clean exit"
-    assert took < 5 + 2, f"shutdown took {took:.1f}s, past SHUTDOWN_GRACE_S"
+    assert took < grace_s, f"shutdown took {took:.1f}s, the whole grace period"
+    assert at_sigterm.pending >= 1000
+    assert at_exit.batches_acked > at_sigterm.batches_acked, "held batches were not acked"
     assert_stored_once(backend.db.url, "ml", ids)
-    assert stats.accepted == 4000
+    assert stats.accepted == 5000
     # A draining collector acks every batch it wrote, so nothing resent was already stored.
     assert stats.duplicates == 0
     assert stats.errors.get("UNAVAILABLE", 0) >= 1
@@ -157,7 +204,9 @@ def test_duplicate_ids_within_one_batch_are_stored_once(backend: Backend) -> Non
 
 def test_duplicate_ids_across_batches_are_stored_once(backend: Backend) -> None:
     ids = [str(uuid.uuid4()) for _ in range(50)]
-    with sdk(backend, batch_size=20) as client:
+    # Only the size trigger and flush() cut batches (20 + 20 + 10, twice), however slowly
+    # the 50 log calls run: the time trigger is far away.
+    with sdk(backend, batch_size=20, flush_interval=600) as client:
         for event_id in ids:
             client.log_llm(model_name="m", tokens_used=1, event_id=event_id)
         client.flush(timeout=30)
