@@ -30,10 +30,15 @@ from tests.procs import (
     ADMIN_SECRET,
     Backend,
     Stack,
+    collector_env,
     count_events,
+    fixed_port,
     grpc_client_for,
+    port_taken_error,
     refusing_port,
     stack_mongodb_url,
+    start_collector,
+    start_gateway,
     stored_event_ids,
     wait_until,
 )
@@ -329,6 +334,64 @@ def test_rest_fallback_when_grpc_is_unreachable(
     assert stats.transport == "rest"
     assert stats.errors["UNAVAILABLE"] >= 2
     assert sorted(stored_event_ids(stack_mongodb_url(stack), "ml", name)) == sorted(ml_ids)
+
+
+def test_sdk_returns_to_grpc_after_fallback_period(tmp_path: pathlib.Path) -> None:
+    """gRPC unreachable → REST for fallback_period → gRPC again, while the application keeps
+    logging. Two collectors share one database: A behind the gateway (REST's way in), B on
+    the SDK's gRPC target, started only after the SDK has fallen back."""
+    backend = Backend(tmp_path).start_collector()  # collector A
+    gateway, http_port = start_gateway(backend.target, tmp_path / "gateway.log")
+    grpc_port = fixed_port()  # nothing listens here until collector B starts
+    b_dir = tmp_path / "collector-b"
+    b_dir.mkdir()
+    b_env = collector_env(backend.db.url, b_dir)
+    b_env["GRPC_PORT"] = str(grpc_port)
+    collector_b = None
+    period = 2.0
+    client = AegisClient(
+        f"127.0.0.1:{grpc_port}",
+        ADMIN_ID,
+        ADMIN_SECRET,
+        rest_url=f"http://127.0.0.1:{http_port}",
+        fallback_after=2,
+        fallback_period=period,
+        flush_interval=0.05,
+        **FAST,
+    )
+    try:
+        started = time.monotonic()
+        ids = [client.log_ml(model_type="t", model_id="m") for _ in range(10)]
+        client.flush(timeout=30)
+        on_rest = client.stats
+        try:
+            collector_b, _ = start_collector(b_env, b_dir / "collector.log")
+        except RuntimeError as exc:
+            raise port_taken_error("collector B", grpc_port, b_dir / "collector.log") from exc
+
+        def back_on_grpc() -> bool:  # an application that keeps logging meanwhile
+            ids.append(client.log_ml(model_type="t", model_id="m"))
+            return client.stats.transport == "grpc"
+
+        wait_until(back_on_grpc, 60, "the SDK is back on gRPC")
+        returned_after = time.monotonic() - started
+        gateway.stop()  # from here on only gRPC can deliver
+        ids += [client.log_ml(model_type="t", model_id="m") for _ in range(10)]
+        client.flush(timeout=30)
+        stats = client.stats
+        stored = stored_event_ids(backend.db.url, "ml", "default")
+    finally:
+        client.close()
+        gateway.stop()
+        if collector_b is not None:
+            collector_b.stop()
+        backend.stop()
+    assert (on_rest.transport, on_rest.fallbacks, on_rest.accepted) == ("rest", 1, 10)
+    assert on_rest.errors["UNAVAILABLE"] >= 2
+    assert returned_after >= period, "gRPC was tried again before fallback_period was over"
+    assert stats.transport == "grpc"
+    assert stats.accepted == len(ids)
+    assert sorted(stored) == sorted(ids)
 
 
 def test_rejected_events_are_counted_not_retried(
