@@ -394,6 +394,78 @@ def test_sdk_returns_to_grpc_after_fallback_period(tmp_path: pathlib.Path) -> No
     assert sorted(stored) == sorted(ids)
 
 
+def test_batches_stay_within_max_batch_bytes(stack: Stack, tenant: tuple[str, str, str]) -> None:
+    name, client_id, secret = tenant
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+    def event(i: int) -> dict[str, object]:
+        # Every event serializes to the same size: fixed-width id, fixed timestamp.
+        return {
+            "model_type": "t",
+            "model_id": "m",
+            "event_id": f"bytes-{i:06d}",
+            "timestamp": when,
+            "metadata": {"note": "x" * 1000},
+        }
+
+    size = ml_event(**event(0)).ByteSize() + 6  # + its framing in the batch (batch.py)
+    assert size == ml_event(**event(99)).ByteSize() + 6
+    # Room for exactly 7 events; batch_size and flush_interval never cut a batch here.
+    limit = 7 * size + size // 2
+    with AegisClient(
+        stack.grpc_target,
+        client_id,
+        secret,
+        batch_size=500,
+        max_batch_bytes=limit,
+        flush_interval=600,
+    ) as client:
+        ids = [client.log_ml(**event(i)) for i in range(70)]  # type: ignore[arg-type]
+        client.flush(timeout=30)
+        stats = client.stats
+    assert (stats.accepted, stats.batches_acked) == (70, 10)  # one batch without the limit
+    assert sorted(stored_event_ids(stack_mongodb_url(stack), "ml", name)) == sorted(ids)
+
+
+def test_sync_client_is_shared_by_many_threads(stack: Stack, tenant: tuple[str, str, str]) -> None:
+    name, client_id, secret = tenant
+    threads, per_thread = 8, 250
+    start = threading.Barrier(threads)
+    logged: list[list[str]] = [[] for _ in range(threads)]
+    failures: list[BaseException] = []
+    with AegisClient(stack.grpc_target, client_id, secret, batch_size=64) as client:
+
+        def work(n: int) -> None:
+            try:
+                start.wait(timeout=30)
+                for i in range(per_thread):
+                    if i % 2:
+                        logged[n].append(client.log_llm(model_name=f"t{n}", tokens_used=1))
+                    else:
+                        logged[n].append(client.log_ml(model_type="t", model_id=f"t{n}"))
+                    if i % 100 == 99:
+                        client.flush(timeout=60)  # flushes from several threads at once, too
+            except BaseException as exc:
+                failures.append(exc)
+
+        workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=120)
+        client.flush(timeout=60)
+        stats = client.stats
+    assert not failures, failures
+    total = threads * per_thread
+    assert (stats.logged, stats.accepted, stats.duplicates, stats.dropped) == (total, total, 0, 0)
+    every = [event_id for ids in logged for event_id in ids]
+    assert len(set(every)) == total, "two log calls returned the same event id"
+    url = stack_mongodb_url(stack)
+    stored = stored_event_ids(url, "ml", name) + stored_event_ids(url, "llm", name)
+    assert len(stored) == len(set(stored)) == total
+    assert set(stored) == set(every)
+
+
 def test_rejected_events_are_counted_not_retried(
     stack: Stack, tenant: tuple[str, str, str]
 ) -> None:
