@@ -4,6 +4,7 @@ connect and a rest_url is given, REST for a while (then gRPC is tried again)."""
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from aegis_sdk.config import Config
@@ -54,6 +55,11 @@ class Route:
         if self.fallback is not None and now < self._until:
             return self.fallback
         return self.primary
+
+    def session_ends(self, transport: Transport) -> float:
+        """time.monotonic() by which a session on `transport` must end so that choose() runs
+        again: the end of the fallback period for the fallback, never for the primary."""
+        return self._until if transport is self.fallback else math.inf
 
     def failed(self, transport: Transport, code: str) -> None:
         # Only "cannot reach it" counts: REST would not help a busy or refusing collector.

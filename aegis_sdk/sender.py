@@ -209,8 +209,12 @@ class Sender:
         session = await transport.open(token)
         self._current = transport
         self._counters.transport = transport.name
-        # Ends when the token is due for refresh: the next session logs in anew.
-        deadline = max(self._tokens.refresh_at, time.monotonic() + MIN_SESSION_S)
+        # Ends when the token is due for refresh (the next session logs in anew), or when a
+        # REST fallback period is over (the next session tries gRPC again).
+        deadline = max(
+            min(self._tokens.refresh_at, self._route.session_ends(transport)),
+            time.monotonic() + MIN_SESSION_S,
+        )
         reader = asyncio.create_task(self._read(session))
         feeder = asyncio.create_task(self._feed(session, deadline))
         try:

@@ -5,10 +5,15 @@ Each server announces its port on a READY line (port 0 everywhere), so tests nev
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pathlib
+import random
+import signal
+import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import grpc
@@ -16,7 +21,7 @@ from pymongo import MongoClient
 
 from aegis.v1 import auth_pb2, auth_pb2_grpc
 from collector import child_process
-from collector.embedded import free_port, mongodb_url
+from collector.embedded import mongodb_url
 from stack import supervision
 
 START_TIMEOUT_S = 90.0
@@ -30,12 +35,70 @@ def _log_to(path: pathlib.Path):  # type: ignore[no-untyped-def]
     return lambda line: handle.write(line + "\n")
 
 
+# -- Ports ---------------------------------------------------------------------------------------
+#
+# Most servers here bind port 0 and announce the port they got. Two cannot: a database or a
+# collector that is killed and restarted must come back at the same address. Such a port is
+# chosen below the kernel's ephemeral range, so no outgoing connection of any process on the
+# machine can be given it in between; only an explicit bind could take it, and then the
+# failure says so (port_taken_error).
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def _bindable(port: int) -> bool:
+    """Whether a server could listen on the port now (as servers do, despite TIME_WAIT)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def fixed_port() -> int:
+    """A free loopback port outside the ephemeral range, for a server restarted in place."""
+    low, high = _ephemeral_range()
+    candidates = range(10_000, low) if low > 11_000 else range(high + 1, 65_536)
+    for _ in range(200):
+        port = random.choice(candidates)
+        if _bindable(port):
+            return port
+    raise RuntimeError("no free loopback port outside the ephemeral range")
+
+
+def port_taken_error(what: str, port: int, log: pathlib.Path) -> RuntimeError:
+    """Why a server on a fixed port did not start, as plainly as we can tell."""
+    if not _bindable(port):
+        return RuntimeError(
+            f"{what} could not bind 127.0.0.1:{port}: another process holds that port "
+            f"(it was free when chosen). Not a failure of {what}; its output: {log} and stderr"
+        )
+    return RuntimeError(f"{what} on port {port} did not start; its output: {log} and stderr")
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port that refuses every connection for as long as the block runs: bound,
+    never listening, so nobody else can take it in the meantime."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
+
+
 class Database:
     """SecantusDB on a fixed loopback port, so it can be killed and restarted at one URL."""
 
     def __init__(self, data_dir: pathlib.Path) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
+        self.port = fixed_port()
         self.url = mongodb_url(self.port)
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -62,7 +125,8 @@ class Database:
         try:
             while True:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"database exited with {self.proc.returncode}")
+                    log_path = self.data_dir / "secantus.log"
+                    raise port_taken_error("the database", self.port, log_path)
                 try:
                     client.admin.command("ping")
                     return self
@@ -76,6 +140,23 @@ class Database:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """SIGSTOP the database for the block: connections stay open, nothing is answered.
+
+        A collector talking to it must not notice on its own before the block ends: give it
+        `Backend(..., quiet_monitors=True)`. Otherwise its health ping (HEALTH_INTERVAL_S) turns
+        writes into UNAVAILABLE, and PyMongo's heartbeat (heartbeatFrequencyMS, 10 s) times out
+        and interrupts the writes in progress. A write itself waits up to socketTimeoutMS (30 s).
+        """
+        assert self.proc is not None, "start() first"
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            if self.proc.poll() is None:  # it may have been killed while stopped
+                os.kill(self.proc.pid, signal.SIGCONT)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -133,17 +214,22 @@ class Stack:
         return f"127.0.0.1:{self.grpc_port}"
 
 
-def start_stack(data_dir: pathlib.Path, **extra: str) -> Stack:
-    env = supervision.child_env(
-        DATA_DIR=str(data_dir),
-        HTTP_PORT="0",
-        GRPC_PORT="0",
-        BOOTSTRAP_CLIENT_ID=ADMIN_ID,
-        BOOTSTRAP_CLIENT_SECRET=ADMIN_SECRET,
-        **extra,
-    )
+def stack_env(data_dir: pathlib.Path, *, bootstrap: bool = True, **extra: str) -> dict[str, str]:
+    """The environment of `python -m stack` on the embedded database in `data_dir`;
+    bootstrap=False leaves BOOTSTRAP_CLIENT_* unset, as on a first `make run`."""
+    env = supervision.child_env(DATA_DIR=str(data_dir), HTTP_PORT="0", GRPC_PORT="0", **extra)
+    if bootstrap:
+        env.update(BOOTSTRAP_CLIENT_ID=ADMIN_ID, BOOTSTRAP_CLIENT_SECRET=ADMIN_SECRET)
+    else:
+        env.pop("BOOTSTRAP_CLIENT_ID", None)
+        env.pop("BOOTSTRAP_CLIENT_SECRET", None)
     env.pop("MONGODB_URL", None)
     env.pop("JWT_SECRET", None)
+    return env
+
+
+def start_stack(data_dir: pathlib.Path, *, bootstrap: bool = True, **extra: str) -> Stack:
+    env = stack_env(data_dir, bootstrap=bootstrap, **extra)
     child = supervision.ReadyChild(
         "stack", child_process.python_module("stack"), env, echo=_log_to(data_dir / "stack.log")
     )
@@ -200,13 +286,24 @@ def grpc_client_for(target: str, tenant: str, scopes: tuple[str, ...] = ()) -> t
 
 class Backend:
     """A private database and collector, the collector on a fixed port so that either can be
-    killed and restarted while an SDK client keeps the same target."""
+    killed and restarted while an SDK client keeps the same target.
 
-    def __init__(self, data_dir: pathlib.Path, **collector_extra: str) -> None:
+    quiet_monitors: the collector neither pings the database (HEALTH_INTERVAL_S) nor lets
+    PyMongo heartbeat it (heartbeatFrequencyMS) for minutes, so a database held by
+    Database.frozen() is noticed only by the writes that wait on it.
+    """
+
+    def __init__(
+        self, data_dir: pathlib.Path, *, quiet_monitors: bool = False, **collector_extra: str
+    ) -> None:
         self.data_dir = data_dir
         self.db = Database(data_dir).start()
-        self.port = free_port()
-        self.env = collector_env(self.db.url, data_dir, **collector_extra)
+        self.port = fixed_port()
+        url = self.db.url
+        if quiet_monitors:
+            url += "&heartbeatFrequencyMS=600000"
+            collector_extra = {"HEALTH_INTERVAL_S": "3600", **collector_extra}
+        self.env = collector_env(url, data_dir, **collector_extra)
         self.env["GRPC_PORT"] = str(self.port)
         self.collector: supervision.ReadyChild | None = None
 
@@ -215,7 +312,11 @@ class Backend:
         return f"127.0.0.1:{self.port}"
 
     def start_collector(self) -> Backend:
-        self.collector, port = start_collector(self.env, self.data_dir / "collector.log")
+        log = self.data_dir / "collector.log"
+        try:
+            self.collector, port = start_collector(self.env, log)
+        except RuntimeError as exc:
+            raise port_taken_error("the collector", self.port, log) from exc
         assert port == self.port
         return self
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 
 import grpc
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from aegis.v1 import dashboard_pb2
+from collector.rollups import histogram
 from tests.conftest import (
     ApiClient,
     Stubs,
@@ -151,6 +153,26 @@ async def test_llm_metrics_per_model(http: httpx.AsyncClient, busy_tenant: ApiCl
     assert g_a["latency_p50_ms"] is None  # no event of g-a carries latency_ms
     assert (g_b["model_name"], g_b["requests"], g_b["tokens"]) == ("g-b", 1, 10)
     assert [g_b[f"latency_p{p}_ms"] for p in (50, 95, 99)] == [120.0, 120.0, 120.0]
+
+
+async def test_llm_latency_percentiles_are_each_their_own(
+    http: httpx.AsyncClient, admin: ApiClient
+) -> None:
+    """p50, p95 and p99 of 1..100 ms, logged in a shuffled order: a swapped or repeated
+    percentile, or one computed from the wrong field, cannot pass."""
+    client = await create_client(http, admin, f"t-latency-{uuid.uuid4().hex[:12]}")
+    latencies = [float(ms) for ms in range(1, 101)]
+    random.Random(7).shuffle(latencies)
+    events = [llm_event("timed", latency_ms=ms, tokens_used=int(ms)) for ms in latencies]
+    events.append(llm_event("untimed", tokens_used=1000))  # no latency: not part of it
+    await ingest(http, client, "llm", events)
+    timed, untimed = (await read(http, client, "/dashboard/llm-metrics"))["models"]
+    assert (timed["model_name"], timed["requests"]) == ("timed", 100)
+    # Rollup histograms answer within one bucket (R = 2**(1/16)) of the nearest-rank value.
+    for p in (50, 95, 99):
+        low, high = histogram.bounds(histogram.bucket_of(p))
+        assert low <= timed[f"latency_p{p}_ms"] <= high, p
+    assert untimed["latency_p50_ms"] is untimed["latency_p99_ms"] is None
 
 
 # --- Date filtering ----------------------------------------------------------------------------

@@ -5,7 +5,10 @@ from __future__ import annotations
 import grpc
 import httpx
 import pytest
-from google.protobuf import json_format
+from google.protobuf import descriptor_pool, json_format
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
 
 from aegis.v1 import auth_pb2, dashboard_pb2, events_pb2, ingest_pb2
 from tests.conftest import (
@@ -19,6 +22,7 @@ from tests.conftest import (
     rpc_error,
     stream_batches,
 )
+from tests.procs import Stack
 
 SEED_RANGE = dashboard_pb2.MetricsRequest(start_date="2024-01-01", end_date="2024-01-31")
 
@@ -171,3 +175,26 @@ async def test_grpc_issued_token_works_over_rest(
     headers = {"Authorization": f"Bearer {reply.access_token}"}
     overview = await http.get("/dashboard/overview", headers=headers)
     assert overview.status_code == 200, overview.text
+
+
+def test_server_reflection_lists_and_describes_our_services(stack: Stack) -> None:
+    """What `grpcurl -plaintext host:port list` / `describe` rely on, with grpcio-reflection's
+    own client: the services are listed and their descriptors come over the wire."""
+    with grpc.insecure_channel(stack.grpc_target) as channel:
+        reflected = ProtoReflectionDescriptorDatabase(channel)
+        services = set(reflected.get_services())
+        assert {
+            "aegis.v1.AuthService",
+            "aegis.v1.IngestService",
+            "aegis.v1.DashboardService",
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1alpha.ServerReflection",
+        } <= services
+        pool = descriptor_pool.DescriptorPool(reflected)
+        ingest = pool.FindServiceByName("aegis.v1.IngestService")
+        assert set(ingest.methods_by_name) == {"IngestML", "IngestLLM", "StreamEvents"}
+        stream = ingest.methods_by_name["StreamEvents"]
+        assert stream.input_type.full_name == "aegis.v1.StreamEventsRequest"
+        assert stream.client_streaming and stream.server_streaming
+        event = pool.FindMessageTypeByName("aegis.v1.LLMEvent")
+        assert {"model_name", "tokens_used", "cost", "metadata"} <= set(event.fields_by_name)

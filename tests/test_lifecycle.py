@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
+import re
 import signal
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -21,6 +25,8 @@ from tests.procs import (
     Database,
     Stack,
     collector_env,
+    refusing_port,
+    stack_env,
     start_collector,
     start_stack,
 )
@@ -119,3 +125,80 @@ def test_sigterm_stops_an_idle_collector_promptly(tmp_path: pathlib.Path) -> Non
             assert collector.proc.wait(PROMPT_EXIT_S) == 0
     finally:
         database.stop()
+
+
+# -- Start-up configuration checks ---------------------------------------------------------------
+
+WEAK_SECRETS = {
+    "missing": (None, "JWT_SECRET is required when MONGODB_URL is set"),
+    "short": ("only-31-bytes-long-0123456789ab", "JWT_SECRET must be at least 32 bytes long"),
+}
+
+
+@pytest.mark.parametrize("module", ["collector", "stack"])
+@pytest.mark.parametrize("case", list(WEAK_SECRETS))
+def test_real_database_without_a_strong_jwt_secret_refuses_to_start(
+    tmp_path: pathlib.Path, module: str, case: str
+) -> None:
+    secret, says = WEAK_SECRETS[case]
+    env = stack_env(tmp_path)
+    if secret is not None:
+        assert len(secret.encode()) == 31
+        env["JWT_SECRET"] = secret
+    with refusing_port() as port:  # a database that is not there: the check comes first
+        env["MONGODB_URL"] = f"mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=500"
+        run = subprocess.run(
+            [sys.executable, "-m", module],
+            env=env,
+            cwd=tmp_path,  # no stray .env file
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert run.returncode != 0, run.stdout
+    assert says in run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    assert "READY" not in run.stdout
+
+
+def banner_credentials(text: str) -> dict[str, str]:
+    return dict(re.findall(r"^\s*(BOOTSTRAP_CLIENT_(?:ID|SECRET))=(\S+)$", text, re.M))
+
+
+def test_admin_banner_is_printed_once_on_the_first_start(tmp_path: pathlib.Path) -> None:
+    """No admin and no BOOTSTRAP_CLIENT_*: one is created and its secret printed, once."""
+    log = tmp_path / "stack.log"
+    with private_stack_of(start_stack(tmp_path, bootstrap=False)) as first:
+        first_output = log.read_text()
+        assert "No admin client existed, so one was created" in first_output
+        printed = banner_credentials(first_output)
+        assert set(printed) == {"BOOTSTRAP_CLIENT_ID", "BOOTSTRAP_CLIENT_SECRET"}, first_output
+        client_id, secret = printed["BOOTSTRAP_CLIENT_ID"], printed["BOOTSTRAP_CLIENT_SECRET"]
+        assert_global_admin(first, client_id, secret)
+    seen = len(first_output)
+    with private_stack_of(start_stack(tmp_path, bootstrap=False)) as second:
+        second_output = log.read_text()[seen:]
+        assert "AegisAI is up" in second_output  # its start-up output is all here
+        assert "admin client" not in second_output
+        assert banner_credentials(second_output) == {}
+        assert secret not in second_output
+        assert_global_admin(second, client_id, secret)  # the first one is still the admin
+
+
+@contextlib.contextmanager
+def private_stack_of(stack: Stack) -> Iterator[Stack]:
+    try:
+        yield stack
+    finally:
+        assert stack.child.stop() == 0
+
+
+def assert_global_admin(stack: Stack, client_id: str, secret: str) -> None:
+    with httpx.Client(base_url=stack.http, timeout=30) as http:
+        reply = http.post("/auth/token", json={"clientId": client_id, "clientSecret": secret})
+        assert reply.status_code == 200, reply.text
+        headers = {"Authorization": f"Bearer {reply.json()['access_token']}"}
+        body = {"name": "made by the banner's admin", "tenant": f"t-{uuid.uuid4().hex[:8]}"}
+        created = http.post("/admin/clients", json=body, headers=headers)
+        assert created.status_code == 200, created.text

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import grpc
 import httpx
 import jwt
 import pytest
 
 from tests.conftest import SEED_LLM_BODY, SEED_ML_BODY, ApiClient, assert_error, read
-from tests.procs import ADMIN_ID, ADMIN_SECRET
+from tests.procs import ADMIN_ID, ADMIN_SECRET, Stack, start_gateway
 
 SEED_RANGE = {"start_date": "2024-01-01", "end_date": "2024-01-31"}
 
@@ -119,3 +121,71 @@ async def test_retried_batch_is_not_counted_twice(
 async def test_unknown_paths_and_methods_use_the_error_shape(http: httpx.AsyncClient) -> None:
     assert_error(await http.get("/no/such/path"), 404, grpc.StatusCode.NOT_FOUND)
     assert_error(await http.get("/ingest/ml"), 405, grpc.StatusCode.UNIMPLEMENTED)
+
+
+# -- CORS ---------------------------------------------------------------------------------------
+
+ALLOWED_ORIGIN = "https://dashboard.example"
+SECOND_ORIGIN = "https://second.example"
+OTHER_ORIGIN = "https://elsewhere.example"
+
+
+@pytest.fixture(scope="module")
+def cors_gateway(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second gateway in front of the shared collector, with CORS_ORIGINS set."""
+    log = tmp_path_factory.mktemp("cors") / "gateway.log"
+    origins = f"{ALLOWED_ORIGIN}, {SECOND_ORIGIN}"
+    child, port = start_gateway(stack.grpc_target, log, CORS_ORIGINS=origins)
+    yield f"http://127.0.0.1:{port}"
+    child.stop()
+
+
+def preflight(base_url: str, origin: str) -> httpx.Response:
+    return httpx.options(
+        f"{base_url}/ingest/ml",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize("origin", [ALLOWED_ORIGIN, SECOND_ORIGIN])
+def test_cors_preflight_allows_a_configured_origin(cors_gateway: str, origin: str) -> None:
+    reply = preflight(cors_gateway, origin)
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["access-control-allow-origin"] == origin
+    assert "POST" in reply.headers["access-control-allow-methods"]
+    allowed = {h.strip().lower() for h in reply.headers["access-control-allow-headers"].split(",")}
+    assert {"authorization", "content-type"} <= allowed
+
+
+def test_cors_preflight_refuses_other_origins(cors_gateway: str, stack: Stack) -> None:
+    refused = preflight(cors_gateway, OTHER_ORIGIN)
+    assert refused.status_code >= 400
+    assert "access-control-allow-origin" not in refused.headers
+    # Without CORS_ORIGINS (the shared stack's gateway) no origin is allowed at all.
+    unset = preflight(stack.http, ALLOWED_ORIGIN)
+    assert "access-control-allow-origin" not in unset.headers
+
+
+def test_cors_headers_on_responses_only_for_configured_origins(
+    cors_gateway: str, admin: ApiClient
+) -> None:
+    with httpx.Client(base_url=cors_gateway, headers=admin.headers, timeout=30) as http:
+        allowed = http.get("/dashboard/overview", headers={"Origin": ALLOWED_ORIGIN})
+        assert allowed.status_code == 200, allowed.text
+        assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+        assert "origin" in allowed.headers["vary"].lower()
+        # The server answers either way; the browser withholds it without the header.
+        other = http.get("/dashboard/overview", headers={"Origin": OTHER_ORIGIN})
+        assert other.status_code == 200, other.text
+        assert "access-control-allow-origin" not in other.headers
+        # Errors are readable by the allowed page too (e.g. to see a 401 and log in again).
+        denied = http.get(
+            "/dashboard/overview", headers={"Origin": ALLOWED_ORIGIN, "Authorization": "Bearer x"}
+        )
+        assert denied.status_code == 401
+        assert denied.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
