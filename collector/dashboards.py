@@ -173,13 +173,26 @@ class Series:
 
 
 class Dashboards:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, *, minute_retention_days: float = 0) -> None:
         self._storage = storage
+        self._minute_days = minute_retention_days
+
+    def _minutes_since(self) -> dt.datetime | None:
+        """Minute buckets before this may be gone (retention); None: all are kept."""
+        if not self._minute_days:
+            return None
+        return dt.datetime.now(dt.UTC) - dt.timedelta(days=self._minute_days)
 
     async def _pieces(self, tenant: str, kind: cells.Kind, query: MetricsQuery) -> list[Piece]:
         dates = query.dates
         return await read_pieces(
-            self._storage, tenant, kind, dates.start, dates.end, query.interval or "day"
+            self._storage,
+            tenant,
+            kind,
+            dates.start,
+            dates.end,
+            query.interval or "day",
+            self._minutes_since(),
         )
 
     async def overview(self, tenant: str) -> Overview:

@@ -105,7 +105,10 @@ async def grpc_server(
         server,
     )
     dashboard_pb2_grpc.add_DashboardServiceServicer_to_server(
-        DashboardServicer(Dashboards(storage)), server
+        DashboardServicer(
+            Dashboards(storage, minute_retention_days=settings.rollup_retention_days)
+        ),
+        server,
     )
     alerts_pb2_grpc.add_AlertServiceServicer_to_server(
         AlertServicer(RuleService(storage, allow_private_webhooks=settings.allow_private_webhooks)),

@@ -33,6 +33,7 @@ from aegis.v1 import (
     ingest_pb2,
     ingest_pb2_grpc,
 )
+from collector.jobs.retention import apply_retention
 from collector.rollups import histogram
 from collector.rollups.fold import fold_partials
 from collector.storage import Storage, open_storage
@@ -265,10 +266,14 @@ def check_everything(api: Api, url: str) -> None:
 # --- Fixtures ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def backend(tmp_path: pathlib.Path) -> Iterator[Backend]:
-    # The collector's own rollup job is slowed right down: the test folds when it says.
-    running = Backend(tmp_path, ROLLUP_INTERVAL_S="3600").start_collector()
+@pytest.fixture(params=["0", "7"], ids=["minute-buckets-kept", "old-minutes-from-raw"])
+def backend(tmp_path: pathlib.Path, request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """The collector's own rollup job is slowed right down: the test folds when it says.
+    ROLLUP_RETENTION_DAYS=0 answers every minute from minute buckets; with 7, the minutes of
+    this test's old (2024) events are read from raw events, as once retention deleted them."""
+    running = Backend(
+        tmp_path, ROLLUP_INTERVAL_S="3600", ROLLUP_RETENTION_DAYS=request.param
+    ).start_collector()
     yield running
     running.stop()
 
@@ -355,6 +360,13 @@ async def test_a_killed_collector_and_an_interrupted_job_count_everything_once(
     assert sum(results) == left
     assert await partials_left(storage) == 0
     check_everything(api, backend.db.url)
+
+    if backend.env["ROLLUP_RETENTION_DAYS"] != "0":
+        # Retention deletes the (old) minute buckets; the collector, which knows they may be
+        # gone, answers those minutes from raw events, still exactly.
+        await apply_retention(storage, retention_days=0, rollup_retention_days=7)
+        assert await storage.buckets["minute"].count_documents({}) == 0
+        check_everything(api, backend.db.url)
 
 
 def test_the_scheduled_job_folds_on_its_own(tmp_path: pathlib.Path) -> None:

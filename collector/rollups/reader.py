@@ -19,7 +19,7 @@ from pymongo.read_concern import ReadConcern
 
 from collector.rollups import cells, partials
 from collector.rollups.cells import Cell, Kind
-from collector.rollups.tiers import Tier, ceil, floor, segments
+from collector.rollups.tiers import Segment, Tier, ceil, floor, segments
 from collector.storage import Storage
 
 SNAPSHOT = ReadConcern("snapshot")
@@ -41,6 +41,41 @@ def _between(field: str, start: dt.datetime | None, end: dt.datetime | None) -> 
     return {field: bounds} if bounds else {}
 
 
+Span = tuple[dt.datetime | None, dt.datetime | None]
+
+
+def _within(moment: dt.datetime, span: Span) -> bool:
+    start, end = span
+    return (start is None or moment >= start) and (end is None or moment < end)
+
+
+def _plan(
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    coarsest: Tier,
+    minutes_since: dt.datetime | None,
+) -> tuple[Span, list[Segment], list[Span]]:
+    """How to answer [start, end): the minute-aligned core (buckets and partials), its
+    segments by tier, and the spans read from raw events instead -- an edge inside a minute,
+    or minutes whose buckets retention may have deleted."""
+    core_start = None if start is None else ceil(start, "minute")
+    core_end = None if end is None else floor(end, "minute")
+    raw: list[Span] = []
+    if core_start is not None and core_end is not None and core_start > core_end:
+        return (start, start), [], [(start, end)]  # within one minute
+    if start is not None and start != core_start:
+        raw.append((start, core_start))
+    if end is not None and end != core_end:
+        raw.append((core_end, end))
+    buckets: list[Segment] = []
+    for tier, a, b in segments(core_start, core_end, coarsest):
+        if tier == "minute" and minutes_since is not None and (a is None or a < minutes_since):
+            raw.append((a, b))
+        else:
+            buckets.append((tier, a, b))
+    return (core_start, core_end), buckets, raw
+
+
 async def _pieces(
     storage: Storage,
     session: AsyncClientSession,
@@ -49,31 +84,23 @@ async def _pieces(
     start: dt.datetime | None,
     end: dt.datetime | None,
     coarsest: Tier,
+    minutes_since: dt.datetime | None,
 ) -> list[Piece]:
-    # Minute-aligned core; what lies outside it at either end is read from raw events.
-    core_start = None if start is None else ceil(start, "minute")
-    core_end = None if end is None else floor(end, "minute")
-    raw: list[tuple[dt.datetime | None, dt.datetime | None]] = []
-    if core_start is not None and core_end is not None and core_start > core_end:
-        raw.append((start, end))  # within one minute
-        core_start = core_end = start
-    else:
-        if start is not None and start != core_start:
-            raw.append((start, core_start))
-        if end is not None and end != core_end:
-            raw.append((core_end, end))
+    core, buckets, raw = _plan(start, end, coarsest, minutes_since)
     found: list[Piece] = []
-    for tier, a, b in segments(core_start, core_end, coarsest):
+    for tier, a, b in buckets:
         query = {"tenant": tenant, "kind": kind, **_between("start", a, b)}
         async for doc in storage.buckets[tier].find(query, session=session):
             found.append(Piece(doc["model"], doc["start"], doc["cell"]))
-    if core_start is None or core_end is None or core_start < core_end:
-        async for partial in storage.partials.find(
+    if core[0] is None or core[1] is None or core[0] < core[1]:
+        unfolded = storage.partials.find(
             {"tenant": tenant, "kind": kind}, {"cells": 1}, session=session
-        ):
+        )
+        async for partial in unfolded:
             for entry in partial["cells"]:
                 t = entry["start"]
-                if (core_start is None or t >= core_start) and (core_end is None or t < core_end):
+                # What raw events answer, partials must not answer again.
+                if _within(t, core) and not any(_within(t, span) for span in raw):
                     found.append(Piece(entry["model"], t, entry["cell"]))
     model_key = partials.MODEL_KEY[kind]
     for a, b in raw:
@@ -92,9 +119,14 @@ async def read_pieces(
     start: dt.datetime | None,
     end: dt.datetime | None,
     coarsest: Tier = "day",
+    minutes_since: dt.datetime | None = None,
 ) -> list[Piece]:
+    """The pieces of [start, end); `minutes_since`: minute buckets older than this may have
+    been deleted by retention, so those minutes are read from raw events (None: all kept)."""
     return await storage.transaction(
-        lambda session: _pieces(storage, session, tenant, kind, start, end, coarsest),
+        lambda session: _pieces(
+            storage, session, tenant, kind, start, end, coarsest, minutes_since
+        ),
         read_concern=SNAPSHOT,
     )
 
