@@ -24,6 +24,11 @@ ENV_HELP = """environment (see README for all):
   GRPC_PORT        gRPC port (50051; 0 = any free port)
   DATA_DIR         embedded DB files and generated secret (./data)
   BOOTSTRAP_CLIENT_ID / BOOTSTRAP_CLIENT_SECRET   global admin created or updated at start
+  ROLLUP_INTERVAL_S / ALERTS_INTERVAL_S / RETENTION_INTERVAL_S
+                   how often each background job runs (10 / 60 / 3600 s; 0 = not here)
+  RETENTION_DAYS   delete raw events and audit logs older than this (0 = keep forever)
+  ROLLUP_RETENTION_DAYS   delete minute rollup buckets older than this (7; 0 = keep)
+  ALLOW_PRIVATE_WEBHOOKS  let alert webhooks reach loopback/private addresses (false)
 
 `clients create` uses the database of a collector running on the same DATA_DIR, or starts
 the embedded one just for itself; it never starts a second database on a DATA_DIR in use.
