@@ -21,7 +21,7 @@ from pymongo import MongoClient
 
 from aegis.v1 import auth_pb2, auth_pb2_grpc
 from collector import child_process
-from collector.embedded import mongodb_url
+from collector.embedded import mongodb_url, server_command
 from stack import supervision
 
 START_TIMEOUT_S = 90.0
@@ -106,17 +106,7 @@ class Database:
         (self.data_dir / "db").mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "secantus.log").open("ab")
         self.proc = child_process.spawn(
-            child_process.python_module(
-                "secantus",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--storage-path",
-                str(self.data_dir / "db"),
-                "--log-level",
-                "WARNING",
-            ),
+            server_command(self.port, self.data_dir / "db"),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
