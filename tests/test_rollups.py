@@ -398,3 +398,24 @@ def test_series_needs_a_sensible_interval(backend: Backend, api: Api) -> None:
         error: Any = refused.value
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert error.details().startswith("interval:") and words in error.details()
+
+
+async def test_rollups_still_answer_once_retention_deleted_the_raw_events(
+    backend: Backend, api: Api, storage: Storage
+) -> None:
+    rng = random.Random(5)
+    for kind in ("llm", "ml"):
+        assert api.send(kind, random_events(rng, kind, 200, days=10)).accepted == 200
+    await fold_partials(storage)
+    whole_days = {"start_date": "2024-05-02", "end_date": "2024-05-08"}
+    before = {kind: api.metrics(kind, **whole_days, interval="day") for kind in ("llm", "ml")}
+    overview = api.overview()
+
+    result = await apply_retention(storage, retention_days=30, rollup_retention_days=0)
+    assert result["deleted"]["llm_events"] == result["deleted"]["ml_events"] == 200
+    assert raw_events(backend.db.url, "llm") == raw_events(backend.db.url, "ml") == []
+    for kind, answer in before.items():
+        assert api.metrics(kind, **whole_days, interval="day") == answer
+    after = api.overview()
+    assert after.total_llm_requests == overview.total_llm_requests == 200
+    assert after.total_ml_predictions == overview.total_ml_predictions
