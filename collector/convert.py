@@ -35,8 +35,9 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _time(ts: timestamp_pb2.Timestamp) -> dt.datetime:
-    # ~30% cheaper than Timestamp.ToDatetime, and exact to the microsecond.
-    return _EPOCH + dt.timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
+    # ~30% cheaper than Timestamp.ToDatetime. Whole milliseconds, as BSON stores them, so that
+    # what rollups compute in memory is what a query over the stored events finds.
+    return _EPOCH + dt.timedelta(seconds=ts.seconds, milliseconds=ts.nanos // 1_000_000)
 
 
 def _metadata(e: events_pb2.MLEvent | events_pb2.LLMEvent) -> Any:

@@ -11,7 +11,14 @@ from typing import Any
 from collector.dates import DateRange
 from collector.rollups import cells
 from collector.rollups.cells import Cell
-from collector.rollups.reader import Piece, by_interval, by_model, read_pieces, read_recent
+from collector.rollups.reader import (
+    Piece,
+    by_interval,
+    by_model,
+    minutes_kept_since,
+    read_pieces,
+    read_recent,
+)
 from collector.rollups.tiers import Tier
 from collector.storage import Storage
 
@@ -177,12 +184,6 @@ class Dashboards:
         self._storage = storage
         self._minute_days = minute_retention_days
 
-    def _minutes_since(self) -> dt.datetime | None:
-        """Minute buckets before this may be gone (retention); None: all are kept."""
-        if not self._minute_days:
-            return None
-        return dt.datetime.now(dt.UTC) - dt.timedelta(days=self._minute_days)
-
     async def _pieces(self, tenant: str, kind: cells.Kind, query: MetricsQuery) -> list[Piece]:
         dates = query.dates
         return await read_pieces(
@@ -192,7 +193,7 @@ class Dashboards:
             dates.start,
             dates.end,
             query.interval or "day",
-            self._minutes_since(),
+            minutes_kept_since(self._minute_days),
         )
 
     async def overview(self, tenant: str) -> Overview:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from collector.errors import InvalidArgument
 from collector.rollups.tiers import Tier
 
+STEP = dt.timedelta(milliseconds=1)
+
 
 @dataclass(frozen=True)
 class DateRange:
@@ -41,9 +43,11 @@ def _parse(field: str, text: str, *, is_end: bool) -> dt.datetime | None:
         ) from None
     if moment.tzinfo is None:
         raise InvalidArgument(f"{field}: an RFC 3339 time needs an offset such as Z or +02:00")
+    # Stored times are whole milliseconds (BSON): an instant's millisecond is the unit.
     moment = moment.astimezone(dt.UTC)
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
     # An instant end is inclusive; the filter is exclusive, so step just past it.
-    return moment + dt.timedelta(microseconds=1) if is_end else moment
+    return moment + STEP if is_end else moment
 
 
 def parse_range(start_date: str, end_date: str) -> DateRange:
@@ -76,7 +80,7 @@ def parse_interval(text: str, dates: DateRange) -> Tier | None:
         if dates.start is None:
             raise InvalidArgument(f"interval: a {interval} series needs a start_date")
         end = dates.end or dt.datetime.now(dt.UTC)
-        if end - dates.start > longest:
+        if end - dates.start > longest + STEP:  # an inclusive end: one whole day is allowed
             raise InvalidArgument(
                 f"interval: a {interval} series covers at most {longest.days} days; "
                 "narrow the range or use a coarser interval"

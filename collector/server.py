@@ -153,6 +153,7 @@ def background_jobs(settings: Settings, storage: Storage) -> JobRunner:
             storage,
             allow_private_webhooks=settings.allow_private_webhooks,
             policy=policy,
+            minute_retention_days=settings.rollup_retention_days,
         ),
     )
     runner.add(

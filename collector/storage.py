@@ -15,7 +15,7 @@ import pymongo
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, WriteConcern
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 
 from collector.errors import Unavailable
@@ -199,6 +199,9 @@ def _conflict(exc: PyMongoError) -> bool:
     carries the same label, but is not worth a retry on the ingest path: the caller's is)."""
     if isinstance(exc, ConnectionFailure):
         return False
+    if isinstance(exc, BulkWriteError):
+        # insert_many met an _id another writer committed after our snapshot began.
+        return any(e.get("code") == DUPLICATE_KEY for e in exc.details.get("writeErrors", ()))
     return exc.has_error_label("TransientTransactionError") or (
         isinstance(exc, OperationFailure) and exc.code == DUPLICATE_KEY
     )

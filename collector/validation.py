@@ -11,6 +11,9 @@ from typing import Any
 
 MAX_NAME = 256
 MAX_EVENT_ID = 128
+# Counts add up in rollups as 64-bit integers: 2^40 per event leaves room for 2^23 events
+# of that size in one bucket, and no real call has more tokens or predictions.
+MAX_COUNT = 2**40
 MAX_ERROR = 512  # an error type or a short message, not a stack trace
 MAX_SHAPE_DIMS = 16
 MAX_METADATA_DEPTH = 8
@@ -47,6 +50,8 @@ def _count(event: dict[str, Any], key: str) -> None:
     value = event.get(key)
     if value is not None and value < 0:
         raise Invalid(key, "must not be negative")
+    if value is not None and value > MAX_COUNT:
+        raise Invalid(key, f"must be at most 2^40 ({MAX_COUNT})")
 
 
 def _error(event: dict[str, Any]) -> None:

@@ -84,3 +84,20 @@ async def test_the_sdk_sends_errors_and_token_splits(http: httpx.AsyncClient, st
 async def _token(http: httpx.AsyncClient, client_id: str, secret: str) -> str:
     reply = await http.post("/auth/token", json={"clientId": client_id, "clientSecret": secret})
     return str(reply.json()["access_token"])
+
+
+async def test_counts_past_2_to_the_40_are_rejected_not_overflowed(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    # Rollups add counts up as 64-bit integers; one event must not be able to overflow them.
+    limit = 2**40
+    ml = [ml_event("m", prediction_count=limit + 1), ml_event("m", prediction_count=limit)]
+    reply = await ingest(http, tenant_client, "ml", ml)
+    assert (reply["accepted"], reply["rejected"]) == (1, 1)
+    assert reply["errors"][0]["field"] == "prediction_count"
+    llm = [llm_event("g", tokens_used=limit + 1), llm_event("g", output_tokens=limit + 1)]
+    reply = await ingest(http, tenant_client, "llm", llm)
+    assert reply["rejected"] == 2
+    assert [e["field"] for e in reply["errors"]] == ["tokens_used", "output_tokens"]
+    totals = await read(http, tenant_client, "/dashboard/ml-metrics")
+    assert totals["total_predictions"] == limit

@@ -247,6 +247,11 @@ def check_everything(api: Api, url: str) -> None:
         check_metrics(api, url, kind, odd_start, odd_end)
         check_metrics(api, url, kind, odd_start, odd_start + dt.timedelta(seconds=40))
         check_metrics(api, url, kind, None, odd_end)
+        # Ends and starts exactly on an event's own (millisecond) instant.
+        for doc in raw_events(url, kind)[:1]:
+            at = doc["timestamp"]
+            check_metrics(api, url, kind, BASE, at + dt.timedelta(milliseconds=1))
+            check_metrics(api, url, kind, at, None)
         check_series(api, url, kind, odd_start, odd_end)
         check_series(api, url, kind, odd_start, odd_start + dt.timedelta(days=2, minutes=3))
     overview = api.overview()

@@ -23,9 +23,11 @@ async def run_alerts(
     policy: DeliveryPolicy | None = None,
     window_value: WindowValue | None = None,
     now: dt.datetime | None = None,
+    minute_retention_days: float = 0,
 ) -> dict[str, Any]:
     """One evaluation at `now` (default: the current time) and one round of deliveries."""
-    values = window_value or RollupMetrics(storage).window_value
+    metrics = RollupMetrics(storage, minute_retention_days=minute_retention_days)
+    values = window_value or metrics.window_value
     evaluation = await evaluate_rules(storage, values, now or dt.datetime.now(dt.UTC))
     deliveries = await deliver_pending(storage, allow_private=allow_private_webhooks, policy=policy)
     return {**dataclasses.asdict(evaluation), **dataclasses.asdict(deliveries)}

@@ -27,7 +27,7 @@ from typing import Protocol
 
 from collector.rollups import cells, histogram
 from collector.rollups.cells import Cell, Kind
-from collector.rollups.reader import read_pieces
+from collector.rollups.reader import minutes_kept_since, read_pieces
 from collector.rollups.tiers import ceil, floor
 from collector.storage import Storage
 
@@ -68,8 +68,9 @@ def value_of(metric: str, cell: Cell) -> float | None:
 
 
 class RollupMetrics:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, *, minute_retention_days: float = 0) -> None:
         self._storage = storage
+        self._minute_days = minute_retention_days
 
     async def window_value(
         self, tenant: str, metric: str, model: str | None, start: dt.datetime, end: dt.datetime
@@ -77,9 +78,15 @@ class RollupMetrics:
         if metric not in KINDS:
             raise ValueError(f"unknown metric {metric!r}")
         total = cells.empty()
+        since = minutes_kept_since(self._minute_days)
         for kind in KINDS[metric]:
             pieces = await read_pieces(
-                self._storage, tenant, kind, floor(start, "minute"), ceil(end, "minute")
+                self._storage,
+                tenant,
+                kind,
+                floor(start, "minute"),
+                ceil(end, "minute"),
+                minutes_since=since,
             )
             for piece in pieces:
                 if model is None or piece.model == model:

@@ -9,13 +9,17 @@ documents the transaction inserts, so duplicates and rejected events are never c
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections.abc import Sequence
 from typing import Any
+
+import bson
 
 from collector.rollups import cells
 from collector.rollups.cells import Cell, Kind
 
 RECENT = 10  # recent events kept per tenant and kind (the overview shows the newest 10)
+MAX_RECENT_BYTES = 4096
 MODEL_KEY: dict[Kind, str] = {"ml": "model_id", "llm": "model_name"}
 HIDDEN = ("_id", "tenant")
 
@@ -25,19 +29,27 @@ def minute_of(moment: dt.datetime) -> dt.datetime:
 
 
 def recent_entry(kind: Kind, doc: dict[str, Any]) -> dict[str, Any]:
-    """What the overview shows of an event: the stored event without its internal keys."""
+    """What the overview shows of an event: the stored event without its internal keys, and
+    without its metadata when that is large (ten of them must fit one small document)."""
+    data = {k: v for k, v in doc.items() if k not in HIDDEN}
+    if len(bson.encode(data)) > MAX_RECENT_BYTES:
+        data.pop("metadata", None)
     return {
         "kind": kind,
         "event_id": doc["event_id"],
         "model": doc[MODEL_KEY[kind]],
         "timestamp": doc["timestamp"],
-        "data": {k: v for k, v in doc.items() if k not in HIDDEN},
+        "data": data,
     }
+
+
+def _newest_key(entry: dict[str, Any]) -> tuple[Any, str]:
+    return (entry["timestamp"], entry["event_id"])
 
 
 def newest(entries: Sequence[dict[str, Any]], limit: int = RECENT) -> list[dict[str, Any]]:
     """The `limit` newest entries; ties broken by event id, so any merge order agrees."""
-    return sorted(entries, key=lambda e: (e["timestamp"], e["event_id"]), reverse=True)[:limit]
+    return heapq.nlargest(limit, entries, key=_newest_key)
 
 
 def partial_of(tenant: str, kind: Kind, docs: Sequence[dict[str, Any]]) -> dict[str, Any]:

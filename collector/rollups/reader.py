@@ -103,8 +103,11 @@ async def _pieces(
                 if _within(t, core) and not any(_within(t, span) for span in raw):
                     found.append(Piece(entry["model"], t, entry["cell"]))
     model_key = partials.MODEL_KEY[kind]
+    # Raw events have no time index; their _id ("<tenant>:<event_id>") at least confines the
+    # scan to this tenant's events.
+    own = {"$gte": f"{tenant}:", "$lt": f"{tenant};"}
     for a, b in raw:
-        query = {"tenant": tenant, **_between("timestamp", a, b)}
+        query = {"_id": own, "tenant": tenant, **_between("timestamp", a, b)}
         async for doc in storage.events(kind).find(query, session=session):
             one = cells.empty()
             cells.add_event(one, doc)
@@ -144,6 +147,14 @@ async def read_recent(storage: Storage, tenant: str) -> list[dict[str, Any]]:
         return partials.newest(entries)
 
     return await storage.transaction(read, read_concern=SNAPSHOT)
+
+
+def minutes_kept_since(retention_days: float) -> dt.datetime | None:
+    """Minute buckets before this may have been deleted (ROLLUP_RETENTION_DAYS), with an
+    hour's margin for replicas whose clocks differ; None: they are kept forever."""
+    if not retention_days:
+        return None
+    return dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days, hours=-1)
 
 
 def by_model(pieces: list[Piece]) -> dict[str, Cell]:
