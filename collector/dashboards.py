@@ -192,7 +192,7 @@ class Dashboards:
             kind,
             dates.start,
             dates.end,
-            query.interval or "day",
+            query.interval or "total",
             minutes_kept_since(self._minute_days),
         )
 

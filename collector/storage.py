@@ -62,7 +62,7 @@ class Storage:
         )
         self.buckets: dict[str, AsyncCollection[Document]] = {
             tier: db.get_collection(f"rollups_{tier}", write_concern=DURABLE)
-            for tier in ("minute", "hour", "day")
+            for tier in ("minute", "hour", "day", "total")
         }
         self.recent: AsyncCollection[Document] = db.get_collection(
             "rollup_recent", write_concern=DURABLE

@@ -17,31 +17,51 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from collector.rollups import cells, partials
 from collector.rollups.cells import Cell
-from collector.rollups.tiers import TIERS, Tier, floor
+from collector.rollups.tiers import BUCKET_TIERS, BucketTier, floor
 from collector.storage import Storage
 
 log = logging.getLogger(__name__)
-ROUND = 200  # partials per transaction: ~100k events at the SDK's batch size
+ROUND = 200  # partials per transaction at most: ~100k events at the SDK's batch size
+# ...and at most about this many (model, minute) cells: a backfill whose events are spread
+# over many minutes has a cell per event, and one round must stay short, because the embedded
+# database serves everyone else while it commits.
+ROUND_CELLS = 2000
 FOLD_ATTEMPTS = 20
 
 BucketKey = tuple[str, str, str, Any]  # tenant, kind, model, bucket start
 
 
-def bucket_id(key: BucketKey) -> dict[str, Any]:
+def bucket_id(key: BucketKey) -> str:
+    """One string, so lookups use the _id index (SecantusDB has no index path for a document
+    _id: measured 25.8 s for 800 upserts into 3,000 buckets, against 0.55 s with strings).
+    Unambiguous: tenants hold no "|", kinds are fixed, the start has a fixed width."""
     tenant, kind, model, start = key
-    return {"tenant": tenant, "kind": kind, "model": model, "start": start}
+    return f"{tenant}|{kind}|{start:%Y%m%d%H%M}|{model}"
+
+
+def _round(partials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The oldest partials that fit ROUND_CELLS (always at least one)."""
+    taken: list[dict[str, Any]] = []
+    size = 0
+    for partial in partials:
+        size += len(partial["cells"])
+        if taken and size > ROUND_CELLS:
+            break
+        taken.append(partial)
+    return taken
 
 
 async def _fold_round(storage: Storage, session: AsyncClientSession, limit: int) -> int:
-    batch = await storage.partials.find({}, session=session).sort("_id", 1).to_list(limit)
+    oldest = await storage.partials.find({}, session=session).sort("_id", 1).to_list(limit)
+    batch = _round(oldest)
     if not batch:
         return 0
-    merged: dict[Tier, dict[BucketKey, Cell]] = {tier: {} for tier in TIERS}
+    merged: dict[BucketTier, dict[BucketKey, Cell]] = {tier: {} for tier in BUCKET_TIERS}
     recent: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for partial in batch:
         tenant, kind = partial["tenant"], partial["kind"]
         for entry in partial["cells"]:
-            for tier in TIERS:
+            for tier in BUCKET_TIERS:
                 key = (tenant, kind, entry["model"], floor(entry["start"], tier))
                 cells.merge(merged[tier].setdefault(key, cells.empty()), entry["cell"])
         recent.setdefault((tenant, kind), []).extend(partial["recent"])
@@ -54,21 +74,36 @@ async def _fold_round(storage: Storage, session: AsyncClientSession, limit: int)
 
 
 async def _merge_into(
-    storage: Storage, session: AsyncClientSession, tier: Tier, buckets: dict[BucketKey, Cell]
+    storage: Storage,
+    session: AsyncClientSession,
+    tier: BucketTier,
+    buckets: dict[BucketKey, Cell],
 ) -> None:
     collection = storage.buckets[tier]
-    ids = [bucket_id(key) for key in buckets]
-    async for doc in collection.find({"_id": {"$in": ids}}, session=session):
-        key = (doc["tenant"], doc["kind"], doc["model"], doc["start"])
-        cells.merge(buckets[key], doc["cell"])
-    await collection.bulk_write(
-        [
-            ReplaceOne({"_id": bucket_id(key)}, {**bucket_id(key), "cell": cell}, upsert=True)
-            for key, cell in buckets.items()
-        ],
-        ordered=False,
-        session=session,
-    )
+    ids = {bucket_id(key): key for key in buckets}
+    existing: set[str] = set()
+    async for doc in collection.find({"_id": {"$in": list(ids)}}, session=session):
+        existing.add(doc["_id"])
+        cells.merge(buckets[ids[doc["_id"]]], doc["cell"])
+
+    def document(key: BucketKey) -> dict[str, Any]:
+        tenant, kind, model, start = key
+        return {
+            "_id": bucket_id(key),
+            **{"tenant": tenant, "kind": kind, "model": model, "start": start},
+            "cell": buckets[key],
+        }
+
+    # New buckets are inserted (the common case, and far cheaper); known ones replaced.
+    new = [document(key) for bucket, key in ids.items() if bucket not in existing]
+    if new:
+        await collection.insert_many(new, session=session)
+    if existing:
+        await collection.bulk_write(
+            [ReplaceOne({"_id": bucket}, document(ids[bucket])) for bucket in existing],
+            ordered=False,
+            session=session,
+        )
 
 
 async def _merge_recent(
@@ -78,7 +113,7 @@ async def _merge_recent(
     kind: str,
     entries: list[dict[str, Any]],
 ) -> None:
-    key = {"tenant": tenant, "kind": kind}
+    key = f"{tenant}|{kind}"
     doc = await storage.recent.find_one({"_id": key}, session=session)
     if doc is not None:
         entries = entries + doc["entries"]
@@ -104,7 +139,7 @@ async def fold_partials(
             lambda s: _fold_round(storage, s, limit), attempts=FOLD_ATTEMPTS
         )
         total += folded
-        if folded < limit:
+        if not folded:
             break
     if total:
         log.debug("rollups: folded %d partials", total)

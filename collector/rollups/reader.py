@@ -19,7 +19,7 @@ from pymongo.read_concern import ReadConcern
 
 from collector.rollups import cells, partials
 from collector.rollups.cells import Cell, Kind
-from collector.rollups.tiers import Segment, Tier, ceil, floor, segments
+from collector.rollups.tiers import BucketTier, Segment, Tier, ceil, floor, segments
 from collector.storage import Storage
 
 SNAPSHOT = ReadConcern("snapshot")
@@ -52,7 +52,7 @@ def _within(moment: dt.datetime, span: Span) -> bool:
 def _plan(
     start: dt.datetime | None,
     end: dt.datetime | None,
-    coarsest: Tier,
+    coarsest: BucketTier,
     minutes_since: dt.datetime | None,
 ) -> tuple[Span, list[Segment], list[Span]]:
     """How to answer [start, end): the minute-aligned core (buckets and partials), its
@@ -83,7 +83,7 @@ async def _pieces(
     kind: Kind,
     start: dt.datetime | None,
     end: dt.datetime | None,
-    coarsest: Tier,
+    coarsest: BucketTier,
     minutes_since: dt.datetime | None,
 ) -> list[Piece]:
     core, buckets, raw = _plan(start, end, coarsest, minutes_since)
@@ -121,7 +121,7 @@ async def read_pieces(
     kind: Kind,
     start: dt.datetime | None,
     end: dt.datetime | None,
-    coarsest: Tier = "day",
+    coarsest: BucketTier = "total",
     minutes_since: dt.datetime | None = None,
 ) -> list[Piece]:
     """The pieces of [start, end); `minutes_since`: minute buckets older than this may have

@@ -6,17 +6,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-Tier = Literal["minute", "hour", "day"]
+Tier = Literal["minute", "hour", "day"]  # what a range is split over, and series intervals
 TIERS: tuple[Tier, ...] = ("minute", "hour", "day")  # finest first
+# Buckets are kept per tier and, for answers over all time, per model: "total" (one bucket
+# per tenant, kind and model, whatever its events' times).
+BucketTier = Literal["minute", "hour", "day", "total"]
+BUCKET_TIERS: tuple[BucketTier, ...] = (*TIERS, "total")
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 SPAN: dict[Tier, dt.timedelta] = {
     "minute": dt.timedelta(minutes=1),
     "hour": dt.timedelta(hours=1),
     "day": dt.timedelta(days=1),
 }
-Segment = tuple[Tier, dt.datetime | None, dt.datetime | None]
+Segment = tuple[BucketTier, dt.datetime | None, dt.datetime | None]
 
 
-def floor(moment: dt.datetime, tier: Tier) -> dt.datetime:
+def floor(moment: dt.datetime, tier: BucketTier) -> dt.datetime:
+    if tier == "total":
+        return EPOCH
     moment = moment.replace(second=0, microsecond=0)
     if tier in ("hour", "day"):
         moment = moment.replace(minute=0)
@@ -34,9 +41,16 @@ def _nonempty(start: dt.datetime | None, end: dt.datetime | None) -> bool:
     return start is None or end is None or start < end
 
 
-def segments(start: dt.datetime | None, end: dt.datetime | None, coarsest: Tier) -> list[Segment]:
+def segments(
+    start: dt.datetime | None, end: dt.datetime | None, coarsest: BucketTier
+) -> list[Segment]:
     """Split a minute-aligned [start, end) into segments each served by one tier, using the
-    coarsest tier (at most `coarsest`) that fits whole buckets in."""
+    coarsest tier (at most `coarsest`) that fits whole buckets in. With "total" allowed (no
+    series to place points in), all time is the "total" buckets, and any other range days."""
+    if coarsest == "total":
+        if start is None and end is None:
+            return [("total", None, None)]
+        coarsest = "day"
     if not _nonempty(start, end):
         return []
     tier = coarsest
