@@ -35,7 +35,9 @@ class Goal:
 
 
 GOALS = (
-    Goal("grpc_vs_raw", "gRPC stream / raw insert_many", 0.85, operator.ge, ">="),
+    # The ceiling: raw insert_many of the same documents into a collection with only the _id
+    # index, what the database can do for this document shape at all.
+    Goal("grpc_vs_ceiling", "gRPC / ceiling (raw insert_many)", 0.45, operator.ge, ">="),
     Goal("rest_vs_grpc", "REST / gRPC stream", 0.5, operator.ge, ">="),
     Goal("collector_us_per_event", "collector CPU µs/event (gRPC)", 15.0, operator.le, "<="),
     Goal("peak_rss_mb", "peak collector RSS, MB", 300.0, operator.le, "<="),
@@ -91,7 +93,7 @@ def results(
     raw, grpc, rest = (phases[m].timeline for m in ("raw", "grpc", "rest"))
     rss = collector_rss_mb(phases)
     figures: dict[str, Any] = {
-        "grpc_vs_raw": grpc.events_per_s / raw.events_per_s,
+        "grpc_vs_ceiling": grpc.events_per_s / raw.events_per_s,
         "rest_vs_grpc": rest.events_per_s / grpc.events_per_s,
         "collector_us_per_event": phases["grpc"].cpu_us_per_event("collector"),
         "peak_rss_mb": max(rss, default=0.0),
