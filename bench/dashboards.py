@@ -232,6 +232,7 @@ async def time_calls(
 class DashboardRun:
     sizes: list[SizeResult] = field(default_factory=list)  # those measured, ascending
     error: str | None = None  # why it stopped before the last size, if it did
+    doing: str = "creating the tenant's client"  # the step under way, for `error`
 
     def named(self) -> dict[str, SizeResult]:
         """The sizes measured, by name: "small", "large"."""
@@ -259,9 +260,11 @@ async def measure(
         async with asyncio.timeout(budget_s):
             await _grow(stack, run_id, sizes, run, batch_size, in_flight, calls, fold_stall_s, say)
     except TimeoutError:
-        run.error = f"stopped after {budget_s:.0f} s, the time left of the bench's --timeout"
+        run.error = (
+            f"{run.doing}: stopped after {budget_s:.0f} s, the time left of the bench's --timeout"
+        )
     except (PyMongoError, httpx.HTTPError, DashboardWrong) as exc:
-        run.error = f"{type(exc).__name__}: {exc}"
+        run.error = f"{run.doing}: {type(exc).__name__}: {exc}"
     if run.error:
         say(f"dashboards: measured {len(run.sizes)} of {len(sizes)} sizes; {run.error}")
     return run
@@ -293,6 +296,7 @@ async def _grow(
         http.headers["Authorization"] = f"Bearer {await issue_token(http, who)}"
         stored = 0
         for size in sizes:
+            run.doing = f"storing events {stored}..{size}"
             batches = history_batches(f"dash-{run_id}", stored, size, now, batch_size, totals)
             started = time.perf_counter()
             await seed(storage, who, batches, in_flight, now)
@@ -302,6 +306,7 @@ async def _grow(
                 f"({(size - stored) / (seeded - started):.0f} events/s); "
                 "waiting for the rollup job to fold them"
             )
+            run.doing = f"waiting for the rollup job to fold {size} events"
             left = await until_folded(storage, who.tenant, fold_stall_s)
             result = SizeResult(
                 size, size - stored, seeded - started, time.perf_counter() - seeded, left
@@ -312,6 +317,7 @@ async def _grow(
                     f"left for {fold_stall_s:.0f} s; timing the dashboards anyway"
                 )
             for endpoint in ENDPOINTS:
+                run.doing = f"timing {endpoint} at {size} events"
                 result.call_ms[endpoint], result.failed[endpoint] = await time_calls(
                     http, endpoint, params[endpoint], calls, totals
                 )
