@@ -16,13 +16,16 @@ from collections.abc import Awaitable
 
 import httpx
 
-from bench import hot_path, plot, report
+from bench import dashboards, hot_path, plot, report
 from bench.phase import Phase
 from bench.runs import GRPC_CLIENTS, MODES, Runs
 from bench.sampler import Sampler
 from bench.stack import StackDied, create_tenant_client, issue_token, running_stack
 
 HERE = pathlib.Path(__file__).resolve().parent
+# What the dashboards leave of --timeout: when the database has stopped answering, cancelling
+# them still waits for their connections to be closed, up to the driver's 30 s socket timeout.
+TIMEOUT_MARGIN_S = 60.0
 
 
 def _env_int(name: str, default: int) -> int:
@@ -33,7 +36,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench",
         description="Start SecantusDB, the collector and the gateway; ingest the same events "
-        "by raw insert_many, gRPC streaming through the SDK and REST; print ratios against "
+        "by raw insert_many, gRPC streaming through the SDK and REST; then time the dashboards "
+        "over REST for one tenant's history at a small and a large size; print ratios against "
         "the goals; write results.json and throughput.png. A missed goal is reported, not "
         "an error.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -76,6 +80,33 @@ def parser() -> argparse.ArgumentParser:
         help="sdk: aegis_sdk.AegisClient, as applications use it; stream: a bare "
         "StreamEvents client, to tell the collector's cost from the SDK's "
         "(env BENCH_GRPC_CLIENT)",
+    )
+    p.add_argument(
+        "--dashboard-small",
+        type=int,
+        default=_env_int("BENCH_DASHBOARD_SMALL", 10_000),
+        help="events in the dashboard tenant's history at the first timing "
+        "(env BENCH_DASHBOARD_SMALL)",
+    )
+    p.add_argument(
+        "--dashboard-large",
+        type=int,
+        default=_env_int("BENCH_DASHBOARD_LARGE", 200_000),
+        help="events in its history at the second timing (env BENCH_DASHBOARD_LARGE)",
+    )
+    p.add_argument(
+        "--dashboard-calls",
+        type=int,
+        default=_env_int("BENCH_DASHBOARD_CALLS", 20),
+        help="timed calls per endpoint and size, after one warm-up (env BENCH_DASHBOARD_CALLS)",
+    )
+    p.add_argument(
+        "--fold-stall",
+        type=float,
+        default=float(os.environ.get("BENCH_FOLD_STALL_S", 60)),
+        help="stop waiting for the rollup job to fold the dashboard tenant's events, and time "
+        "the dashboards anyway, once it has folded none of them for this long, in seconds "
+        "(env BENCH_FOLD_STALL_S)",
     )
     p.add_argument(
         "--timeout",
@@ -121,8 +152,10 @@ async def until_first(work: Awaitable[None], watch: Awaitable[None], timeout_s: 
         task.result()
 
 
-async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, Phase]:
-    """Start the stack, run the modes in rounds, stop the stack."""
+async def measure(
+    args: argparse.Namespace, workdir: pathlib.Path
+) -> tuple[dict[str, Phase], dashboards.DashboardRun]:
+    """Start the stack, run the modes in rounds, time the dashboards, stop the stack."""
     per_round = max(1, args.events // (args.rounds * args.batch_size)) * args.batch_size
     async with running_stack(workdir) as stack:
         say(f"stack up: gRPC {stack.grpc_target}, REST {stack.http_url}")
@@ -141,6 +174,7 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, 
             run_id=run_id,
             now=dt.datetime.now(dt.UTC),
         )
+        dashboard_run = dashboards.DashboardRun()
         # The bench process too: what the SDK (and the other clients) cost on the same cores.
         with Sampler({**stack.pids, "client": os.getpid()}) as sampler:
             phases = {mode: Phase(mode, sampler) for mode in MODES}
@@ -149,11 +183,28 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, 
                 rate = phases[mode].timeline.events_per_s
                 say(f"round {round_no + 1}/{args.rounds} {mode:<4} {rate:7.0f} events/s so far")
 
-            await until_first(
-                runs.rounds(phases, args.rounds, per_round, done), stack.watch(), args.timeout
-            )
+            async def work() -> None:
+                nonlocal dashboard_run
+                started = time.perf_counter()
+                await runs.rounds(phases, args.rounds, per_round, done)
+                # On the same stack, after the rounds: their events are other tenants' data.
+                # Within what is left of --timeout, so that a stuck rollup job costs the
+                # dashboard figures, not the ingest figures measured already.
+                dashboard_run = await dashboards.measure(
+                    stack,
+                    run_id,
+                    (args.dashboard_small, args.dashboard_large),
+                    batch_size=args.batch_size,
+                    in_flight=args.in_flight,
+                    calls=args.dashboard_calls,
+                    fold_stall_s=args.fold_stall,
+                    budget_s=args.timeout - (time.perf_counter() - started) - TIMEOUT_MARGIN_S,
+                    say=say,
+                )
+
+            await until_first(work(), stack.watch(), args.timeout)
         say("stopping the stack")
-    return phases
+    return phases, dashboard_run
 
 
 def run(args: argparse.Namespace) -> int:
@@ -163,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     say(f"collector hot path in-process: {hot.total_us:.1f} µs/event")
     with tempfile.TemporaryDirectory(prefix="aegis-bench-") as workdir:
         try:
-            phases = asyncio.run(measure(args, pathlib.Path(workdir)))
+            phases, dashboard_run = asyncio.run(measure(args, pathlib.Path(workdir)))
         except Exception:
             show_logs(pathlib.Path(workdir))
             raise
@@ -174,10 +225,12 @@ def run(args: argparse.Namespace) -> int:
         "in_flight": args.in_flight,
         "rest_in_flight": args.rest_in_flight,
         "grpc_client": args.grpc_client,
+        "dashboard_sizes": [args.dashboard_small, args.dashboard_large],
+        "dashboard_calls": args.dashboard_calls,
         "write_concern": {"w": "majority", "j": True},
         "database": "SecantusDB, started by collector.embedded as the stack starts it",
     }
-    data = report.results(phases, hot, settings, time.perf_counter() - started)
+    data = report.results(phases, hot, dashboard_run, settings, time.perf_counter() - started)
     args.out.mkdir(parents=True, exist_ok=True)
     report.write(data, args.out / "results.json")
     plot.plot(list(phases.values()), args.out / "throughput.png")
@@ -191,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     args = cli.parse_args(argv)
     if min(args.events, args.rounds, args.batch_size, args.in_flight, args.rest_in_flight) < 1:
         cli.error("--events, --rounds, --batch-size and the in-flight counts must be >= 1")
+    if not 2 <= args.dashboard_small < args.dashboard_large or args.dashboard_calls < 1:
+        cli.error("need 2 <= --dashboard-small < --dashboard-large and --dashboard-calls >= 1")
     # SIGTERM unwinds like Ctrl-C, so every child is stopped on the way out.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -1,9 +1,11 @@
-"""The benchmark's events: the seed's ML example with fresh ids and realistic metadata.
+"""The benchmark's events: the seed's ML example with fresh ids and realistic metadata, and
+an LLM call like an instrumented chat service sends.
 
-One canonical event (a plain dict with a datetime timestamp) and its three wire forms: the
-REST JSON body, the protobuf message, and the document the collector stores. The stored form
-is made by the collector's own conversion and validation, so the raw baseline writes exactly
-the documents the gRPC and REST paths write.
+One canonical event (a plain dict with a datetime timestamp) and its wire forms: the REST JSON
+body, the protobuf message, and the document the collector stores. The stored form is made by
+the collector's own conversion and validation and gets the same keys collector.ingest adds
+(`_id` from tenant and event_id included), so the raw baseline and the dashboards' seeding
+write exactly the documents the gRPC and REST paths write.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from google.protobuf import timestamp_pb2
 
 from aegis.v1 import events_pb2
 from collector import convert
-from collector.validation import fill_and_check_ml
+from collector.ingest import OPTIONAL
+from collector.rollups.cells import Kind
+from collector.validation import fill_and_check_llm, fill_and_check_ml
 
 Event = dict[str, Any]
 T = TypeVar("T")
@@ -58,6 +62,34 @@ def seed_ml_events(run: str, total: int, now: dt.datetime) -> list[Event]:
     return [seed_ml_event(run, i, now) for i in range(total)]
 
 
+def llm_event(run: str, index: int, now: dt.datetime) -> Event:
+    """LLM call `index` of `run`: token counts, cost at a small model's prices, 1 in 50 failed."""
+    input_tokens = 150 + (index * 37) % 900
+    output_tokens = 40 + (index * 53) % 400
+    return {
+        "event_id": f"{run}-{index:08d}",
+        "model_name": "gpt-4o-mini",
+        "prompt_length": input_tokens * 4,
+        "response_length": output_tokens * 4,
+        "tokens_used": input_tokens + output_tokens,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cost": (input_tokens * 0.15 + output_tokens * 0.6) / 1e6,
+        "timestamp": now - dt.timedelta(milliseconds=index % 60_000),
+        "latency_ms": 250.0 + (index * 7919) % 2500,
+        "error": "RateLimitError" if index % 50 == 0 else "",
+        "metadata": {
+            "environment": "production",
+            "region": REGIONS[index % len(REGIONS)],
+            "prompt_template": "support-answer-v7",
+            "temperature": 0.2,
+            "user_tier": "pro" if index % 3 else "free",
+            "request_id": f"req-{index:012x}",
+            "stream": index % 4 == 0,
+        },
+    }
+
+
 def in_batches(events: Sequence[T], size: int) -> list[Sequence[T]]:
     return [events[i : i + size] for i in range(0, len(events), size)]
 
@@ -79,14 +111,49 @@ def to_proto(event: Event) -> events_pb2.MLEvent:
         input_shape=event["input_shape"],
         prediction_count=event["prediction_count"],
         timestamp=timestamp,
-        metadata_json=json.dumps(event["metadata"], separators=(",", ":")).encode(),
+        metadata_json=_metadata_json(event),
         latency_ms=event["latency_ms"],
+        error=event.get("error", ""),
     )
 
 
-def to_document(event: Event, tenant: str, client_id: str, now: dt.datetime) -> Event:
-    """What the collector stores for this event (collector.ingest adds the same three keys)."""
-    doc = convert.ml_event_from_proto(to_proto(event))
-    fill_and_check_ml(doc, now)
+def to_llm_proto(event: Event) -> events_pb2.LLMEvent:
+    timestamp = timestamp_pb2.Timestamp()
+    timestamp.FromDatetime(event["timestamp"])
+    return events_pb2.LLMEvent(
+        event_id=event["event_id"],
+        model_name=event["model_name"],
+        prompt_length=event["prompt_length"],
+        response_length=event["response_length"],
+        tokens_used=event["tokens_used"],
+        input_tokens=event["input_tokens"],
+        output_tokens=event["output_tokens"],
+        cost=event["cost"],
+        timestamp=timestamp,
+        metadata_json=_metadata_json(event),
+        latency_ms=event["latency_ms"],
+        error=event["error"],
+    )
+
+
+def _metadata_json(event: Event) -> bytes:
+    return json.dumps(event["metadata"], separators=(",", ":")).encode()
+
+
+def to_document(
+    event: Event, tenant: str, client_id: str, now: dt.datetime, kind: Kind = "ml"
+) -> Event:
+    """What the collector stores for this event: converted and validated by the collector's
+    own code, then given the keys collector.ingest adds, in the same way."""
+    if kind == "ml":
+        doc = convert.ml_event_from_proto(to_proto(event))
+        fill_and_check_ml(doc, now)
+    else:
+        doc = convert.llm_event_from_proto(to_llm_proto(event))
+        fill_and_check_llm(doc, now)
     doc.update(tenant=tenant, client_id=client_id, received_at=now)
+    doc["_id"] = f"{tenant}:{doc['event_id']}"
+    for optional in OPTIONAL:
+        if doc.get(optional) in (None, ""):
+            doc.pop(optional, None)
     return doc

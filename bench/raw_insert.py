@@ -1,7 +1,9 @@
-"""The baseline: ready-made documents written straight into the database, no collector.
+"""The ceiling: ready-made documents written straight into the database, no collector.
 
-Same collection, indexes and write concern as the collector (collector.storage), under a
-tenant of its own so the data does not mix, with the same number of batches in flight.
+The documents the collector would store (their `_id` included), into the same collection with
+the same write concern (collector.storage), under a tenant of its own so the data does not mix,
+with the same number of batches in flight. Raw events have only the `_id` index, so this is the
+most the database takes for this document shape: no transaction, no partial, no collector.
 """
 
 from __future__ import annotations
