@@ -10,6 +10,7 @@ partials conflict on deleting them, so one of them aborts and retries.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from pymongo import ReplaceOne
@@ -25,7 +26,10 @@ ROUND = 200  # partials per transaction at most: ~100k events at the SDK's batch
 # ...and at most about this many (model, minute) cells: a backfill whose events are spread
 # over many minutes has a cell per event, and one round must stay short, because the embedded
 # database serves everyone else while it commits.
-ROUND_CELLS = 2000
+ROUND_CELLS = 500
+# One run of the job stops starting rounds after this long and leaves the rest to the next
+# run, so that it never holds the database (and its lease) for minutes on end.
+RUN_BUDGET_S = 20.0
 FOLD_ATTEMPTS = 20
 
 BucketKey = tuple[str, str, str, Any]  # tenant, kind, model, bucket start
@@ -126,13 +130,20 @@ async def _merge_recent(
 
 
 async def fold_partials(
-    storage: Storage, *, limit: int = ROUND, max_rounds: int | None = None
+    storage: Storage,
+    *,
+    limit: int = ROUND,
+    max_rounds: int | None = None,
+    budget_s: float | None = None,
 ) -> int:
-    """Fold partials, `limit` per transaction, until none is left or `max_rounds` are done;
-    returns how many were folded."""
+    """Fold partials, at most `limit` per transaction, until none is left, `max_rounds` are
+    done or `budget_s` has passed; returns how many were folded."""
     total = 0
     rounds = 0
-    while max_rounds is None or rounds < max_rounds:
+    stop_at = None if budget_s is None else time.monotonic() + budget_s
+    while (max_rounds is None or rounds < max_rounds) and (
+        stop_at is None or time.monotonic() < stop_at
+    ):
         rounds += 1
         # A second runner (a lost lease) conflicts on the same partials: take turns.
         folded = await storage.transaction(
@@ -148,4 +159,4 @@ async def fold_partials(
 
 async def run_rollups(storage: Storage) -> dict[str, int]:
     """The scheduled job: fold what there is; the run record keeps how much."""
-    return {"folded": await fold_partials(storage)}
+    return {"folded": await fold_partials(storage, budget_s=RUN_BUDGET_S)}
