@@ -43,21 +43,25 @@ def bucket_id(key: BucketKey) -> str:
     return f"{tenant}|{kind}|{start:%Y%m%d%H%M}|{model}"
 
 
-def _round(partials: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The oldest partials that fit ROUND_CELLS (always at least one)."""
+async def _round(storage: Storage, session: AsyncClientSession, limit: int) -> list[dict[str, Any]]:
+    """The oldest partials that fit ROUND_CELLS (always at least one), read a few at a time:
+    a backfill's partials are large, and reading `limit` of them to fold one stalled the job."""
     taken: list[dict[str, Any]] = []
     size = 0
-    for partial in partials:
-        size += len(partial["cells"])
-        if taken and size > ROUND_CELLS:
-            break
-        taken.append(partial)
+    cursor = storage.partials.find({}, session=session).sort("_id", 1).limit(limit)
+    try:
+        async for partial in cursor.batch_size(4):
+            size += len(partial["cells"])
+            if taken and size > ROUND_CELLS:
+                break
+            taken.append(partial)
+    finally:
+        await cursor.close()
     return taken
 
 
 async def _fold_round(storage: Storage, session: AsyncClientSession, limit: int) -> int:
-    oldest = await storage.partials.find({}, session=session).sort("_id", 1).to_list(limit)
-    batch = _round(oldest)
+    batch = await _round(storage, session, limit)
     if not batch:
         return 0
     merged: dict[BucketTier, dict[BucketKey, Cell]] = {tier: {} for tier in BUCKET_TIERS}
