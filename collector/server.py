@@ -142,7 +142,13 @@ def background_jobs(settings: Settings, storage: Storage) -> JobRunner:
     runner = JobRunner(
         storage, lease_s=settings.job_lease_s, stop_grace_s=settings.shutdown_grace_s
     )
-    runner.add("rollups", settings.rollup_interval_s, functools.partial(run_rollups, storage))
+    runner.add(
+        "rollups",
+        settings.rollup_interval_s,
+        functools.partial(
+            run_rollups, storage, minute_retention_days=settings.rollup_retention_days
+        ),
+    )
     # Webhook retries wait within a run for at most half an interval; later ones, next run.
     policy = DeliveryPolicy(horizon_s=min(30.0, settings.alerts_interval_s / 2))
     runner.add(

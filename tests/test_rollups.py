@@ -296,6 +296,13 @@ def api(backend: Backend) -> Iterator[Api]:
     client.close()
 
 
+async def fold(backend: Backend, storage: Storage, **options: Any) -> int:
+    """The job's function, called as the scheduler calls it on this collector: with
+    ROLLUP_RETENTION_DAYS set, minutes older than that get no minute bucket."""
+    days = float(backend.env.get("ROLLUP_RETENTION_DAYS", "7"))
+    return await fold_partials(storage, minute_retention_days=days, **options)
+
+
 async def partials_left(storage: Storage) -> int:
     return await storage.partials.count_documents({})
 
@@ -315,7 +322,7 @@ async def test_dashboards_equal_brute_force_before_during_and_after_folding(
             assert api.send(kind, events).accepted == 150
     check_everything(api, backend.db.url)  # nothing folded: partials only
 
-    assert await fold_partials(storage, limit=3, max_rounds=1) == 3  # the rest not folded
+    assert await fold(backend, storage, limit=3, max_rounds=1) == 3  # the rest not folded
     for kind in ("llm", "ml"):
         # Late events (old timestamps, into buckets that exist), and retries of stored ones.
         late = random_events(rng, kind, 60, days=3)
@@ -326,10 +333,10 @@ async def test_dashboards_equal_brute_force_before_during_and_after_folding(
         assert (again.accepted, again.duplicates) == (0, 10)
     check_everything(api, backend.db.url)  # buckets + partials mixed
 
-    await fold_partials(storage)
+    await fold(backend, storage)
     assert await partials_left(storage) == 0
     check_everything(api, backend.db.url)  # buckets only
-    assert await fold_partials(storage) == 0, "a second run finds nothing to fold"
+    assert await fold(backend, storage) == 0, "a second run finds nothing to fold"
     check_everything(api, backend.db.url)
 
 
@@ -347,12 +354,12 @@ async def test_a_killed_collector_and_an_interrupted_job_count_everything_once(
     backend.start_collector()
 
     # The job stopped after a few rounds, as a crash between transactions would stop it.
-    assert await fold_partials(storage, limit=1, max_rounds=5) == 5
+    assert await fold(backend, storage, limit=1, max_rounds=5) == 5
     assert await partials_left(storage) == 25
     check_everything(api, backend.db.url)
 
     # Cancelled wherever it is, inside a transaction or between two: all or nothing of it.
-    folding = asyncio.create_task(fold_partials(storage, limit=2))
+    folding = asyncio.create_task(fold(backend, storage, limit=2))
     await asyncio.sleep(0.05)
     folding.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -361,7 +368,7 @@ async def test_a_killed_collector_and_an_interrupted_job_count_everything_once(
     check_everything(api, backend.db.url)
 
     # Two runners at once (as if a lease had been lost): each partial still lands once.
-    results = await asyncio.gather(fold_partials(storage, limit=2), fold_partials(storage, limit=2))
+    results = await asyncio.gather(fold(backend, storage, limit=2), fold(backend, storage, limit=2))
     assert sum(results) == left
     assert await partials_left(storage) == 0
     check_everything(api, backend.db.url)
@@ -411,7 +418,7 @@ async def test_rollups_still_answer_once_retention_deleted_the_raw_events(
     rng = random.Random(5)
     for kind in ("llm", "ml"):
         assert api.send(kind, random_events(rng, kind, 200, days=10)).accepted == 200
-    await fold_partials(storage)
+    await fold(backend, storage)
     whole_days = {"start_date": "2024-05-02", "end_date": "2024-05-08"}
     before = {kind: api.metrics(kind, **whole_days, interval="day") for kind in ("llm", "ml")}
     overview = api.overview()

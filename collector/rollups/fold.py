@@ -9,6 +9,7 @@ partials conflict on deleting them, so one of them aborts and retries.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from typing import Any
@@ -60,7 +61,12 @@ async def _round(storage: Storage, session: AsyncClientSession, limit: int) -> l
     return taken
 
 
-async def _fold_round(storage: Storage, session: AsyncClientSession, limit: int) -> int:
+async def _fold_round(
+    storage: Storage,
+    session: AsyncClientSession,
+    limit: int,
+    minutes_from: dt.datetime | None,
+) -> int:
     batch = await _round(storage, session, limit)
     if not batch:
         return 0
@@ -70,6 +76,8 @@ async def _fold_round(storage: Storage, session: AsyncClientSession, limit: int)
         tenant, kind = partial["tenant"], partial["kind"]
         for entry in partial["cells"]:
             for tier in BUCKET_TIERS:
+                if tier == "minute" and minutes_from and entry["start"] < minutes_from:
+                    continue  # retention would delete it; readers take such minutes from raw
                 key = (tenant, kind, entry["model"], floor(entry["start"], tier))
                 cells.merge(merged[tier].setdefault(key, cells.empty()), entry["cell"])
         recent.setdefault((tenant, kind), []).extend(partial["recent"])
@@ -139,19 +147,26 @@ async def fold_partials(
     limit: int = ROUND,
     max_rounds: int | None = None,
     budget_s: float | None = None,
+    minute_retention_days: float = 0,
 ) -> int:
     """Fold partials, at most `limit` per transaction, until none is left, `max_rounds` are
-    done or `budget_s` has passed; returns how many were folded."""
+    done or `budget_s` has passed; returns how many were folded. Minute buckets older than
+    `minute_retention_days` (0: keep all) are not written: retention would delete them, and
+    readers take those minutes from raw events (collector.rollups.reader.minutes_kept_since,
+    which keeps an hour's margin). A backfill of old events is then mostly hour buckets."""
     total = 0
     rounds = 0
     stop_at = None if budget_s is None else time.monotonic() + budget_s
+    minutes_from = None
+    if minute_retention_days:
+        minutes_from = dt.datetime.now(dt.UTC) - dt.timedelta(days=minute_retention_days)
     while (max_rounds is None or rounds < max_rounds) and (
         stop_at is None or time.monotonic() < stop_at
     ):
         rounds += 1
         # A second runner (a lost lease) conflicts on the same partials: take turns.
         folded = await storage.transaction(
-            lambda s: _fold_round(storage, s, limit), attempts=FOLD_ATTEMPTS
+            lambda s: _fold_round(storage, s, limit, minutes_from), attempts=FOLD_ATTEMPTS
         )
         total += folded
         if not folded:
@@ -161,6 +176,9 @@ async def fold_partials(
     return total
 
 
-async def run_rollups(storage: Storage) -> dict[str, int]:
+async def run_rollups(storage: Storage, *, minute_retention_days: float) -> dict[str, int]:
     """The scheduled job: fold what there is; the run record keeps how much."""
-    return {"folded": await fold_partials(storage, budget_s=RUN_BUDGET_S)}
+    folded = await fold_partials(
+        storage, budget_s=RUN_BUDGET_S, minute_retention_days=minute_retention_days
+    )
+    return {"folded": folded}
