@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import logging
 import pathlib
 import socket
 import time
@@ -106,6 +107,39 @@ async def test_a_failing_job_is_recorded_and_the_scheduler_carries_on(storage: S
     assert ok is not None and ok["result"]["calls"] >= 2
     lease = await storage.job_leases.find_one({"_id": "flaky"})
     assert lease is not None and lease["expires_at"] <= utcnow(), "released at shutdown"
+
+
+async def test_a_run_that_outlasts_its_interval_skips_ticks_quietly(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    release = asyncio.Event()
+    active = most = runs = 0
+
+    async def slow() -> None:
+        nonlocal active, most, runs
+        active += 1
+        runs += 1
+        most = max(most, active)
+        try:
+            await release.wait()
+        finally:
+            active -= 1
+
+    def skipped() -> int:
+        return sum("tick skipped" in r.getMessage() for r in caplog.records)
+
+    async def two_ticks_skipped() -> bool:
+        return skipped() >= 2
+
+    caplog.set_level(logging.DEBUG, logger="collector.jobs.runner")
+    runner = JobRunner(storage, lease_s=5, holder="slow-test")
+    runner.add("slow", 0.05, slow)
+    async with runner.running():
+        await eventually(two_ticks_skipped, 30, "ticks arriving while the run is under way")
+        assert (runs, most) == (1, 1), "a tick started a second run alongside the first"
+        release.set()
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not warnings, [r.getMessage() for r in warnings]
 
 
 async def test_run_now_runs_only_where_the_lease_is_held(storage: Storage) -> None:

@@ -63,6 +63,7 @@ class JobRunner:
         self._leases: dict[str, Lease] = {}
         self._held: set[str] = set()
         self._running: set[asyncio.Task[Any]] = set()
+        self._busy: set[str] = set()  # jobs with a scheduled run under way
 
     def add(self, name: str, interval_s: float, run: JobFunction) -> None:
         """Schedule `run` every `interval_s` seconds; 0 leaves the job off on this replica."""
@@ -79,6 +80,19 @@ class JobRunner:
     async def run_now(self, name: str) -> bool:
         """One tick of a job, as the scheduler does it: True if we held the lease and ran it."""
         return await self._tick(self._jobs[name])
+
+    async def _scheduled(self, job: Job) -> None:
+        """A tick from the scheduler. A run that outlasts its interval (the rollup job's may,
+        up to its budget) makes the next tick a no-op, said at DEBUG: APScheduler's own
+        max_instances would say it as a WARNING on every tick."""
+        if job.name in self._busy:
+            log.debug("job %s: still running; tick skipped", job.name)
+            return
+        self._busy.add(job.name)
+        try:
+            await self._tick(job)
+        finally:
+            self._busy.discard(job.name)
 
     async def _tick(self, job: Job) -> bool:
         task = asyncio.current_task()
@@ -139,14 +153,14 @@ class JobRunner:
         scheduler = AsyncIOScheduler(timezone=dt.UTC)
         for job in self._jobs.values():
             scheduler.add_job(
-                self._tick,
+                self._scheduled,
                 "interval",
                 args=[job],
                 id=job.name,
                 name=f"job {job.name}",
                 seconds=job.interval_s,
                 next_run_time=utcnow(),
-                max_instances=1,  # a run that outlasts its interval skips the next tick
+                max_instances=2,  # so that _scheduled, not APScheduler, skips a busy tick
                 coalesce=True,
                 misfire_grace_time=None,
             )
