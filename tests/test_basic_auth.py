@@ -26,9 +26,11 @@ class Registry:
         self.checks = 0
         self.revoked = False
         self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
 
     async def authenticate(self, client_id: str, secret: str) -> Principal:
         self.checks += 1
+        self.entered.set()
         if self.gate is not None:
             await self.gate.wait()
         if self.revoked or (client_id, secret) != ("cl_a", SECRET):
@@ -80,8 +82,7 @@ async def test_concurrent_checks_of_the_same_credentials_share_one() -> None:
     registry.gate = asyncio.Event()
     basic = BasicCredentials(registry.authenticate)
     calls = [asyncio.ensure_future(basic.verify(encoded())) for _ in range(8)]
-    while registry.checks == 0:
-        await asyncio.sleep(0)
+    await registry.entered.wait()
     registry.gate.set()
     principals = await asyncio.gather(*calls)
     assert {p.client_id for p in principals} == {"cl_a"}
