@@ -43,6 +43,9 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/aegis.v1.AlertService/UpdateRule": ALERTS_ADMIN,
     "/aegis.v1.AlertService/DeleteRule": ALERTS_ADMIN,
     "/aegis.v1.AlertService/ListAlertEvents": "read",
+    "/aegis.v1.PriceService/SetPrice": "admin",
+    "/aegis.v1.PriceService/ListPrices": "admin",
+    "/aegis.v1.PriceService/DeletePrice": "admin",
     OTLP_EXPORT: "ingest",
 }
 OUR_PACKAGE = "/aegis.v1."

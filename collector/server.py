@@ -25,6 +25,8 @@ from aegis.v1 import (
     dashboard_pb2_grpc,
     ingest_pb2,
     ingest_pb2_grpc,
+    prices_pb2,
+    prices_pb2_grpc,
 )
 from collector.alerts.job import run_alerts
 from collector.alerts.rules import RuleService
@@ -39,11 +41,17 @@ from collector.interceptor import AuthInterceptor
 from collector.jobs.retention import apply_retention
 from collector.jobs.runner import JobRunner
 from collector.otlp import servicer as otlp_servicer
-from collector.otlp.pricing import PriceTable
 from collector.otlp.service import OtlpIngest
 from collector.pipeline import Admission
+from collector.price_overrides import PriceOverrides
 from collector.rollups.fold import run_rollups
-from collector.servicers import AlertServicer, AuthServicer, DashboardServicer, IngestServicer
+from collector.servicers import (
+    AlertServicer,
+    AuthServicer,
+    DashboardServicer,
+    IngestServicer,
+    PriceServicer,
+)
 from collector.settings import Settings
 from collector.storage import Storage, open_storage
 from collector.tokens import TokenService
@@ -56,6 +64,7 @@ SERVICE_NAMES = [
     ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
     dashboard_pb2.DESCRIPTOR.services_by_name["DashboardService"].full_name,
     alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
+    prices_pb2.DESCRIPTOR.services_by_name["PriceService"].full_name,
     otlp_servicer.SERVICE_NAME,
 ]
 
@@ -101,7 +110,8 @@ async def grpc_server(
     auth_pb2_grpc.add_AuthServiceServicer_to_server(
         AuthServicer(AuthService(clients, tokens, storage)), server
     )
-    ingest = IngestService(storage)
+    overrides = PriceOverrides(storage)
+    ingest = IngestService(storage, overrides=overrides)
     admission = Admission(settings.max_inflight_batches)
     ingest_pb2_grpc.add_IngestServiceServicer_to_server(
         IngestServicer(
@@ -109,8 +119,9 @@ async def grpc_server(
         ),
         server,
     )
+    prices_pb2_grpc.add_PriceServiceServicer_to_server(PriceServicer(overrides), server)
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
-        otlp_servicer.TraceServicer(OtlpIngest(ingest, PriceTable()), admission), server
+        otlp_servicer.TraceServicer(OtlpIngest(ingest), admission), server
     )
     dashboard_pb2_grpc.add_DashboardServiceServicer_to_server(
         DashboardServicer(

@@ -184,8 +184,7 @@ def llm_event(span: Span) -> dict[str, Any] | None:
         "prompt_length": len(prompt) if prompt is not None else None,
         "response_length": len(response) if response is not None else None,
         "tokens_used": total,
-        "cost": cost,
-        "cost_source": "client" if cost is not None else "unknown",
+        "cost": cost,  # None: priced at ingest (collector.pricing)
         "timestamp": _time(span.start_ns),
         "metadata": metadata,
         "latency_ms": latency_ms,

@@ -1,5 +1,6 @@
-"""One OTLP export: spans → LLM events → the ordinary ingest path (so OTLP events are stored,
-deduplicated and rolled up exactly like events from the SDK or REST)."""
+"""One OTLP export: spans → LLM events → the ordinary ingest path (so OTLP events are
+validated, priced, stored, deduplicated and rolled up exactly like events from the SDK or
+REST)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Any
 
 from collector.ingest import IngestService
 from collector.otlp.mapping import llm_event
-from collector.otlp.pricing import PriceTable
 from collector.otlp.spans import Span
 from collector.tokens import Principal
 from collector.validation import Invalid
@@ -39,29 +39,9 @@ class ExportOutcome:
         return f"{self.rejected} LLM span(s) rejected: " + "; ".join(self.reasons) + tail
 
 
-def price(event: dict[str, Any], prices: PriceTable) -> None:
-    """Fill in the cost of an event that carries none, from the price table when the model
-    and the token counts are known; otherwise cost 0, `cost_source: unknown`."""
-    if event["cost"] is not None:
-        return
-    input_tokens, output_tokens = event["input_tokens"], event["output_tokens"]
-    cost = None
-    if input_tokens is not None or output_tokens is not None:
-        cost = prices.cost(
-            event["model_name"],
-            event.get("provider", ""),
-            input_tokens or 0,
-            output_tokens or 0,
-            event["timestamp"],
-        )
-    event["cost"] = cost if cost is not None else 0.0
-    event["cost_source"] = "price_table" if cost is not None else "unknown"
-
-
 class OtlpIngest:
-    def __init__(self, ingest: IngestService, prices: PriceTable) -> None:
+    def __init__(self, ingest: IngestService) -> None:
         self._ingest = ingest
-        self._prices = prices
 
     async def export(self, principal: Principal, spans: list[Span]) -> ExportOutcome:
         outcome = ExportOutcome()
@@ -76,7 +56,6 @@ class OtlpIngest:
             if event is None:
                 outcome.other_spans += 1
                 continue
-            price(event, self._prices)
             events.append(event)
             span_ids.append(span.span_id)
         if events:

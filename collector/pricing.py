@@ -1,5 +1,5 @@
 """Cost of an LLM call from the `genai-prices` table (kept by the Pydantic team), for events
-that carry no cost of their own.
+of any transport that carry no cost of their own but a model and token counts.
 
 The library's own calculation costs ~70 µs a call (measured), more than the rest of ingest
 per event. Its prices are linear in the token counts except where a model has tiered prices,
@@ -12,11 +12,15 @@ process: the ingest path pays no lookup and no database round trip per event.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from genai_prices import Usage, data_snapshot
 from genai_prices.types import ModelInfo, Provider
+
+from collector.price_overrides import Override
 
 MAX_CACHED = 4096
 MTOK = 1_000_000
@@ -95,3 +99,36 @@ class PriceTable:
         usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
         calc = entry.model.calc_price(usage, entry.provider, genai_request_timestamp=at)
         return _usd(calc.total_price)
+
+
+def price_event(
+    event: dict[str, Any],
+    prices: PriceTable,
+    overrides: Mapping[str, Override],
+    *,
+    unpriced: bool,
+) -> None:
+    """Set `cost_source`, and the cost of an event that came without one (`unpriced`): from
+    the tenant's own price for the model, else the table, when the token counts are known;
+    otherwise 0 (`unknown`). The event is validated already: counts are not negative, the
+    timestamp is set."""
+    if not unpriced:
+        event["cost_source"] = "client"
+        return
+    input_tokens, output_tokens = event.get("input_tokens"), event.get("output_tokens")
+    cost = None
+    override = overrides.get(event["model_name"])
+    if input_tokens is None and output_tokens is None:
+        pass
+    elif override is not None:
+        cost = override.cost(input_tokens or 0, output_tokens or 0)
+    else:
+        cost = prices.cost(
+            event["model_name"],
+            event.get("provider") or "",
+            input_tokens or 0,
+            output_tokens or 0,
+            event["timestamp"],
+        )
+    event["cost"] = cost if cost is not None else 0.0
+    event["cost_source"] = "price_table" if cost is not None else "unknown"
