@@ -15,7 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from collector.errors import InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
+from collector.errors import (
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unavailable,
+)
 from collector.storage import Storage
 from collector.tokens import Principal
 
@@ -68,6 +74,9 @@ class PriceOverrides:
         cached = self._cache.get(tenant)
         if cached is not None and self._clock() < cached[1]:
             return cached[0]
+        if not self._storage.available:
+            # The write that follows fails fast too; do not wait out server selection here.
+            raise Unavailable("database unavailable, retry later", retry_after=1.0)
         prices = {o.model: o for o in await self._load(tenant)}
         if len(self._cache) >= MAX_CACHED_TENANTS:
             self._cache.clear()

@@ -380,3 +380,35 @@ async def test_a_fully_accepted_export_has_no_partial_success(
         metadata=(("authorization", basic(client)),),
     )
     assert not reply.HasField("partial_success")
+
+
+async def test_bad_otlp_http_requests_are_4xx_in_the_requests_encoding(
+    http: httpx.AsyncClient, client: ApiClient
+) -> None:
+    auth = {"Authorization": basic(client)}
+    garbage = await http.post(
+        "/v1/traces",
+        content=b"\xff\xff\xff not protobuf",
+        headers={**auth, "Content-Type": "application/x-protobuf"},
+    )
+    assert garbage.status_code == 400
+    status = status_pb2.Status.FromString(garbage.content)
+    assert status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert "cannot be decoded" in status.message
+
+    not_json = await http.post(
+        "/v1/traces", content=b"{", headers={**auth, "Content-Type": "application/json"}
+    )
+    assert not_json.status_code == 400
+    assert not_json.json()["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+
+    wrong_type = await http.post(
+        "/v1/traces", content=b"x", headers={**auth, "Content-Type": "text/plain"}
+    )
+    assert wrong_type.status_code == 415
+    wrong_encoding = await http.post(
+        "/v1/traces",
+        content=b"x",
+        headers={**auth, "Content-Type": "application/json", "Content-Encoding": "br"},
+    )
+    assert wrong_encoding.status_code == 415
