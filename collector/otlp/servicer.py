@@ -16,7 +16,6 @@ from collector.pipeline import Admission
 
 log = logging.getLogger(__name__)
 
-EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 SERVICE_NAME = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
 
 
