@@ -83,6 +83,7 @@ class LLMFields(_LLMRequired, total=False):
     error: str | None  # an error type or short message; None or "" means success
     input_tokens: int | None  # where known; tokens_used stays the total
     output_tokens: int | None
+    provider: str | None  # "openai", "anthropic", …: helps price events sent without cost
 
 
 def _checked(fields: Mapping[str, Any], spec: type, call: str) -> Mapping[str, Any]:
@@ -130,6 +131,7 @@ def llm_event(**fields: Unpack[LLMFields]) -> events_pb2.LLMEvent:
             error=f.get("error"),
             input_tokens=f.get("input_tokens"),
             output_tokens=f.get("output_tokens"),
+            provider=f.get("provider"),
         ),
     )
     _with_metadata(event, f.get("metadata"))

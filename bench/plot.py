@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from bench.phase import Phase
 
 STACK = ("database", "collector", "gateway")
-COLOURS = {"raw": "tab:gray", "grpc": "tab:blue", "rest": "tab:orange"}
+COLOURS = {"raw": "tab:gray", "grpc": "tab:blue", "rest": "tab:orange", "otlp": "tab:green"}
 
 
 def plot(phases: list[Phase], path: pathlib.Path) -> None:

@@ -42,6 +42,8 @@ GOALS = (
     # index, what the database can do for this document shape at all.
     Goal("grpc_vs_ceiling", "gRPC / ceiling (raw insert_many)", 0.45, operator.ge, ">="),
     Goal("rest_vs_grpc", "REST / gRPC stream", 0.5, operator.ge, ">="),
+    # OTLP/gRPC from the OpenTelemetry SDK (LLM spans) against our SDK's gRPC stream.
+    Goal("otlp_vs_grpc", "OTLP/gRPC / gRPC stream", 0.7, operator.ge, ">="),
     Goal("collector_us_per_event", "collector CPU µs/event (gRPC)", 15.0, operator.le, "<="),
     Goal("peak_rss_mb", "peak collector RSS, MB", 300.0, operator.le, "<="),
     Goal("rss_growth_mb", "collector RSS growth, MB", RSS_FLAT_MB, operator.le, "<="),
@@ -118,17 +120,20 @@ def results(
     settings: dict[str, Any],
     wall_s: float,
 ) -> dict[str, Any]:
-    raw, grpc, rest = (phases[m].timeline for m in ("raw", "grpc", "rest"))
+    raw, grpc, rest, otlp = (phases[m].timeline for m in ("raw", "grpc", "rest", "otlp"))
     rss = collector_rss_mb(phases)
     figures: dict[str, Any] = {
         "grpc_vs_ceiling": grpc.events_per_s / raw.events_per_s,
         "rest_vs_grpc": rest.events_per_s / grpc.events_per_s,
+        "otlp_vs_grpc": otlp.events_per_s / grpc.events_per_s,
+        "otlp_collector_us_per_event": phases["otlp"].cpu_us_per_event("collector"),
         "collector_us_per_event": phases["grpc"].cpu_us_per_event("collector"),
         "peak_rss_mb": max(rss, default=0.0),
         "rss_growth_mb": rss_growth_mb(rss),
         "raw_events_per_s": raw.events_per_s,
         "grpc_events_per_s": grpc.events_per_s,
         "rest_events_per_s": rest.events_per_s,
+        "otlp_events_per_s": otlp.events_per_s,
         **dashboard_figures(dashboards),
     }
     figures = {k: None if v is None else round(v, 3) for k, v in figures.items()}

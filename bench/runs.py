@@ -1,4 +1,4 @@
-"""The three ingest modes against one running stack, in interleaved rounds.
+"""The ingest modes against one running stack, in interleaved rounds.
 
 Each round runs every mode once, in a rotating order, on fresh events: the collection grows
 as the run goes on and inserts get a little slower, so no mode may always go first.
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bench.events import Event, in_batches, seed_ml_events, to_document
+from bench.otlp_ingest import ingest_otlp, make_spans
 from bench.phase import Phase
 from bench.raw_insert import insert_raw
 from bench.rest_ingest import ingest_rest, request_bodies
@@ -19,7 +20,7 @@ from bench.sdk_ingest import ingest_sdk
 from bench.stack import DATABASE_NAME, Credentials, Stack
 from bench.stream_ingest import ingest_stream
 
-MODES = ("raw", "grpc", "rest")
+MODES = ("raw", "grpc", "rest", "otlp")
 RAW_TENANT = "bench-raw"
 
 
@@ -85,6 +86,21 @@ class Runs:
         bodies = request_bodies(in_batches(todo, self.batch_size))
         await ingest_rest(
             self.stack.http_url, self.token, bodies[:warmups], bodies[warmups:], warmups, phase
+        )
+
+    async def otlp(self, phase: Phase, round_no: int, events: int) -> None:
+        # One warm-up batch per exporter, like REST's one request per connection.
+        warmups = self.in_flight * self.batch_size
+        spans = make_spans(warmups + events, f"bench-{self.run_id}-{round_no}")
+        await ingest_otlp(
+            self.stack.grpc_target,
+            self.stack.mongodb_url,
+            self.who,
+            spans[:warmups],
+            spans[warmups:],
+            batch_size=self.batch_size,
+            in_flight=self.in_flight,
+            phase=phase,
         )
 
     async def rounds(

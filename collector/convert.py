@@ -15,7 +15,7 @@ from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
-from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, events_pb2, ingest_pb2
+from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, events_pb2, ingest_pb2, prices_pb2
 from collector.alerts.rules import AlertEvent, Rule, RuleSpec
 from collector.clients import NewClient
 from collector.dashboards import (
@@ -29,6 +29,7 @@ from collector.dashboards import (
 from collector.errors import InvalidArgument
 from collector.ingest import IngestResult
 from collector.pipeline import StreamBatch
+from collector.price_overrides import Override
 from collector.structs import struct_to_dict
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -81,6 +82,7 @@ def llm_event_from_proto(e: events_pb2.LLMEvent) -> dict[str, Any]:
         "error": e.error,
         "input_tokens": e.input_tokens if e.HasField("input_tokens") else None,
         "output_tokens": e.output_tokens if e.HasField("output_tokens") else None,
+        "provider": e.provider,
     }
 
 
@@ -295,3 +297,12 @@ def alert_event(event: AlertEvent) -> alerts_pb2.AlertEvent:
     if event.delivered_at is not None:
         message.delivered_at.CopyFrom(_timestamp(event.delivered_at))
     return message
+
+
+def model_price(override: Override) -> prices_pb2.ModelPrice:
+    return prices_pb2.ModelPrice(
+        model=override.model,
+        input_per_mtok=override.input_per_mtok,
+        output_per_mtok=override.output_per_mtok,
+        updated_at=_timestamp(override.updated_at),
+    )

@@ -9,6 +9,8 @@ from typing import Any
 
 from bson import ObjectId
 
+from collector.price_overrides import PriceOverrides
+from collector.pricing import PriceTable, price_event
 from collector.rollups.cells import Kind
 from collector.rollups.partials import partial_of
 from collector.storage import Storage
@@ -17,7 +19,7 @@ from collector.validation import EventError, Invalid, fill_and_check_llm, fill_a
 
 MAX_BATCH = 10_000
 # Stored only when given: absent (None) and, for `error`, empty mean "not known" / "no error".
-OPTIONAL = ("latency_ms", "error", "input_tokens", "output_tokens")
+OPTIONAL = ("latency_ms", "error", "input_tokens", "output_tokens", "provider")
 
 
 @dataclass
@@ -29,8 +31,15 @@ class IngestResult:
 
 
 class IngestService:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        prices: PriceTable | None = None,
+        overrides: PriceOverrides | None = None,
+    ) -> None:
         self._storage = storage
+        self._prices = prices or PriceTable()
+        self._overrides = overrides or PriceOverrides(storage)
         self._targets: dict[Kind, tuple[Any, Callable[[dict[str, Any], dt.datetime], None]]] = {
             "ml": (storage.ml_events, fill_and_check_ml),
             "llm": (storage.llm_events, fill_and_check_llm),
@@ -43,15 +52,21 @@ class IngestService:
         result = IngestResult()
         now = dt.datetime.now(dt.UTC)
         docs: list[dict[str, Any]] = []
+        # Once per batch, from a cache: no database round trip per event.
+        overrides = await self._overrides.for_tenant(principal.tenant) if kind == "llm" else {}
         for index, event in enumerate(events):
             if index >= MAX_BATCH:
                 result.errors.append(EventError(index, "", f"batch holds more than {MAX_BATCH}"))
                 continue
+            # Validation fills in cost 0 when there is none: remember whether to price it.
+            unpriced = kind == "llm" and event.get("cost") is None
             try:
                 fill_and_check(event, now)
             except Invalid as exc:
                 result.errors.append(EventError(index, exc.field, exc.reason))
                 continue
+            if kind == "llm":
+                price_event(event, self._prices, overrides, unpriced=unpriced)
             # The tenant comes from the token, never from the body.
             event["tenant"] = principal.tenant
             event["client_id"] = principal.client_id

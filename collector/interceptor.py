@@ -16,11 +16,13 @@ from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
+from collector.basic_auth import BasicCredentials
 from collector.errors import InvalidArgument, PermissionDenied, Unauthenticated, from_exception
 from collector.tokens import Principal, TokenService
 
 log = logging.getLogger(__name__)
 
+OTLP_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 PUBLIC = None  # no token needed
 # Managing alert rules: either scope will do.
 ALERTS_ADMIN = ("alerts", "admin")
@@ -41,8 +43,14 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/aegis.v1.AlertService/UpdateRule": ALERTS_ADMIN,
     "/aegis.v1.AlertService/DeleteRule": ALERTS_ADMIN,
     "/aegis.v1.AlertService/ListAlertEvents": "read",
+    "/aegis.v1.PriceService/SetPrice": "admin",
+    "/aegis.v1.PriceService/ListPrices": "admin",
+    "/aegis.v1.PriceService/DeletePrice": "admin",
+    OTLP_EXPORT: "ingest",
 }
 OUR_PACKAGE = "/aegis.v1."
+# Methods that also take `authorization: Basic …` (exporters keep a static header).
+BASIC_METHODS = frozenset({OTLP_EXPORT})
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
 
@@ -112,14 +120,33 @@ async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> N
     await context.abort(error.code, error.message, trailers)
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, tokens: TokenService) -> None:
-        self._tokens = tokens
+def basic_credentials(context: grpc.aio.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str):
+            scheme, _, encoded = value.partition(" ")
+            if scheme.lower() == "basic":
+                return encoded
+    return None
 
-    def _authenticate(self, context: grpc.aio.ServicerContext, scope: Scope) -> None:
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, tokens: TokenService, basic: BasicCredentials | None = None) -> None:
+        self._tokens = tokens
+        self._basic = basic
+
+    async def _principal(self, context: grpc.aio.ServicerContext, method: str) -> Principal:
+        if self._basic is not None and method in BASIC_METHODS:
+            encoded = basic_credentials(context)
+            if encoded is not None:
+                return await self._basic.verify(encoded)
+        return self._tokens.verify(bearer_token(context))
+
+    async def _authenticate(
+        self, context: grpc.aio.ServicerContext, scope: Scope, method: str
+    ) -> None:
         if scope is PUBLIC:
             return
-        principal = self._tokens.verify(bearer_token(context))
+        principal = await self._principal(context, method)
         if isinstance(scope, str) and scope not in principal.scopes:
             raise PermissionDenied(f"the {scope!r} scope is required")
         if isinstance(scope, tuple) and principal.scopes.isdisjoint(scope):
@@ -133,7 +160,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         method = details.method
-        if handler is None or not method.startswith(OUR_PACKAGE):
+        if handler is None or not (method.startswith(OUR_PACKAGE) or method in METHOD_SCOPES):
             return handler  # health, reflection
         if method not in METHOD_SCOPES:
             raise RuntimeError(f"{method} has no entry in METHOD_SCOPES")
@@ -141,22 +168,22 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         deserialize = _tolerant(handler.request_deserializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, scope),
+                self._wrap_unary(handler.unary_unary, scope, method),
                 request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_stream:
             return grpc.stream_stream_rpc_method_handler(
-                self._wrap_stream(handler.stream_stream, scope),
+                self._wrap_stream(handler.stream_stream, scope, method),
                 request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
         raise RuntimeError(f"{method}: unsupported RPC shape")
 
-    def _wrap_unary(self, inner: Any, scope: Scope) -> Any:
+    def _wrap_unary(self, inner: Any, scope: Scope, method: str) -> Any:
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                self._authenticate(context, scope)
+                await self._authenticate(context, scope, method)
                 return await inner(_decoded(request), context)
             except grpc.aio.AbortError:
                 raise
@@ -165,10 +192,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
         return unary
 
-    def _wrap_stream(self, inner: Any, scope: Scope) -> Any:
+    def _wrap_stream(self, inner: Any, scope: Scope, method: str) -> Any:
         async def stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
-                self._authenticate(context, scope)
+                await self._authenticate(context, scope, method)
                 async for response in inner(_decoded_stream(requests), context):
                     yield response
             except grpc.aio.AbortError:

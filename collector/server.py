@@ -14,6 +14,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from aegis.v1 import (
     alerts_pb2,
@@ -24,10 +25,13 @@ from aegis.v1 import (
     dashboard_pb2_grpc,
     ingest_pb2,
     ingest_pb2_grpc,
+    prices_pb2,
+    prices_pb2_grpc,
 )
 from collector.alerts.job import run_alerts
 from collector.alerts.rules import RuleService
 from collector.alerts.webhooks import DeliveryPolicy
+from collector.basic_auth import BasicCredentials
 from collector.clients import AuthService, ClientRegistry
 from collector.dashboards import Dashboards
 from collector.embedded import embedded_database
@@ -36,9 +40,18 @@ from collector.ingest import IngestService
 from collector.interceptor import AuthInterceptor
 from collector.jobs.retention import apply_retention
 from collector.jobs.runner import JobRunner
+from collector.otlp import servicer as otlp_servicer
+from collector.otlp.service import OtlpIngest
 from collector.pipeline import Admission
+from collector.price_overrides import PriceOverrides
 from collector.rollups.fold import run_rollups
-from collector.servicers import AlertServicer, AuthServicer, DashboardServicer, IngestServicer
+from collector.servicers import (
+    AlertServicer,
+    AuthServicer,
+    DashboardServicer,
+    IngestServicer,
+    PriceServicer,
+)
 from collector.settings import Settings
 from collector.storage import Storage, open_storage
 from collector.tokens import TokenService
@@ -51,6 +64,8 @@ SERVICE_NAMES = [
     ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
     dashboard_pb2.DESCRIPTOR.services_by_name["DashboardService"].full_name,
     alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
+    prices_pb2.DESCRIPTOR.services_by_name["PriceService"].full_name,
+    otlp_servicer.SERVICE_NAME,
 ]
 
 
@@ -85,7 +100,7 @@ async def grpc_server(
     """Serve until the block ends; yields the bound port."""
     shutdown = asyncio.Event()
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(tokens)],
+        interceptors=[AuthInterceptor(tokens, BasicCredentials(clients.authenticate))],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -95,14 +110,18 @@ async def grpc_server(
     auth_pb2_grpc.add_AuthServiceServicer_to_server(
         AuthServicer(AuthService(clients, tokens, storage)), server
     )
+    overrides = PriceOverrides(storage)
+    ingest = IngestService(storage, overrides=overrides)
+    admission = Admission(settings.max_inflight_batches)
     ingest_pb2_grpc.add_IngestServiceServicer_to_server(
         IngestServicer(
-            IngestService(storage),
-            Admission(settings.max_inflight_batches),
-            window=settings.max_inflight_per_stream,
-            shutdown=shutdown,
+            ingest, admission, window=settings.max_inflight_per_stream, shutdown=shutdown
         ),
         server,
+    )
+    prices_pb2_grpc.add_PriceServiceServicer_to_server(PriceServicer(overrides), server)
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
+        otlp_servicer.TraceServicer(OtlpIngest(ingest), admission), server
     )
     dashboard_pb2_grpc.add_DashboardServiceServicer_to_server(
         DashboardServicer(

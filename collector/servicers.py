@@ -17,6 +17,8 @@ from aegis.v1 import (
     dashboard_pb2_grpc,
     ingest_pb2,
     ingest_pb2_grpc,
+    prices_pb2,
+    prices_pb2_grpc,
 )
 from collector import convert
 from collector.alerts.rules import RuleService
@@ -26,6 +28,7 @@ from collector.dates import parse_interval, parse_range
 from collector.ingest import IngestService
 from collector.interceptor import current_principal
 from collector.pipeline import Admission, admitted, run_stream
+from collector.price_overrides import PriceOverrides
 
 Context: TypeAlias = grpc.aio.ServicerContext
 
@@ -175,3 +178,28 @@ class AlertServicer(alerts_pb2_grpc.AlertServiceServicer):
             current_principal().tenant, request.rule_id, request.limit
         )
         return alerts_pb2.ListAlertEventsResponse(events=[convert.alert_event(e) for e in events])
+
+
+class PriceServicer(prices_pb2_grpc.PriceServiceServicer):
+    def __init__(self, overrides: PriceOverrides) -> None:
+        self._overrides = overrides
+
+    async def SetPrice(
+        self, request: prices_pb2.SetPriceRequest, context: Context
+    ) -> prices_pb2.ModelPrice:
+        override = await self._overrides.set(
+            current_principal(), request.model, request.input_per_mtok, request.output_per_mtok
+        )
+        return convert.model_price(override)
+
+    async def ListPrices(
+        self, request: prices_pb2.ListPricesRequest, context: Context
+    ) -> prices_pb2.ListPricesResponse:
+        overrides = await self._overrides.list(current_principal())
+        return prices_pb2.ListPricesResponse(prices=[convert.model_price(o) for o in overrides])
+
+    async def DeletePrice(
+        self, request: prices_pb2.DeletePriceRequest, context: Context
+    ) -> prices_pb2.DeletePriceResponse:
+        await self._overrides.delete(current_principal(), request.model)
+        return prices_pb2.DeletePriceResponse()

@@ -50,6 +50,8 @@ class Storage:
         )
         self.audit_logs: AsyncCollection[Document] = db["audit_logs"]
         self.users: AsyncCollection[Document] = db["users"]
+        # Tenants' own model prices (collector.price_overrides); _id = "tenant:model".
+        self.price_overrides: AsyncCollection[Document] = db["price_overrides"]
         # Background jobs (collector.jobs) and alert rules (collector.alerts).
         self.job_leases: AsyncCollection[Document] = db["job_leases"]
         self.job_runs: AsyncCollection[Document] = db["job_runs"]

@@ -150,6 +150,9 @@ def fill_and_check_llm(event: dict[str, Any], now: dt.datetime) -> None:
         _count(event, key)
     _count(event, "input_tokens")
     _count(event, "output_tokens")
+    provider = event.get("provider")
+    if provider and len(provider) > MAX_NAME:
+        raise Invalid("provider", f"longer than {MAX_NAME} characters")
     if event["cost"] is None:
         event["cost"] = 0.0
     _amount(event, "cost")

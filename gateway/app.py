@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import openapi
 from gateway.limits import BodySizeLimit
+from gateway.otlp import add_otlp_routes
 from gateway.routes import annotated_routes, make_endpoint
 from gateway.settings import GatewaySettings
 from gateway.status import error_body, routing_error_code
@@ -58,6 +59,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             tags=[route.method.containing_service.name],
             openapi_extra=openapi.operation(route.path, route.body, route.method.input_type),
         )
+
+    add_otlp_routes(app, get_channel, settings.max_body_bytes, settings.rpc_timeout_s)
 
     @app.get("/health", tags=["health"])
     async def health() -> JSONResponse:

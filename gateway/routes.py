@@ -24,7 +24,7 @@ from google.protobuf import symbol_database
 from google.protobuf.descriptor import FileDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
-from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, ingest_pb2, options_pb2
+from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, ingest_pb2, options_pb2, prices_pb2
 from gateway.marshal import BadRequest, from_json, to_json
 from gateway.status import error_body, http_status, retry_after_seconds
 
@@ -33,6 +33,7 @@ API_FILES: tuple[FileDescriptor, ...] = (
     ingest_pb2.DESCRIPTOR,
     dashboard_pb2.DESCRIPTOR,
     alerts_pb2.DESCRIPTOR,
+    prices_pb2.DESCRIPTOR,
 )
 NO_STORE = {"Cache-Control": "no-store"}
 

@@ -25,6 +25,11 @@ import httpx
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from aegis.v1 import auth_pb2, auth_pb2_grpc, events_pb2, ingest_pb2, ingest_pb2_grpc
 from aegis_sdk import AegisClient
@@ -347,6 +352,18 @@ def test_backpressure_says_retry_later_and_still_delivers_everything(
     assert stats.accepted == 1 + 1500
 
 
+def otlp_request() -> trace_service_pb2.ExportTraceServiceRequest:
+    """One GenAI span, encoded by the OpenTelemetry SDK's own OTLP encoder."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    span = provider.get_tracer("tests").start_span(
+        "chat", attributes={"gen_ai.request.model": "gpt-4o"}
+    )
+    span.end()
+    return encode_spans(memory.get_finished_spans())
+
+
 def test_database_outage_answers_unavailable_and_503_until_it_is_back(
     backend: Backend, tmp_path: pathlib.Path
 ) -> None:
@@ -391,6 +408,21 @@ def test_database_outage_answers_unavailable_and_503_until_it_is_back(
             reply = http.post("/ingest/ml", json=body, headers=headers)
             assert reply.status_code == 503, reply.text
             assert reply.json()["code"] == grpc.StatusCode.UNAVAILABLE.value[0]
+            assert int(reply.headers["retry-after"]) >= 1
+            # OTLP too: UNAVAILABLE + RetryInfo, and 503 + Retry-After, which exporters retry.
+            spans = otlp_request()
+            with pytest.raises(grpc.RpcError) as refused:
+                trace_service_pb2_grpc.TraceServiceStub(channel).Export(
+                    spans, metadata=metadata, timeout=20
+                )
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+            assert retry_delay_s(refused.value) > 0
+            reply = http.post(
+                "/v1/traces",
+                content=spans.SerializeToString(),
+                headers={**headers, "Content-Type": "application/x-protobuf"},
+            )
+            assert reply.status_code == 503, reply.text
             assert int(reply.headers["retry-after"]) >= 1
             down = http.get("/health")
             assert (down.status_code, down.json()) == (503, {"status": "unavailable"})

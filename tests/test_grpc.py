@@ -187,6 +187,7 @@ def test_server_reflection_lists_and_describes_our_services(stack: Stack) -> Non
             "aegis.v1.AuthService",
             "aegis.v1.IngestService",
             "aegis.v1.DashboardService",
+            "opentelemetry.proto.collector.trace.v1.TraceService",
             "grpc.health.v1.Health",
             "grpc.reflection.v1alpha.ServerReflection",
         } <= services

@@ -18,6 +18,9 @@ from gateway.app import create_app
 from gateway.settings import GatewaySettings
 
 NOT_RPCS = {"/health", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
+# OTLP/HTTP forwards to opentelemetry's TraceService/Export, whose .proto is not ours to
+# annotate: its one route is written by hand (gateway/otlp.py) and checked here by name.
+OTLP_ROUTES = {("POST", "/v1/traces"): "export_traces"}
 SEED_ROUTES = {
     ("POST", "/auth/token"),
     ("POST", "/ingest/ml"),
@@ -81,8 +84,12 @@ def test_every_annotated_rpc_has_a_route(gateway_routes: dict[Binding, Route]) -
 
 def test_every_route_maps_to_an_annotated_rpc(gateway_routes: dict[Binding, Route]) -> None:
     rpcs = annotated_rpcs()
-    extra = {b for b in gateway_routes if b not in rpcs and b[1] not in NOT_RPCS}
+    extra = {
+        b for b in gateway_routes if b not in rpcs and b[1] not in NOT_RPCS and b not in OTLP_ROUTES
+    }
     assert not extra, f"served but not annotated: {sorted(extra)}"
+    for binding, name in OTLP_ROUTES.items():
+        assert gateway_routes[binding].name == name
     for binding, route in gateway_routes.items():
         if binding in rpcs:
             assert route.name == rpcs[binding], f"{binding} calls the wrong RPC"

@@ -35,7 +35,7 @@ class MLEvent(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., model_type: _Optional[str] = ..., model_id: _Optional[str] = ..., input_shape: _Optional[_Iterable[int]] = ..., prediction_count: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., metadata_json: _Optional[bytes] = ..., latency_ms: _Optional[float] = ..., error: _Optional[str] = ...) -> None: ...
 
 class LLMEvent(_message.Message):
-    __slots__ = ("event_id", "model_name", "prompt_length", "response_length", "tokens_used", "cost", "timestamp", "metadata", "metadata_json", "latency_ms", "error", "input_tokens", "output_tokens")
+    __slots__ = ("event_id", "model_name", "prompt_length", "response_length", "tokens_used", "cost", "timestamp", "metadata", "metadata_json", "latency_ms", "error", "input_tokens", "output_tokens", "provider")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     PROMPT_LENGTH_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +49,7 @@ class LLMEvent(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     model_name: str
     prompt_length: int
@@ -62,4 +63,5 @@ class LLMEvent(_message.Message):
     error: str
     input_tokens: int
     output_tokens: int
-    def __init__(self, event_id: _Optional[str] = ..., model_name: _Optional[str] = ..., prompt_length: _Optional[int] = ..., response_length: _Optional[int] = ..., tokens_used: _Optional[int] = ..., cost: _Optional[float] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., metadata_json: _Optional[bytes] = ..., latency_ms: _Optional[float] = ..., error: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ...) -> None: ...
+    provider: str
+    def __init__(self, event_id: _Optional[str] = ..., model_name: _Optional[str] = ..., prompt_length: _Optional[int] = ..., response_length: _Optional[int] = ..., tokens_used: _Optional[int] = ..., cost: _Optional[float] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., metadata_json: _Optional[bytes] = ..., latency_ms: _Optional[float] = ..., error: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., provider: _Optional[str] = ...) -> None: ...

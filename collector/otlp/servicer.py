@@ -1,0 +1,42 @@
+"""The OTLP TraceService/Export servicer: OTLP request → plain spans → OtlpIngest → response.
+Authentication (Bearer or Basic, scope `ingest`) and error statuses come from the interceptor,
+as for every RPC of ours."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+from collector.interceptor import current_principal
+from collector.otlp.service import ExportOutcome, OtlpIngest
+from collector.otlp.spans import export_response, spans_of
+from collector.pipeline import Admission
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
+
+
+class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
+    def __init__(self, otlp: OtlpIngest, admission: Admission) -> None:
+        self._otlp = otlp
+        self._admission = admission
+
+    async def Export(
+        self,
+        request: trace_service_pb2.ExportTraceServiceRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> trace_service_pb2.ExportTraceServiceResponse:
+        spans = spans_of(request)
+        async with self._admission.slot():
+            outcome: ExportOutcome = await self._otlp.export(current_principal(), spans)
+        log.debug(
+            "otlp export: %d stored, %d duplicates, %d other spans, %d rejected",
+            outcome.accepted,
+            outcome.duplicates,
+            outcome.other_spans,
+            outcome.rejected,
+        )
+        return export_response(outcome.rejected, outcome.error_message)

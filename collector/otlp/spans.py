@@ -1,0 +1,89 @@
+"""OTLP protobuf → plain spans: the only module of collector.otlp that reads protobuf.
+
+Attributes are read field by field (MessageToDict is far slower), and resource attributes are
+read once per resource, not once per span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+STATUS_ERROR = trace_pb2.Status.STATUS_CODE_ERROR
+# An attribute value nested deeper than this is cut off: arrays of arrays are rare in spans.
+MAX_VALUE_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class Span:
+    trace_id: str  # hex, as OTLP/JSON and every trace UI show it
+    span_id: str
+    parent_span_id: str
+    name: str
+    start_ns: int
+    end_ns: int
+    error: bool  # status ERROR
+    status_message: str
+    attributes: dict[str, Any]
+    resource: dict[str, Any]  # shared by the spans of one resource: never modified
+
+
+def _value(value: common_pb2.AnyValue, depth: int = 0) -> Any:
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        return value.string_value
+    if which == "int_value":
+        return value.int_value
+    if which == "double_value":
+        return value.double_value
+    if which == "bool_value":
+        return value.bool_value
+    if depth >= MAX_VALUE_DEPTH:
+        return None
+    if which == "array_value":
+        return [_value(v, depth + 1) for v in value.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: _value(kv.value, depth + 1) for kv in value.kvlist_value.values}
+    if which == "bytes_value":
+        return value.bytes_value.hex()
+    return None
+
+
+def attributes(pairs: Any) -> dict[str, Any]:
+    return {kv.key: _value(kv.value) for kv in pairs}
+
+
+def spans_of(request: trace_service_pb2.ExportTraceServiceRequest) -> list[Span]:
+    out: list[Span] = []
+    for resource_spans in request.resource_spans:
+        resource = attributes(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                out.append(
+                    Span(
+                        trace_id=span.trace_id.hex(),
+                        span_id=span.span_id.hex(),
+                        parent_span_id=span.parent_span_id.hex(),
+                        name=span.name,
+                        start_ns=span.start_time_unix_nano,
+                        end_ns=span.end_time_unix_nano,
+                        error=span.status.code == STATUS_ERROR,
+                        status_message=span.status.message,
+                        attributes=attributes(span.attributes),
+                        resource=resource,
+                    )
+                )
+    return out
+
+
+def export_response(rejected: int, message: str) -> trace_service_pb2.ExportTraceServiceResponse:
+    """Per the OTLP spec, partial_success is left unset when every span was accepted."""
+    response = trace_service_pb2.ExportTraceServiceResponse()
+    if rejected or message:
+        response.partial_success.rejected_spans = rejected
+        response.partial_success.error_message = message
+    return response

@@ -1,0 +1,121 @@
+"""`POST /v1/traces`: OTLP/HTTP, forwarded to the collector's TraceService/Export.
+
+Accepts binary protobuf (`application/x-protobuf`, forwarded as the bytes it came in) and
+OTLP/JSON (`application/json`), optionally `Content-Encoding: gzip` (capped after
+decompression). Answers in the request's encoding, errors as a google.rpc.Status, with
+Retry-After on 429/503 as OTLP's retry rules ask. The `authorization` header (Bearer or Basic)
+is forwarded; the collector authenticates.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable
+
+import grpc
+from fastapi import FastAPI, Request, Response
+from google.rpc import status_pb2
+
+from gateway.marshal import BadRequest
+from gateway.otlp_json import parse_traces, response_json
+from gateway.status import error_body, http_status, retry_after_seconds
+
+PATH = "/v1/traces"
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+
+class _Refused(Exception):
+    def __init__(self, http_status: int, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.code = code
+        self.message = message
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+def gunzip(raw: bytes, max_bytes: int) -> bytes:
+    """Decompress, refusing (413) anything that would grow past max_bytes: the cap applies to
+    what the body expands to, not only to what was sent."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(raw, max_bytes + 1)
+    except zlib.error as exc:
+        raise _Refused(400, grpc.StatusCode.INVALID_ARGUMENT, f"bad gzip body: {exc}") from None
+    if len(out) > max_bytes:
+        raise _Refused(
+            413,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"request body larger than {max_bytes} bytes after decompression",
+        )
+    if not inflater.eof:
+        raise _Refused(400, grpc.StatusCode.INVALID_ARGUMENT, "bad gzip body: truncated")
+    return out
+
+
+def _error(
+    status: int, code: grpc.StatusCode, message: str, media: str, retry_after: int | None = None
+) -> Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    if media == PROTOBUF:
+        body = status_pb2.Status(code=code.value[0], message=message).SerializeToString()
+    else:
+        body = json.dumps(error_body(code, message)).encode()
+    return Response(body, status, headers=headers, media_type=media)
+
+
+def add_otlp_routes(
+    app: FastAPI, channel: Callable[[], grpc.aio.Channel], max_bytes: int, timeout_s: float
+) -> None:
+    async def export_traces(request: Request) -> Response:
+        """OTLP/HTTP trace export (protobuf or JSON, optionally gzip); calls
+        `opentelemetry.proto.collector.trace.v1.TraceService/Export`."""
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media not in (PROTOBUF, JSON):
+            return _error(
+                415,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Content-Type must be {PROTOBUF} or {JSON}",
+                JSON,
+            )
+        try:
+            raw = await request.body()
+            encoding = request.headers.get("content-encoding", "identity").strip().lower()
+            if encoding == "gzip":
+                raw = gunzip(raw, max_bytes)
+            elif encoding not in ("", "identity"):
+                raise _Refused(
+                    415, grpc.StatusCode.INVALID_ARGUMENT, "Content-Encoding must be gzip"
+                )
+            if media == JSON:
+                raw = parse_traces(raw).SerializeToString()
+        except BadRequest as exc:
+            return _error(400, grpc.StatusCode.INVALID_ARGUMENT, str(exc), media)
+        except _Refused as exc:
+            return _error(exc.http_status, exc.code, exc.message, media)
+        metadata = []
+        if auth := request.headers.get("authorization"):
+            metadata.append(("authorization", auth))
+        call = channel().unary_unary(
+            EXPORT, request_serializer=_identity, response_deserializer=_identity
+        )
+        try:
+            reply: bytes = await call(raw, metadata=metadata, timeout=timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            return _error(
+                http_status(exc.code()),
+                exc.code(),
+                exc.details() or exc.code().name,
+                media,
+                retry_after_seconds(exc.trailing_metadata()),
+            )
+        if media == JSON:
+            return Response(response_json(reply), 200, media_type=JSON)
+        return Response(reply, 200, media_type=PROTOBUF)
+
+    app.add_api_route(PATH, export_traces, methods=["POST"], tags=["otlp"])

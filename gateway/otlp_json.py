@@ -1,0 +1,73 @@
+"""OTLP/JSON ⇄ the OTLP protobuf messages.
+
+OTLP/JSON is proto3 JSON with one exception: trace and span ids are hex strings, not base64
+(https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding). Unknown fields are
+ignored, as the spec asks of receivers. Marshalling only: what the spans mean is the
+collector's business.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+from gateway.marshal import BadRequest
+
+ID_KEYS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+
+
+def _ids_to_base64(item: Any, where: str) -> None:
+    if not isinstance(item, dict):
+        return
+    for key in ID_KEYS:
+        value = item.get(key)
+        if isinstance(value, str):
+            try:
+                item[key] = base64.b64encode(bytes.fromhex(value)).decode()
+            except ValueError:
+                raise BadRequest(f"{where}.{key}: not a hex string") from None
+
+
+def _list(parent: dict[str, Any], *keys: str) -> list[Any]:
+    for key in keys:
+        value = parent.get(key)
+        if isinstance(value, list):
+            return value
+    return []
+
+
+def parse_traces(raw: bytes) -> trace_service_pb2.ExportTraceServiceRequest:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the request body must be a JSON object")
+    for r, resource in enumerate(_list(data, "resourceSpans", "resource_spans")):
+        if not isinstance(resource, dict):
+            continue
+        for s, scope in enumerate(_list(resource, "scopeSpans", "scope_spans")):
+            if not isinstance(scope, dict):
+                continue
+            for n, span in enumerate(_list(scope, "spans")):
+                where = f"resourceSpans[{r}].scopeSpans[{s}].spans[{n}]"
+                _ids_to_base64(span, where)
+                if isinstance(span, dict):
+                    for k, link in enumerate(_list(span, "links")):
+                        _ids_to_base64(link, f"{where}.links[{k}]")
+    try:
+        return json_format.ParseDict(
+            data, trace_service_pb2.ExportTraceServiceRequest(), ignore_unknown_fields=True
+        )
+    except json_format.ParseError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def response_json(reply: bytes) -> bytes:
+    """The Export response as OTLP/JSON (int64 as strings, lowerCamelCase keys)."""
+    message = trace_service_pb2.ExportTraceServiceResponse.FromString(reply)
+    return json.dumps(json_format.MessageToDict(message)).encode()

@@ -1,0 +1,147 @@
+"""The price table: its fast path agrees with genai-prices' own calculation, and events of
+any transport that carry no cost are priced at ingest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import grpc
+import httpx
+import pytest
+from genai_prices import Usage, calc_price
+
+from collector.pricing import PriceTable
+from tests.conftest import ApiClient, assert_error, create_client, ingest, llm_event, read
+
+AT = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("model", "provider"),
+    [
+        ("gpt-4o", "openai"),
+        ("gpt-4o-mini", "openai"),
+        ("claude-3-5-haiku-latest", "anthropic"),
+        ("claude-sonnet-4-20250514", ""),
+        ("gemini-1.5-pro", "google"),  # tiered by prompt size
+        ("gemini-2.5-pro", "gcp.vertex_ai"),  # an OTel provider name the table does not use
+    ],
+)
+@pytest.mark.parametrize(("input_tokens", "output_tokens"), [(0, 0), (1000, 500), (250_000, 3)])
+def test_costs_match_the_library(
+    model: str, provider: str, input_tokens: int, output_tokens: int
+) -> None:
+    table = PriceTable()
+    usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+    expected = float(calc_price(usage, model, genai_request_timestamp=AT).total_price)
+    for _ in range(2):  # computed, then cached
+        cost = table.cost(model, provider, input_tokens, output_tokens, AT)
+        assert cost == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_an_unknown_model_has_no_price() -> None:
+    assert PriceTable().cost("no-such-model-anywhere", "openai", 10, 10, AT) is None
+
+
+async def test_rest_events_without_a_cost_are_priced_at_ingest(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    """Any transport: an event with a model and token counts but no cost gets the table's
+    price; one with a cost keeps it; an unknown model costs 0."""
+    stamp = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    when = stamp.isoformat().replace("+00:00", "Z")
+    await ingest(
+        http,
+        tenant_client,
+        "llm",
+        [
+            llm_event(
+                "gpt-4o", provider="openai", input_tokens=1000, output_tokens=500, timestamp=when
+            ),
+            llm_event("gpt-4o-mini", input_tokens=1000, output_tokens=500, cost=0.5),
+            llm_event("house-model-7", input_tokens=10, output_tokens=5),
+            llm_event("gpt-4o", tokens_used=99),  # no split: nothing to price by
+        ],
+    )
+    models = {
+        m["model_name"]: m
+        for m in (await read(http, tenant_client, "/dashboard/llm-metrics"))["models"]
+    }
+    usage = Usage(input_tokens=1000, output_tokens=500)
+    expected = float(calc_price(usage, "gpt-4o", genai_request_timestamp=stamp).total_price)
+    assert models["gpt-4o"]["cost"] == pytest.approx(expected, rel=1e-9)
+    assert models["gpt-4o-mini"]["cost"] == pytest.approx(0.5)
+    assert models["house-model-7"]["cost"] == 0
+    overview = await read(http, tenant_client, "/dashboard/overview")
+    sources = sorted((r["model"], r["data"]["cost_source"]) for r in overview["recent_events"])
+    assert sources == [
+        ("gpt-4o", "price_table"),
+        ("gpt-4o", "unknown"),
+        ("gpt-4o-mini", "client"),
+        ("house-model-7", "unknown"),
+    ]
+
+
+async def test_a_price_override_changes_the_cost_of_later_events_only(
+    http: httpx.AsyncClient, admin: ApiClient
+) -> None:
+    tenant = f"t-prices-{uuid.uuid4().hex[:12]}"
+    owner = await create_client(http, admin, tenant, scopes=["ingest", "read", "admin"])
+    reader = await create_client(http, admin, tenant, scopes=["read"])
+    tokens = {"input_tokens": 1000, "output_tokens": 500}
+
+    async def cost() -> float:
+        metrics = await read(http, owner, "/dashboard/llm-metrics")
+        return float(metrics["total_cost"])
+
+    await ingest(http, owner, "llm", [llm_event("gpt-4o", provider="openai", **tokens)])
+    table = await cost()
+    assert table > 0
+
+    reply = await http.put(
+        "/admin/prices/gpt-4o",
+        json={"input_per_mtok": 10, "output_per_mtok": 20},
+        headers=owner.headers,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["model"] == "gpt-4o"
+    listed = await http.get("/admin/prices", headers=owner.headers)
+    assert [
+        (p["model"], p["input_per_mtok"], p["output_per_mtok"]) for p in listed.json()["prices"]
+    ] == [("gpt-4o", 10, 20)]
+    await ingest(http, owner, "llm", [llm_event("gpt-4o", provider="openai", **tokens)])
+    # The earlier event keeps its cost; the new one costs 1000*10/1e6 + 500*20/1e6.
+    assert await cost() == pytest.approx(table + 0.02, rel=1e-9)
+
+    # OTLP-, SDK- and REST-ingested events all take the same path; other tenants are untouched.
+    other = await create_client(http, admin, f"t-prices-{uuid.uuid4().hex[:12]}")
+    await ingest(http, other, "llm", [llm_event("gpt-4o", provider="openai", **tokens)])
+    assert (await read(http, other, "/dashboard/llm-metrics"))["total_cost"] == pytest.approx(table)
+
+    deleted = await http.delete("/admin/prices/gpt-4o", headers=owner.headers)
+    assert deleted.status_code == 200, deleted.text
+    await ingest(http, owner, "llm", [llm_event("gpt-4o", provider="openai", **tokens)])
+    assert await cost() == pytest.approx(2 * table + 0.02, rel=1e-9)
+
+    assert_error(
+        await http.delete("/admin/prices/gpt-4o", headers=owner.headers),
+        404,
+        grpc.StatusCode.NOT_FOUND,
+    )
+    assert_error(
+        await http.get("/admin/prices", headers=reader.headers),
+        403,
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
+    message = assert_error(
+        await http.put(
+            "/admin/prices/gpt-4o",
+            json={"input_per_mtok": -1, "output_per_mtok": 1},
+            headers=owner.headers,
+        ),
+        400,
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert "input_per_mtok" in message
+    assert (await http.get("/admin/prices", headers=owner.headers)).json() == {"prices": []}
