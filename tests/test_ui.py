@@ -479,8 +479,16 @@ async def test_an_ingested_event_appears_on_the_live_page(
             continue
     assert await rows.first.get_attribute("data-event-id") in sent
     await expect(rows.first).to_contain_text("live-model")
+    # Paused, a new event is held (and counted), not shown; resumed, it comes first.
+    shown = await rows.count()
     await page.get_by_role("button", name="Pause").click()
+    held = f"live-{uuid.uuid4().hex[:8]}"
+    await ingest(http, viewer, "ml", [ml_event("live-ml-model", event_id=held)])
+    await expect(page.locator("#live-status")).to_have_text("Paused: 1 new event held.")
+    assert await rows.count() == shown
     await ui.screenshot("live")
+    await page.get_by_role("button", name="Resume").click()
+    await expect(rows.first).to_have_attribute("data-event-id", held)
 
 
 async def test_the_api_docs_render_offline(ui: Watched) -> None:

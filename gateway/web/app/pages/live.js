@@ -72,7 +72,7 @@ export default function live(page) {
       if (paused) {
         held.push(parsed);
         if (held.length > MAX_ROWS) held = held.slice(-MAX_ROWS);
-        status.textContent = `Paused: ${fmt.count(held.length)} new events held.`;
+        status.textContent = `Paused: ${fmt.count(held.length)} new event${held.length === 1 ? "" : "s"} held.`;
       } else add([parsed]);
     });
     socket.addEventListener("close", (event) => {
