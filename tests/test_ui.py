@@ -251,6 +251,12 @@ async def test_the_page_and_its_assets_carry_strict_headers(http: httpx.AsyncCli
     assert vendored.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert (await http.get("/ui/vendor/uplot-1.6.32/LICENSE")).status_code == 200
 
+    for docs in ("/docs", "/redoc"):
+        reply = await http.get(docs)
+        assert reply.headers["x-content-type-options"] == "nosniff"
+        assert "script-src 'self';" in reply.headers["content-security-policy"]
+        assert all(" src=" in tag for tag in re.findall(r"<script\b[^>]*>", reply.text))
+
     missing = await http.get("/ui/app/nothing.js")
     assert missing.status_code == 404 and set(missing.json()) == {"code", "message", "details"}
     assert (await http.get("/ui/../pyproject.toml")).status_code == 404
@@ -338,6 +344,13 @@ async def test_the_overview_shows_the_apis_totals(
     for figure in await page.locator("#over-time figure").all():
         assert await drawn_points(figure) == 10  # ten days of LLM events
     await ui.screenshot("overview")
+    # Keyboard: the first Tab reaches the navigation, and the focus is drawn.
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate(
+        "el => [el.textContent, getComputedStyle(el).outlineStyle]",
+        await page.evaluate_handle("document.activeElement"),
+    )
+    assert focused == ["Overview", "solid"]
 
 
 async def test_the_llm_page_lists_models_with_percentiles_and_charts(
