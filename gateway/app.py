@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway import openapi
+from gateway import openapi, ui
 from gateway.limits import BodySizeLimit
 from gateway.otlp import add_otlp_routes
 from gateway.routes import annotated_routes, make_endpoint
@@ -49,6 +49,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         description="Observability backend for ML and LLM applications (REST gateway).",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by gateway.ui with vendored assets
+        redoc_url=None,
     )
     for route in annotated_routes():
         app.add_api_route(
@@ -75,6 +77,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         if serving:
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "unavailable"}, status_code=503)
+
+    ui.mount(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

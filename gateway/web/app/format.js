@@ -1,0 +1,35 @@
+// Numbers, money, durations and times for people, in the browser's locale and time zone.
+const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const decimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+const percent = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
+const money = new Intl.NumberFormat(undefined, { style: "currency", currency: "USD" });
+const smallMoney = new Intl.NumberFormat(undefined, {
+  style: "currency",
+  currency: "USD",
+  maximumFractionDigits: 4,
+});
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
+const missing = "—";
+
+export const count = (n) => (n === null || n === undefined ? missing : integer.format(n));
+export const number = (n) => (n === null || n === undefined ? missing : decimal.format(n));
+export const ratio = (n) => (n === null || n === undefined ? missing : percent.format(n));
+
+export function cost(n) {
+  if (n === null || n === undefined) return missing;
+  return Math.abs(n) > 0 && Math.abs(n) < 1 ? smallMoney.format(n) : money.format(n);
+}
+
+export function ms(n) {
+  if (n === null || n === undefined) return missing;
+  return n >= 1000 ? `${decimal.format(n / 1000)} s` : `${decimal.format(n)} ms`;
+}
+
+export function time(iso) {
+  if (!iso) return missing;
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? missing : dateTime.format(d);
+}
+
+export const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;

@@ -1,0 +1,126 @@
+// Alerts: the tenant's rules (create, delete) and their recent state changes.
+import { ApiError, SignedOut, call, get } from "../api.js";
+import * as fmt from "../format.js";
+import { empty, h, load, table } from "../view.js";
+
+const METRICS = ["cost", "tokens", "requests", "error_rate", "latency_p95", "predictions", "no_data"];
+
+function field(label, id, input) {
+  input.id = id;
+  return h("div", { class: "field" }, h("label", { for: id }, label), input);
+}
+
+function ruleForm(onCreated) {
+  const inputs = {
+    name: h("input", { required: true, maxlength: 200 }),
+    metric: h("select", {}, METRICS.map((m) => h("option", { value: m }, m))),
+    comparison: h("select", {}, h("option", { value: "gt" }, "above (gt)"), h("option", { value: "lt" }, "below (lt)")),
+    threshold: h("input", { type: "number", step: "any", required: true }),
+    window_minutes: h("input", { type: "number", min: 1, max: 10080, value: 60, required: true }),
+    model: h("input", { placeholder: "all models" }),
+    webhook_url: h("input", { type: "url", required: true, placeholder: "https://…" }),
+    webhook_secret: h("input", { type: "password", minlength: 16, maxlength: 256, required: true, autocomplete: "new-password" }),
+  };
+  const error = h("p", { class: "form-error", role: "alert", id: "rule-error" });
+  const button = h("button", { type: "submit" }, "Create rule");
+  const form = h(
+    "form",
+    { class: "rule-form", "aria-labelledby": "new-rule" },
+    h("h2", { id: "new-rule" }, "New rule"),
+    field("Name", "rule-name", inputs.name),
+    field("Metric", "rule-metric", inputs.metric),
+    field("Comparison", "rule-comparison", inputs.comparison),
+    field("Threshold", "rule-threshold", inputs.threshold),
+    field("Window (minutes)", "rule-window", inputs.window_minutes),
+    field("Model (optional)", "rule-model", inputs.model),
+    field("Webhook URL", "rule-webhook-url", inputs.webhook_url),
+    field("Webhook secret (16+ characters)", "rule-webhook-secret", inputs.webhook_secret),
+    error,
+    button,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    error.textContent = "";
+    const body = {
+      name: inputs.name.value.trim(),
+      metric: inputs.metric.value,
+      comparison: inputs.comparison.value,
+      threshold: Number(inputs.threshold.value),
+      window_minutes: Number(inputs.window_minutes.value),
+      webhook_url: inputs.webhook_url.value.trim(),
+      webhook_secret: inputs.webhook_secret.value,
+    };
+    if (inputs.model.value.trim()) body.model = inputs.model.value.trim();
+    try {
+      await call("POST", "/alerts/rules", { body });
+      form.reset();
+      onCreated();
+    } catch (e) {
+      if (!(e instanceof SignedOut)) error.textContent = e instanceof ApiError ? e.message : String(e);
+    } finally {
+      inputs.webhook_secret.value = "";
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+function rulesTable(rules, refresh) {
+  const remove = async (rule, button) => {
+    button.disabled = true;
+    try {
+      await call("DELETE", `/alerts/rules/${encodeURIComponent(rule.id)}`);
+      refresh();
+    } catch (e) {
+      button.disabled = false;
+      if (!(e instanceof SignedOut)) button.after(h("span", { class: "form-error", role: "alert" }, ` ${e.message}`));
+    }
+  };
+  return table(
+    "Rules",
+    [
+      { label: "Name", value: (r) => r.name },
+      { label: "Condition", value: (r) => `${r.metric} ${r.comparison === "gt" ? ">" : "<"} ${fmt.number(r.threshold)} over ${fmt.count(r.window_minutes)} min${r.model ? ` (${r.model})` : ""}` },
+      { label: "State", value: (r) => h("span", { class: `badge ${r.state}` }, r.state) },
+      { label: "Since", value: (r) => fmt.time(r.state_since) },
+      { label: "Last value", value: (r) => fmt.number(r.last_value), numeric: true },
+      {
+        label: "Actions",
+        value: (r) => {
+          const button = h("button", { type: "button", class: "danger", "aria-label": `Delete rule ${r.name}` }, "Delete");
+          button.addEventListener("click", () => remove(r, button));
+          return button;
+        },
+      },
+    ],
+    rules,
+    (r) => r.id,
+  );
+}
+
+const TRANSITIONS = [
+  { label: "Time", value: (e) => fmt.time(e.time) },
+  { label: "Rule", value: (e) => e.rule_name },
+  { label: "Change", value: (e) => `${e.previous_state} → ${e.state}` },
+  { label: "Value", value: (e) => fmt.number(e.value), numeric: true },
+  { label: "Threshold", value: (e) => fmt.number(e.threshold), numeric: true },
+  { label: "Webhook", value: (e) => `${e.delivery_status} (${fmt.count(e.delivery_attempts)} attempts)` },
+];
+
+export default function alerts(page) {
+  const rules = h("div", { class: "box", id: "rules" });
+  const events = h("div", { class: "box", id: "transitions" });
+  const refresh = () => {
+    load(rules, () => get("/alerts/rules"), (data) => {
+      const list = data.rules || [];
+      rules.append(list.length ? rulesTable(list, refresh) : empty("No alert rules yet."));
+    });
+    load(events, () => get("/alerts/events", { limit: 50 }), (data) => {
+      const list = data.events || [];
+      events.append(list.length ? table("Recent transitions, newest first", TRANSITIONS, list, (e) => e.id) : empty("No rule has changed state yet."));
+    });
+  };
+  page.append(h("h1", { id: "page-title" }, "Alerts"), rules, ruleForm(refresh), h("h2", {}, "Recent transitions"), events);
+  refresh();
+}

@@ -1,0 +1,53 @@
+// LLM: per-model table and charts over a date range, at an interval.
+import { get } from "../api.js";
+import { destroyCharts, timeChart } from "../chart.js";
+import * as fmt from "../format.js";
+import { empty, h, load, table } from "../view.js";
+import { query, rangeForm } from "./range.js";
+
+const COLUMNS = [
+  { label: "Model", value: (m) => m.model_name },
+  { label: "Requests", value: (m) => fmt.count(m.requests), numeric: true },
+  { label: "Tokens", value: (m) => fmt.count(m.tokens), numeric: true },
+  { label: "Cost", value: (m) => fmt.cost(m.cost), numeric: true },
+  { label: "Avg prompt", value: (m) => fmt.number(m.avg_prompt_length), numeric: true },
+  { label: "Avg response", value: (m) => fmt.number(m.avg_response_length), numeric: true },
+  { label: "p50", value: (m) => fmt.ms(m.latency_p50_ms), numeric: true },
+  { label: "p95", value: (m) => fmt.ms(m.latency_p95_ms), numeric: true },
+  { label: "p99", value: (m) => fmt.ms(m.latency_p99_ms), numeric: true },
+  { label: "Errors", value: (m) => `${fmt.count(m.errors)} (${fmt.ratio(m.error_rate)})`, numeric: true },
+];
+
+function render(data, box) {
+  const models = data.models || [];
+  if (models.length === 0) {
+    box.append(empty("No LLM requests in this range."));
+    return;
+  }
+  const series = data.series || [];
+  box.append(
+    h(
+      "p",
+      { class: "totals", id: "llm-totals", dataset: { requests: data.total_requests, cost: data.total_cost } },
+      `${fmt.count(data.total_requests)} requests · ${fmt.count(data.total_tokens)} tokens · `,
+      `${fmt.cost(data.total_cost)} · ${fmt.count(data.total_errors)} errors (${fmt.ratio(data.error_rate)})`,
+    ),
+    table("Per model", COLUMNS, models, (m) => m.model_name),
+    h(
+      "div",
+      { class: "charts" },
+      timeChart("Requests", series, [{ label: "Requests", value: (p) => p.requests, format: fmt.count }]),
+      timeChart("Tokens", series, [{ label: "Tokens", value: (p) => p.tokens, format: fmt.count }]),
+      timeChart("Cost", series, [{ label: "Cost", value: (p) => p.cost, format: fmt.cost }]),
+      timeChart("p95 latency", series, [{ label: "p95", value: (p) => p.latency_p95_ms, format: fmt.ms }]),
+    ),
+  );
+}
+
+export default function llm(page, params) {
+  const box = h("div", { class: "box", id: "llm-data" });
+  const show = (range) => destroyCharts() || load(box, () => get("/dashboard/llm-metrics", query(range)), render);
+  const { form, range } = rangeForm(params, show);
+  page.append(h("h1", { id: "page-title" }, "LLM"), form, h("p", { class: "hint" }, `Times in ${fmt.timeZone}.`), box);
+  show(range);
+}

@@ -1,0 +1,47 @@
+// ML: per-model table and predictions over a date range, at an interval.
+import { get } from "../api.js";
+import { destroyCharts, timeChart } from "../chart.js";
+import * as fmt from "../format.js";
+import { empty, h, load, table } from "../view.js";
+import { query, rangeForm } from "./range.js";
+
+const COLUMNS = [
+  { label: "Model", value: (m) => m.model_id },
+  { label: "Type", value: (m) => m.model_type },
+  { label: "Events", value: (m) => fmt.count(m.events), numeric: true },
+  { label: "Predictions", value: (m) => fmt.count(m.predictions), numeric: true },
+  { label: "First seen", value: (m) => fmt.time(m.first_seen) },
+  { label: "Last seen", value: (m) => fmt.time(m.last_seen) },
+  { label: "p95", value: (m) => fmt.ms(m.latency_p95_ms), numeric: true },
+  { label: "Errors", value: (m) => fmt.count(m.errors), numeric: true },
+];
+
+function render(data, box) {
+  const models = data.models || [];
+  if (models.length === 0) {
+    box.append(empty("No ML events in this range."));
+    return;
+  }
+  box.append(
+    h(
+      "p",
+      { class: "totals", id: "ml-totals", dataset: { predictions: data.total_predictions } },
+      `${fmt.count(data.total_events)} events · ${fmt.count(data.total_predictions)} predictions · `,
+      `${fmt.count(data.total_errors)} errors (${fmt.ratio(data.error_rate)})`,
+    ),
+    table("Per model", COLUMNS, models, (m) => m.model_id),
+    h(
+      "div",
+      { class: "charts" },
+      timeChart("Predictions", data.series || [], [{ label: "Predictions", value: (p) => p.predictions, format: fmt.count }]),
+    ),
+  );
+}
+
+export default function ml(page, params) {
+  const box = h("div", { class: "box", id: "ml-data" });
+  const show = (range) => destroyCharts() || load(box, () => get("/dashboard/ml-metrics", query(range)), render);
+  const { form, range } = rangeForm(params, show);
+  page.append(h("h1", { id: "page-title" }, "ML"), form, h("p", { class: "hint" }, `Times in ${fmt.timeZone}.`), box);
+  show(range);
+}

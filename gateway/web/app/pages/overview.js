@@ -1,0 +1,84 @@
+// Overview: the four totals, the recent events, requests and cost over time (all time, by day).
+import { get } from "../api.js";
+import { timeChart } from "../chart.js";
+import * as fmt from "../format.js";
+import { h, load, table, empty } from "../view.js";
+
+function stat(label, key, value, text) {
+  return h("div", { class: "stat", dataset: { stat: key, value: String(value) } }, h("dt", {}, label), h("dd", {}, text));
+}
+
+export function summary(event) {
+  const d = event.data || {};
+  if (event.kind === "llm") {
+    const parts = [`${fmt.count(d.tokens_used)} tokens`, fmt.cost(d.cost)];
+    if (d.latency_ms !== null && d.latency_ms !== undefined) parts.push(fmt.ms(d.latency_ms));
+    if (d.error) parts.push(`error: ${d.error}`);
+    return parts.join(" · ");
+  }
+  const parts = [`${fmt.count(d.prediction_count)} predictions`];
+  if (d.latency_ms !== null && d.latency_ms !== undefined) parts.push(fmt.ms(d.latency_ms));
+  if (d.error) parts.push(`error: ${d.error}`);
+  return parts.join(" · ");
+}
+
+export function eventsTable(caption, events) {
+  return table(
+    caption,
+    [
+      { label: "Time", value: (e) => h("time", { datetime: e.timestamp }, fmt.time(e.timestamp)) },
+      { label: "Kind", value: (e) => (e.kind === "llm" ? "LLM" : "ML") },
+      { label: "Model", value: (e) => e.model },
+      { label: "Details", value: summary },
+    ],
+    events,
+    (e) => e.event_id,
+  );
+}
+
+export default function overview(page) {
+  const totals = h("div", { class: "box", id: "totals" });
+  const recent = h("div", { class: "box", id: "recent" });
+  const charts = h("div", { class: "box charts", id: "over-time" });
+  page.append(
+    h("h1", { id: "page-title" }, "Overview"),
+    totals,
+    h("h2", {}, "Requests and cost over time"),
+    h("p", { class: "hint" }, `LLM requests and cost per day, all time (times in ${fmt.timeZone}).`),
+    charts,
+    h("h2", {}, "Recent events"),
+    recent,
+  );
+  // One request feeds both boxes; a retry after a failure asks again.
+  let pending = null;
+  const overviewData = () =>
+    (pending ??= get("/dashboard/overview").catch((error) => {
+      pending = null;
+      throw error;
+    }));
+  load(totals, overviewData, (data) => {
+    totals.append(
+      h(
+        "dl",
+        { class: "stats" },
+        stat("ML predictions", "total_ml_predictions", data.total_ml_predictions, fmt.count(data.total_ml_predictions)),
+        stat("LLM requests", "total_llm_requests", data.total_llm_requests, fmt.count(data.total_llm_requests)),
+        stat("Active models", "active_models", data.active_models, fmt.count(data.active_models)),
+        stat("Total cost", "total_cost", data.total_cost, fmt.cost(data.total_cost)),
+        stat("Errors", "total_errors", data.total_errors, fmt.count(data.total_errors)),
+      ),
+    );
+    performance.mark("aegis:overview-rendered");
+  });
+  load(recent, overviewData, (data) => {
+    const events = data.recent_events || [];
+    recent.append(events.length ? eventsTable("The newest events", events) : empty("No events yet. Send some with the SDK or POST /ingest/ml and /ingest/llm."));
+  });
+  load(charts, () => get("/dashboard/llm-metrics", { interval: "day" }), (data) => {
+    const series = data.series || [];
+    charts.append(
+      timeChart("LLM requests per day", series, [{ label: "Requests", value: (p) => p.requests, format: fmt.count }]),
+      timeChart("Cost per day", series, [{ label: "Cost", value: (p) => p.cost, format: fmt.cost }]),
+    );
+  });
+}

@@ -1,0 +1,73 @@
+// Small DOM helpers and the loading / error (with retry) / empty states every page shares.
+import { SignedOut } from "./api.js";
+
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+// columns: [{ label, value: row => text or Node, numeric }]
+export function table(caption, columns, rows, rowKey) {
+  return h(
+    "table",
+    { class: "data" },
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.numeric ? "num" : null }, c.label)))),
+    h(
+      "tbody",
+      {},
+      rows.map((row) =>
+        h(
+          "tr",
+          { dataset: rowKey ? { key: rowKey(row) } : {} },
+          columns.map((c, i) =>
+            i === 0
+              ? h("th", { scope: "row" }, c.value(row))
+              : h("td", { class: c.numeric ? "num" : null }, c.value(row)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+export const empty = (text) => h("p", { class: "state empty", role: "status" }, text);
+
+// Replace `box`'s content by the result of load(), showing loading and error states.
+// Resolves to true once rendered; a signed-out error is left to the sign-in form.
+export async function load(box, loader, render) {
+  box.replaceChildren(h("p", { class: "state loading", role: "status" }, "Loading…"));
+  box.setAttribute("aria-busy", "true");
+  try {
+    const data = await loader();
+    box.replaceChildren();
+    render(data, box);
+    box.dataset.state = "ready";
+    return true;
+  } catch (error) {
+    if (error instanceof SignedOut) return false;
+    box.dataset.state = "error";
+    box.replaceChildren(
+      h(
+        "div",
+        { class: "state error", role: "alert" },
+        h("p", {}, `Could not load: ${error.message}`),
+        h("button", { type: "button", onclick: () => load(box, loader, render) }, "Retry"),
+      ),
+    );
+    return false;
+  } finally {
+    box.removeAttribute("aria-busy");
+  }
+}

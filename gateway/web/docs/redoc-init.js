@@ -1,0 +1,2 @@
+// ReDoc on the gateway's own OpenAPI document.
+Redoc.init("/openapi.json", {}, document.getElementById("redoc"));
