@@ -5,6 +5,10 @@ which reads Struct metadata and is shared with the gateway).
 
 Hot path: events are read field by field (MessageToDict is ~30x slower), and Struct
 metadata is walked directly.
+
+An event converts to a plain dict, or to an `Invalid` naming the field when it cannot even be
+read (a JSON event of the wrong shape, a timestamp no calendar holds): ingest reports that
+event by its index, as it does one that fails validation, and stores its siblings.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf.message import Message
 
 from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, events_pb2, ingest_pb2
 from collector.alerts.rules import AlertEvent, Rule, RuleSpec
@@ -30,14 +35,21 @@ from collector.errors import InvalidArgument
 from collector.ingest import IngestResult
 from collector.pipeline import StreamBatch
 from collector.structs import struct_to_dict
+from collector.validation import Invalid
+
+MAX_REASON = 200
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_OUT_OF_RANGE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def _time(ts: timestamp_pb2.Timestamp) -> dt.datetime:
     # ~30% cheaper than Timestamp.ToDatetime. Whole milliseconds, as BSON stores them, so that
     # what rollups compute in memory is what a query over the stored events finds.
-    return _EPOCH + dt.timedelta(seconds=ts.seconds, milliseconds=ts.nanos // 1_000_000)
+    try:
+        return _EPOCH + dt.timedelta(seconds=ts.seconds, milliseconds=ts.nanos // 1_000_000)
+    except OverflowError:  # past year 9999 (or before 1): validation rejects it, per event
+        return _OUT_OF_RANGE
 
 
 def _metadata(e: events_pb2.MLEvent | events_pb2.LLMEvent) -> Any:
@@ -82,6 +94,46 @@ def llm_event_from_proto(e: events_pb2.LLMEvent) -> dict[str, Any]:
         "input_tokens": e.input_tokens if e.HasField("input_tokens") else None,
         "output_tokens": e.output_tokens if e.HasField("output_tokens") else None,
     }
+
+
+def _from_json(value: struct_pb2.Value, message: Message) -> Message | Invalid:
+    """One event of a JSON batch read as proto3's JSON mapping reads it, on its own."""
+    if value.WhichOneof("kind") != "struct_value":
+        return Invalid("", "an event must be a JSON object")
+    data = struct_to_dict(value.struct_value)
+    try:
+        return json_format.ParseDict(data, message)
+    except json_format.ParseError:
+        pass
+    # Slow path, for a rejected event only: find the field to blame.
+    known = {f.name for f in message.DESCRIPTOR.fields} | {
+        f.json_name for f in message.DESCRIPTOR.fields
+    }
+    for key, item in data.items():
+        if key not in known:
+            return Invalid(key[:MAX_REASON], "unknown field")
+        try:
+            json_format.ParseDict({key: item}, type(message)())
+        except json_format.ParseError as exc:
+            reason = str(exc).split(" at ")[0].removeprefix(f"Failed to parse {key} field: ")
+            return Invalid(key, reason[:MAX_REASON])
+    return Invalid("", "not a valid event")  # each field parses alone; together they clash
+
+
+def ml_event_from_json(value: struct_pb2.Value) -> dict[str, Any] | Invalid:
+    event = _from_json(value, events_pb2.MLEvent())
+    if isinstance(event, Invalid):
+        return event
+    assert isinstance(event, events_pb2.MLEvent)
+    return ml_event_from_proto(event)
+
+
+def llm_event_from_json(value: struct_pb2.Value) -> dict[str, Any] | Invalid:
+    event = _from_json(value, events_pb2.LLMEvent())
+    if isinstance(event, Invalid):
+        return event
+    assert isinstance(event, events_pb2.LLMEvent)
+    return llm_event_from_proto(event)
 
 
 def stream_batch_from_proto(request: ingest_pb2.StreamEventsRequest) -> StreamBatch:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bson import ObjectId
 
+from collector.errors import InvalidArgument
 from collector.rollups.cells import Kind
 from collector.rollups.partials import partial_of
 from collector.storage import Storage
@@ -37,17 +38,19 @@ class IngestService:
         }
 
     async def ingest(
-        self, principal: Principal, kind: Kind, events: list[dict[str, Any]]
+        self, principal: Principal, kind: Kind, events: Sequence[dict[str, Any] | Invalid]
     ) -> IngestResult:
+        """Store the valid events; `events` holds an Invalid where one could not be read."""
+        if len(events) > MAX_BATCH:
+            raise InvalidArgument(f"a batch holds at most {MAX_BATCH} events, not {len(events)}")
         collection, fill_and_check = self._targets[kind]
         result = IngestResult()
         now = dt.datetime.now(dt.UTC)
         docs: list[dict[str, Any]] = []
         for index, event in enumerate(events):
-            if index >= MAX_BATCH:
-                result.errors.append(EventError(index, "", f"batch holds more than {MAX_BATCH}"))
-                continue
             try:
+                if isinstance(event, Invalid):
+                    raise event
                 fill_and_check(event, now)
             except Invalid as exc:
                 result.errors.append(EventError(index, exc.field, exc.reason))

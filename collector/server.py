@@ -37,6 +37,7 @@ from collector.interceptor import AuthInterceptor
 from collector.jobs.retention import apply_retention
 from collector.jobs.runner import JobRunner
 from collector.pipeline import Admission
+from collector.request_deadline import RequestDeadline
 from collector.rollups.fold import run_rollups
 from collector.servicers import AlertServicer, AuthServicer, DashboardServicer, IngestServicer
 from collector.settings import Settings
@@ -85,7 +86,7 @@ async def grpc_server(
     """Serve until the block ends; yields the bound port."""
     shutdown = asyncio.Event()
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(tokens)],
+        interceptors=[AuthInterceptor(tokens), RequestDeadline(storage)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -197,7 +198,12 @@ async def serve(settings: Settings) -> None:
     async with contextlib.AsyncExitStack() as stack:
         url = await stack.enter_async_context(database_url(settings))
         storage = await stack.enter_async_context(
-            open_storage(url, settings.database_name, settings.mongodb_timeout_ms)
+            open_storage(
+                url,
+                settings.database_name,
+                settings.mongodb_timeout_ms,
+                settings.mongodb_request_timeout_ms,
+            )
         )
         clients = ClientRegistry(storage)
         await bootstrap_admin(settings, clients)

@@ -81,6 +81,24 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         )
         return convert.ingest_response(result)
 
+    async def IngestMLJson(
+        self, request: ingest_pb2.IngestMLJsonRequest, context: Context
+    ) -> ingest_pb2.IngestResponse:
+        events = [convert.ml_event_from_json(e) for e in request.events]
+        result = await admitted(
+            self._admission, lambda: self._ingest.ingest(current_principal(), "ml", events)
+        )
+        return convert.ingest_response(result)
+
+    async def IngestLLMJson(
+        self, request: ingest_pb2.IngestLLMJsonRequest, context: Context
+    ) -> ingest_pb2.IngestResponse:
+        events = [convert.llm_event_from_json(e) for e in request.events]
+        result = await admitted(
+            self._admission, lambda: self._ingest.ingest(current_principal(), "llm", events)
+        )
+        return convert.ingest_response(result)
+
     async def StreamEvents(
         self, requests: AsyncIterator[ingest_pb2.StreamEventsRequest], context: Context
     ) -> AsyncIterator[ingest_pb2.StreamEventsResponse]:

@@ -30,6 +30,15 @@ CONFLICT_PAUSE_S = 0.005
 
 # Events are acknowledged to clients only after this write concern is satisfied.
 DURABLE = WriteConcern(w="majority", j=True)
+DEFAULT_REQUEST_TIMEOUT_S = 1.5
+# PyMongo's heartbeats use connectTimeoutMS as their socket timeout, and a heartbeat that
+# times out clears the pool, cancelling every operation in flight (seen: _OperationCancelled
+# in background jobs while the database was merely busy). Heartbeats get this long; what
+# bounds requests is their operation timeout (request_deadline), not the heartbeat.
+HEARTBEAT_TIMEOUT_MS = 10_000
+# Background jobs run without an operation timeout (a fold round or a retention delete may
+# take long); each of their operations is bounded by this socket timeout instead.
+JOB_SOCKET_TIMEOUT_MS = 30_000
 
 
 @dataclass
@@ -39,8 +48,15 @@ class InsertOutcome:
 
 
 class Storage:
-    def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
+    def __init__(
+        self,
+        client: AsyncMongoClient[Document],
+        database: str,
+        *,
+        request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+    ) -> None:
         self.client = client
+        self.request_timeout_s = request_timeout_s
         db = client[database]
         self.ml_events: AsyncCollection[Document] = db.get_collection(
             "ml_events", write_concern=DURABLE
@@ -107,6 +123,12 @@ class Storage:
     def events(self, kind: str) -> AsyncCollection[Document]:
         """The raw events of one kind, "ml" or "llm"."""
         return self.ml_events if kind == "ml" else self.llm_events
+
+    def request_deadline(self) -> contextlib.AbstractContextManager[None]:
+        """The operation timeout of one request's database work (PyMongo's client-side
+        timeout): every operation in the block, retries included, ends by this deadline.
+        A timeout raises a PyMongoError whose `timeout` is true: UNAVAILABLE for the caller."""
+        return pymongo.timeout(self.request_timeout_s)
 
     @property
     def available(self) -> bool:
@@ -176,7 +198,10 @@ class Storage:
                 await self.partials.insert_one(summary(new), session=session)
             return len(new)
 
-        inserted = await self.transaction(write)
+        # A write that times out may still have landed (its commit sent, the answer not yet
+        # read): the client's retry then finds the _ids stored and counts them as duplicates.
+        with self.request_deadline():
+            inserted = await self.transaction(write)
         return InsertOutcome(inserted=inserted, duplicates=len(docs) - inserted)
 
     async def audit(
@@ -208,19 +233,25 @@ def _conflict(exc: PyMongoError) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def open_storage(url: str, database: str, timeout_ms: int) -> AsyncIterator[Storage]:
+async def open_storage(
+    url: str,
+    database: str,
+    timeout_ms: int,
+    request_timeout_ms: int = int(DEFAULT_REQUEST_TIMEOUT_S * 1000),
+) -> AsyncIterator[Storage]:
     client: AsyncMongoClient[Document] = AsyncMongoClient(
         url,
         tz_aware=True,
         # Bounded so an unreachable database answers UNAVAILABLE quickly, never a hang.
         serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        # A database that accepts a connection but stops answering is cut off here.
-        socketTimeoutMS=30_000,
+        connectTimeoutMS=max(timeout_ms, HEARTBEAT_TIMEOUT_MS),
+        # A database that accepts a connection but stops answering is cut off here (jobs);
+        # requests are cut off sooner by their operation timeout.
+        socketTimeoutMS=JOB_SOCKET_TIMEOUT_MS,
         appname="aegisai-collector",
     )
     try:
-        storage = Storage(client, database)
+        storage = Storage(client, database, request_timeout_s=request_timeout_ms / 1000)
         await storage.ensure_indexes()
         yield storage
     finally:

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import openapi
-from gateway.limits import BodySizeLimit
+from gateway.limits import BodySizeLimit, IdentityEncodingOnly
 from gateway.routes import annotated_routes, make_endpoint
 from gateway.settings import GatewaySettings
 from gateway.status import error_body, routing_error_code
 
 HEALTH_TIMEOUT_S = 2.0
+HEALTH_SCHEMA = {
+    "type": "object",
+    "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}},
+    "required": ["status"],
+}
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -56,10 +63,33 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             methods=[route.verb],
             status_code=route.success_status,
             tags=[route.method.containing_service.name],
-            openapi_extra=openapi.operation(route.path, route.body, route.method.input_type),
+            openapi_extra=openapi.operation(
+                route.path, route.body, route.method, route.success_status
+            ),
         )
 
-    @app.get("/health", tags=["health"])
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schema.setdefault("components", {})["securitySchemes"] = openapi.security_schemes()
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
+
+    @app.get(
+        "/health",
+        tags=["health"],
+        responses={
+            200: {"content": {"application/json": {"schema": HEALTH_SCHEMA}}},
+            503: {
+                "description": "The collector or its database is unavailable.",
+                "content": {"application/json": {"schema": HEALTH_SCHEMA}},
+            },
+        },
+    )
     async def health() -> JSONResponse:
         """`{"status": "ok"}` while the collector reports SERVING, else 503."""
         try:
@@ -87,5 +117,6 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(IdentityEncodingOnly)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
