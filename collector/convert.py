@@ -21,6 +21,7 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, events_pb2, ingest_pb2
+from collector import json_mapping
 from collector.alerts.rules import AlertEvent, Rule, RuleSpec
 from collector.clients import NewClient
 from collector.dashboards import (
@@ -102,7 +103,7 @@ def _from_json(value: struct_pb2.Value, message: Message) -> Message | Invalid:
         return Invalid("", "an event must be a JSON object")
     data = struct_to_dict(value.struct_value)
     try:
-        return json_format.ParseDict(data, message)
+        return json_mapping.parse_dict(data, message)
     except json_format.ParseError:
         pass
     # Slow path, for a rejected event only: find the field to blame.
@@ -113,7 +114,7 @@ def _from_json(value: struct_pb2.Value, message: Message) -> Message | Invalid:
         if key not in known:
             return Invalid(key[:MAX_REASON], "unknown field")
         try:
-            json_format.ParseDict({key: item}, type(message)())
+            json_mapping.parse_dict({key: item}, type(message)())
         except json_format.ParseError as exc:
             reason = str(exc).split(" at ")[0].removeprefix(f"Failed to parse {key} field: ")
             return Invalid(key, reason[:MAX_REASON])

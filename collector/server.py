@@ -37,7 +37,6 @@ from collector.interceptor import AuthInterceptor
 from collector.jobs.retention import apply_retention
 from collector.jobs.runner import JobRunner
 from collector.pipeline import Admission
-from collector.request_deadline import RequestDeadline
 from collector.rollups.fold import run_rollups
 from collector.servicers import AlertServicer, AuthServicer, DashboardServicer, IngestServicer
 from collector.settings import Settings
@@ -86,7 +85,7 @@ async def grpc_server(
     """Serve until the block ends; yields the bound port."""
     shutdown = asyncio.Event()
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(tokens), RequestDeadline(storage)],
+        interceptors=[AuthInterceptor(tokens)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

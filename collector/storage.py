@@ -34,11 +34,11 @@ DEFAULT_REQUEST_TIMEOUT_S = 1.5
 # PyMongo's heartbeats use connectTimeoutMS as their socket timeout, and a heartbeat that
 # times out clears the pool, cancelling every operation in flight (seen: _OperationCancelled
 # in background jobs while the database was merely busy). Heartbeats get this long; what
-# bounds requests is their operation timeout (request_deadline), not the heartbeat.
+# bounds requests is the client's operation timeout (timeoutMS), not the heartbeat.
 HEARTBEAT_TIMEOUT_MS = 10_000
-# Background jobs run without an operation timeout (a fold round or a retention delete may
-# take long); each of their operations is bounded by this socket timeout instead.
-JOB_SOCKET_TIMEOUT_MS = 30_000
+# Background work (jobs, index builds) runs its long transactions and deletes under this
+# deadline per run instead of the request's per-operation timeout.
+BACKGROUND_TIMEOUT_S = 300.0
 
 
 @dataclass
@@ -125,10 +125,16 @@ class Storage:
         return self.ml_events if kind == "ml" else self.llm_events
 
     def request_deadline(self) -> contextlib.AbstractContextManager[None]:
-        """The operation timeout of one request's database work (PyMongo's client-side
-        timeout): every operation in the block, retries included, ends by this deadline.
-        A timeout raises a PyMongoError whose `timeout` is true: UNAVAILABLE for the caller."""
+        """One deadline for several operations that make one write (PyMongo's client-side
+        timeout; alone, each operation has its own, the client's timeoutMS). A timeout raises
+        a PyMongoError whose `timeout` is true: UNAVAILABLE for the caller."""
         return pymongo.timeout(self.request_timeout_s)
+
+    @staticmethod
+    def background_deadline() -> contextlib.AbstractContextManager[None]:
+        """The deadline of a background run (a job, index builds): long transactions and
+        deletes are expected there, unlike in a request."""
+        return pymongo.timeout(BACKGROUND_TIMEOUT_S)
 
     @property
     def available(self) -> bool:
@@ -245,14 +251,16 @@ async def open_storage(
         # Bounded so an unreachable database answers UNAVAILABLE quickly, never a hang.
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=max(timeout_ms, HEARTBEAT_TIMEOUT_MS),
-        # A database that accepts a connection but stops answering is cut off here (jobs);
-        # requests are cut off sooner by their operation timeout.
-        socketTimeoutMS=JOB_SOCKET_TIMEOUT_MS,
+        # Every operation ends within this (PyMongo's client-side operation timeout), so a
+        # database that is frozen rather than down answers UNAVAILABLE within 2 s; a socket
+        # timeout alone waited 30 s. Background work sets its own (background_deadline).
+        timeoutMS=request_timeout_ms,
         appname="aegisai-collector",
     )
     try:
         storage = Storage(client, database, request_timeout_s=request_timeout_ms / 1000)
-        await storage.ensure_indexes()
+        with storage.background_deadline():
+            await storage.ensure_indexes()
         yield storage
     finally:
         await client.close()

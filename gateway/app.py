@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from gateway import openapi
 from gateway.limits import BodySizeLimit, IdentityEncodingOnly
@@ -26,6 +27,15 @@ HEALTH_SCHEMA = {
     "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}},
     "required": ["status"],
 }
+
+
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves at this path (several routes may share one path)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -107,7 +117,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         """Unknown paths and methods get the same error shape as every other error."""
         code = routing_error_code(exc.status_code)
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request))
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=headers)
 
     if origins := settings.cors_origin_list:
         app.add_middleware(

@@ -140,13 +140,18 @@ def _element_schema(field: FieldDescriptor, *, response: bool) -> dict[str, Any]
     return schema
 
 
-def field_schema(field: FieldDescriptor, *, response: bool = False) -> dict[str, Any]:
+def field_schema(
+    field: FieldDescriptor, *, response: bool = False, nullable: bool = False
+) -> dict[str, Any]:
+    """`nullable`: a body field, where null means unset (proto3's JSON mapping)."""
     schema = _element_schema(field, response=response)
     if field.is_repeated:
         schema = {"type": "array", "items": schema}
     if not response:
         schema = _merge(schema, _extra(field))
-    elif field.has_presence and not field.is_repeated:
+    if (response and field.has_presence and not field.is_repeated) or (
+        nullable and not _required(field)
+    ):
         schema = {"anyOf": [schema, {"type": "null"}]}  # printed as null when unset
     return schema
 
@@ -168,7 +173,9 @@ def message_schema(
     schema: dict[str, Any] = {
         "type": "object",
         "title": message.name,
-        "properties": {f.name: field_schema(f, response=response) for f in fields},
+        "properties": {
+            f.name: field_schema(f, response=response, nullable=not response) for f in fields
+        },
     }
     # Responses print every field; requests name the fields the collector requires.
     required = [f.name for f in fields if response or _required(f)]
