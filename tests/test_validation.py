@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import math
 from collections.abc import AsyncIterator
@@ -288,6 +289,34 @@ async def test_an_event_of_the_wrong_shape_rejects_that_event_only(
     path = "/dashboard/ml-metrics" if kind == "ml" else "/dashboard/llm-metrics"
     stored = await read(http, tenant_client, path)
     assert stored["total_events" if kind == "ml" else "total_requests"] == 2
+
+
+async def test_metadata_keys_and_total_size_are_bounded(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    events = [
+        ml_event("ok", metadata={"k" * 256: "x" * 16_000}),
+        ml_event("long-key", metadata={"k" * 257: 1}),
+        ml_event("big", metadata={f"k{i}": "x" * 16_000 for i in range(5)}),
+        ml_event("ok-too"),
+    ]
+    result = await ingest(http, tenant_client, "ml", events)
+    assert (result["accepted"], result["rejected"]) == (2, 2)
+    assert _errors(result) == {1: "metadata", 2: "metadata"}
+    reasons = [e["reason"] for e in result["errors"]]
+    assert "longer than 256" in reasons[0] and "65536 characters" in reasons[1]
+
+
+async def test_a_compressed_body_is_refused_never_inflated(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    # 40 KiB on the wire, 64 MiB once inflated.
+    body = gzip.compress(b'{"events": [' + b" " * (64 * 1024 * 1024) + b"]}")
+    assert len(body) < 100_000
+    headers = {**tenant_client.headers, **JSON, "Content-Encoding": "gzip"}
+    reply = await http.post("/ingest/ml", content=body, headers=headers)
+    assert "Content-Encoding" in assert_error(reply, 415, grpc.StatusCode.INVALID_ARGUMENT)
+    assert (await http.get("/health")).json() == {"status": "ok"}
 
 
 async def test_oversized_body_with_content_length_is_413(
