@@ -1,5 +1,6 @@
 """The only place that turns protobuf into plain Python and back (with collector.structs,
-which reads Struct metadata and is shared with the gateway).
+which reads Struct metadata and is shared with the gateway, and collector.json_events, which
+reads the events of JSON batches).
 
 `*_from_proto` read request messages; `*_response` build reply messages.
 
@@ -17,11 +18,9 @@ import datetime as dt
 import json
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
-from google.protobuf.message import Message
+from google.protobuf import struct_pb2, timestamp_pb2
 
 from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, events_pb2, ingest_pb2
-from collector import json_mapping
 from collector.alerts.rules import AlertEvent, Rule, RuleSpec
 from collector.clients import NewClient
 from collector.dashboards import (
@@ -36,15 +35,12 @@ from collector.errors import InvalidArgument
 from collector.ingest import IngestResult
 from collector.pipeline import StreamBatch
 from collector.structs import struct_to_dict
-from collector.validation import Invalid
-
-MAX_REASON = 200
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _OUT_OF_RANGE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
-def _time(ts: timestamp_pb2.Timestamp) -> dt.datetime:
+def time_from_proto(ts: timestamp_pb2.Timestamp) -> dt.datetime:
     # ~30% cheaper than Timestamp.ToDatetime. Whole milliseconds, as BSON stores them, so that
     # what rollups compute in memory is what a query over the stored events finds.
     try:
@@ -73,7 +69,7 @@ def ml_event_from_proto(e: events_pb2.MLEvent) -> dict[str, Any]:
         "model_id": e.model_id,
         "input_shape": list(e.input_shape),
         "prediction_count": e.prediction_count if e.HasField("prediction_count") else None,
-        "timestamp": _time(e.timestamp) if e.HasField("timestamp") else None,
+        "timestamp": time_from_proto(e.timestamp) if e.HasField("timestamp") else None,
         "metadata": _metadata(e),
         "latency_ms": e.latency_ms if e.HasField("latency_ms") else None,
         "error": e.error,
@@ -88,53 +84,13 @@ def llm_event_from_proto(e: events_pb2.LLMEvent) -> dict[str, Any]:
         "response_length": e.response_length if e.HasField("response_length") else None,
         "tokens_used": e.tokens_used if e.HasField("tokens_used") else None,
         "cost": e.cost if e.HasField("cost") else None,
-        "timestamp": _time(e.timestamp) if e.HasField("timestamp") else None,
+        "timestamp": time_from_proto(e.timestamp) if e.HasField("timestamp") else None,
         "metadata": _metadata(e),
         "latency_ms": e.latency_ms if e.HasField("latency_ms") else None,
         "error": e.error,
         "input_tokens": e.input_tokens if e.HasField("input_tokens") else None,
         "output_tokens": e.output_tokens if e.HasField("output_tokens") else None,
     }
-
-
-def _from_json(value: struct_pb2.Value, message: Message) -> Message | Invalid:
-    """One event of a JSON batch read as proto3's JSON mapping reads it, on its own."""
-    if value.WhichOneof("kind") != "struct_value":
-        return Invalid("", "an event must be a JSON object")
-    data = struct_to_dict(value.struct_value)
-    try:
-        return json_mapping.parse_dict(data, message)
-    except json_format.ParseError:
-        pass
-    # Slow path, for a rejected event only: find the field to blame.
-    known = {f.name for f in message.DESCRIPTOR.fields} | {
-        f.json_name for f in message.DESCRIPTOR.fields
-    }
-    for key, item in data.items():
-        if key not in known:
-            return Invalid(key[:MAX_REASON], "unknown field")
-        try:
-            json_mapping.parse_dict({key: item}, type(message)())
-        except json_format.ParseError as exc:
-            reason = str(exc).split(" at ")[0].removeprefix(f"Failed to parse {key} field: ")
-            return Invalid(key, reason[:MAX_REASON])
-    return Invalid("", "not a valid event")  # each field parses alone; together they clash
-
-
-def ml_event_from_json(value: struct_pb2.Value) -> dict[str, Any] | Invalid:
-    event = _from_json(value, events_pb2.MLEvent())
-    if isinstance(event, Invalid):
-        return event
-    assert isinstance(event, events_pb2.MLEvent)
-    return ml_event_from_proto(event)
-
-
-def llm_event_from_json(value: struct_pb2.Value) -> dict[str, Any] | Invalid:
-    event = _from_json(value, events_pb2.LLMEvent())
-    if isinstance(event, Invalid):
-        return event
-    assert isinstance(event, events_pb2.LLMEvent)
-    return llm_event_from_proto(event)
 
 
 def stream_batch_from_proto(request: ingest_pb2.StreamEventsRequest) -> StreamBatch:

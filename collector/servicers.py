@@ -18,7 +18,7 @@ from aegis.v1 import (
     ingest_pb2,
     ingest_pb2_grpc,
 )
-from collector import convert
+from collector import convert, json_events
 from collector.alerts.rules import RuleService
 from collector.clients import AuthService
 from collector.dashboards import Dashboards, MetricsQuery
@@ -84,7 +84,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def IngestMLJson(
         self, request: ingest_pb2.IngestMLJsonRequest, context: Context
     ) -> ingest_pb2.IngestResponse:
-        events = [convert.ml_event_from_json(e) for e in request.events]
+        events = [json_events.ml_event_from_json(e) for e in request.events]
         result = await admitted(
             self._admission, lambda: self._ingest.ingest(current_principal(), "ml", events)
         )
@@ -93,7 +93,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def IngestLLMJson(
         self, request: ingest_pb2.IngestLLMJsonRequest, context: Context
     ) -> ingest_pb2.IngestResponse:
-        events = [convert.llm_event_from_json(e) for e in request.events]
+        events = [json_events.llm_event_from_json(e) for e in request.events]
         result = await admitted(
             self._admission, lambda: self._ingest.ingest(current_principal(), "llm", events)
         )

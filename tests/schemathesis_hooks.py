@@ -10,15 +10,37 @@
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import schemathesis
+from hypothesis.internal import lambda_sources
 
 from collector.dates import parse_interval, parse_range
 from collector.errors import InvalidArgument
 
 CROSS_FIELD = ("start_date must not be after end_date", "interval: a ")
+
+
+def _tolerant(describe: Callable[[Any], str]) -> Callable[[Any], str]:
+    """CPython 3.11.7's ast.parse can fail with "SystemError: AST constructor recursion depth
+    mismatch" (a CPython bug, gh-106905) when hypothesis parses a source file to describe a
+    lambda for a repr. A description is cosmetic: fall back to hypothesis' own placeholder
+    rather than let the run stop with a runtime error of the tool."""
+
+    @functools.wraps(describe)
+    def tolerant(f: Any) -> str:
+        try:
+            return describe(f)
+        except SystemError:
+            return "lambda: <unknown>"
+
+    return tolerant
+
+
+lambda_sources._lambda_description = _tolerant(lambda_sources._lambda_description)
 
 
 @schemathesis.hook
