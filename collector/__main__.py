@@ -77,7 +77,12 @@ async def reach_database(settings: Settings) -> AsyncIterator[str]:
 async def create_client(settings: Settings, spec: ClientSpec) -> None:
     async with (
         reach_database(settings) as url,
-        open_storage(url, settings.database_name, settings.mongodb_timeout_ms) as storage,
+        open_storage(
+            url,
+            settings.database_name,
+            settings.mongodb_timeout_ms,
+            settings.mongodb_request_timeout_ms,
+        ) as storage,
     ):
         created = await ClientRegistry(storage).create(spec)
     print(f"clientId={created.client_id}")

@@ -1,10 +1,15 @@
 """The only place that turns protobuf into plain Python and back (with collector.structs,
-which reads Struct metadata and is shared with the gateway).
+which reads Struct metadata and is shared with the gateway, and collector.json_events, which
+reads the events of JSON batches).
 
 `*_from_proto` read request messages; `*_response` build reply messages.
 
 Hot path: events are read field by field (MessageToDict is ~30x slower), and Struct
 metadata is walked directly.
+
+An event converts to a plain dict, or to an `Invalid` naming the field when it cannot even be
+read (a JSON event of the wrong shape, a timestamp no calendar holds): ingest reports that
+event by its index, as it does one that fails validation, and stores its siblings.
 """
 
 from __future__ import annotations
@@ -33,12 +38,16 @@ from collector.price_overrides import Override
 from collector.structs import struct_to_dict
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_OUT_OF_RANGE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
-def _time(ts: timestamp_pb2.Timestamp) -> dt.datetime:
+def time_from_proto(ts: timestamp_pb2.Timestamp) -> dt.datetime:
     # ~30% cheaper than Timestamp.ToDatetime. Whole milliseconds, as BSON stores them, so that
     # what rollups compute in memory is what a query over the stored events finds.
-    return _EPOCH + dt.timedelta(seconds=ts.seconds, milliseconds=ts.nanos // 1_000_000)
+    try:
+        return _EPOCH + dt.timedelta(seconds=ts.seconds, milliseconds=ts.nanos // 1_000_000)
+    except OverflowError:  # past year 9999 (or before 1): validation rejects it, per event
+        return _OUT_OF_RANGE
 
 
 def _metadata(e: events_pb2.MLEvent | events_pb2.LLMEvent) -> Any:
@@ -61,7 +70,7 @@ def ml_event_from_proto(e: events_pb2.MLEvent) -> dict[str, Any]:
         "model_id": e.model_id,
         "input_shape": list(e.input_shape),
         "prediction_count": e.prediction_count if e.HasField("prediction_count") else None,
-        "timestamp": _time(e.timestamp) if e.HasField("timestamp") else None,
+        "timestamp": time_from_proto(e.timestamp) if e.HasField("timestamp") else None,
         "metadata": _metadata(e),
         "latency_ms": e.latency_ms if e.HasField("latency_ms") else None,
         "error": e.error,
@@ -76,7 +85,7 @@ def llm_event_from_proto(e: events_pb2.LLMEvent) -> dict[str, Any]:
         "response_length": e.response_length if e.HasField("response_length") else None,
         "tokens_used": e.tokens_used if e.HasField("tokens_used") else None,
         "cost": e.cost if e.HasField("cost") else None,
-        "timestamp": _time(e.timestamp) if e.HasField("timestamp") else None,
+        "timestamp": time_from_proto(e.timestamp) if e.HasField("timestamp") else None,
         "metadata": _metadata(e),
         "latency_ms": e.latency_ms if e.HasField("latency_ms") else None,
         "error": e.error,

@@ -54,6 +54,10 @@ def from_exception(exc: BaseException) -> AegisError | None:
     # ConnectionFailure covers ServerSelectionTimeoutError, AutoReconnect, NetworkTimeout.
     if isinstance(exc, mongo_errors.ConnectionFailure):
         return Unavailable("database unavailable, retry later", retry_after=1.0)
+    # PyMongo's operation timeout (timeoutMS, Storage.request_deadline) ran out: frozen
+    # or overloaded. It may have done the work; the retry finds it (duplicates).
+    if isinstance(exc, mongo_errors.PyMongoError) and exc.timeout:
+        return Unavailable("database did not answer in time, retry later", retry_after=1.0)
     if isinstance(exc, mongo_errors.PyMongoError) and exc.has_error_label("RetryableWriteError"):
         return Unavailable("database write interrupted, retry later", retry_after=1.0)
     return None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bson import ObjectId
 
+from collector.errors import InvalidArgument
 from collector.price_overrides import PriceOverrides
 from collector.pricing import PriceTable, price_event
 from collector.rollups.cells import Kind
@@ -46,8 +47,11 @@ class IngestService:
         }
 
     async def ingest(
-        self, principal: Principal, kind: Kind, events: list[dict[str, Any]]
+        self, principal: Principal, kind: Kind, events: Sequence[dict[str, Any] | Invalid]
     ) -> IngestResult:
+        """Store the valid events; `events` holds an Invalid where one could not be read."""
+        if len(events) > MAX_BATCH:
+            raise InvalidArgument(f"a batch holds at most {MAX_BATCH} events, not {len(events)}")
         collection, fill_and_check = self._targets[kind]
         result = IngestResult()
         now = dt.datetime.now(dt.UTC)
@@ -55,12 +59,11 @@ class IngestService:
         # Once per batch, from a cache: no database round trip per event.
         overrides = await self._overrides.for_tenant(principal.tenant) if kind == "llm" else {}
         for index, event in enumerate(events):
-            if index >= MAX_BATCH:
-                result.errors.append(EventError(index, "", f"batch holds more than {MAX_BATCH}"))
-                continue
             # Validation fills in cost 0 when there is none: remember whether to price it.
-            unpriced = kind == "llm" and event.get("cost") is None
+            unpriced = kind == "llm" and isinstance(event, dict) and event.get("cost") is None
             try:
+                if isinstance(event, Invalid):
+                    raise event
                 fill_and_check(event, now)
             except Invalid as exc:
                 result.errors.append(EventError(index, exc.field, exc.reason))

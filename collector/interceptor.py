@@ -33,6 +33,8 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/aegis.v1.AuthService/CreateClient": "admin",
     "/aegis.v1.IngestService/IngestML": "ingest",
     "/aegis.v1.IngestService/IngestLLM": "ingest",
+    "/aegis.v1.IngestService/IngestMLJson": "ingest",
+    "/aegis.v1.IngestService/IngestLLMJson": "ingest",
     "/aegis.v1.IngestService/StreamEvents": "ingest",
     "/aegis.v1.DashboardService/Overview": "read",
     "/aegis.v1.DashboardService/MLMetrics": "read",

@@ -20,6 +20,7 @@ from typing import Any
 from collector.errors import ResourceExhausted, Unavailable
 from collector.ingest import IngestResult, IngestService, Kind
 from collector.tokens import Principal
+from collector.validation import Invalid
 
 ADMISSION_WAIT_S = 0.25
 RETRY_AFTER_S = 1.0
@@ -31,7 +32,7 @@ class StreamBatch:
 
     sequence: int
     kind: Kind
-    events: list[dict[str, Any]]
+    events: list[dict[str, Any] | Invalid]
 
 
 class Admission:

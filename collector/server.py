@@ -216,7 +216,12 @@ async def serve(settings: Settings) -> None:
     async with contextlib.AsyncExitStack() as stack:
         url = await stack.enter_async_context(database_url(settings))
         storage = await stack.enter_async_context(
-            open_storage(url, settings.database_name, settings.mongodb_timeout_ms)
+            open_storage(
+                url,
+                settings.database_name,
+                settings.mongodb_timeout_ms,
+                settings.mongodb_request_timeout_ms,
+            )
         )
         clients = ClientRegistry(storage)
         await bootstrap_admin(settings, clients)

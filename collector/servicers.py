@@ -20,7 +20,7 @@ from aegis.v1 import (
     prices_pb2,
     prices_pb2_grpc,
 )
-from collector import convert
+from collector import convert, json_events
 from collector.alerts.rules import RuleService
 from collector.clients import AuthService
 from collector.dashboards import Dashboards, MetricsQuery
@@ -79,6 +79,24 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.IngestLLMRequest, context: Context
     ) -> ingest_pb2.IngestResponse:
         events = [convert.llm_event_from_proto(e) for e in request.events]
+        result = await admitted(
+            self._admission, lambda: self._ingest.ingest(current_principal(), "llm", events)
+        )
+        return convert.ingest_response(result)
+
+    async def IngestMLJson(
+        self, request: ingest_pb2.IngestMLJsonRequest, context: Context
+    ) -> ingest_pb2.IngestResponse:
+        events = [json_events.ml_event_from_json(e) for e in request.events]
+        result = await admitted(
+            self._admission, lambda: self._ingest.ingest(current_principal(), "ml", events)
+        )
+        return convert.ingest_response(result)
+
+    async def IngestLLMJson(
+        self, request: ingest_pb2.IngestLLMJsonRequest, context: Context
+    ) -> ingest_pb2.IngestResponse:
+        events = [json_events.llm_event_from_json(e) for e in request.events]
         result = await admitted(
             self._admission, lambda: self._ingest.ingest(current_principal(), "llm", events)
         )

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     bootstrap_client_secret: str | None = None
     # Bounded so a dead database answers UNAVAILABLE within 2 s instead of hanging callers.
     mongodb_timeout_ms: int = Field(1500, gt=0)
+    # Each database operation of a request, and each batch write as a whole, must finish
+    # within this (PyMongo's client-side operation timeout), so a database that is frozen
+    # rather than down still answers UNAVAILABLE within 2 s. Background jobs have minutes.
+    mongodb_request_timeout_ms: int = Field(1500, gt=0)
     health_interval_s: float = Field(1.0, gt=0)
     # Backpressure: batches written at once per stream, and in the whole process.
     max_inflight_per_stream: int = Field(8, ge=1)

@@ -30,6 +30,15 @@ CONFLICT_PAUSE_S = 0.005
 
 # Events are acknowledged to clients only after this write concern is satisfied.
 DURABLE = WriteConcern(w="majority", j=True)
+DEFAULT_REQUEST_TIMEOUT_S = 1.5
+# PyMongo's heartbeats use connectTimeoutMS as their socket timeout, and a heartbeat that
+# times out clears the pool, cancelling every operation in flight (seen: _OperationCancelled
+# in background jobs while the database was merely busy). Heartbeats get this long; what
+# bounds requests is the client's operation timeout (timeoutMS), not the heartbeat.
+HEARTBEAT_TIMEOUT_MS = 10_000
+# Background work (jobs, index builds) runs its long transactions and deletes under this
+# deadline per run instead of the request's per-operation timeout.
+BACKGROUND_TIMEOUT_S = 300.0
 
 
 @dataclass
@@ -39,8 +48,15 @@ class InsertOutcome:
 
 
 class Storage:
-    def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
+    def __init__(
+        self,
+        client: AsyncMongoClient[Document],
+        database: str,
+        *,
+        request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+    ) -> None:
         self.client = client
+        self.request_timeout_s = request_timeout_s
         db = client[database]
         self.ml_events: AsyncCollection[Document] = db.get_collection(
             "ml_events", write_concern=DURABLE
@@ -110,6 +126,18 @@ class Storage:
         """The raw events of one kind, "ml" or "llm"."""
         return self.ml_events if kind == "ml" else self.llm_events
 
+    def request_deadline(self) -> contextlib.AbstractContextManager[None]:
+        """One deadline for several operations that make one write (PyMongo's client-side
+        timeout; alone, each operation has its own, the client's timeoutMS). A timeout raises
+        a PyMongoError whose `timeout` is true: UNAVAILABLE for the caller."""
+        return pymongo.timeout(self.request_timeout_s)
+
+    @staticmethod
+    def background_deadline() -> contextlib.AbstractContextManager[None]:
+        """The deadline of a background run (a job, index builds): long transactions and
+        deletes are expected there, unlike in a request."""
+        return pymongo.timeout(BACKGROUND_TIMEOUT_S)
+
     @property
     def available(self) -> bool:
         """Whether the last probe was answered. While not, writes fail fast with UNAVAILABLE
@@ -178,7 +206,10 @@ class Storage:
                 await self.partials.insert_one(summary(new), session=session)
             return len(new)
 
-        inserted = await self.transaction(write)
+        # A write that times out may still have landed (its commit sent, the answer not yet
+        # read): the client's retry then finds the _ids stored and counts them as duplicates.
+        with self.request_deadline():
+            inserted = await self.transaction(write)
         return InsertOutcome(inserted=inserted, duplicates=len(docs) - inserted)
 
     async def audit(
@@ -210,20 +241,28 @@ def _conflict(exc: PyMongoError) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def open_storage(url: str, database: str, timeout_ms: int) -> AsyncIterator[Storage]:
+async def open_storage(
+    url: str,
+    database: str,
+    timeout_ms: int,
+    request_timeout_ms: int = int(DEFAULT_REQUEST_TIMEOUT_S * 1000),
+) -> AsyncIterator[Storage]:
     client: AsyncMongoClient[Document] = AsyncMongoClient(
         url,
         tz_aware=True,
         # Bounded so an unreachable database answers UNAVAILABLE quickly, never a hang.
         serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        # A database that accepts a connection but stops answering is cut off here.
-        socketTimeoutMS=30_000,
+        connectTimeoutMS=max(timeout_ms, HEARTBEAT_TIMEOUT_MS),
+        # Every operation ends within this (PyMongo's client-side operation timeout), so a
+        # database that is frozen rather than down answers UNAVAILABLE within 2 s; a socket
+        # timeout alone waited 30 s. Background work sets its own (background_deadline).
+        timeoutMS=request_timeout_ms,
         appname="aegisai-collector",
     )
     try:
-        storage = Storage(client, database)
-        await storage.ensure_indexes()
+        storage = Storage(client, database, request_timeout_s=request_timeout_ms / 1000)
+        with storage.background_deadline():
+            await storage.ensure_indexes()
         yield storage
     finally:
         await client.close()

@@ -4,22 +4,38 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
-from gateway import openapi, ui
-from gateway.limits import BodySizeLimit
-from gateway.otlp import add_otlp_routes
+from gateway import openapi, otlp, ui
+from gateway.limits import BodySizeLimit, IdentityEncodingOnly
 from gateway.routes import annotated_routes, make_endpoint
 from gateway.settings import GatewaySettings
 from gateway.status import error_body, routing_error_code
 
 HEALTH_TIMEOUT_S = 2.0
+HEALTH_SCHEMA = {
+    "type": "object",
+    "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}},
+    "required": ["status"],
+}
+
+
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves at this path (several routes may share one path)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -59,12 +75,35 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             methods=[route.verb],
             status_code=route.success_status,
             tags=[route.method.containing_service.name],
-            openapi_extra=openapi.operation(route.path, route.body, route.method.input_type),
+            openapi_extra=openapi.operation(
+                route.path, route.body, route.method, route.success_status
+            ),
         )
 
-    add_otlp_routes(app, get_channel, settings.max_body_bytes, settings.rpc_timeout_s)
+    otlp.add_otlp_routes(app, get_channel, settings.max_body_bytes, settings.rpc_timeout_s)
 
-    @app.get("/health", tags=["health"])
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schema.setdefault("components", {})["securitySchemes"] = openapi.security_schemes()
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
+
+    @app.get(
+        "/health",
+        tags=["health"],
+        responses={
+            200: {"content": {"application/json": {"schema": HEALTH_SCHEMA}}},
+            503: {
+                "description": "The collector or its database is unavailable.",
+                "content": {"application/json": {"schema": HEALTH_SCHEMA}},
+            },
+        },
+    )
     async def health() -> JSONResponse:
         """`{"status": "ok"}` while the collector reports SERVING, else 503."""
         try:
@@ -84,7 +123,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         """Unknown paths and methods get the same error shape as every other error."""
         code = routing_error_code(exc.status_code)
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request))
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=headers)
 
     if origins := settings.cors_origin_list:
         app.add_middleware(
@@ -94,5 +136,6 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(IdentityEncodingOnly, exempt=frozenset({otlp.PATH}))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -1,4 +1,6 @@
-"""Refuse request bodies over a size limit with 413, without reading them whole into memory."""
+"""Refuse request bodies over a size limit with 413, without reading them whole into memory;
+refuse compressed bodies with 415 rather than inflate them (a small gzip body can inflate to
+gigabytes, past any limit on what was received)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,40 @@ DRAIN_MAX_BYTES = 64 * 1024 * 1024
 
 class _TooLarge(Exception):
     pass
+
+
+async def _send_error(send: Send, status: int, body: bytes, close: bool = False) -> None:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class IdentityEncodingOnly:
+    """415 for a request body with a Content-Encoding other than identity, except on the
+    `exempt` paths, which inflate bodies themselves under a cap (OTLP/HTTP must take gzip)."""
+
+    def __init__(self, app: ASGIApp, exempt: frozenset[str] = frozenset()) -> None:
+        self.app = app
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in self.exempt:
+            for name, value in scope["headers"]:
+                if name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+                    body = json.dumps(
+                        error_body(
+                            grpc.StatusCode.INVALID_ARGUMENT,
+                            "Content-Encoding is not supported: send the JSON body uncompressed",
+                        )
+                    ).encode()
+                    await _send_error(send, 415, body)
+                    return
+        await self.app(scope, receive, send)
 
 
 class BodySizeLimit:
@@ -39,18 +75,7 @@ class BodySizeLimit:
                 f"request body larger than {self.max_bytes} bytes",
             )
         ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_error(send, 413, body, close=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

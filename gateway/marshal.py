@@ -14,7 +14,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from collector import structs
+from collector import json_mapping, structs
 
 # The collector's own reading of Structs, so whole numbers print as 100, not 100.0.
 _STRUCTS: dict[str, Callable[[Any], Any]] = {
@@ -55,7 +55,13 @@ class BadRequest(Exception):
 def from_json(data: Any, message: Message) -> Message:
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object")
+    # proto3's JSON mapping: null means the field's default. (ParseDict fails on a null
+    # repeated Value field, so nulls are dropped here, for every field alike.)
+    # An unknown field stays, for ParseDict to refuse.
+    fields = message.DESCRIPTOR.fields
+    known = {f.name for f in fields} | {f.json_name for f in fields}
+    data = {key: value for key, value in data.items() if value is not None or key not in known}
     try:
-        return json_format.ParseDict(data, message)
+        return json_mapping.parse_dict(data, message)
     except json_format.ParseError as exc:
         raise BadRequest(str(exc)) from None

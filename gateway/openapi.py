@@ -1,66 +1,249 @@
-"""OpenAPI pieces for /docs, derived from the request messages' descriptors."""
+"""The OpenAPI contract, derived from the descriptors by rules, never written per route.
+
+- Request schemas come from the request messages: `google.api.field_behavior = REQUIRED` marks
+  required fields, `(aegis.v1.json_schema)` adds the bounds the collector enforces, and a
+  `(aegis.v1.json_message)` Value field is documented as that message.
+- Response schemas come from the response messages as `gateway.marshal.to_json` prints them:
+  every field present, an unset optional or message field null.
+- The error statuses of a route follow from its shape (STATUS_RULES): every route may answer
+  400, 401, 429, 503 and 504; one that needs a token also 403; one with path parameters 404;
+  one with a body 413 and 415. Every error has the same body (ERROR_SCHEMA).
+A route added to the protos gets all of this without an edit here.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.api import field_behavior_pb2
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 
-_SCALARS = {
-    FieldDescriptor.CPPTYPE_INT32: "integer",
-    FieldDescriptor.CPPTYPE_INT64: "integer",
-    FieldDescriptor.CPPTYPE_UINT32: "integer",
-    FieldDescriptor.CPPTYPE_UINT64: "integer",
-    FieldDescriptor.CPPTYPE_DOUBLE: "number",
-    FieldDescriptor.CPPTYPE_FLOAT: "number",
-    FieldDescriptor.CPPTYPE_BOOL: "boolean",
-    FieldDescriptor.CPPTYPE_STRING: "string",
-    FieldDescriptor.CPPTYPE_ENUM: "string",
+from aegis.v1 import options_pb2
+
+_SCALARS: dict[int, dict[str, Any]] = {
+    FieldDescriptor.CPPTYPE_INT32: {"type": "integer", "format": "int32"},
+    FieldDescriptor.CPPTYPE_INT64: {"type": "integer", "format": "int64"},
+    FieldDescriptor.CPPTYPE_UINT32: {"type": "integer", "format": "int32", "minimum": 0},
+    FieldDescriptor.CPPTYPE_UINT64: {"type": "integer", "format": "int64", "minimum": 0},
+    FieldDescriptor.CPPTYPE_DOUBLE: {"type": "number"},
+    FieldDescriptor.CPPTYPE_FLOAT: {"type": "number"},
+    FieldDescriptor.CPPTYPE_BOOL: {"type": "boolean"},
+    FieldDescriptor.CPPTYPE_STRING: {"type": "string"},
+}
+# JSON numbers are doubles: 64-bit integers are documented up to what a double holds exactly.
+_INT_RANGES = {
+    FieldDescriptor.CPPTYPE_INT32: (-(2**31), 2**31 - 1),
+    FieldDescriptor.CPPTYPE_INT64: (-(2**53), 2**53),
+    FieldDescriptor.CPPTYPE_UINT32: (0, 2**32 - 1),
+    FieldDescriptor.CPPTYPE_UINT64: (0, 2**53),
+}
+_WELL_KNOWN: dict[str, dict[str, Any]] = {
+    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
+    "google.protobuf.Struct": {"type": "object", "additionalProperties": True},
+    "google.protobuf.Value": {},
+    "google.protobuf.ListValue": {"type": "array"},
 }
 
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Error",
+    "description": "grpc-gateway's error body: the gRPC status code and what went wrong.",
+    "properties": {
+        "code": {"type": "integer", "description": "gRPC status code"},
+        "message": {"type": "string"},
+        "details": {"type": "array", "items": {}},
+    },
+    "required": ["code", "message", "details"],
+}
+BEARER = "bearerAuth"
 
-def _field_schema(field: FieldDescriptor) -> dict[str, Any]:
+
+@dataclass(frozen=True)
+class RouteShape:
+    """What the status rules look at."""
+
+    path: str
+    body: str
+    method: MethodDescriptor
+
+    @property
+    def needs_token(self) -> bool:
+        return not self.method.GetOptions().Extensions[options_pb2.no_auth]
+
+    @property
+    def path_params(self) -> set[str]:
+        return set(re.findall(r"{(\w+)}", self.path))
+
+
+# (status, description, applies to the route). The gRPC codes behind them: gateway.status.
+STATUS_RULES: tuple[tuple[int, str, Callable[[RouteShape], bool]], ...] = (
+    (400, "Invalid request: a field is missing or invalid (INVALID_ARGUMENT).", lambda r: True),
+    (401, "Missing, invalid or expired credentials (UNAUTHENTICATED).", lambda r: True),
+    (
+        403,
+        "The token lacks the scope this route needs (PERMISSION_DENIED).",
+        lambda r: r.needs_token,
+    ),
+    (404, "No such resource for the caller's tenant (NOT_FOUND).", lambda r: bool(r.path_params)),
+    (413, "Request body larger than the limit (4 MiB).", lambda r: r.body == "*"),
+    (
+        415,
+        "A Content-Encoding other than identity (bodies are not inflated).",
+        lambda r: r.body == "*",
+    ),
+    (
+        429,
+        "Too many requests or batches in flight; see Retry-After (RESOURCE_EXHAUSTED).",
+        lambda r: True,
+    ),
+    (503, "The collector or its database is unavailable; retry (UNAVAILABLE).", lambda r: True),
+    (504, "The collector did not answer in time (DEADLINE_EXCEEDED).", lambda r: True),
+)
+
+
+def _extra(field: FieldDescriptor) -> dict[str, Any]:
+    text = field.GetOptions().Extensions[options_pb2.json_schema]
+    extra: dict[str, Any] = json.loads(text) if text else {}
+    return extra
+
+
+def _required(field: FieldDescriptor) -> bool:
+    behaviors = field.GetOptions().Extensions[field_behavior_pb2.field_behavior]
+    return field_behavior_pb2.REQUIRED in behaviors
+
+
+def _element_schema(field: FieldDescriptor, *, response: bool) -> dict[str, Any]:
     if field.message_type is not None:
         name = field.message_type.full_name
-        if name == "google.protobuf.Timestamp":
-            schema: dict[str, Any] = {"type": "string", "format": "date-time"}
-        elif name == "google.protobuf.Struct":
-            schema = {"type": "object", "additionalProperties": True}
+        if name in _WELL_KNOWN:
+            schema = dict(_WELL_KNOWN[name])
+            if json_message := field.GetOptions().Extensions[options_pb2.json_message]:
+                shape = descriptor_pool.Default().FindMessageTypeByName(json_message)
+                # Any JSON is taken: an element that is not this message is rejected on its
+                # own and reported in the response, so the shape documents, never refuses.
+                schema = {
+                    "description": f"A {shape.name} (any other value is rejected on its own, "
+                    "reported by its index in the response's errors).",
+                    "anyOf": [message_schema(shape, response=False), {}],
+                }
+            return schema
+        return message_schema(field.message_type, response=response)
+    schema = dict(_SCALARS.get(field.cpp_type, {"type": "string"}))
+    if field.cpp_type in _INT_RANGES and not response:
+        schema["minimum"], schema["maximum"] = _INT_RANGES[field.cpp_type]
+        schema.pop("format", None)
+    return schema
+
+
+def field_schema(
+    field: FieldDescriptor, *, response: bool = False, nullable: bool = False
+) -> dict[str, Any]:
+    """`nullable`: a body field, where null means unset (proto3's JSON mapping)."""
+    schema = _element_schema(field, response=response)
+    if field.is_repeated:
+        schema = {"type": "array", "items": schema}
+    if not response:
+        schema = _merge(schema, _extra(field))
+    if (response and field.has_presence and not field.is_repeated) or (
+        nullable and not _required(field)
+    ):
+        schema = {"anyOf": [schema, {"type": "null"}]}  # printed as null when unset
+    return schema
+
+
+def _merge(schema: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(schema)
+    for key, value in extra.items():
+        if key == "items" and isinstance(out.get("items"), dict):
+            out["items"] = {**out["items"], **value}
         else:
-            schema = message_schema(field.message_type)
-    else:
-        schema = {"type": _SCALARS[field.cpp_type]}
-    return {"type": "array", "items": schema} if field.is_repeated else schema
+            out[key] = value
+    return out
 
 
-def message_schema(message: Descriptor) -> dict[str, Any]:
-    return {
+def message_schema(
+    message: Descriptor, *, response: bool = False, skip: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    fields = [f for f in message.fields if f.name not in skip]
+    schema: dict[str, Any] = {
         "type": "object",
         "title": message.name,
-        "properties": {f.name: _field_schema(f) for f in message.fields},
+        "properties": {
+            f.name: field_schema(f, response=response, nullable=not response) for f in fields
+        },
     }
+    # Responses print every field; requests name the fields the collector requires.
+    required = [f.name for f in fields if response or _required(f)]
+    if required:
+        schema["required"] = required
+    if not response:
+        schema["additionalProperties"] = False  # an unknown field is a 400
+    return schema
 
 
-def operation(path: str, body: str, message: Descriptor) -> dict[str, Any]:
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def responses(route: RouteShape, success_status: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        str(success_status): {
+            "description": "OK",
+            "content": _json(message_schema(route.method.output_type, response=True)),
+        }
+    }
+    for status, description, applies in STATUS_RULES:
+        if applies(route):
+            headers = {}
+            if status in (429, 503):
+                headers = {"Retry-After": {"schema": {"type": "integer"}}}
+            out[str(status)] = {
+                "description": description,
+                "content": _json(ERROR_SCHEMA),
+                **({"headers": headers} if headers else {}),
+            }
+    return out
+
+
+def operation(
+    path: str, body: str, method: MethodDescriptor, success_status: int
+) -> dict[str, Any]:
     """Path parameters, then the body (`body: "*"`) or the remaining fields as the query."""
-    in_path = set(re.findall(r"{(\w+)}", path))
+    route = RouteShape(path, body, method)
+    message = method.input_type
+    in_path = route.path_params
     parameters = [
-        {"name": f.name, "in": "path", "required": True, "schema": _field_schema(f)}
+        {"name": f.name, "in": "path", "required": True, "schema": field_schema(f)}
         for f in message.fields
         if f.name in in_path
     ]
+    spec: dict[str, Any] = {
+        "responses": responses(route, success_status),
+        "security": [{BEARER: []}] if route.needs_token else [],
+    }
     if body == "*":
-        return {
-            "parameters": parameters,
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": message_schema(message)}},
-            },
-        }
-    parameters += [
-        {"name": f.name, "in": "query", "required": False, "schema": _field_schema(f)}
-        for f in message.fields
-        if f.name not in in_path
-    ]
-    return {"parameters": parameters}
+        schema = message_schema(message, skip=frozenset(in_path))
+        spec["requestBody"] = {"required": True, "content": _json(schema)}
+    else:
+        parameters += [
+            {
+                "name": f.name,
+                "in": "query",
+                "required": _required(f),
+                "schema": field_schema(f),
+                **({"style": "form", "explode": True} if f.is_repeated else {}),
+            }
+            for f in message.fields
+            if f.name not in in_path
+        ]
+    spec["parameters"] = parameters
+    return spec
+
+
+def security_schemes() -> dict[str, Any]:
+    return {BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}

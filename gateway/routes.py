@@ -36,6 +36,7 @@ API_FILES: tuple[FileDescriptor, ...] = (
     prices_pb2.DESCRIPTOR,
 )
 NO_STORE = {"Cache-Control": "no-store"}
+MAX_INT_DIGITS = 300  # a double holds at most ~1.8e308
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,10 @@ async def _request_message(request: Request, route: AnnotatedRoute, cls: type[Me
         data: Any = dict(request.query_params)
     else:
         raw = await request.body()
+        if not raw.strip():
+            raise BadRequest("a JSON request body is required")
         try:
-            data = json.loads(raw) if raw.strip() else {}
+            data = json.loads(raw, parse_int=_json_int)
         except ValueError as exc:
             raise BadRequest(f"the request body is not valid JSON: {exc}") from None
         except RecursionError:
@@ -97,6 +100,12 @@ async def _request_message(request: Request, route: AnnotatedRoute, cls: type[Me
             raise BadRequest("the request body must be a JSON object")
         data = {**data, **request.path_params}
     return from_json(data, cls())
+
+
+def _json_int(text: str) -> int | float:
+    # JSON has one number type: an integer past what a double holds becomes ±inf (rejected
+    # where it lands, as a number out of range) instead of failing the whole body.
+    return int(text) if len(text.lstrip("-")) < MAX_INT_DIGITS else float(text)
 
 
 def make_endpoint(

@@ -138,7 +138,8 @@ class Database:
         A collector talking to it must not notice on its own before the block ends: give it
         `Backend(..., quiet_monitors=True)`. Otherwise its health ping (HEALTH_INTERVAL_S) turns
         writes into UNAVAILABLE, and PyMongo's heartbeat (heartbeatFrequencyMS, 10 s) times out
-        and interrupts the writes in progress. A write itself waits up to socketTimeoutMS (30 s).
+        and interrupts the writes in progress. A write itself waits up to its operation timeout
+        (MONGODB_REQUEST_TIMEOUT_MS, 1.5 s by default).
         """
         assert self.proc is not None, "start() first"
         os.kill(self.proc.pid, signal.SIGSTOP)
@@ -279,8 +280,9 @@ class Backend:
     killed and restarted while an SDK client keeps the same target.
 
     quiet_monitors: the collector neither pings the database (HEALTH_INTERVAL_S) nor lets
-    PyMongo heartbeat it (heartbeatFrequencyMS) for minutes, so a database held by
-    Database.frozen() is noticed only by the writes that wait on it.
+    PyMongo heartbeat it (heartbeatFrequencyMS) for minutes, and its writes have minutes
+    (MONGODB_REQUEST_TIMEOUT_MS), so a database held by Database.frozen() is noticed only by
+    the writes that wait on it.
     """
 
     def __init__(
@@ -292,7 +294,11 @@ class Backend:
         url = self.db.url
         if quiet_monitors:
             url += "&heartbeatFrequencyMS=600000"
-            collector_extra = {"HEALTH_INTERVAL_S": "3600", **collector_extra}
+            collector_extra = {
+                "HEALTH_INTERVAL_S": "3600",
+                "MONGODB_REQUEST_TIMEOUT_MS": "600000",
+                **collector_extra,
+            }
         self.env = collector_env(url, data_dir, **collector_extra)
         self.env["GRPC_PORT"] = str(self.port)
         self.collector: supervision.ReadyChild | None = None

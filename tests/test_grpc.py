@@ -193,7 +193,13 @@ def test_server_reflection_lists_and_describes_our_services(stack: Stack) -> Non
         } <= services
         pool = descriptor_pool.DescriptorPool(reflected)
         ingest = pool.FindServiceByName("aegis.v1.IngestService")
-        assert set(ingest.methods_by_name) == {"IngestML", "IngestLLM", "StreamEvents"}
+        assert set(ingest.methods_by_name) == {
+            "IngestML",
+            "IngestLLM",
+            "IngestMLJson",
+            "IngestLLMJson",
+            "StreamEvents",
+        }
         stream = ingest.methods_by_name["StreamEvents"]
         assert stream.input_type.full_name == "aegis.v1.StreamEventsRequest"
         assert stream.client_streaming and stream.server_streaming

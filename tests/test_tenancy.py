@@ -89,7 +89,12 @@ async def test_the_body_cannot_choose_the_tenant(
 ) -> None:
     victim = await create_client(http, admin, new_tenant())
     event = ml_event(tenant=victim.tenant)
-    reply = await http.post("/ingest/ml", json={"events": [event]}, headers=tenant_client.headers)
+    # An event naming a tenant is refused on its own, like any event with an unknown field.
+    refused = await ingest(http, tenant_client, "ml", [event])
+    assert (refused["rejected"], refused["errors"][0]["field"]) == (1, "tenant")
+    reply = await http.post(
+        "/ingest/ml", json={"events": [], "tenant": victim.tenant}, headers=tenant_client.headers
+    )
     assert "tenant" in assert_error(reply, 400, grpc.StatusCode.INVALID_ARGUMENT)
     smuggled = ml_event(metadata={"tenant": victim.tenant})
     assert (await ingest(http, tenant_client, "ml", [smuggled]))["accepted"] == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import math
 from collections.abc import AsyncIterator
@@ -53,19 +54,56 @@ def oversized_body() -> bytes:
 
 # Bodies that are not the documented shape at all, and a word the 400's message must contain.
 MALFORMED: dict[str, tuple[str, bytes, str]] = {
-    "string-count": ("ml", b'{"events": [{"prediction_count": "abc"}]}', "prediction_count"),
-    "number-id": ("ml", b'{"events": [{"model_id": 123}]}', "model_id"),
-    "string-shape": ("ml", b'{"events": [{"input_shape": "10x3"}]}', "input_shape"),
-    "bad-timestamp": ("ml", b'{"events": [{"timestamp": "yesterday"}]}', "timestamp"),
-    "string-cost": ("llm", b'{"events": [{"model_name": "g", "cost": "cheap"}]}', "cost"),
-    "list-metadata": ("llm", b'{"events": [{"metadata": [1, 2]}]}', "metadata"),
     "events-object": ("ml", b'{"events": {"model_id": "m"}}', "events"),
-    "unknown-event-field": ("ml", b'{"events": [{"model_id": "m", "colour": "red"}]}', "colour"),
     "unknown-top-field": ("llm", b'{"evnts": []}', "evnts"),
     "not-json": ("ml", b"this is not json", "JSON"),
     "truncated-json": ("llm", b'{"events": [{"model_name": ', "JSON"),
     "json-array": ("ml", json.dumps([ml_event()]).encode(), "object"),
     "json-string": ("llm", b'"events"', "object"),
+    "no-body": ("ml", b"", "body is required"),
+}
+
+# One event of the wrong shape between two valid ones: (kind, the bad event as JSON text, the
+# field its error names). Only that event is rejected; its siblings are stored.
+WRONG_SHAPE: dict[str, tuple[str, str, str]] = {
+    "string-count": (
+        "ml",
+        '{"model_id": "m", "model_type": "t", "prediction_count": "abc"}',
+        "prediction_count",
+    ),
+    "fractional-count": (
+        "ml",
+        '{"model_id": "m", "model_type": "t", "prediction_count": 1.5}',
+        "prediction_count",
+    ),
+    "number-id": ("ml", '{"model_id": 123, "model_type": "t"}', "model_id"),
+    "string-shape": (
+        "ml",
+        '{"model_id": "m", "model_type": "t", "input_shape": "10x3"}',
+        "input_shape",
+    ),
+    "bad-timestamp": (
+        "ml",
+        '{"model_id": "m", "model_type": "t", "timestamp": "yesterday"}',
+        "timestamp",
+    ),
+    "string-cost": ("llm", '{"model_name": "g", "cost": "abc"}', "cost"),
+    "nan-cost": ("llm", '{"model_name": "g", "cost": NaN}', "cost"),
+    "infinite-latency": ("llm", '{"model_name": "g", "latency_ms": Infinity}', "latency_ms"),
+    "huge-tokens": ("llm", '{"model_name": "g", "tokens_used": 1' + "0" * 30 + "}", "tokens_used"),
+    "enormous-tokens": (
+        "llm",
+        '{"model_name": "g", "tokens_used": 1' + "0" * 400 + "}",
+        "tokens_used",
+    ),
+    "list-metadata": ("llm", '{"model_name": "g", "metadata": [1, 2]}', "metadata"),
+    "unknown-event-field": (
+        "ml",
+        '{"model_id": "m", "model_type": "t", "colour": "red"}',
+        "colour",
+    ),
+    "not-an-object": ("ml", '"just a string"', ""),
+    "null-event": ("llm", "null", ""),
 }
 
 
@@ -150,6 +188,38 @@ async def test_mixed_batch_over_grpc(stubs: Stubs, tenant_client: ApiClient) -> 
     assert [(e.index, e.field) for e in result.errors] == [(0, "cost"), (2, "cost")]
 
 
+async def test_out_of_range_values_over_grpc_reject_their_event_only(
+    stubs: Stubs, tenant_client: ApiClient
+) -> None:
+    def event(**fields: Any) -> events_pb2.MLEvent:
+        return events_pb2.MLEvent(model_id="m", model_type="t", **fields)
+
+    far = events_pb2.MLEvent(model_id="m", model_type="t")
+    far.timestamp.seconds = 2**62  # no calendar holds it
+    nan_metadata = event()
+    nan_metadata.metadata.update({"score": math.nan})
+    request = ingest_pb2.IngestMLRequest(
+        events=[
+            event(),
+            far,
+            event(prediction_count=2**62),
+            event(latency_ms=math.inf),
+            nan_metadata,
+            event(input_shape=[3, -1]),
+            event(),
+        ]
+    )
+    result = await stubs.ingest.IngestML(request, metadata=tenant_client.metadata)
+    assert (result.accepted, result.rejected) == (2, 5)
+    assert [(e.index, e.field) for e in result.errors] == [
+        (1, "timestamp"),
+        (2, "prediction_count"),
+        (3, "latency_ms"),
+        (4, "metadata"),
+        (5, "input_shape"),
+    ]
+
+
 # How deep a metadata object can come over REST: up to about 33 levels the event reaches the
 # collector, whose validation rejects that event alone (deeper than MAX_METADATA_DEPTH, 8).
 # Deeper than protobuf can represent (its recursion limit of 100 counts Struct, Value and map
@@ -200,6 +270,53 @@ async def test_malformed_body_is_400_naming_the_problem(
 async def test_malformed_token_request_is_400(http: httpx.AsyncClient) -> None:
     reply = await http.post("/auth/token", json={"clientId": 42, "clientSecret": "x"})
     assert "clientId" in assert_error(reply, 400, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+@pytest.mark.parametrize("case", sorted(WRONG_SHAPE))
+async def test_an_event_of_the_wrong_shape_rejects_that_event_only(
+    http: httpx.AsyncClient, tenant_client: ApiClient, case: str
+) -> None:
+    kind, bad, field = WRONG_SHAPE[case]
+    good = json.dumps(ml_event() if kind == "ml" else llm_event())
+    body = f'{{"events": [{good}, {bad}, {good.replace("-a", "-b")}]}}'.encode()
+    reply = await http.post(
+        f"/ingest/{kind}", content=body, headers={**tenant_client.headers, **JSON}
+    )
+    assert reply.status_code == 200, reply.text
+    result = reply.json()
+    assert (result["accepted"], result["rejected"]) == (2, 1), result
+    assert _errors(result) == {1: field}
+    path = "/dashboard/ml-metrics" if kind == "ml" else "/dashboard/llm-metrics"
+    stored = await read(http, tenant_client, path)
+    assert stored["total_events" if kind == "ml" else "total_requests"] == 2
+
+
+async def test_metadata_keys_and_total_size_are_bounded(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    events = [
+        ml_event("ok", metadata={"k" * 256: "x" * 16_000}),
+        ml_event("long-key", metadata={"k" * 257: 1}),
+        ml_event("big", metadata={f"k{i}": "x" * 16_000 for i in range(5)}),
+        ml_event("ok-too"),
+    ]
+    result = await ingest(http, tenant_client, "ml", events)
+    assert (result["accepted"], result["rejected"]) == (2, 2)
+    assert _errors(result) == {1: "metadata", 2: "metadata"}
+    reasons = [e["reason"] for e in result["errors"]]
+    assert "longer than 256" in reasons[0] and "65536 characters" in reasons[1]
+
+
+async def test_a_compressed_body_is_refused_never_inflated(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    # 40 KiB on the wire, 64 MiB once inflated.
+    body = gzip.compress(b'{"events": [' + b" " * (64 * 1024 * 1024) + b"]}")
+    assert len(body) < 100_000
+    headers = {**tenant_client.headers, **JSON, "Content-Encoding": "gzip"}
+    reply = await http.post("/ingest/ml", content=body, headers=headers)
+    assert "Content-Encoding" in assert_error(reply, 415, grpc.StatusCode.INVALID_ARGUMENT)
+    assert (await http.get("/health")).json() == {"status": "ok"}
 
 
 async def test_oversized_body_with_content_length_is_413(

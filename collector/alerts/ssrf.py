@@ -15,6 +15,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 MAX_URL = 2048
+_EXCLUDED = frozenset(' "<>\\^`{|}')
 RESOLVE_TIMEOUT_S = 5.0
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -60,8 +61,16 @@ class _Parts:
 def _parse(url: str) -> _Parts:
     if len(url) > MAX_URL:
         raise UnsafeTarget(f"longer than {MAX_URL} characters")
+    # A URI is printable ASCII without the characters RFC 3986 excludes (anything else is
+    # percent-encoded); urlsplit would pass them along.
+    if not (url.isascii() and url.isprintable()) or not _EXCLUDED.isdisjoint(url):
+        raise UnsafeTarget(
+            'only printable ASCII without spaces or any of "<>\\^`{|} (percent-encode them)'
+        )
+    if "#" in url:
+        raise UnsafeTarget("a fragment (#...) is not allowed")
     try:
-        parts = urllib.parse.urlsplit(url.strip())
+        parts = urllib.parse.urlsplit(url)
         port = parts.port
     except ValueError as exc:
         raise UnsafeTarget(f"not a valid URL ({exc})") from None

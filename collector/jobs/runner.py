@@ -118,7 +118,8 @@ class JobRunner:
         with contextlib.suppress(PyMongoError):
             await self._storage.job_runs.insert_one({"_id": run_id, **record})
         try:
-            result = await job.run()
+            with self._storage.background_deadline():
+                result = await job.run()
             update: dict[str, Any] = {"status": "ok", "result": dict(result or {})}
         except Exception as exc:
             # A failing job must not stop the scheduler: log it, record it, run again next tick.

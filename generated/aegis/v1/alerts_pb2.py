@@ -24,16 +24,51 @@ _sym_db = _symbol_database.Default()
 
 from aegis.v1 import options_pb2 as aegis_dot_v1_dot_options__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x65gis/v1/alerts.proto\x12\x08\x61\x65gis.v1\x1a\x16\x61\x65gis/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\x01\n\x11\x43reateRuleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06metric\x18\x02 \x01(\t\x12\x12\n\x05model\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x12\n\ncomparison\x18\x04 \x01(\t\x12\x16\n\tthreshold\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x16\n\x0ewindow_minutes\x18\x06 \x01(\x05\x12\x13\n\x0bwebhook_url\x18\x07 \x01(\t\x12\x16\n\x0ewebhook_secret\x18\x08 \x01(\tB\x08\n\x06_modelB\x0c\n\n_threshold\"\xda\x01\n\x11UpdateRuleRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\x12\n\x05model\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x12\n\ncomparison\x18\x05 \x01(\t\x12\x16\n\tthreshold\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x16\n\x0ewindow_minutes\x18\x07 \x01(\x05\x12\x13\n\x0bwebhook_url\x18\x08 \x01(\t\x12\x16\n\x0ewebhook_secret\x18\t \x01(\tB\x08\n\x06_modelB\x0c\n\n_threshold\"\xa6\x03\n\tAlertRule\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\x12\n\x05model\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x12\n\ncomparison\x18\x05 \x01(\t\x12\x11\n\tthreshold\x18\x06 \x01(\x01\x12\x16\n\x0ewindow_minutes\x18\x07 \x01(\x05\x12\x13\n\x0bwebhook_url\x18\x08 \x01(\t\x12\r\n\x05state\x18\t \x01(\t\x12/\n\x0bstate_since\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\nlast_value\x18\x0b \x01(\x01H\x01\x88\x01\x01\x12\x35\n\x11last_evaluated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06_modelB\r\n\x0b_last_value\"\x12\n\x10ListRulesRequest\"7\n\x11ListRulesResponse\x12\"\n\x05rules\x18\x01 \x03(\x0b\x32\x13.aegis.v1.AlertRule\"\x1c\n\x0eGetRuleRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1f\n\x11\x44\x65leteRuleRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x14\n\x12\x44\x65leteRuleResponse\"8\n\x16ListAlertEventsRequest\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"\xcc\x02\n\nAlertEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x11\n\trule_name\x18\x03 \x01(\t\x12\x0e\n\x06metric\x18\x04 \x01(\t\x12\x16\n\x0eprevious_state\x18\x05 \x01(\t\x12\r\n\x05state\x18\x06 \x01(\t\x12\x12\n\x05value\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x11\n\tthreshold\x18\x08 \x01(\x01\x12\x16\n\x0ewindow_minutes\x18\t \x01(\x05\x12(\n\x04time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x64\x65livery_status\x18\x0b \x01(\t\x12\x19\n\x11\x64\x65livery_attempts\x18\x0c \x01(\x05\x12\x30\n\x0c\x64\x65livered_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06_value\"?\n\x17ListAlertEventsResponse\x12$\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.aegis.v1.AlertEvent2\xd4\x04\n\x0c\x41lertService\x12]\n\nCreateRule\x12\x1b.aegis.v1.CreateRuleRequest\x1a\x13.aegis.v1.AlertRule\"\x1d\x88\xb5\x18\xc9\x01\x82\xd3\xe4\x93\x02\x12\"\r/alerts/rules:\x01*\x12[\n\tListRules\x12\x1a.aegis.v1.ListRulesRequest\x1a\x1b.aegis.v1.ListRulesResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/alerts/rules\x12T\n\x07GetRule\x12\x18.aegis.v1.GetRuleRequest\x1a\x13.aegis.v1.AlertRule\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/alerts/rules/{id}\x12]\n\nUpdateRule\x12\x1b.aegis.v1.UpdateRuleRequest\x1a\x13.aegis.v1.AlertRule\"\x1d\x82\xd3\xe4\x93\x02\x17\x1a\x12/alerts/rules/{id}:\x01*\x12\x63\n\nDeleteRule\x12\x1b.aegis.v1.DeleteRuleRequest\x1a\x1c.aegis.v1.DeleteRuleResponse\"\x1a\x82\xd3\xe4\x93\x02\x14*\x12/alerts/rules/{id}\x12n\n\x0fListAlertEvents\x12 .aegis.v1.ListAlertEventsRequest\x1a!.aegis.v1.ListAlertEventsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/alerts/eventsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x65gis/v1/alerts.proto\x12\x08\x61\x65gis.v1\x1a\x16\x61\x65gis/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x05\n\x11\x43reateRuleRequest\x12X\n\x04name\x18\x01 \x01(\tBJ\xe2\x41\x01\x02\x9a\xb5\x18\x42{\"minLength\": 1, \"maxLength\": 128, \"pattern\": \"[^\\\\s\\\\x1c-\\\\x1f]\"}\x12w\n\x06metric\x18\x02 \x01(\tBg\xe2\x41\x01\x02\x9a\xb5\x18_{\"enum\": [\"cost\", \"requests\", \"tokens\", \"error_rate\", \"latency_p95\", \"predictions\", \"no_data\"]}\x12Z\n\x05model\x18\x03 \x01(\tBF\x9a\xb5\x18\x42{\"minLength\": 1, \"maxLength\": 256, \"pattern\": \"[^\\\\s\\\\x1c-\\\\x1f]\"}H\x00\x88\x01\x01\x12\x32\n\ncomparison\x18\x04 \x01(\tB\x1e\xe2\x41\x01\x02\x9a\xb5\x18\x16{\"enum\": [\"gt\", \"lt\"]}\x12\x1c\n\tthreshold\x18\x05 \x01(\x01\x42\x04\xe2\x41\x01\x02H\x01\x88\x01\x01\x12@\n\x0ewindow_minutes\x18\x06 \x01(\x05\x42(\xe2\x41\x01\x02\x9a\xb5\x18 {\"minimum\": 1, \"maximum\": 10080}\x12\x91\x01\n\x0bwebhook_url\x18\x07 \x01(\tB|\xe2\x41\x01\x02\x9a\xb5\x18t{\"maxLength\": 2048, \"pattern\": \"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,4})?([/?][!$-;=?-\\\\[\\\\]_a-z~]*)?$\"}\x12\x43\n\x0ewebhook_secret\x18\x08 \x01(\tB+\xe2\x41\x01\x02\x9a\xb5\x18#{\"minLength\": 16, \"maxLength\": 256}B\x08\n\x06_modelB\x0c\n\n_threshold\"\xee\x05\n\x11UpdateRuleRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12X\n\x04name\x18\x02 \x01(\tBJ\xe2\x41\x01\x02\x9a\xb5\x18\x42{\"minLength\": 1, \"maxLength\": 128, \"pattern\": \"[^\\\\s\\\\x1c-\\\\x1f]\"}\x12w\n\x06metric\x18\x03 \x01(\tBg\xe2\x41\x01\x02\x9a\xb5\x18_{\"enum\": [\"cost\", \"requests\", \"tokens\", \"error_rate\", \"latency_p95\", \"predictions\", \"no_data\"]}\x12Z\n\x05model\x18\x04 \x01(\tBF\x9a\xb5\x18\x42{\"minLength\": 1, \"maxLength\": 256, \"pattern\": \"[^\\\\s\\\\x1c-\\\\x1f]\"}H\x00\x88\x01\x01\x12\x32\n\ncomparison\x18\x05 \x01(\tB\x1e\xe2\x41\x01\x02\x9a\xb5\x18\x16{\"enum\": [\"gt\", \"lt\"]}\x12\x1c\n\tthreshold\x18\x06 \x01(\x01\x42\x04\xe2\x41\x01\x02H\x01\x88\x01\x01\x12@\n\x0ewindow_minutes\x18\x07 \x01(\x05\x42(\xe2\x41\x01\x02\x9a\xb5\x18 {\"minimum\": 1, \"maximum\": 10080}\x12\x91\x01\n\x0bwebhook_url\x18\x08 \x01(\tB|\xe2\x41\x01\x02\x9a\xb5\x18t{\"maxLength\": 2048, \"pattern\": \"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,4})?([/?][!$-;=?-\\\\[\\\\]_a-z~]*)?$\"}\x12^\n\x0ewebhook_secret\x18\t \x01(\tBF\x9a\xb5\x18\x42{\"anyOf\": [{\"maxLength\": 0}, {\"minLength\": 16, \"maxLength\": 256}]}B\x08\n\x06_modelB\x0c\n\n_threshold\"\xa6\x03\n\tAlertRule\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\x12\n\x05model\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x12\n\ncomparison\x18\x05 \x01(\t\x12\x11\n\tthreshold\x18\x06 \x01(\x01\x12\x16\n\x0ewindow_minutes\x18\x07 \x01(\x05\x12\x13\n\x0bwebhook_url\x18\x08 \x01(\t\x12\r\n\x05state\x18\t \x01(\t\x12/\n\x0bstate_since\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\nlast_value\x18\x0b \x01(\x01H\x01\x88\x01\x01\x12\x35\n\x11last_evaluated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06_modelB\r\n\x0b_last_value\"\x12\n\x10ListRulesRequest\"7\n\x11ListRulesResponse\x12\"\n\x05rules\x18\x01 \x03(\x0b\x32\x13.aegis.v1.AlertRule\"\x1c\n\x0eGetRuleRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1f\n\x11\x44\x65leteRuleRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x14\n\x12\x44\x65leteRuleResponse\"]\n\x16ListAlertEventsRequest\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x32\n\x05limit\x18\x02 \x01(\x05\x42#\x9a\xb5\x18\x1f{\"minimum\": 0, \"maximum\": 1000}\"\xcc\x02\n\nAlertEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x11\n\trule_name\x18\x03 \x01(\t\x12\x0e\n\x06metric\x18\x04 \x01(\t\x12\x16\n\x0eprevious_state\x18\x05 \x01(\t\x12\r\n\x05state\x18\x06 \x01(\t\x12\x12\n\x05value\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x11\n\tthreshold\x18\x08 \x01(\x01\x12\x16\n\x0ewindow_minutes\x18\t \x01(\x05\x12(\n\x04time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x64\x65livery_status\x18\x0b \x01(\t\x12\x19\n\x11\x64\x65livery_attempts\x18\x0c \x01(\x05\x12\x30\n\x0c\x64\x65livered_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06_value\"?\n\x17ListAlertEventsResponse\x12$\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.aegis.v1.AlertEvent2\xd4\x04\n\x0c\x41lertService\x12]\n\nCreateRule\x12\x1b.aegis.v1.CreateRuleRequest\x1a\x13.aegis.v1.AlertRule\"\x1d\x88\xb5\x18\xc9\x01\x82\xd3\xe4\x93\x02\x12\"\r/alerts/rules:\x01*\x12[\n\tListRules\x12\x1a.aegis.v1.ListRulesRequest\x1a\x1b.aegis.v1.ListRulesResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/alerts/rules\x12T\n\x07GetRule\x12\x18.aegis.v1.GetRuleRequest\x1a\x13.aegis.v1.AlertRule\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/alerts/rules/{id}\x12]\n\nUpdateRule\x12\x1b.aegis.v1.UpdateRuleRequest\x1a\x13.aegis.v1.AlertRule\"\x1d\x82\xd3\xe4\x93\x02\x17\x1a\x12/alerts/rules/{id}:\x01*\x12\x63\n\nDeleteRule\x12\x1b.aegis.v1.DeleteRuleRequest\x1a\x1c.aegis.v1.DeleteRuleResponse\"\x1a\x82\xd3\xe4\x93\x02\x14*\x12/alerts/rules/{id}\x12n\n\x0fListAlertEvents\x12 .aegis.v1.ListAlertEventsRequest\x1a!.aegis.v1.ListAlertEventsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/alerts/eventsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aegis.v1.alerts_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CREATERULEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_CREATERULEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\232\265\030B{\"minLength\": 1, \"maxLength\": 128, \"pattern\": \"[^\\\\s\\\\x1c-\\\\x1f]\"}'
+  _globals['_CREATERULEREQUEST'].fields_by_name['metric']._loaded_options = None
+  _globals['_CREATERULEREQUEST'].fields_by_name['metric']._serialized_options = b'\342A\001\002\232\265\030_{\"enum\": [\"cost\", \"requests\", \"tokens\", \"error_rate\", \"latency_p95\", \"predictions\", \"no_data\"]}'
+  _globals['_CREATERULEREQUEST'].fields_by_name['model']._loaded_options = None
+  _globals['_CREATERULEREQUEST'].fields_by_name['model']._serialized_options = b'\232\265\030B{\"minLength\": 1, \"maxLength\": 256, \"pattern\": \"[^\\\\s\\\\x1c-\\\\x1f]\"}'
+  _globals['_CREATERULEREQUEST'].fields_by_name['comparison']._loaded_options = None
+  _globals['_CREATERULEREQUEST'].fields_by_name['comparison']._serialized_options = b'\342A\001\002\232\265\030\026{\"enum\": [\"gt\", \"lt\"]}'
+  _globals['_CREATERULEREQUEST'].fields_by_name['threshold']._loaded_options = None
+  _globals['_CREATERULEREQUEST'].fields_by_name['threshold']._serialized_options = b'\342A\001\002'
+  _globals['_CREATERULEREQUEST'].fields_by_name['window_minutes']._loaded_options = None
+  _globals['_CREATERULEREQUEST'].fields_by_name['window_minutes']._serialized_options = b'\342A\001\002\232\265\030 {\"minimum\": 1, \"maximum\": 10080}'
+  _globals['_CREATERULEREQUEST'].fields_by_name['webhook_url']._loaded_options = None
+  _globals['_CREATERULEREQUEST'].fields_by_name['webhook_url']._serialized_options = b'\342A\001\002\232\265\030t{\"maxLength\": 2048, \"pattern\": \"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,4})?([/?][!$-;=?-\\\\[\\\\]_a-z~]*)?$\"}'
+  _globals['_CREATERULEREQUEST'].fields_by_name['webhook_secret']._loaded_options = None
+  _globals['_CREATERULEREQUEST'].fields_by_name['webhook_secret']._serialized_options = b'\342A\001\002\232\265\030#{\"minLength\": 16, \"maxLength\": 256}'
+  _globals['_UPDATERULEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_UPDATERULEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\232\265\030B{\"minLength\": 1, \"maxLength\": 128, \"pattern\": \"[^\\\\s\\\\x1c-\\\\x1f]\"}'
+  _globals['_UPDATERULEREQUEST'].fields_by_name['metric']._loaded_options = None
+  _globals['_UPDATERULEREQUEST'].fields_by_name['metric']._serialized_options = b'\342A\001\002\232\265\030_{\"enum\": [\"cost\", \"requests\", \"tokens\", \"error_rate\", \"latency_p95\", \"predictions\", \"no_data\"]}'
+  _globals['_UPDATERULEREQUEST'].fields_by_name['model']._loaded_options = None
+  _globals['_UPDATERULEREQUEST'].fields_by_name['model']._serialized_options = b'\232\265\030B{\"minLength\": 1, \"maxLength\": 256, \"pattern\": \"[^\\\\s\\\\x1c-\\\\x1f]\"}'
+  _globals['_UPDATERULEREQUEST'].fields_by_name['comparison']._loaded_options = None
+  _globals['_UPDATERULEREQUEST'].fields_by_name['comparison']._serialized_options = b'\342A\001\002\232\265\030\026{\"enum\": [\"gt\", \"lt\"]}'
+  _globals['_UPDATERULEREQUEST'].fields_by_name['threshold']._loaded_options = None
+  _globals['_UPDATERULEREQUEST'].fields_by_name['threshold']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATERULEREQUEST'].fields_by_name['window_minutes']._loaded_options = None
+  _globals['_UPDATERULEREQUEST'].fields_by_name['window_minutes']._serialized_options = b'\342A\001\002\232\265\030 {\"minimum\": 1, \"maximum\": 10080}'
+  _globals['_UPDATERULEREQUEST'].fields_by_name['webhook_url']._loaded_options = None
+  _globals['_UPDATERULEREQUEST'].fields_by_name['webhook_url']._serialized_options = b'\342A\001\002\232\265\030t{\"maxLength\": 2048, \"pattern\": \"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,4})?([/?][!$-;=?-\\\\[\\\\]_a-z~]*)?$\"}'
+  _globals['_UPDATERULEREQUEST'].fields_by_name['webhook_secret']._loaded_options = None
+  _globals['_UPDATERULEREQUEST'].fields_by_name['webhook_secret']._serialized_options = b'\232\265\030B{\"anyOf\": [{\"maxLength\": 0}, {\"minLength\": 16, \"maxLength\": 256}]}'
+  _globals['_LISTALERTEVENTSREQUEST'].fields_by_name['limit']._loaded_options = None
+  _globals['_LISTALERTEVENTSREQUEST'].fields_by_name['limit']._serialized_options = b'\232\265\030\037{\"minimum\": 0, \"maximum\": 1000}'
   _globals['_ALERTSERVICE'].methods_by_name['CreateRule']._loaded_options = None
   _globals['_ALERTSERVICE'].methods_by_name['CreateRule']._serialized_options = b'\210\265\030\311\001\202\323\344\223\002\022\"\r/alerts/rules:\001*'
   _globals['_ALERTSERVICE'].methods_by_name['ListRules']._loaded_options = None
@@ -46,28 +81,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ALERTSERVICE'].methods_by_name['DeleteRule']._serialized_options = b'\202\323\344\223\002\024*\022/alerts/rules/{id}'
   _globals['_ALERTSERVICE'].methods_by_name['ListAlertEvents']._loaded_options = None
   _globals['_ALERTSERVICE'].methods_by_name['ListAlertEvents']._serialized_options = b'\202\323\344\223\002\020\022\016/alerts/events'
-  _globals['_CREATERULEREQUEST']._serialized_start=123
-  _globals['_CREATERULEREQUEST']._serialized_end=329
-  _globals['_UPDATERULEREQUEST']._serialized_start=332
-  _globals['_UPDATERULEREQUEST']._serialized_end=550
-  _globals['_ALERTRULE']._serialized_start=553
-  _globals['_ALERTRULE']._serialized_end=975
-  _globals['_LISTRULESREQUEST']._serialized_start=977
-  _globals['_LISTRULESREQUEST']._serialized_end=995
-  _globals['_LISTRULESRESPONSE']._serialized_start=997
-  _globals['_LISTRULESRESPONSE']._serialized_end=1052
-  _globals['_GETRULEREQUEST']._serialized_start=1054
-  _globals['_GETRULEREQUEST']._serialized_end=1082
-  _globals['_DELETERULEREQUEST']._serialized_start=1084
-  _globals['_DELETERULEREQUEST']._serialized_end=1115
-  _globals['_DELETERULERESPONSE']._serialized_start=1117
-  _globals['_DELETERULERESPONSE']._serialized_end=1137
-  _globals['_LISTALERTEVENTSREQUEST']._serialized_start=1139
-  _globals['_LISTALERTEVENTSREQUEST']._serialized_end=1195
-  _globals['_ALERTEVENT']._serialized_start=1198
-  _globals['_ALERTEVENT']._serialized_end=1530
-  _globals['_LISTALERTEVENTSRESPONSE']._serialized_start=1532
-  _globals['_LISTALERTEVENTSRESPONSE']._serialized_end=1595
-  _globals['_ALERTSERVICE']._serialized_start=1598
-  _globals['_ALERTSERVICE']._serialized_end=2194
+  _globals['_CREATERULEREQUEST']._serialized_start=156
+  _globals['_CREATERULEREQUEST']._serialized_end=867
+  _globals['_UPDATERULEREQUEST']._serialized_start=870
+  _globals['_UPDATERULEREQUEST']._serialized_end=1620
+  _globals['_ALERTRULE']._serialized_start=1623
+  _globals['_ALERTRULE']._serialized_end=2045
+  _globals['_LISTRULESREQUEST']._serialized_start=2047
+  _globals['_LISTRULESREQUEST']._serialized_end=2065
+  _globals['_LISTRULESRESPONSE']._serialized_start=2067
+  _globals['_LISTRULESRESPONSE']._serialized_end=2122
+  _globals['_GETRULEREQUEST']._serialized_start=2124
+  _globals['_GETRULEREQUEST']._serialized_end=2152
+  _globals['_DELETERULEREQUEST']._serialized_start=2154
+  _globals['_DELETERULEREQUEST']._serialized_end=2185
+  _globals['_DELETERULERESPONSE']._serialized_start=2187
+  _globals['_DELETERULERESPONSE']._serialized_end=2207
+  _globals['_LISTALERTEVENTSREQUEST']._serialized_start=2209
+  _globals['_LISTALERTEVENTSREQUEST']._serialized_end=2302
+  _globals['_ALERTEVENT']._serialized_start=2305
+  _globals['_ALERTEVENT']._serialized_end=2637
+  _globals['_LISTALERTEVENTSRESPONSE']._serialized_start=2639
+  _globals['_LISTALERTEVENTSRESPONSE']._serialized_end=2702
+  _globals['_ALERTSERVICE']._serialized_start=2705
+  _globals['_ALERTSERVICE']._serialized_end=3301
 # @@protoc_insertion_point(module_scope)

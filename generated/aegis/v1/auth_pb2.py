@@ -22,28 +22,40 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from aegis.v1 import options_pb2 as aegis_dot_v1_dot_options__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x61\x65gis/v1/auth.proto\x12\x08\x61\x65gis.v1\x1a\x1cgoogle/api/annotations.proto\";\n\x11IssueTokenRequest\x12\x10\n\x08\x63lientId\x18\x01 \x01(\t\x12\x14\n\x0c\x63lientSecret\x18\x02 \x01(\t\"R\n\x12IssueTokenResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\"C\n\x13\x43reateClientRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x0e\n\x06scopes\x18\x03 \x03(\t\"l\n\x14\x43reateClientResponse\x12\x10\n\x08\x63lientId\x18\x01 \x01(\t\x12\x14\n\x0c\x63lientSecret\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0e\n\x06scopes\x18\x05 \x03(\t2\xd8\x01\n\x0b\x41uthService\x12_\n\nIssueToken\x12\x1b.aegis.v1.IssueTokenRequest\x1a\x1c.aegis.v1.IssueTokenResponse\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/auth/token:\x01*\x12h\n\x0c\x43reateClient\x12\x1d.aegis.v1.CreateClientRequest\x1a\x1e.aegis.v1.CreateClientResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/admin/clients:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x61\x65gis/v1/auth.proto\x12\x08\x61\x65gis.v1\x1a\x16\x61\x65gis/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\"G\n\x11IssueTokenRequest\x12\x16\n\x08\x63lientId\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0c\x63lientSecret\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"R\n\x12IssueTokenResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\"\x89\x02\n\x13\x43reateClientRequest\x12X\n\x04name\x18\x01 \x01(\tBJ\xe2\x41\x01\x02\x9a\xb5\x18\x42{\"minLength\": 1, \"maxLength\": 128, \"pattern\": \"[^\\\\s\\\\x1c-\\\\x1f]\"}\x12H\n\x06tenant\x18\x02 \x01(\tB8\xe2\x41\x01\x02\x9a\xb5\x18\x30{\"pattern\": \"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$\"}\x12N\n\x06scopes\x18\x03 \x03(\tB>\x9a\xb5\x18:{\"items\": {\"enum\": [\"ingest\", \"read\", \"alerts\", \"admin\"]}}\"l\n\x14\x43reateClientResponse\x12\x10\n\x08\x63lientId\x18\x01 \x01(\t\x12\x14\n\x0c\x63lientSecret\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0e\n\x06scopes\x18\x05 \x03(\t2\xdc\x01\n\x0b\x41uthService\x12\x63\n\nIssueToken\x12\x1b.aegis.v1.IssueTokenRequest\x1a\x1c.aegis.v1.IssueTokenResponse\"\x1a\xa0\xb5\x18\x01\x82\xd3\xe4\x93\x02\x10\"\x0b/auth/token:\x01*\x12h\n\x0c\x43reateClient\x12\x1d.aegis.v1.CreateClientRequest\x1a\x1e.aegis.v1.CreateClientResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/admin/clients:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aegis.v1.auth_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['clientId']._loaded_options = None
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['clientId']._serialized_options = b'\342A\001\002'
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['clientSecret']._loaded_options = None
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['clientSecret']._serialized_options = b'\342A\001\002'
+  _globals['_CREATECLIENTREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_CREATECLIENTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\232\265\030B{\"minLength\": 1, \"maxLength\": 128, \"pattern\": \"[^\\\\s\\\\x1c-\\\\x1f]\"}'
+  _globals['_CREATECLIENTREQUEST'].fields_by_name['tenant']._loaded_options = None
+  _globals['_CREATECLIENTREQUEST'].fields_by_name['tenant']._serialized_options = b'\342A\001\002\232\265\0300{\"pattern\": \"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$\"}'
+  _globals['_CREATECLIENTREQUEST'].fields_by_name['scopes']._loaded_options = None
+  _globals['_CREATECLIENTREQUEST'].fields_by_name['scopes']._serialized_options = b'\232\265\030:{\"items\": {\"enum\": [\"ingest\", \"read\", \"alerts\", \"admin\"]}}'
   _globals['_AUTHSERVICE'].methods_by_name['IssueToken']._loaded_options = None
-  _globals['_AUTHSERVICE'].methods_by_name['IssueToken']._serialized_options = b'\202\323\344\223\002\020\"\013/auth/token:\001*'
+  _globals['_AUTHSERVICE'].methods_by_name['IssueToken']._serialized_options = b'\240\265\030\001\202\323\344\223\002\020\"\013/auth/token:\001*'
   _globals['_AUTHSERVICE'].methods_by_name['CreateClient']._loaded_options = None
   _globals['_AUTHSERVICE'].methods_by_name['CreateClient']._serialized_options = b'\202\323\344\223\002\023\"\016/admin/clients:\001*'
-  _globals['_ISSUETOKENREQUEST']._serialized_start=63
-  _globals['_ISSUETOKENREQUEST']._serialized_end=122
-  _globals['_ISSUETOKENRESPONSE']._serialized_start=124
-  _globals['_ISSUETOKENRESPONSE']._serialized_end=206
-  _globals['_CREATECLIENTREQUEST']._serialized_start=208
-  _globals['_CREATECLIENTREQUEST']._serialized_end=275
-  _globals['_CREATECLIENTRESPONSE']._serialized_start=277
-  _globals['_CREATECLIENTRESPONSE']._serialized_end=385
-  _globals['_AUTHSERVICE']._serialized_start=388
-  _globals['_AUTHSERVICE']._serialized_end=604
+  _globals['_ISSUETOKENREQUEST']._serialized_start=120
+  _globals['_ISSUETOKENREQUEST']._serialized_end=191
+  _globals['_ISSUETOKENRESPONSE']._serialized_start=193
+  _globals['_ISSUETOKENRESPONSE']._serialized_end=275
+  _globals['_CREATECLIENTREQUEST']._serialized_start=278
+  _globals['_CREATECLIENTREQUEST']._serialized_end=543
+  _globals['_CREATECLIENTRESPONSE']._serialized_start=545
+  _globals['_CREATECLIENTRESPONSE']._serialized_end=653
+  _globals['_AUTHSERVICE']._serialized_start=656
+  _globals['_AUTHSERVICE']._serialized_end=876
 # @@protoc_insertion_point(module_scope)

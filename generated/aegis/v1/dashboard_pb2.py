@@ -22,44 +22,51 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from aegis.v1 import options_pb2 as aegis_dot_v1_dot_options__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x65gis/v1/dashboard.proto\x12\x08\x61\x65gis.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n\x0fOverviewRequest\"\x92\x01\n\x0bRecentEvent\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04\x64\x61ta\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xbb\x01\n\x10OverviewResponse\x12\x1c\n\x14total_ml_predictions\x18\x01 \x01(\x03\x12\x1a\n\x12total_llm_requests\x18\x02 \x01(\x03\x12\x15\n\ractive_models\x18\x03 \x01(\x03\x12\x12\n\ntotal_cost\x18\x04 \x01(\x01\x12,\n\rrecent_events\x18\x05 \x03(\x0b\x32\x15.aegis.v1.RecentEvent\x12\x14\n\x0ctotal_errors\x18\x06 \x01(\x03\"H\n\x0eMetricsRequest\x12\x12\n\nstart_date\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x02 \x01(\t\x12\x10\n\x08interval\x18\x03 \x01(\t\"\xfe\x01\n\rMLSeriesPoint\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x65vents\x18\x02 \x01(\x03\x12\x13\n\x0bpredictions\x18\x03 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x04 \x01(\x03\x12\x1b\n\x0elatency_p50_ms\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x0elatency_p95_ms\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0elatency_p99_ms\x18\x07 \x01(\x01H\x02\x88\x01\x01\x42\x11\n\x0f_latency_p50_msB\x11\n\x0f_latency_p95_msB\x11\n\x0f_latency_p99_ms\"\xb7\x02\n\x0eLLMSeriesPoint\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x0e\n\x06tokens\x18\x03 \x01(\x03\x12\x0c\n\x04\x63ost\x18\x04 \x01(\x01\x12\x0e\n\x06\x65rrors\x18\x05 \x01(\x03\x12\x1b\n\x0elatency_p50_ms\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x0elatency_p95_ms\x18\x07 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0elatency_p99_ms\x18\x08 \x01(\x01H\x02\x88\x01\x01\x12\x14\n\x0cinput_tokens\x18\t \x01(\x03\x12\x15\n\routput_tokens\x18\n \x01(\x03\x42\x11\n\x0f_latency_p50_msB\x11\n\x0f_latency_p95_msB\x11\n\x0f_latency_p99_ms\"\x97\x03\n\x0eMLModelMetrics\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x12\n\nmodel_type\x18\x02 \x01(\t\x12\x0e\n\x06\x65vents\x18\x03 \x01(\x03\x12\x13\n\x0bpredictions\x18\x04 \x01(\x03\x12.\n\nfirst_seen\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x65rrors\x18\x07 \x01(\x03\x12\x12\n\nerror_rate\x18\x08 \x01(\x01\x12\x1b\n\x0elatency_p50_ms\x18\t \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x0elatency_p95_ms\x18\n \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0elatency_p99_ms\x18\x0b \x01(\x01H\x02\x88\x01\x01\x12\'\n\x06series\x18\x0c \x03(\x0b\x32\x17.aegis.v1.MLSeriesPointB\x11\n\x0f_latency_p50_msB\x11\n\x0f_latency_p95_msB\x11\n\x0f_latency_p99_ms\"\xc1\x01\n\x11MLMetricsResponse\x12\x14\n\x0ctotal_events\x18\x01 \x01(\x03\x12\x19\n\x11total_predictions\x18\x02 \x01(\x03\x12(\n\x06models\x18\x03 \x03(\x0b\x32\x18.aegis.v1.MLModelMetrics\x12\x14\n\x0ctotal_errors\x18\x04 \x01(\x03\x12\x12\n\nerror_rate\x18\x05 \x01(\x01\x12\'\n\x06series\x18\x06 \x03(\x0b\x32\x17.aegis.v1.MLSeriesPoint\"\x98\x03\n\x0fLLMModelMetrics\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x0e\n\x06tokens\x18\x03 \x01(\x03\x12\x0c\n\x04\x63ost\x18\x04 \x01(\x01\x12\x19\n\x11\x61vg_prompt_length\x18\x05 \x01(\x01\x12\x1b\n\x13\x61vg_response_length\x18\x06 \x01(\x01\x12\x1b\n\x0elatency_p50_ms\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x0elatency_p95_ms\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0elatency_p99_ms\x18\t \x01(\x01H\x02\x88\x01\x01\x12\x0e\n\x06\x65rrors\x18\n \x01(\x03\x12\x12\n\nerror_rate\x18\x0b \x01(\x01\x12\x14\n\x0cinput_tokens\x18\x0c \x01(\x03\x12\x15\n\routput_tokens\x18\r \x01(\x03\x12(\n\x06series\x18\x0e \x03(\x0b\x32\x18.aegis.v1.LLMSeriesPointB\x11\n\x0f_latency_p50_msB\x11\n\x0f_latency_p95_msB\x11\n\x0f_latency_p99_ms\"\xd5\x01\n\x12LLMMetricsResponse\x12\x16\n\x0etotal_requests\x18\x01 \x01(\x03\x12\x14\n\x0ctotal_tokens\x18\x02 \x01(\x03\x12\x12\n\ntotal_cost\x18\x03 \x01(\x01\x12)\n\x06models\x18\x04 \x03(\x0b\x32\x19.aegis.v1.LLMModelMetrics\x12\x14\n\x0ctotal_errors\x18\x05 \x01(\x03\x12\x12\n\nerror_rate\x18\x06 \x01(\x01\x12(\n\x06series\x18\x07 \x03(\x0b\x32\x18.aegis.v1.LLMSeriesPoint2\xbb\x02\n\x10\x44\x61shboardService\x12^\n\x08Overview\x12\x19.aegis.v1.OverviewRequest\x1a\x1a.aegis.v1.OverviewResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/dashboard/overview\x12\x61\n\tMLMetrics\x12\x18.aegis.v1.MetricsRequest\x1a\x1b.aegis.v1.MLMetricsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/dashboard/ml-metrics\x12\x64\n\nLLMMetrics\x12\x18.aegis.v1.MetricsRequest\x1a\x1c.aegis.v1.LLMMetricsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/dashboard/llm-metricsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x65gis/v1/dashboard.proto\x12\x08\x61\x65gis.v1\x1a\x16\x61\x65gis/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n\x0fOverviewRequest\"\x92\x01\n\x0bRecentEvent\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04\x64\x61ta\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xbb\x01\n\x10OverviewResponse\x12\x1c\n\x14total_ml_predictions\x18\x01 \x01(\x03\x12\x1a\n\x12total_llm_requests\x18\x02 \x01(\x03\x12\x15\n\ractive_models\x18\x03 \x01(\x03\x12\x12\n\ntotal_cost\x18\x04 \x01(\x01\x12,\n\rrecent_events\x18\x05 \x03(\x0b\x32\x15.aegis.v1.RecentEvent\x12\x14\n\x0ctotal_errors\x18\x06 \x01(\x03\"\x95\x02\n\x0eMetricsRequest\x12\x62\n\nstart_date\x18\x01 \x01(\tBN\x9a\xb5\x18J{\"anyOf\": [{\"format\": \"date\"}, {\"format\": \"date-time\"}, {\"maxLength\": 0}]}\x12`\n\x08\x65nd_date\x18\x02 \x01(\tBN\x9a\xb5\x18J{\"anyOf\": [{\"format\": \"date\"}, {\"format\": \"date-time\"}, {\"maxLength\": 0}]}\x12=\n\x08interval\x18\x03 \x01(\tB+\x9a\xb5\x18\'{\"enum\": [\"\", \"minute\", \"hour\", \"day\"]}\"\xfe\x01\n\rMLSeriesPoint\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x65vents\x18\x02 \x01(\x03\x12\x13\n\x0bpredictions\x18\x03 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x04 \x01(\x03\x12\x1b\n\x0elatency_p50_ms\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x0elatency_p95_ms\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0elatency_p99_ms\x18\x07 \x01(\x01H\x02\x88\x01\x01\x42\x11\n\x0f_latency_p50_msB\x11\n\x0f_latency_p95_msB\x11\n\x0f_latency_p99_ms\"\xb7\x02\n\x0eLLMSeriesPoint\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x0e\n\x06tokens\x18\x03 \x01(\x03\x12\x0c\n\x04\x63ost\x18\x04 \x01(\x01\x12\x0e\n\x06\x65rrors\x18\x05 \x01(\x03\x12\x1b\n\x0elatency_p50_ms\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x0elatency_p95_ms\x18\x07 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0elatency_p99_ms\x18\x08 \x01(\x01H\x02\x88\x01\x01\x12\x14\n\x0cinput_tokens\x18\t \x01(\x03\x12\x15\n\routput_tokens\x18\n \x01(\x03\x42\x11\n\x0f_latency_p50_msB\x11\n\x0f_latency_p95_msB\x11\n\x0f_latency_p99_ms\"\x97\x03\n\x0eMLModelMetrics\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x12\n\nmodel_type\x18\x02 \x01(\t\x12\x0e\n\x06\x65vents\x18\x03 \x01(\x03\x12\x13\n\x0bpredictions\x18\x04 \x01(\x03\x12.\n\nfirst_seen\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x65rrors\x18\x07 \x01(\x03\x12\x12\n\nerror_rate\x18\x08 \x01(\x01\x12\x1b\n\x0elatency_p50_ms\x18\t \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x0elatency_p95_ms\x18\n \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0elatency_p99_ms\x18\x0b \x01(\x01H\x02\x88\x01\x01\x12\'\n\x06series\x18\x0c \x03(\x0b\x32\x17.aegis.v1.MLSeriesPointB\x11\n\x0f_latency_p50_msB\x11\n\x0f_latency_p95_msB\x11\n\x0f_latency_p99_ms\"\xc1\x01\n\x11MLMetricsResponse\x12\x14\n\x0ctotal_events\x18\x01 \x01(\x03\x12\x19\n\x11total_predictions\x18\x02 \x01(\x03\x12(\n\x06models\x18\x03 \x03(\x0b\x32\x18.aegis.v1.MLModelMetrics\x12\x14\n\x0ctotal_errors\x18\x04 \x01(\x03\x12\x12\n\nerror_rate\x18\x05 \x01(\x01\x12\'\n\x06series\x18\x06 \x03(\x0b\x32\x17.aegis.v1.MLSeriesPoint\"\x98\x03\n\x0fLLMModelMetrics\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x0e\n\x06tokens\x18\x03 \x01(\x03\x12\x0c\n\x04\x63ost\x18\x04 \x01(\x01\x12\x19\n\x11\x61vg_prompt_length\x18\x05 \x01(\x01\x12\x1b\n\x13\x61vg_response_length\x18\x06 \x01(\x01\x12\x1b\n\x0elatency_p50_ms\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x0elatency_p95_ms\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0elatency_p99_ms\x18\t \x01(\x01H\x02\x88\x01\x01\x12\x0e\n\x06\x65rrors\x18\n \x01(\x03\x12\x12\n\nerror_rate\x18\x0b \x01(\x01\x12\x14\n\x0cinput_tokens\x18\x0c \x01(\x03\x12\x15\n\routput_tokens\x18\r \x01(\x03\x12(\n\x06series\x18\x0e \x03(\x0b\x32\x18.aegis.v1.LLMSeriesPointB\x11\n\x0f_latency_p50_msB\x11\n\x0f_latency_p95_msB\x11\n\x0f_latency_p99_ms\"\xd5\x01\n\x12LLMMetricsResponse\x12\x16\n\x0etotal_requests\x18\x01 \x01(\x03\x12\x14\n\x0ctotal_tokens\x18\x02 \x01(\x03\x12\x12\n\ntotal_cost\x18\x03 \x01(\x01\x12)\n\x06models\x18\x04 \x03(\x0b\x32\x19.aegis.v1.LLMModelMetrics\x12\x14\n\x0ctotal_errors\x18\x05 \x01(\x03\x12\x12\n\nerror_rate\x18\x06 \x01(\x01\x12(\n\x06series\x18\x07 \x03(\x0b\x32\x18.aegis.v1.LLMSeriesPoint2\xbb\x02\n\x10\x44\x61shboardService\x12^\n\x08Overview\x12\x19.aegis.v1.OverviewRequest\x1a\x1a.aegis.v1.OverviewResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/dashboard/overview\x12\x61\n\tMLMetrics\x12\x18.aegis.v1.MetricsRequest\x1a\x1b.aegis.v1.MLMetricsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/dashboard/ml-metrics\x12\x64\n\nLLMMetrics\x12\x18.aegis.v1.MetricsRequest\x1a\x1c.aegis.v1.LLMMetricsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/dashboard/llm-metricsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aegis.v1.dashboard_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_METRICSREQUEST'].fields_by_name['start_date']._loaded_options = None
+  _globals['_METRICSREQUEST'].fields_by_name['start_date']._serialized_options = b'\232\265\030J{\"anyOf\": [{\"format\": \"date\"}, {\"format\": \"date-time\"}, {\"maxLength\": 0}]}'
+  _globals['_METRICSREQUEST'].fields_by_name['end_date']._loaded_options = None
+  _globals['_METRICSREQUEST'].fields_by_name['end_date']._serialized_options = b'\232\265\030J{\"anyOf\": [{\"format\": \"date\"}, {\"format\": \"date-time\"}, {\"maxLength\": 0}]}'
+  _globals['_METRICSREQUEST'].fields_by_name['interval']._loaded_options = None
+  _globals['_METRICSREQUEST'].fields_by_name['interval']._serialized_options = b'\232\265\030\'{\"enum\": [\"\", \"minute\", \"hour\", \"day\"]}'
   _globals['_DASHBOARDSERVICE'].methods_by_name['Overview']._loaded_options = None
   _globals['_DASHBOARDSERVICE'].methods_by_name['Overview']._serialized_options = b'\202\323\344\223\002\025\022\023/dashboard/overview'
   _globals['_DASHBOARDSERVICE'].methods_by_name['MLMetrics']._loaded_options = None
   _globals['_DASHBOARDSERVICE'].methods_by_name['MLMetrics']._serialized_options = b'\202\323\344\223\002\027\022\025/dashboard/ml-metrics'
   _globals['_DASHBOARDSERVICE'].methods_by_name['LLMMetrics']._loaded_options = None
   _globals['_DASHBOARDSERVICE'].methods_by_name['LLMMetrics']._serialized_options = b'\202\323\344\223\002\030\022\026/dashboard/llm-metrics'
-  _globals['_OVERVIEWREQUEST']._serialized_start=131
-  _globals['_OVERVIEWREQUEST']._serialized_end=148
-  _globals['_RECENTEVENT']._serialized_start=151
-  _globals['_RECENTEVENT']._serialized_end=297
-  _globals['_OVERVIEWRESPONSE']._serialized_start=300
-  _globals['_OVERVIEWRESPONSE']._serialized_end=487
-  _globals['_METRICSREQUEST']._serialized_start=489
-  _globals['_METRICSREQUEST']._serialized_end=561
-  _globals['_MLSERIESPOINT']._serialized_start=564
-  _globals['_MLSERIESPOINT']._serialized_end=818
-  _globals['_LLMSERIESPOINT']._serialized_start=821
-  _globals['_LLMSERIESPOINT']._serialized_end=1132
-  _globals['_MLMODELMETRICS']._serialized_start=1135
-  _globals['_MLMODELMETRICS']._serialized_end=1542
-  _globals['_MLMETRICSRESPONSE']._serialized_start=1545
-  _globals['_MLMETRICSRESPONSE']._serialized_end=1738
-  _globals['_LLMMODELMETRICS']._serialized_start=1741
-  _globals['_LLMMODELMETRICS']._serialized_end=2149
-  _globals['_LLMMETRICSRESPONSE']._serialized_start=2152
-  _globals['_LLMMETRICSRESPONSE']._serialized_end=2365
-  _globals['_DASHBOARDSERVICE']._serialized_start=2368
-  _globals['_DASHBOARDSERVICE']._serialized_end=2683
+  _globals['_OVERVIEWREQUEST']._serialized_start=155
+  _globals['_OVERVIEWREQUEST']._serialized_end=172
+  _globals['_RECENTEVENT']._serialized_start=175
+  _globals['_RECENTEVENT']._serialized_end=321
+  _globals['_OVERVIEWRESPONSE']._serialized_start=324
+  _globals['_OVERVIEWRESPONSE']._serialized_end=511
+  _globals['_METRICSREQUEST']._serialized_start=514
+  _globals['_METRICSREQUEST']._serialized_end=791
+  _globals['_MLSERIESPOINT']._serialized_start=794
+  _globals['_MLSERIESPOINT']._serialized_end=1048
+  _globals['_LLMSERIESPOINT']._serialized_start=1051
+  _globals['_LLMSERIESPOINT']._serialized_end=1362
+  _globals['_MLMODELMETRICS']._serialized_start=1365
+  _globals['_MLMODELMETRICS']._serialized_end=1772
+  _globals['_MLMETRICSRESPONSE']._serialized_start=1775
+  _globals['_MLMETRICSRESPONSE']._serialized_end=1968
+  _globals['_LLMMODELMETRICS']._serialized_start=1971
+  _globals['_LLMMODELMETRICS']._serialized_end=2379
+  _globals['_LLMMETRICSRESPONSE']._serialized_start=2382
+  _globals['_LLMMETRICSRESPONSE']._serialized_end=2595
+  _globals['_DASHBOARDSERVICE']._serialized_start=2598
+  _globals['_DASHBOARDSERVICE']._serialized_end=2913
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,7 @@
 from aegis.v1 import events_pb2 as _events_pb2
+from aegis.v1 import options_pb2 as _options_pb2
 from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -19,6 +21,18 @@ class IngestLLMRequest(_message.Message):
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[_events_pb2.LLMEvent]
     def __init__(self, events: _Optional[_Iterable[_Union[_events_pb2.LLMEvent, _Mapping]]] = ...) -> None: ...
+
+class IngestMLJsonRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]
+    def __init__(self, events: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ...) -> None: ...
+
+class IngestLLMJsonRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]
+    def __init__(self, events: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ...) -> None: ...
 
 class EventError(_message.Message):
     __slots__ = ("index", "field", "reason")

@@ -46,6 +46,16 @@ class IngestServiceStub:
                 request_serializer=aegis_dot_v1_dot_ingest__pb2.IngestLLMRequest.SerializeToString,
                 response_deserializer=aegis_dot_v1_dot_ingest__pb2.IngestResponse.FromString,
                 _registered_method=True)
+        self.IngestMLJson = channel.unary_unary(
+                '/aegis.v1.IngestService/IngestMLJson',
+                request_serializer=aegis_dot_v1_dot_ingest__pb2.IngestMLJsonRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_ingest__pb2.IngestResponse.FromString,
+                _registered_method=True)
+        self.IngestLLMJson = channel.unary_unary(
+                '/aegis.v1.IngestService/IngestLLMJson',
+                request_serializer=aegis_dot_v1_dot_ingest__pb2.IngestLLMJsonRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_ingest__pb2.IngestResponse.FromString,
+                _registered_method=True)
         self.StreamEvents = channel.stream_stream(
                 '/aegis.v1.IngestService/StreamEvents',
                 request_serializer=aegis_dot_v1_dot_ingest__pb2.StreamEventsRequest.SerializeToString,
@@ -59,12 +69,28 @@ class IngestServiceServicer:
     """
 
     def IngestML(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Typed events, for gRPC clients.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def IngestLLM(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IngestMLJson(self, request, context):
+        """The same, with each event as JSON: what the REST routes call. The collector parses each
+        event on its own, so a field of the wrong type rejects that event only (reported by
+        index, like any invalid event) and its siblings are stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IngestLLMJson(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -89,6 +115,16 @@ def add_IngestServiceServicer_to_server(servicer, server):
             'IngestLLM': grpc.unary_unary_rpc_method_handler(
                     servicer.IngestLLM,
                     request_deserializer=aegis_dot_v1_dot_ingest__pb2.IngestLLMRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_ingest__pb2.IngestResponse.SerializeToString,
+            ),
+            'IngestMLJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.IngestMLJson,
+                    request_deserializer=aegis_dot_v1_dot_ingest__pb2.IngestMLJsonRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_ingest__pb2.IngestResponse.SerializeToString,
+            ),
+            'IngestLLMJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.IngestLLMJson,
+                    request_deserializer=aegis_dot_v1_dot_ingest__pb2.IngestLLMJsonRequest.FromString,
                     response_serializer=aegis_dot_v1_dot_ingest__pb2.IngestResponse.SerializeToString,
             ),
             'StreamEvents': grpc.stream_stream_rpc_method_handler(
@@ -152,6 +188,60 @@ class IngestService:
             target,
             '/aegis.v1.IngestService/IngestLLM',
             aegis_dot_v1_dot_ingest__pb2.IngestLLMRequest.SerializeToString,
+            aegis_dot_v1_dot_ingest__pb2.IngestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IngestMLJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.IngestService/IngestMLJson',
+            aegis_dot_v1_dot_ingest__pb2.IngestMLJsonRequest.SerializeToString,
+            aegis_dot_v1_dot_ingest__pb2.IngestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IngestLLMJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.IngestService/IngestLLMJson',
+            aegis_dot_v1_dot_ingest__pb2.IngestLLMJsonRequest.SerializeToString,
             aegis_dot_v1_dot_ingest__pb2.IngestResponse.FromString,
             options,
             channel_credentials,

@@ -5,3 +5,9 @@ from typing import ClassVar as _ClassVar
 DESCRIPTOR: _descriptor.FileDescriptor
 HTTP_SUCCESS_STATUS_FIELD_NUMBER: _ClassVar[int]
 http_success_status: _descriptor.FieldDescriptor
+NO_AUTH_FIELD_NUMBER: _ClassVar[int]
+no_auth: _descriptor.FieldDescriptor
+JSON_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+json_message: _descriptor.FieldDescriptor
+JSON_SCHEMA_FIELD_NUMBER: _ClassVar[int]
+json_schema: _descriptor.FieldDescriptor

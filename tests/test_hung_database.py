@@ -1,0 +1,161 @@
+"""A database that hangs instead of dying: frozen with SIGSTOP, connections open, nothing
+answered. Requests end UNAVAILABLE within their operation timeout (MONGODB_REQUEST_TIMEOUT_MS,
+1.5 s), health goes NOT_SERVING, and everything recovers by itself after SIGCONT. A write whose
+acknowledgement was lost after it landed is counted as duplicates when the client retries.
+
+The "within 2 s / 3 s" bounds are the issue's acceptance numbers, asserted generously as
+upper bounds; the measured times are printed (`pytest -s`).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import grpc
+import httpx
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from aegis.v1 import auth_pb2, auth_pb2_grpc
+from collector.embedded import mongodb_url
+from tests.procs import (
+    ADMIN_ID,
+    ADMIN_SECRET,
+    Backend,
+    Database,
+    collector_env,
+    count_events,
+    start_collector,
+    start_gateway,
+    wait_until,
+)
+from tests.wire_proxy import WireProxy, wire_proxy
+
+pytestmark = pytest.mark.timeout(180)
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def _token(target: str) -> str:
+    with grpc.insecure_channel(target) as channel:
+        request = auth_pb2.IssueTokenRequest(clientId=ADMIN_ID, clientSecret=ADMIN_SECRET)
+        return str(
+            auth_pb2_grpc.AuthServiceStub(channel).IssueToken(request, timeout=30).access_token
+        )
+
+
+class HealthLog:
+    """Every status the collector's health Watch stream sends, with when it arrived."""
+
+    def __init__(self, target: str) -> None:
+        self._channel = grpc.insecure_channel(target)
+        self.seen: list[tuple[float, int]] = []
+        watch = health_pb2_grpc.HealthStub(self._channel).Watch(
+            health_pb2.HealthCheckRequest(service=""), timeout=170
+        )
+        self._watch = watch
+        threading.Thread(target=self._follow, daemon=True).start()
+
+    def _follow(self) -> None:
+        try:
+            for reply in self._watch:
+                self.seen.append((time.monotonic(), int(reply.status)))
+        except grpc.RpcError:
+            pass
+
+    def first(self, status: int, after: float) -> float | None:
+        return next((t for t, s in self.seen if s == status and t >= after), None)
+
+    def close(self) -> None:
+        self._watch.cancel()
+        self._channel.close()
+
+
+@pytest.fixture
+def stack(tmp_path: pathlib.Path) -> Iterator[tuple[Backend, str]]:
+    backend = Backend(tmp_path).start_collector()
+    gateway, http_port = start_gateway(backend.target, tmp_path / "gateway.log")
+    try:
+        yield backend, f"http://127.0.0.1:{http_port}"
+    finally:
+        gateway.stop()
+        backend.stop()
+
+
+def test_frozen_database_answers_503_fast_goes_not_serving_and_recovers(
+    stack: tuple[Backend, str],
+) -> None:
+    backend, rest_url = stack
+    headers = {"Authorization": f"Bearer {_token(backend.target)}"}
+    body = {"events": [{"model_type": "t", "model_id": "m", "event_id": "before"}]}
+    health = HealthLog(backend.target)
+    try:
+        with httpx.Client(base_url=rest_url, timeout=30, headers=headers) as http:
+            assert http.post("/ingest/ml", json=body).json()["accepted"] == 1
+            wait_until(lambda: health.first(SERVING, 0) is not None, 10, "SERVING first")
+            with backend.db.frozen():
+                frozen_at = time.monotonic()
+                body["events"][0]["event_id"] = "during"
+                reply = http.post("/ingest/ml", json=body)
+                rest_s = time.monotonic() - frozen_at
+                assert reply.status_code == 503, reply.text
+                assert int(reply.headers["retry-after"]) >= 1
+                wait_until(lambda: health.first(NOT_SERVING, frozen_at) is not None, 10, "down")
+                not_serving_at = health.first(NOT_SERVING, frozen_at)
+                assert not_serving_at is not None
+                dashboard = http.get("/dashboard/overview")
+                assert dashboard.status_code == 503, dashboard.text
+                assert http.get("/health").status_code == 503
+            thawed_at = time.monotonic()  # SIGCONT has been sent
+            wait_until(lambda: health.first(SERVING, thawed_at) is not None, 30, "SERVING again")
+            serving_at = health.first(SERVING, thawed_at)
+            assert serving_at is not None
+            after = http.post("/ingest/ml", json=body)
+            assert after.status_code == 200, after.text
+    finally:
+        health.close()
+    print(
+        f"\nhung database: REST 503 after {rest_s:.2f} s; health NOT_SERVING after "
+        f"{not_serving_at - frozen_at:.2f} s; SERVING again {serving_at - thawed_at:.2f} s "
+        "after SIGCONT"
+    )
+    assert rest_s < 2.0, f"REST took {rest_s:.2f} s to answer 503"
+    assert not_serving_at - frozen_at < 3.0
+    # The write refused while frozen was never written; the retry after the thaw stored it.
+    assert after.json()["accepted"] == 1
+
+
+def test_a_write_that_landed_but_timed_out_is_a_duplicate_when_retried(
+    tmp_path: pathlib.Path,
+) -> None:
+    db = Database(tmp_path).start()
+    proxy: WireProxy
+    with wire_proxy(db.port) as proxy:
+        env = collector_env(mongodb_url(proxy.port), tmp_path)
+        collector, grpc_port = start_collector(env, tmp_path / "collector.log")
+        target = f"127.0.0.1:{grpc_port}"
+        gateway, http_port = start_gateway(target, tmp_path / "gateway.log")
+        try:
+            headers = {"Authorization": f"Bearer {_token(target)}"}
+            ids = [f"landed-{uuid.uuid4().hex}" for _ in range(5)]
+            body = {"events": [{"model_type": "t", "model_id": "m", "event_id": i} for i in ids]}
+            with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30) as http:
+                proxy.lose_next_commit_reply()
+                lost = http.post("/ingest/ml", json=body, headers=headers)
+                assert lost.status_code == 503, lost.text
+                assert proxy.commits_lost == 1
+                # It landed all the same: the commit reached the database.
+                assert count_events(db.url, "ml", "default") == 5
+                retried = http.post("/ingest/ml", json=body, headers=headers)
+            assert retried.status_code == 200, retried.text
+            result = retried.json()
+            assert (result["accepted"], result["duplicates"], result["rejected"]) == (0, 5, 0)
+            assert count_events(db.url, "ml", "default") == 5
+        finally:
+            gateway.stop()
+            collector.stop()
+            db.stop()

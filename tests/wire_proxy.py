@@ -1,0 +1,117 @@
+"""A TCP relay in front of the database that can lose the answer to a commit.
+
+A fake at a true process boundary (the collector talks to it as to any MongoDB): every byte is
+relayed both ways, unless `lose_next_commit_reply()` was called. Then the connection that next
+sends `commitTransaction` still delivers it — the database commits — but nothing more that the
+database sends on that connection reaches the collector. That is exactly "the write landed and
+its acknowledgement was lost", which a frozen database cannot produce on demand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+
+import bson
+
+OP_MSG = 2013
+
+
+def _read_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+def _command_name(message: bytes) -> str | None:
+    """The command an OP_MSG carries: the first key of its body section (kind 0)."""
+    (op_code,) = struct.unpack_from("<i", message, 12)
+    if op_code != OP_MSG or message[20] != 0:
+        return None
+    (size,) = struct.unpack_from("<i", message, 21)
+    document = bson.decode(message[21 : 21 + size])
+    return next(iter(document), None)
+
+
+class WireProxy:
+    def __init__(self, upstream_port: int) -> None:
+        self._upstream = upstream_port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._lose_commit = False
+        self.commits_lost = 0
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def lose_next_commit_reply(self) -> None:
+        with self._lock:
+            self._lose_commit = True
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self._upstream))
+            self._sockets += [client, server]
+            muted = threading.Event()
+            threading.Thread(
+                target=self._requests, args=(client, server, muted), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._replies, args=(server, client, muted), daemon=True
+            ).start()
+
+    def _requests(
+        self, client: socket.socket, server: socket.socket, muted: threading.Event
+    ) -> None:
+        with contextlib.suppress(OSError, ConnectionError):
+            while True:
+                header = _read_exactly(client, 4)
+                (length,) = struct.unpack("<i", header)
+                message = header + _read_exactly(client, length - 4)
+                if _command_name(message) == "commitTransaction":
+                    with self._lock:
+                        if self._lose_commit:
+                            self._lose_commit = False
+                            self.commits_lost += 1
+                            muted.set()
+                server.sendall(message)
+        _close(client, server)
+
+    def _replies(
+        self, server: socket.socket, client: socket.socket, muted: threading.Event
+    ) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := server.recv(65536):
+                if not muted.is_set():
+                    client.sendall(chunk)
+        _close(client, server)
+
+    def close(self) -> None:
+        self._listener.close()
+        _close(*self._sockets)
+
+
+def _close(*sockets: socket.socket) -> None:
+    for sock in sockets:
+        with contextlib.suppress(OSError):
+            sock.close()
+
+
+@contextlib.contextmanager
+def wire_proxy(upstream_port: int) -> Iterator[WireProxy]:
+    proxy = WireProxy(upstream_port)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
