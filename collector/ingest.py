@@ -9,6 +9,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from collector.ratelimit import RateLimiter
 from collector.rollups.cells import Kind
 from collector.rollups.partials import partial_of
 from collector.storage import Storage
@@ -29,8 +30,9 @@ class IngestResult:
 
 
 class IngestService:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, limit: RateLimiter | None = None) -> None:
         self._storage = storage
+        self._limit = limit  # RATE_LIMIT_INGEST_PER_S: events per second per client
         self._targets: dict[Kind, tuple[Any, Callable[[dict[str, Any], dt.datetime], None]]] = {
             "ml": (storage.ml_events, fill_and_check_ml),
             "llm": (storage.llm_events, fill_and_check_llm),
@@ -39,6 +41,8 @@ class IngestService:
     async def ingest(
         self, principal: Principal, kind: Kind, events: list[dict[str, Any]]
     ) -> IngestResult:
+        if self._limit is not None:
+            self._limit.take(principal.client_id, len(events), tenant=principal.tenant)
         collection, fill_and_check = self._targets[kind]
         result = IngestResult()
         now = dt.datetime.now(dt.UTC)

@@ -28,7 +28,10 @@ from aegis.v1 import (
 from collector.alerts.job import run_alerts
 from collector.alerts.rules import RuleService
 from collector.alerts.webhooks import DeliveryPolicy
-from collector.clients import AuthService, ClientRegistry
+from collector.audit import Auditor
+from collector.auth_service import AuthService
+from collector.client_status import ClientStatusCache
+from collector.clients import ClientRegistry
 from collector.dashboards import Dashboards
 from collector.embedded import embedded_database
 from collector.health import monitor_database
@@ -37,6 +40,7 @@ from collector.interceptor import AuthInterceptor
 from collector.jobs.retention import apply_retention
 from collector.jobs.runner import JobRunner
 from collector.pipeline import Admission
+from collector.ratelimit import Limits
 from collector.rollups.fold import run_rollups
 from collector.servicers import AlertServicer, AuthServicer, DashboardServicer, IngestServicer
 from collector.settings import Settings
@@ -84,8 +88,16 @@ async def grpc_server(
 ) -> AsyncIterator[int]:
     """Serve until the block ends; yields the bound port."""
     shutdown = asyncio.Event()
+    audit = Auditor(storage)
+    status = ClientStatusCache(storage.users)
+    limits = Limits.per_client(
+        ingest_per_s=settings.rate_limit_ingest_per_s,
+        read_per_s=settings.rate_limit_read_per_s,
+        auth_attempts_per_min=settings.auth_attempts_per_min,
+        audit=audit,
+    )
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(tokens)],
+        interceptors=[AuthInterceptor(tokens, status, limits.read)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -93,11 +105,11 @@ async def grpc_server(
         ],
     )
     auth_pb2_grpc.add_AuthServiceServicer_to_server(
-        AuthServicer(AuthService(clients, tokens, storage)), server
+        AuthServicer(AuthService(clients, tokens, status, audit, limits.auth), audit), server
     )
     ingest_pb2_grpc.add_IngestServiceServicer_to_server(
         IngestServicer(
-            IngestService(storage),
+            IngestService(storage, limits.ingest),
             Admission(settings.max_inflight_batches),
             window=settings.max_inflight_per_stream,
             shutdown=shutdown,
@@ -111,7 +123,11 @@ async def grpc_server(
         server,
     )
     alerts_pb2_grpc.add_AlertServiceServicer_to_server(
-        AlertServicer(RuleService(storage, allow_private_webhooks=settings.allow_private_webhooks)),
+        AlertServicer(
+            RuleService(
+                storage, allow_private_webhooks=settings.allow_private_webhooks, audit=audit
+            )
+        ),
         server,
     )
     health = health_aio.HealthServicer()
@@ -124,7 +140,12 @@ async def grpc_server(
         ],
         server,
     )
-    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    address = f"{settings.grpc_host}:{settings.grpc_port}"
+    key_pair = settings.tls_key_pair()
+    if key_pair is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, grpc.ssl_server_credentials([key_pair]))
     await server.start()
     try:
         async with monitor_database(storage, health, SERVICE_NAMES, settings.health_interval_s):
@@ -183,6 +204,7 @@ def tune_garbage_collector() -> None:
 
 
 async def serve(settings: Settings) -> None:
+    settings.tls_key_pair()  # a TLS mistake stops start-up before anything else starts
     tokens = TokenService(
         settings.resolved_jwt_secret(),
         algorithm=settings.jwt_algorithm,
@@ -204,7 +226,12 @@ async def serve(settings: Settings) -> None:
         await stack.enter_async_context(background_jobs(settings, storage).running())
         port = await stack.enter_async_context(grpc_server(settings, storage, tokens, clients))
         tune_garbage_collector()
-        log.info("collector serving gRPC on %s:%d", settings.grpc_host, port)
+        log.info(
+            "collector serving gRPC%s on %s:%d",
+            " over TLS" if settings.grpc_tls_cert else "",
+            settings.grpc_host,
+            port,
+        )
         # The one line on stdout that supervisors and tests wait for.
         print(f"READY grpc={port}", flush=True)
         await stop.wait()

@@ -31,13 +31,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal channel
-        channel = grpc.aio.insecure_channel(
-            settings.collector_target,
-            options=[
-                ("grpc.max_send_message_length", settings.max_body_bytes),
-                ("grpc.max_receive_message_length", settings.max_body_bytes),
-            ],
-        )
+        options = [
+            ("grpc.max_send_message_length", settings.max_body_bytes),
+            ("grpc.max_receive_message_length", settings.max_body_bytes),
+        ]
+        credentials = settings.collector_credentials()
+        if credentials is None:
+            channel = grpc.aio.insecure_channel(settings.collector_target, options=options)
+        else:
+            channel = grpc.aio.secure_channel(settings.collector_target, credentials, options)
         try:
             yield
         finally:

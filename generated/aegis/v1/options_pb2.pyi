@@ -5,3 +5,5 @@ from typing import ClassVar as _ClassVar
 DESCRIPTOR: _descriptor.FileDescriptor
 HTTP_SUCCESS_STATUS_FIELD_NUMBER: _ClassVar[int]
 http_success_status: _descriptor.FieldDescriptor
+OAUTH2_ERRORS_FIELD_NUMBER: _ClassVar[int]
+oauth2_errors: _descriptor.FieldDescriptor
