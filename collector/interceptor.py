@@ -233,13 +233,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         then UNAUTHENTICATED. Unacknowledged batches are the client's to resend (after
         logging in again); event ids make a batch that did land count as duplicates."""
         watch = asyncio.ensure_future(self._watch(principal))
+        following: asyncio.Future[Any] | None = None
         try:
             while True:
                 following = asyncio.ensure_future(anext(responses))
                 await asyncio.wait({following, watch}, return_when=asyncio.FIRST_COMPLETED)
                 if not following.done():
-                    following.cancel()
-                    await asyncio.gather(following, return_exceptions=True)
                     watch.result()  # raises why the token no longer counts
                 try:
                     response = following.result()
@@ -247,7 +246,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                     return
                 yield response
         finally:
-            watch.cancel()
+            for task in (watch, following):
+                if task is not None and not task.done():
+                    task.cancel()
+            # Collected, so that no outcome of either is left unretrieved.
+            await asyncio.gather(watch, *([following] if following else []), return_exceptions=True)
 
     async def _watch(self, principal: Principal) -> None:
         while True:
