@@ -28,6 +28,9 @@ class GatewaySettings(BaseSettings):
     # self-signed one), or, with COLLECTOR_TLS_CA=system, the system's roots.
     grpc_tls_cert: pathlib.Path | None = None
     collector_tls_ca: str | None = None
+    # The name the collector's certificate must carry, when not the host of COLLECTOR_ADDR
+    # (`make run` dials 127.0.0.1).
+    collector_tls_server_name: str | None = None
 
     @property
     def collector_target(self) -> str:
