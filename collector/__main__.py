@@ -175,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s - %(name)s - %(levelname)s - %(message)s",
         stream=sys.stderr,
     )
+    # PyMongo's DEBUG logs print whole commands: query values (a secret typed as a client
+    # id) and documents. Never, whatever LOG_LEVEL says.
+    logging.getLogger("pymongo").setLevel(max(logging.INFO, logging.root.level))
     try:
         if args.command == "clients" and args.clients_command == "create":
             # Checked before any database is reached, let alone started.

@@ -5,6 +5,7 @@ them leaves an audit record; none records a secret or a token."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 from collector.audit import Auditor
@@ -20,8 +21,9 @@ from collector.errors import (
 from collector.ratelimit import RateLimiter
 from collector.tokens import Principal, TokenService
 
-# Client ids are recorded as given when they match no client, cut to this length.
-MAX_RECORDED_ID = 128
+# A client id that matches no client is recorded as this, with a fingerprint in the details:
+# what was typed there may be a secret pasted into the wrong field.
+UNKNOWN_CLIENT = "unknown"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class AuthService:
             # guesses per client id and minute.
             self._failed_logins.take(client_id)
         except ResourceExhausted as exc:
+            if self._failed_logins.should_audit(client_id):
+                await self._record_refusal(client_id, "auth_rate_limited")
             raise ResourceExhausted(
                 "too many failed token requests for this client id; retry after "
                 f"{exc.retry_after or 0:.0f} s",
@@ -68,14 +72,7 @@ class AuthService:
         try:
             principal = await self._clients.authenticate(client_id, client_secret)
         except Unauthenticated:
-            found = await self._clients.find(client_id)
-            await self._audit.record(
-                "auth",
-                found["tenant"] if found else None,
-                client_id[:MAX_RECORDED_ID],
-                "token_refused",
-                {"known_client": found is not None},
-            )
+            await self._record_refusal(client_id, "token_refused")
             raise
         except BaseException:
             self._failed_logins.refund(client_id)  # not a failed attempt: e.g. no database
@@ -90,6 +87,16 @@ class AuthService:
             {"scopes": sorted(principal.scopes), "secret_version": principal.secret_version},
         )
         return IssuedToken(token, self._tokens.lifetime_s)
+
+    async def _record_refusal(self, client_id: str, action: str) -> None:
+        found = await self._clients.find(client_id)
+        if found is not None:
+            await self._audit.record("auth", found["tenant"], client_id, action, {})
+            return
+        fingerprint = hashlib.sha256(client_id.encode()).hexdigest()[:16]
+        await self._audit.record(
+            "auth", None, UNKNOWN_CLIENT, action, {"client_id_sha256_prefix": fingerprint}
+        )
 
     async def _is_global_admin(self, caller: Principal) -> bool:
         return await self._clients.is_global_admin(caller.client_id)

@@ -86,7 +86,7 @@ class RateLimiter:
 
     def refused(self, key: str, tenant: str | None) -> None:
         """Record a refusal in the audit log, once per key and AUDIT_EVERY_S."""
-        if self._audit is not None and self._should_audit(key):
+        if self._audit is not None and self.should_audit(key):
             self._audit.later(
                 "rate_limit", tenant, key[:128], self._action, {"limit_per_s": self.rate}
             )
@@ -97,7 +97,7 @@ class RateLimiter:
             bucket = self._bucket(key, time.monotonic())
             bucket.tokens = min(self.capacity, bucket.tokens + cost)
 
-    def _should_audit(self, key: str) -> bool:
+    def should_audit(self, key: str) -> bool:
         """True for the first refusal of a key within AUDIT_EVERY_S, so that a client
         hammering past its limit cannot flood the audit log."""
         bucket = self._buckets.get(key)
@@ -147,6 +147,6 @@ class Limits:
                 auth_attempts_per_min / 60.0,
                 max(auth_attempts_per_min, 1.0),
                 action="auth_rate_limited",
-                audit=audit,
+                audit=None,  # collector.auth_service records these itself
             ),
         )
