@@ -24,6 +24,7 @@ from collector.tokens import Principal, TokenService
 # A client id that matches no client is recorded as this, with a fingerprint in the details:
 # what was typed there may be a secret pasted into the wrong field.
 UNKNOWN_CLIENT = "unknown"
+MAX_KEY = 128
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,14 @@ class AuthService:
     async def issue_token(self, client_id: str, client_secret: str) -> IssuedToken:
         _required("clientId", client_id)
         _required("clientSecret", client_secret)
+        key = client_id[:MAX_KEY]  # no client id is longer; bounds the limiter's memory
         try:
             # Reserved before the verify, so concurrent guesses cannot overrun the limit;
             # past it even the right secret is refused unchecked: AUTH_ATTEMPTS_PER_MIN
             # guesses per client id and minute.
-            self._failed_logins.take(client_id)
+            self._failed_logins.take(key)
         except ResourceExhausted as exc:
-            if self._failed_logins.should_audit(client_id):
+            if self._failed_logins.should_audit(key):
                 await self._record_refusal(client_id, "auth_rate_limited")
             raise ResourceExhausted(
                 "too many failed token requests for this client id; retry after "
@@ -75,9 +77,9 @@ class AuthService:
             await self._record_refusal(client_id, "token_refused")
             raise
         except BaseException:
-            self._failed_logins.refund(client_id)  # not a failed attempt: e.g. no database
+            self._failed_logins.refund(key)  # not a failed attempt: e.g. no database
             raise
-        self._failed_logins.refund(client_id)
+        self._failed_logins.refund(key)
         token = self._tokens.issue(principal)
         await self._audit.record(
             "auth",
