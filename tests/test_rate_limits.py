@@ -36,7 +36,8 @@ from tests.procs import (
 )
 
 READS_PER_S = 5
-EVENTS_PER_S = 200
+EVENTS_PER_S = 50  # small batches write fast, so the bucket has no time to refill between
+BURST_CALLS = 4 * READS_PER_S  # sent at once: far more than can pass while they are served
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +64,19 @@ async def _client(http: httpx.AsyncClient) -> ApiClient:
 
 
 async def _until_refused(http: httpx.AsyncClient, client: ApiClient) -> tuple[int, httpx.Response]:
-    """Read until refused; (calls let through, the refusal)."""
-    for passed in range(10 * READS_PER_S):
+    """BURST_CALLS reads at once; (how many were let through, one refusal)."""
+    replies = await asyncio.gather(
+        *(http.get("/dashboard/overview", headers=client.headers) for _ in range(BURST_CALLS))
+    )
+    passed = [r for r in replies if r.status_code == 200]
+    assert len(passed) < BURST_CALLS, "never rate limited"
+    # Calls answered at once may interleave with refills; for a delay to rely on, one call
+    # alone, on the emptied bucket, until refused.
+    for _ in range(BURST_CALLS):
         reply = await http.get("/dashboard/overview", headers=client.headers)
         if reply.status_code != 200:
-            return passed, reply
-    raise AssertionError("never rate limited")
+            return len(passed), reply
+    raise AssertionError("not refused after the burst")
 
 
 async def test_reads_past_the_limit_get_429_then_succeed_after_retry_after(
@@ -102,8 +110,16 @@ async def test_reads_past_the_limit_over_grpc_carry_retry_info(
     client = await _client(lhttp)
     async with grpc.aio.insecure_channel(limited.grpc_target) as channel:
         stub = dashboard_pb2_grpc.DashboardServiceStub(channel)
+        outcomes = await asyncio.gather(
+            *(
+                stub.Overview(dashboard_pb2.OverviewRequest(), metadata=client.metadata)
+                for _ in range(BURST_CALLS)
+            ),
+            return_exceptions=True,
+        )
+        assert any(isinstance(o, grpc.aio.AioRpcError) for o in outcomes), "never limited"
         error = None
-        for _ in range(10 * READS_PER_S):
+        for _ in range(BURST_CALLS):  # alone, on the emptied bucket: see _until_refused
             try:
                 await stub.Overview(dashboard_pb2.OverviewRequest(), metadata=client.metadata)
             except grpc.aio.AioRpcError as exc:
@@ -155,7 +171,7 @@ def test_sdk_delivers_everything_under_the_ingest_limit(limited: Stack) -> None:
         limited.grpc_target,
         created["clientId"],
         created["clientSecret"],
-        batch_size=100,
+        batch_size=25,
         flush_interval=0.05,
         max_backoff=2.0,
     ) as client:
