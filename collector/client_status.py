@@ -1,25 +1,36 @@
 """Whether a client's tokens still count: revoked clients and rotated secrets.
 
 Tokens are checked on every call, so the answer is cached per replica for STATUS_TTL_S: a
-client that is revoked or rotated on any replica is refused everywhere within that time (the
-replica that made the change forgets its entry at once). Calls of one client share one
-database read per STATUS_TTL_S, never one per event batch.
+client that is revoked or rotated on any replica is refused everywhere within about that
+time (the replica that made the change forgets its entry at once). Calls of one client share
+one database read per STATUS_TTL_S, never one per event batch.
+
+An entry past its TTL is still answered from while a read refreshes it in the background
+(stale-while-revalidate), so a slow or frozen database never holds up calls here: such a
+database serves no data to a revoked client anyway, and the refresh lands once it answers.
+Only a client seen for the first time waits for its read, bounded by FETCH_TIMEOUT_S.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import pymongo
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import PyMongoError
 
-from collector.errors import Unauthenticated
+from collector.errors import Unauthenticated, Unavailable
 from collector.tokens import Principal
 
+log = logging.getLogger(__name__)
+
 STATUS_TTL_S = 0.5
+FETCH_TIMEOUT_S = 1.5
 MAX_ENTRIES = 100_000
 STATUS_FIELDS = {"revoked_at": 1, "secret_version": 1, "previous_secret_until": 1}
 
@@ -71,7 +82,9 @@ class ClientStatusCache:
         self._fetching: dict[str, asyncio.Future[ClientStatus]] = {}
         self._changed: dict[str, float] = {}  # when this replica last changed the client
 
-    async def status(self, client_id: str) -> ClientStatus:
+    async def status(self, client_id: str, *, fresh: bool = False) -> ClientStatus:
+        """The client's status; fresh=True waits for the refresh of a stale entry (for a
+        stream's watcher, which holds up no call)."""
         entry = self._entries.get(client_id)
         if entry is not None and time.monotonic() - entry.fetched < self._ttl_s:
             return entry.status
@@ -80,14 +93,25 @@ class ClientStatusCache:
             # One read for every call of this client that arrives meanwhile.
             fetching = asyncio.ensure_future(self._fetch(client_id))
             self._fetching[client_id] = fetching
-            fetching.add_done_callback(lambda _: self._fetching.pop(client_id, None))
+            fetching.add_done_callback(lambda done: self._fetched(client_id, done))
+        if entry is not None and not fresh:
+            return entry.status  # stale, while the read above refreshes it
         return await asyncio.shield(fetching)
+
+    def _fetched(self, client_id: str, done: asyncio.Future[ClientStatus]) -> None:
+        if self._fetching.get(client_id) is done:
+            self._fetching.pop(client_id)
+        if not done.cancelled() and done.exception() is not None:
+            log.debug("client status not read: %s", done.exception())
 
     async def _fetch(self, client_id: str) -> ClientStatus:
         started = time.monotonic()
-        status = ClientStatus.from_doc(
-            await self._users.find_one({"client_id": client_id}, STATUS_FIELDS)
-        )
+        try:
+            with pymongo.timeout(FETCH_TIMEOUT_S):
+                doc = await self._users.find_one({"client_id": client_id}, STATUS_FIELDS)
+        except PyMongoError:
+            raise Unavailable("database unavailable, retry later", retry_after=1.0) from None
+        status = ClientStatus.from_doc(doc)
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
             self._changed.clear()
@@ -102,9 +126,9 @@ class ClientStatusCache:
         self._changed[client_id] = time.monotonic()
         self._fetching.pop(client_id, None)
 
-    async def check(self, principal: Principal) -> None:
+    async def check(self, principal: Principal, *, fresh: bool = False) -> None:
         """Unauthenticated when the principal's token no longer counts."""
-        status = await self.status(principal.client_id)
+        status = await self.status(principal.client_id, fresh=fresh)
         reason = status.refusal(principal, time.time())
         if reason is not None:
             raise Unauthenticated(reason)

@@ -259,7 +259,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 raise Unauthenticated("token expired; log in again")
             await asyncio.sleep(min(left, STREAM_CHECK_S))
             try:
-                await self._status.check(principal)
+                await self._status.check(principal, fresh=True)
             except Unauthenticated:
                 raise
             except Exception as exc:
