@@ -28,7 +28,7 @@ from collector.errors import (
     from_exception,
 )
 from collector.ratelimit import RateLimiter
-from collector.tokens import Principal, TokenService
+from collector.tokens import LEEWAY_S, Principal, TokenService
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +254,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     async def _watch(self, principal: Principal) -> None:
         while True:
-            left = principal.expires_at - time.time()
+            # The same leeway as a token's check at the start of a call.
+            left = principal.expires_at + LEEWAY_S - time.time()
             if left <= 0:
                 raise Unauthenticated("token expired; log in again")
             await asyncio.sleep(min(left, STREAM_CHECK_S))

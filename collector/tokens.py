@@ -13,6 +13,8 @@ from collector.errors import Unauthenticated
 
 SYMMETRIC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 REQUIRED_CLAIMS = ["sub", "tenant", "scopes", "iat", "exp", "iss", "aud", "jti"]
+# Clock skew allowed between the issuing and the verifying replica (and for a stream's end).
+LEEWAY_S = 5
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class TokenService:
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": REQUIRED_CLAIMS},
-                leeway=5,
+                leeway=LEEWAY_S,
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("token expired") from None

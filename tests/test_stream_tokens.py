@@ -15,6 +15,7 @@ import pytest
 
 from aegis.v1 import auth_pb2, auth_pb2_grpc, events_pb2, ingest_pb2, ingest_pb2_grpc
 from aegis_sdk import AegisClient, tokens
+from collector.tokens import LEEWAY_S
 from tests.procs import ADMIN_ID, ADMIN_SECRET, Backend, stored_event_ids, wait_until
 
 pytestmark = pytest.mark.timeout(180)
@@ -50,8 +51,9 @@ async def test_idle_stream_ends_unauthenticated_when_its_token_expires(backend: 
         ended = time.time()
     assert code == grpc.StatusCode.UNAUTHENTICATED
     assert "expired" in await stream.details()
-    # Ended because the token ran out, not before (iat/exp are whole seconds).
-    assert claims["exp"] - 1 <= ended < claims["exp"] + 5
+    # Ended because the token ran out (with the verification's leeway for clock skew), not
+    # before; iat and exp are whole seconds.
+    assert claims["exp"] + LEEWAY_S - 1 <= ended < claims["exp"] + LEEWAY_S + 5
 
 
 def test_sdk_keeps_a_stream_past_its_token_and_loses_nothing(
@@ -83,7 +85,7 @@ def test_sdk_keeps_a_stream_past_its_token_and_loses_nothing(
     try:
         wait_until(
             lambda: client.stats.reauthentications >= 2,
-            10 * LIFETIME_S,
+            10 * (LIFETIME_S + LEEWAY_S),
             "the collector ended the stream at two token expiries",
         )
     finally:
