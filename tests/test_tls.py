@@ -33,10 +33,15 @@ from tests.procs import (
 )
 
 
-def self_signed(directory: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
-    """(certificate, key) PEM files for localhost and 127.0.0.1."""
+def self_signed(
+    directory: pathlib.Path, dns_name: str = "localhost", *, with_ip: bool = True
+) -> tuple[pathlib.Path, pathlib.Path]:
+    """(certificate, key) PEM files for dns_name and, with_ip, 127.0.0.1."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_name)])
+    names: list[x509.GeneralName] = [x509.DNSName(dns_name)]
+    if with_ip:
+        names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -47,15 +52,13 @@ def self_signed(directory: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName(names),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = directory / "collector.crt", directory / "collector.key"
+    cert_path, key_path = directory / f"{dns_name}.crt", directory / f"{dns_name}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(
@@ -134,6 +137,31 @@ def test_sdk_sends_over_tls_with_credentials(tls: TlsStack) -> None:
         client.flush(timeout=30)
         assert client.stats.reauthentications == 0
     assert count_events(tls.backend.db.url, "llm", "default") == before + 50
+
+
+def test_gateway_checks_the_certificate_for_the_name_it_is_told(tmp_path: pathlib.Path) -> None:
+    """A certificate naming a host, not 127.0.0.1 (what `make run` dials): the gateway
+    refuses it, unless COLLECTOR_TLS_SERVER_NAME says which name to expect."""
+    cert, key = self_signed(tmp_path, "collector.internal", with_ip=False)
+    backend = Backend(tmp_path, GRPC_TLS_CERT=str(cert), GRPC_TLS_KEY=str(key))
+    gateways = []
+    try:
+        backend.start_collector()
+        health = {}
+        for name in ("", "collector.internal"):
+            gateway, port = start_gateway(
+                backend.target,
+                tmp_path / f"gateway-{name}.log",
+                GRPC_TLS_CERT=str(cert),
+                COLLECTOR_TLS_SERVER_NAME=name,
+            )
+            gateways.append(gateway)
+            health[name] = httpx.get(f"http://127.0.0.1:{port}/health", timeout=30).status_code
+        assert health == {"": 503, "collector.internal": 200}
+    finally:
+        for gateway in gateways:
+            gateway.stop()
+        backend.stop()
 
 
 # -- start-up refuses unsafe or broken settings ---------------------------------------------
