@@ -1,15 +1,26 @@
-"""Command line: `python -m collector [serve]` and `python -m collector clients create`."""
+"""Command line: `python -m collector [serve]` and `python -m collector clients
+create|list|revoke|rotate` (the admin RPCs' twins, for the operator; audited as "cli")."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
 import sys
 from collections.abc import AsyncIterator
 
-from collector.clients import DEFAULT_SCOPES, SCOPES, ClientRegistry, ClientSpec, client_spec
+from collector.audit import Auditor
+from collector.clients import (
+    DEFAULT_SCOPES,
+    MAX_GRACE_S,
+    SCOPES,
+    ClientRegistry,
+    ClientSpec,
+    client_spec,
+)
 from collector.embedded import DataDirInUse, shared_embedded_database
 from collector.errors import InvalidArgument, from_exception
 from collector.server import serve
@@ -21,7 +32,12 @@ ENV_HELP = """environment (see README for all):
   DATABASE_NAME    database name (aegisai)
   JWT_SECRET       HMAC secret, >= 32 bytes; required with MONGODB_URL
   JWT_EXPIRATION   token lifetime in seconds (3600)
+  GRPC_HOST        address to listen on (127.0.0.1; 0.0.0.0 only behind TLS or a proxy)
   GRPC_PORT        gRPC port (50051; 0 = any free port)
+  GRPC_TLS_CERT / GRPC_TLS_KEY   PEM certificate chain and key: serve gRPC over TLS
+  RATE_LIMIT_INGEST_PER_S   events per second per client and replica (0 = no limit)
+  RATE_LIMIT_READ_PER_S     read calls per second per client and replica (20)
+  AUTH_ATTEMPTS_PER_MIN     failed token requests per client id and minute (10)
   DATA_DIR         embedded DB files and generated secret (./data)
   BOOTSTRAP_CLIENT_ID / BOOTSTRAP_CLIENT_SECRET   global admin created or updated at start
   ROLLUP_INTERVAL_S / ALERTS_INTERVAL_S / RETENTION_INTERVAL_S
@@ -30,7 +46,7 @@ ENV_HELP = """environment (see README for all):
   ROLLUP_RETENTION_DAYS   delete minute rollup buckets older than this (7; 0 = keep)
   ALLOW_PRIVATE_WEBHOOKS  let alert webhooks reach loopback/private addresses (false)
 
-`clients create` uses the database of a collector running on the same DATA_DIR, or starts
+`clients ...` uses the database of a collector running on the same DATA_DIR, or starts
 the embedded one just for itself; it never starts a second database on a DATA_DIR in use.
 
 exit status: 0 done; 1 the database cannot be reached or started; 2 invalid arguments or
@@ -61,6 +77,24 @@ def parser() -> argparse.ArgumentParser:
         default=list(DEFAULT_SCOPES),
         help="default: %(default)s",
     )
+    listing = clients_sub.add_parser(
+        "list", help="list API clients (never their secrets), one JSON object a line"
+    )
+    listing.add_argument("--tenant", help="only this tenant's clients")
+    revoke = clients_sub.add_parser(
+        "revoke", help="revoke a client: no more logins; live tokens stop within a second"
+    )
+    revoke.add_argument("client_id")
+    rotate = clients_sub.add_parser(
+        "rotate", help="give a client a new secret (printed once); the old one works for a grace"
+    )
+    rotate.add_argument("client_id")
+    rotate.add_argument(
+        "--grace-seconds",
+        type=int,
+        default=0,
+        help=f"how long the old secret keeps working, 0-{MAX_GRACE_S} (default: 0)",
+    )
     return p
 
 
@@ -74,6 +108,9 @@ async def reach_database(settings: Settings) -> AsyncIterator[str]:
         yield url
 
 
+CLI_ACTOR = "cli"
+
+
 async def create_client(settings: Settings, spec: ClientSpec) -> None:
     async with (
         reach_database(settings) as url,
@@ -85,10 +122,49 @@ async def create_client(settings: Settings, spec: ClientSpec) -> None:
         ) as storage,
     ):
         created = await ClientRegistry(storage).create(spec)
+        await Auditor(storage).record(
+            "admin",
+            created.tenant,
+            CLI_ACTOR,
+            "client_created",
+            {"new_client_id": created.client_id, "scopes": list(created.scopes)},
+        )
     print(f"clientId={created.client_id}")
     print(f"clientSecret={created.client_secret}")
     print(f"tenant={created.tenant}")
     print(f"scopes={','.join(created.scopes)}")
+
+
+async def manage_clients(settings: Settings, args: argparse.Namespace) -> None:
+    """list / revoke / rotate, as a global admin would over the API."""
+    async with (
+        reach_database(settings) as url,
+        open_storage(url, settings.database_name, settings.mongodb_timeout_ms) as storage,
+    ):
+        registry, audit = ClientRegistry(storage), Auditor(storage)
+        if args.clients_command == "list":
+            for client in await registry.list_clients(args.tenant):
+                print(json.dumps(dataclasses.asdict(client), default=str), flush=True)
+            return
+        found = await registry.find(args.client_id)
+        if found is None:
+            raise InvalidArgument(f"client {args.client_id!r} not found")
+        target = {"target_client_id": args.client_id}
+        if args.clients_command == "revoke":
+            revoked_at = await registry.revoke(args.client_id)
+            await audit.record("admin", found["tenant"], CLI_ACTOR, "client_revoked", target)
+            print(f"revoked {args.client_id} at {revoked_at.isoformat()}")
+            return
+        secret = await registry.rotate(args.client_id, args.grace_seconds)
+        await audit.record(
+            "admin",
+            found["tenant"],
+            CLI_ACTOR,
+            "client_rotated",
+            {**target, "grace_seconds": args.grace_seconds},
+        )
+    print(f"clientId={args.client_id}")
+    print(f"clientSecret={secret}")
 
 
 def fail(exc: BaseException, code: int) -> int:
@@ -104,11 +180,16 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s - %(name)s - %(levelname)s - %(message)s",
         stream=sys.stderr,
     )
+    # PyMongo's DEBUG logs print whole commands: query values (a secret typed as a client
+    # id) and documents. Never, whatever LOG_LEVEL says.
+    logging.getLogger("pymongo").setLevel(max(logging.INFO, logging.root.level))
     try:
-        if args.command == "clients":
+        if args.command == "clients" and args.clients_command == "create":
             # Checked before any database is reached, let alone started.
             spec = client_spec(args.name, args.tenant, args.scopes)
             asyncio.run(create_client(settings, spec))
+        elif args.command == "clients":
+            asyncio.run(manage_clients(settings, args))
         else:
             asyncio.run(serve(settings))
     except (ConfigError, InvalidArgument) as exc:

@@ -1,5 +1,6 @@
 """API clients (the `users` collection): creation, argon2id secrets, authentication, the
-bootstrap admin, and the token and client-creation RPCs with their audit records."""
+bootstrap admin, listing, revocation and secret rotation. Who may do what is decided by
+collector.auth_service; this module only keeps the records."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pymongo.errors import DuplicateKeyError
 
-from collector.errors import AlreadyExists, InvalidArgument, PermissionDenied, Unauthenticated
-from collector.storage import Storage
-from collector.tokens import Principal, TokenService
+from collector.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, Unauthenticated
+from collector.storage import Document, Storage
+from collector.tokens import Principal
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,20 @@ DEFAULT_TENANT = "default"
 MAX_CONCURRENT_HASHES = 2
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{3,128}$")
+MAX_GRACE_S = 86_400
+MAX_LISTED = 10_000
+# What an admin may see of a client: never a hash.
+PUBLIC_FIELDS = {
+    "_id": 0,
+    "client_id": 1,
+    "name": 1,
+    "tenant": 1,
+    "scopes": 1,
+    "global_admin": 1,
+    "created_at": 1,
+    "revoked_at": 1,
+    "secret_rotated_at": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,33 @@ class NewClient:
     tenant: str
     name: str
     scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """A client as admins see it."""
+
+    client_id: str
+    name: str
+    tenant: str
+    scopes: tuple[str, ...]
+    global_admin: bool
+    created_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    secret_rotated_at: dt.datetime | None
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> ClientInfo:
+        return cls(
+            doc["client_id"],
+            doc.get("name", ""),
+            doc["tenant"],
+            tuple(doc.get("scopes", ())),
+            bool(doc.get("global_admin")),
+            doc.get("created_at"),
+            doc.get("revoked_at"),
+            doc.get("secret_rotated_at"),
+        )
 
 
 @dataclass(frozen=True)
@@ -138,6 +180,8 @@ class ClientRegistry:
                     "global_admin": True,
                     "secret_hash": await self._hash(client_secret),
                 },
+                # Configured at start: it works again even if it had been revoked.
+                "$unset": {"revoked_at": "", "previous_secret_hash": ""},
                 "$setOnInsert": {"created_at": dt.datetime.now(dt.UTC)},
             },
             upsert=True,
@@ -148,59 +192,87 @@ class ClientRegistry:
         return bool(doc and doc.get("global_admin"))
 
     async def authenticate(self, client_id: str, client_secret: str) -> Principal:
-        """The client's principal, or Unauthenticated with one message for every failure."""
+        """The client's principal, or Unauthenticated with one message for every failure:
+        an unknown client costs the same argon2 verify as a wrong secret."""
         doc = await self._users.find_one({"client_id": client_id}) if client_id else None
-        stored = doc["secret_hash"] if doc else self._dummy_hash
+        version = int(doc.get("secret_version", 0)) if doc else 0
+        if doc is not None and await self._matches(doc.get("secret_hash"), client_secret):
+            pass
+        elif (
+            doc is not None
+            and self._in_grace(doc)
+            and await self._matches(doc.get("previous_secret_hash"), client_secret)
+        ):
+            # The old secret, still in its grace period: so are the tokens it gets.
+            version -= 1
+        else:
+            if doc is None:
+                await self._matches(None, client_secret)
+            raise Unauthenticated("invalid client credentials", reason="invalid_client")
+        if doc.get("revoked_at") is not None:
+            raise Unauthenticated("invalid client credentials", reason="invalid_client")
+        return Principal(
+            doc["client_id"], doc["tenant"], frozenset(doc["scopes"]), secret_version=version
+        )
+
+    async def _matches(self, stored: str | None, secret: str) -> bool:
         try:
-            await self._verify(stored, client_secret)
+            await self._verify(stored or self._dummy_hash, secret)
         except (VerificationError, InvalidHashError):
-            doc = None
+            return False
+        return stored is not None
+
+    @staticmethod
+    def _in_grace(doc: Document) -> bool:
+        until = doc.get("previous_secret_until")
+        return until is not None and dt.datetime.now(dt.UTC) < until
+
+    async def find(self, client_id: str) -> Document | None:
+        return await self._users.find_one({"client_id": client_id}, PUBLIC_FIELDS)
+
+    async def list_clients(self, tenant: str | None) -> list[ClientInfo]:
+        """The clients of one tenant, or of all (None), oldest first."""
+        query: Document = {} if tenant is None else {"tenant": tenant}
+        cursor = self._users.find(query, PUBLIC_FIELDS).sort("created_at", 1).limit(MAX_LISTED)
+        return [ClientInfo.from_doc(doc) async for doc in cursor]
+
+    async def revoke(self, client_id: str) -> dt.datetime:
+        """Revoke the client (once; again is a no-op) and return when it was revoked."""
+        now = dt.datetime.now(dt.UTC)
+        await self._users.update_one(
+            {"client_id": client_id, "revoked_at": None}, {"$set": {"revoked_at": now}}
+        )
+        doc = await self._users.find_one({"client_id": client_id}, {"revoked_at": 1})
+        if doc is None or doc.get("revoked_at") is None:
+            raise NotFound(f"client {client_id!r} not found")
+        revoked_at: dt.datetime = doc["revoked_at"]
+        return revoked_at
+
+    async def rotate(self, client_id: str, grace_s: int) -> str:
+        """A new secret for the client; the current one keeps working for grace_s seconds."""
+        if not 0 <= grace_s <= MAX_GRACE_S:
+            raise InvalidArgument(f"grace_seconds: must be 0-{MAX_GRACE_S}")
+        doc = await self._users.find_one({"client_id": client_id})
         if doc is None:
-            raise Unauthenticated("invalid client credentials")
-        return Principal(doc["client_id"], doc["tenant"], frozenset(doc["scopes"]))
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    access_token: str
-    expires_in: int  # seconds
-
-
-class AuthService:
-    """The AuthService RPCs: tokens for client credentials, and clients created by admins.
-    Both leave an audit record."""
-
-    def __init__(self, clients: ClientRegistry, tokens: TokenService, storage: Storage) -> None:
-        self._clients = clients
-        self._tokens = tokens
-        self._storage = storage
-
-    async def issue_token(self, client_id: str, client_secret: str) -> IssuedToken:
-        principal = await self._clients.authenticate(client_id, client_secret)
-        token = self._tokens.issue(principal)
-        await self._storage.audit(
-            event_type="auth",
-            tenant=principal.tenant,
-            client_id=principal.client_id,
-            action="token_issued",
-            details={"scopes": sorted(principal.scopes)},
+            raise NotFound(f"client {client_id!r} not found")
+        if doc.get("revoked_at") is not None:
+            raise InvalidArgument(f"client {client_id!r} is revoked; create a new one")
+        secret = secrets.token_urlsafe(32)
+        now = dt.datetime.now(dt.UTC)
+        version = int(doc.get("secret_version", 0))
+        result = await self._users.update_one(
+            # Only over the version read: two rotations at once must not both win.
+            {"client_id": client_id, "secret_version": doc.get("secret_version")},
+            {
+                "$set": {
+                    "secret_hash": await self._hash(secret),
+                    "previous_secret_hash": doc["secret_hash"],
+                    "previous_secret_until": now + dt.timedelta(seconds=grace_s),
+                    "secret_version": version + 1,
+                    "secret_rotated_at": now,
+                }
+            },
         )
-        return IssuedToken(token, self._tokens.lifetime_s)
-
-    async def create_client(
-        self, caller: Principal, *, name: str, tenant: str, scopes: list[str]
-    ) -> NewClient:
-        """Create a client on behalf of an admin: tenant admins only within their tenant."""
-        if "admin" not in caller.scopes:
-            raise PermissionDenied("the admin scope is required")
-        if tenant != caller.tenant and not await self._clients.is_global_admin(caller.client_id):
-            raise PermissionDenied("an admin may create clients only in its own tenant")
-        created = await self._clients.create(client_spec(name, tenant, scopes))
-        await self._storage.audit(
-            event_type="admin",
-            tenant=created.tenant,
-            client_id=caller.client_id,
-            action="client_created",
-            details={"new_client_id": created.client_id, "scopes": list(created.scopes)},
-        )
-        return created
+        if result.matched_count == 0:
+            raise Conflict(f"client {client_id!r} was changed meanwhile; try again")
+        return secret

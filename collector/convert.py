@@ -22,7 +22,8 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, events_pb2, ingest_pb2, prices_pb2
 from collector.alerts.rules import AlertEvent, Rule, RuleSpec
-from collector.clients import NewClient
+from collector.audit import AuditEntry
+from collector.clients import ClientInfo, NewClient
 from collector.dashboards import (
     Latency,
     LLMMetrics,
@@ -127,6 +128,35 @@ def create_client_response(client: NewClient) -> auth_pb2.CreateClientResponse:
         tenant=client.tenant,
         name=client.name,
         scopes=list(client.scopes),
+    )
+
+
+def client_info(client: ClientInfo) -> auth_pb2.ClientInfo:
+    info = auth_pb2.ClientInfo(
+        clientId=client.client_id,
+        name=client.name,
+        tenant=client.tenant,
+        scopes=list(client.scopes),
+        global_admin=client.global_admin,
+    )
+    for field, moment in (
+        ("created_at", client.created_at),
+        ("revoked_at", client.revoked_at),
+        ("secret_rotated_at", client.secret_rotated_at),
+    ):
+        if moment is not None:
+            getattr(info, field).CopyFrom(_timestamp(moment))
+    return info
+
+
+def audit_entry(entry: AuditEntry) -> auth_pb2.AuditLogEntry:
+    return auth_pb2.AuditLogEntry(
+        event_type=entry.event_type,
+        client_id=entry.client_id,
+        action=entry.action,
+        timestamp=_timestamp(entry.timestamp),
+        details=_struct(entry.details),
+        tenant=entry.tenant,
     )
 
 

@@ -13,10 +13,15 @@ from pymongo import errors as mongo_errors
 class AegisError(Exception):
     code = grpc.StatusCode.INTERNAL
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, reason: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        # A machine-readable cause, sent as google.rpc.ErrorInfo (e.g. RFC 6749's
+        # "invalid_client" for the token endpoint).
+        self.reason = reason
 
 
 class InvalidArgument(AegisError):
@@ -37,6 +42,10 @@ class NotFound(AegisError):
 
 class AlreadyExists(AegisError):
     code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class Conflict(AegisError):
+    code = grpc.StatusCode.ABORTED
 
 
 class ResourceExhausted(AegisError):

@@ -12,6 +12,7 @@ from bson import ObjectId
 from collector.errors import InvalidArgument
 from collector.price_overrides import PriceOverrides
 from collector.pricing import PriceTable, price_event
+from collector.ratelimit import RateLimiter
 from collector.rollups.cells import Kind
 from collector.rollups.partials import partial_of
 from collector.storage import Storage
@@ -35,10 +36,12 @@ class IngestService:
     def __init__(
         self,
         storage: Storage,
+        limit: RateLimiter | None = None,
         prices: PriceTable | None = None,
         overrides: PriceOverrides | None = None,
     ) -> None:
         self._storage = storage
+        self._limit = limit  # RATE_LIMIT_INGEST_PER_S: events per second per client
         self._prices = prices or PriceTable()
         self._overrides = overrides or PriceOverrides(storage)
         self._targets: dict[Kind, tuple[Any, Callable[[dict[str, Any], dt.datetime], None]]] = {
@@ -52,6 +55,8 @@ class IngestService:
         """Store the valid events; `events` holds an Invalid where one could not be read."""
         if len(events) > MAX_BATCH:
             raise InvalidArgument(f"a batch holds at most {MAX_BATCH} events, not {len(events)}")
+        if self._limit is not None:
+            self._limit.take(principal.client_id, len(events), tenant=principal.tenant)
         collection, fill_and_check = self._targets[kind]
         result = IngestResult()
         now = dt.datetime.now(dt.UTC)

@@ -1,4 +1,6 @@
-"""The RPC edge: authenticate the bearer token, check the scope, map errors to statuses.
+"""The RPC edge: authenticate the bearer token, check its client still counts and the scope,
+apply the read rate limit, and map errors to statuses. A stream ends with UNAUTHENTICATED
+once its token expires or its client is revoked.
 
 Every handler of our services runs inside this wrapper, so a servicer can rely on
 `current_principal()` and raise plain AegisErrors.
@@ -6,8 +8,10 @@ Every handler of our services runs inside this wrapper, so a servicer can rely o
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -17,20 +21,31 @@ from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from collector.basic_auth import BasicCredentials
-from collector.errors import InvalidArgument, PermissionDenied, Unauthenticated, from_exception
-from collector.tokens import Principal, TokenService
+from collector.client_status import ClientStatusCache
+from collector.errors import (
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+    from_exception,
+)
+from collector.ratelimit import RateLimiter
+from collector.tokens import LEEWAY_S, Principal, TokenService
 
 log = logging.getLogger(__name__)
 
-OTLP_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 PUBLIC = None  # no token needed
 # Managing alert rules: either scope will do.
 ALERTS_ADMIN = ("alerts", "admin")
 Scope = str | tuple[str, ...] | None  # a tuple: any one of them will do
 # Required scope per method. A method of our package that is missing here is refused.
+OTLP_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 METHOD_SCOPES: dict[str, Scope] = {
     "/aegis.v1.AuthService/IssueToken": PUBLIC,
     "/aegis.v1.AuthService/CreateClient": "admin",
+    "/aegis.v1.AuthService/ListClients": "admin",
+    "/aegis.v1.AuthService/RevokeClient": "admin",
+    "/aegis.v1.AuthService/RotateClientSecret": "admin",
+    "/aegis.v1.AuthService/ListAuditLogs": "admin",
     "/aegis.v1.IngestService/IngestML": "ingest",
     "/aegis.v1.IngestService/IngestLLM": "ingest",
     "/aegis.v1.IngestService/IngestMLJson": "ingest",
@@ -50,9 +65,17 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/aegis.v1.PriceService/DeletePrice": "admin",
     OTLP_EXPORT: "ingest",
 }
+# Methods that count against RATE_LIMIT_READ_PER_S: every call that only reads.
+READ_METHODS = frozenset(
+    {method for method, scope in METHOD_SCOPES.items() if scope == "read"}
+    | {"/aegis.v1.AuthService/ListClients", "/aegis.v1.AuthService/ListAuditLogs"}
+)
 OUR_PACKAGE = "/aegis.v1."
+# How often a stream looks at its client's status (cached: see collector.client_status).
+STREAM_CHECK_S = 0.25
 # Methods that also take `authorization: Basic …` (exporters keep a static header).
 BASIC_METHODS = frozenset({OTLP_EXPORT})
+ERROR_DOMAIN = "aegisai"
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
 
@@ -106,17 +129,26 @@ async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> N
         log.exception("unhandled error in RPC", exc_info=exc)
         await context.abort(grpc.StatusCode.INTERNAL, "internal error")
         return
-    trailers: tuple[tuple[str, str | bytes], ...] = ()
+    details = []
     if error.retry_after is not None:
-        retry = error_details_pb2.RetryInfo(
-            retry_delay=duration_pb2.Duration(
-                nanos=int(error.retry_after % 1 * 1e9), seconds=int(error.retry_after)
+        details.append(
+            error_details_pb2.RetryInfo(
+                retry_delay=duration_pb2.Duration(
+                    nanos=int(error.retry_after % 1 * 1e9), seconds=int(error.retry_after)
+                )
             )
         )
-        detail = any_pb2.Any()
-        detail.Pack(retry)
+    if error.reason is not None:
+        details.append(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN))
+    trailers: tuple[tuple[str, str | bytes], ...] = ()
+    if details:
+        packed = []
+        for detail in details:
+            holder = any_pb2.Any()
+            holder.Pack(detail)
+            packed.append(holder)
         status = status_pb2.Status(
-            code=getattr(code_pb2, error.code.name), message=error.message, details=[detail]
+            code=getattr(code_pb2, error.code.name), message=error.message, details=packed
         )
         trailers = (("grpc-status-details-bin", status.SerializeToString()),)
     await context.abort(error.code, error.message, trailers)
@@ -132,8 +164,16 @@ def basic_credentials(context: grpc.aio.ServicerContext) -> str | None:
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, tokens: TokenService, basic: BasicCredentials | None = None) -> None:
+    def __init__(
+        self,
+        tokens: TokenService,
+        status: ClientStatusCache,
+        reads: RateLimiter,
+        basic: BasicCredentials | None = None,
+    ) -> None:
         self._tokens = tokens
+        self._status = status
+        self._reads = reads
         self._basic = basic
 
     async def _principal(self, context: grpc.aio.ServicerContext, method: str) -> Principal:
@@ -144,16 +184,20 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return self._tokens.verify(bearer_token(context))
 
     async def _authenticate(
-        self, context: grpc.aio.ServicerContext, scope: Scope, method: str
-    ) -> None:
+        self, context: grpc.aio.ServicerContext, method: str, scope: Scope
+    ) -> Principal | None:
         if scope is PUBLIC:
-            return
+            return None
         principal = await self._principal(context, method)
+        await self._status.check(principal)
         if isinstance(scope, str) and scope not in principal.scopes:
             raise PermissionDenied(f"the {scope!r} scope is required")
         if isinstance(scope, tuple) and principal.scopes.isdisjoint(scope):
             raise PermissionDenied(f"one of the scopes {list(scope)} is required")
+        if method in READ_METHODS:
+            self._reads.take(principal.client_id, tenant=principal.tenant)
         _principal.set(principal)
+        return principal
 
     async def intercept_service(
         self,
@@ -170,22 +214,22 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         deserialize = _tolerant(handler.request_deserializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, scope, method),
+                self._wrap_unary(handler.unary_unary, method, scope),
                 request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_stream:
             return grpc.stream_stream_rpc_method_handler(
-                self._wrap_stream(handler.stream_stream, scope, method),
+                self._wrap_stream(handler.stream_stream, method, scope),
                 request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
         raise RuntimeError(f"{method}: unsupported RPC shape")
 
-    def _wrap_unary(self, inner: Any, scope: Scope, method: str) -> Any:
+    def _wrap_unary(self, inner: Any, method: str, scope: Scope) -> Any:
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                await self._authenticate(context, scope, method)
+                await self._authenticate(context, method, scope)
                 return await inner(_decoded(request), context)
             except grpc.aio.AbortError:
                 raise
@@ -194,11 +238,14 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
         return unary
 
-    def _wrap_stream(self, inner: Any, scope: Scope, method: str) -> Any:
+    def _wrap_stream(self, inner: Any, method: str, scope: Scope) -> Any:
         async def stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
-                await self._authenticate(context, scope, method)
-                async for response in inner(_decoded_stream(requests), context):
+                principal = await self._authenticate(context, method, scope)
+                responses = inner(_decoded_stream(requests), context)
+                if principal is not None:
+                    responses = self._while_valid(responses, principal)
+                async for response in responses:
                     yield response
             except grpc.aio.AbortError:
                 raise
@@ -206,3 +253,46 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 await abort_with(context, exc)
 
         return stream
+
+    async def _while_valid(
+        self, responses: AsyncIterator[Any], principal: Principal
+    ) -> AsyncIterator[Any]:
+        """The responses, until the token expires or its client is revoked or rotated away:
+        then UNAUTHENTICATED. Unacknowledged batches are the client's to resend (after
+        logging in again); event ids make a batch that did land count as duplicates."""
+        watch = asyncio.ensure_future(self._watch(principal))
+        following: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                following = asyncio.ensure_future(anext(responses))
+                await asyncio.wait({following, watch}, return_when=asyncio.FIRST_COMPLETED)
+                if not following.done():
+                    watch.result()  # raises why the token no longer counts
+                try:
+                    response = following.result()
+                except StopAsyncIteration:
+                    return
+                yield response
+        finally:
+            for task in (watch, following):
+                if task is not None and not task.done():
+                    task.cancel()
+            # Collected, so that no outcome of either is left unretrieved.
+            await asyncio.gather(watch, *([following] if following else []), return_exceptions=True)
+
+    async def _watch(self, principal: Principal) -> None:
+        while True:
+            # The same leeway as a token's check at the start of a call.
+            left = principal.expires_at + LEEWAY_S - time.time()
+            if left <= 0:
+                raise Unauthenticated("token expired; log in again")
+            await asyncio.sleep(min(left, STREAM_CHECK_S))
+            try:
+                await self._status.check(principal, fresh=True)
+            except Unauthenticated:
+                raise
+            except Exception as exc:
+                if from_exception(exc) is None:
+                    raise
+                # The database is unreachable: the stream's writes report that themselves.
+                log.debug("client status unknown for now: %s", exc)

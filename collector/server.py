@@ -31,8 +31,11 @@ from aegis.v1 import (
 from collector.alerts.job import run_alerts
 from collector.alerts.rules import RuleService
 from collector.alerts.webhooks import DeliveryPolicy
+from collector.audit import Auditor
+from collector.auth_service import AuthService
 from collector.basic_auth import BasicCredentials
-from collector.clients import AuthService, ClientRegistry
+from collector.client_status import ClientStatusCache
+from collector.clients import ClientRegistry
 from collector.dashboards import Dashboards
 from collector.embedded import embedded_database
 from collector.health import monitor_database
@@ -44,6 +47,7 @@ from collector.otlp import servicer as otlp_servicer
 from collector.otlp.service import OtlpIngest
 from collector.pipeline import Admission
 from collector.price_overrides import PriceOverrides
+from collector.ratelimit import Limits
 from collector.rollups.fold import run_rollups
 from collector.servicers import (
     AlertServicer,
@@ -99,8 +103,18 @@ async def grpc_server(
 ) -> AsyncIterator[int]:
     """Serve until the block ends; yields the bound port."""
     shutdown = asyncio.Event()
+    audit = Auditor(storage)
+    status = ClientStatusCache(storage.users)
+    limits = Limits.per_client(
+        ingest_per_s=settings.rate_limit_ingest_per_s,
+        read_per_s=settings.rate_limit_read_per_s,
+        auth_attempts_per_min=settings.auth_attempts_per_min,
+        audit=audit,
+    )
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(tokens, BasicCredentials(clients.authenticate))],
+        interceptors=[
+            AuthInterceptor(tokens, status, limits.read, BasicCredentials(clients.authenticate))
+        ],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -108,10 +122,10 @@ async def grpc_server(
         ],
     )
     auth_pb2_grpc.add_AuthServiceServicer_to_server(
-        AuthServicer(AuthService(clients, tokens, storage)), server
+        AuthServicer(AuthService(clients, tokens, status, audit, limits.auth), audit), server
     )
     overrides = PriceOverrides(storage)
-    ingest = IngestService(storage, overrides=overrides)
+    ingest = IngestService(storage, limits.ingest, overrides=overrides)
     admission = Admission(settings.max_inflight_batches)
     ingest_pb2_grpc.add_IngestServiceServicer_to_server(
         IngestServicer(
@@ -130,7 +144,11 @@ async def grpc_server(
         server,
     )
     alerts_pb2_grpc.add_AlertServiceServicer_to_server(
-        AlertServicer(RuleService(storage, allow_private_webhooks=settings.allow_private_webhooks)),
+        AlertServicer(
+            RuleService(
+                storage, allow_private_webhooks=settings.allow_private_webhooks, audit=audit
+            )
+        ),
         server,
     )
     health = health_aio.HealthServicer()
@@ -143,7 +161,12 @@ async def grpc_server(
         ],
         server,
     )
-    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    address = f"{settings.grpc_host}:{settings.grpc_port}"
+    key_pair = settings.tls_key_pair()
+    if key_pair is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, grpc.ssl_server_credentials([key_pair]))
     await server.start()
     try:
         async with monitor_database(storage, health, SERVICE_NAMES, settings.health_interval_s):
@@ -202,6 +225,7 @@ def tune_garbage_collector() -> None:
 
 
 async def serve(settings: Settings) -> None:
+    settings.tls_key_pair()  # a TLS mistake stops start-up before anything else starts
     tokens = TokenService(
         settings.resolved_jwt_secret(),
         algorithm=settings.jwt_algorithm,
@@ -228,7 +252,12 @@ async def serve(settings: Settings) -> None:
         await stack.enter_async_context(background_jobs(settings, storage).running())
         port = await stack.enter_async_context(grpc_server(settings, storage, tokens, clients))
         tune_garbage_collector()
-        log.info("collector serving gRPC on %s:%d", settings.grpc_host, port)
+        log.info(
+            "collector serving gRPC%s on %s:%d",
+            " over TLS" if settings.grpc_tls_cert else "",
+            settings.grpc_host,
+            port,
+        )
         # The one line on stdout that supervisors and tests wait for.
         print(f"READY grpc={port}", flush=True)
         await stop.wait()

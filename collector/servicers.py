@@ -22,7 +22,8 @@ from aegis.v1 import (
 )
 from collector import convert, json_events
 from collector.alerts.rules import RuleService
-from collector.clients import AuthService
+from collector.audit import Auditor
+from collector.auth_service import AuthService
 from collector.dashboards import Dashboards, MetricsQuery
 from collector.dates import parse_interval, parse_range
 from collector.ingest import IngestService
@@ -34,8 +35,9 @@ Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
-    def __init__(self, auth: AuthService) -> None:
+    def __init__(self, auth: AuthService, audit: Auditor) -> None:
         self._auth = auth
+        self._audit = audit
 
     async def IssueToken(
         self, request: auth_pb2.IssueTokenRequest, context: Context
@@ -55,6 +57,35 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             scopes=list(request.scopes),
         )
         return convert.create_client_response(created)
+
+    async def ListClients(
+        self, request: auth_pb2.ListClientsRequest, context: Context
+    ) -> auth_pb2.ListClientsResponse:
+        clients = await self._auth.list_clients(current_principal())
+        return auth_pb2.ListClientsResponse(clients=[convert.client_info(c) for c in clients])
+
+    async def RevokeClient(
+        self, request: auth_pb2.RevokeClientRequest, context: Context
+    ) -> auth_pb2.RevokeClientResponse:
+        revoked_at = await self._auth.revoke_client(current_principal(), request.clientId)
+        reply = auth_pb2.RevokeClientResponse(clientId=request.clientId)
+        reply.revoked_at.FromDatetime(revoked_at)
+        return reply
+
+    async def RotateClientSecret(
+        self, request: auth_pb2.RotateClientSecretRequest, context: Context
+    ) -> auth_pb2.RotateClientSecretResponse:
+        secret = await self._auth.rotate_secret(
+            current_principal(), request.clientId, request.grace_seconds
+        )
+        return auth_pb2.RotateClientSecretResponse(clientId=request.clientId, clientSecret=secret)
+
+    async def ListAuditLogs(
+        self, request: auth_pb2.ListAuditLogsRequest, context: Context
+    ) -> auth_pb2.ListAuditLogsResponse:
+        dates = parse_range(request.start_date, request.end_date)
+        entries = await self._audit.list_entries(current_principal().tenant, dates)
+        return auth_pb2.ListAuditLogsResponse(entries=[convert.audit_entry(e) for e in entries])
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
@@ -178,15 +209,17 @@ class AlertServicer(alerts_pb2_grpc.AlertServiceServicer):
     async def UpdateRule(
         self, request: alerts_pb2.UpdateRuleRequest, context: Context
     ) -> alerts_pb2.AlertRule:
+        caller = current_principal()
         rule = await self._rules.update(
-            current_principal().tenant, request.id, convert.rule_spec(request)
+            caller.tenant, request.id, convert.rule_spec(request), actor=caller.client_id
         )
         return convert.alert_rule(rule)
 
     async def DeleteRule(
         self, request: alerts_pb2.DeleteRuleRequest, context: Context
     ) -> alerts_pb2.DeleteRuleResponse:
-        await self._rules.delete(current_principal().tenant, request.id)
+        caller = current_principal()
+        await self._rules.delete(caller.tenant, request.id, actor=caller.client_id)
         return alerts_pb2.DeleteRuleResponse()
 
     async def ListAlertEvents(

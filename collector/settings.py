@@ -26,8 +26,17 @@ class Settings(BaseSettings):
     jwt_issuer: str = "aegisai"
     jwt_audience: str = "aegisai"
     log_level: str = "INFO"
-    grpc_host: str = "0.0.0.0"
+    # Loopback unless told otherwise; expose with 0.0.0.0 behind TLS or a proxy (SECURITY.md).
+    grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(50051, ge=0, le=65535)
+    # PEM files: with both, gRPC is served over TLS only.
+    grpc_tls_cert: pathlib.Path | None = None
+    grpc_tls_key: pathlib.Path | None = None
+    # Per client, per replica (token buckets; 0 = no limit): events/s ingested (burst of the
+    # same size), read calls/s (same), and failed token requests per minute per client id.
+    rate_limit_ingest_per_s: float = Field(0, ge=0)
+    rate_limit_read_per_s: float = Field(20, ge=0)
+    auth_attempts_per_min: float = Field(10, ge=0)
     data_dir: pathlib.Path = pathlib.Path("./data")
     bootstrap_client_id: str | None = None
     bootstrap_client_secret: str | None = None
@@ -56,6 +65,17 @@ class Settings(BaseSettings):
     rollup_retention_days: float = Field(7, ge=0)
     # Alert webhooks to loopback, private and link-local addresses are refused unless true.
     allow_private_webhooks: bool = False
+
+    def tls_key_pair(self) -> tuple[bytes, bytes] | None:
+        """(private key, certificate chain) PEM bytes when TLS is configured, else None."""
+        if self.grpc_tls_cert is None and self.grpc_tls_key is None:
+            return None
+        if self.grpc_tls_cert is None or self.grpc_tls_key is None:
+            raise ConfigError("GRPC_TLS_CERT and GRPC_TLS_KEY must be given together")
+        try:
+            return self.grpc_tls_key.read_bytes(), self.grpc_tls_cert.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"GRPC_TLS_CERT / GRPC_TLS_KEY cannot be read: {exc}") from None
 
     @property
     def embedded(self) -> bool:

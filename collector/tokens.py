@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from collector.errors import Unauthenticated
 
 SYMMETRIC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 REQUIRED_CLAIMS = ["sub", "tenant", "scopes", "iat", "exp", "iss", "aud", "jti"]
+# Clock skew allowed between the issuing and the verifying replica (and for a stream's end).
+LEEWAY_S = 5
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,11 @@ class Principal:
     client_id: str
     tenant: str
     scopes: frozenset[str]
+    # The client's secret version when the token was issued (claim "sv", absent = 0): tokens
+    # of a rotated-away secret stop working once the rotation's grace period ends.
+    secret_version: int = 0
+    expires_at: float = math.inf  # epoch seconds; a stream ends then
+    token_id: str = ""  # the jti
 
 
 class TokenService:
@@ -46,6 +54,7 @@ class TokenService:
             "iss": self._issuer,
             "aud": self._audience,
             "jti": uuid.uuid4().hex,
+            "sv": principal.secret_version,
         }
         return jwt.encode(claims, self._secret, algorithm=self._algorithm)
 
@@ -58,15 +67,25 @@ class TokenService:
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": REQUIRED_CLAIMS},
-                leeway=5,
+                leeway=LEEWAY_S,
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("token expired") from None
         except jwt.PyJWTError:
             raise Unauthenticated("invalid token") from None
         scopes = claims["scopes"]
+        version = claims.get("sv", 0)
         if not isinstance(claims["sub"], str) or not isinstance(claims["tenant"], str):
             raise Unauthenticated("invalid token")
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             raise Unauthenticated("invalid token")
-        return Principal(claims["sub"], claims["tenant"], frozenset(scopes))
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise Unauthenticated("invalid token")
+        return Principal(
+            claims["sub"],
+            claims["tenant"],
+            frozenset(scopes),
+            secret_version=version,
+            expires_at=float(claims["exp"]),
+            token_id=str(claims["jti"]),
+        )

@@ -30,8 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(
         prog="python -m gateway",
         description="AegisAI REST gateway: the seed's JSON API, forwarded to the collector.",
-        epilog="environment: HTTP_PORT (8000; 0 = any free port), COLLECTOR_ADDR "
-        "(127.0.0.1:$GRPC_PORT), CORS_ORIGINS (comma-separated), LOG_LEVEL",
+        epilog="environment: HTTP_HOST (127.0.0.1), HTTP_PORT (8000; 0 = any free port), "
+        "COLLECTOR_ADDR (127.0.0.1:$GRPC_PORT), GRPC_TLS_CERT (the collector serves TLS with "
+        "this certificate: trust it), COLLECTOR_TLS_CA (PEM roots, or 'system'), "
+        "CORS_ORIGINS (comma-separated), LOG_LEVEL",
     ).parse_args(argv)
     settings = GatewaySettings()
     logging.basicConfig(

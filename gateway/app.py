@@ -48,13 +48,17 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal channel
-        channel = grpc.aio.insecure_channel(
-            settings.collector_target,
-            options=[
-                ("grpc.max_send_message_length", settings.max_body_bytes),
-                ("grpc.max_receive_message_length", settings.max_body_bytes),
-            ],
-        )
+        options: list[tuple[str, str | int]] = [
+            ("grpc.max_send_message_length", settings.max_body_bytes),
+            ("grpc.max_receive_message_length", settings.max_body_bytes),
+        ]
+        credentials = settings.collector_credentials()
+        if credentials is not None and settings.collector_tls_server_name:
+            options.append(("grpc.ssl_target_name_override", settings.collector_tls_server_name))
+        if credentials is None:
+            channel = grpc.aio.insecure_channel(settings.collector_target, options=options)
+        else:
+            channel = grpc.aio.secure_channel(settings.collector_target, credentials, options)
         try:
             yield
         finally:

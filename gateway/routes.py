@@ -26,7 +26,7 @@ from google.protobuf.message import Message
 
 from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, ingest_pb2, options_pb2, prices_pb2
 from gateway.marshal import BadRequest, from_json, to_json
-from gateway.status import error_body, http_status, retry_after_seconds
+from gateway.status import error_body, http_status, oauth2_error_body, retry_after_seconds
 
 API_FILES: tuple[FileDescriptor, ...] = (
     auth_pb2.DESCRIPTOR,
@@ -37,6 +37,8 @@ API_FILES: tuple[FileDescriptor, ...] = (
 )
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_INT_DIGITS = 300  # a double holds at most ~1.8e308
+# RFC 6749 section 5.1: token responses must not be cached by anyone.
+OAUTH2_NO_STORE = {**NO_STORE, "Pragma": "no-cache"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ class AnnotatedRoute:
     method: MethodDescriptor
     body: str = ""  # "*": the JSON body is the request; "": the query string is
     success_status: int = 200
+    oauth2: bool = False  # the (aegis.v1.oauth2_errors) option: RFC 6749 error bodies
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return OAUTH2_NO_STORE if self.oauth2 else NO_STORE
 
     @property
     def rpc_path(self) -> str:
@@ -64,7 +71,12 @@ def annotated_routes() -> Iterator[AnnotatedRoute]:
                 if verb and verb != "custom":
                     status = options.Extensions[options_pb2.http_success_status] or 200
                     yield AnnotatedRoute(
-                        verb.upper(), getattr(rule, verb), method, rule.body, status
+                        verb.upper(),
+                        getattr(rule, verb),
+                        method,
+                        rule.body,
+                        status,
+                        options.Extensions[options_pb2.oauth2_errors],
                     )
 
 
@@ -74,12 +86,14 @@ def _message_class(name: str) -> type[Message]:
 
 
 def error_response(
-    code: grpc.StatusCode, message: str, *, retry_after: int | None = None
+    route: AnnotatedRoute, code: grpc.StatusCode, message: str, trailers: object = ()
 ) -> JSONResponse:
-    headers = dict(NO_STORE)
+    headers = dict(route.headers)
+    retry_after = retry_after_seconds(trailers)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    return JSONResponse(error_body(code, message), http_status(code), headers=headers)
+    body = oauth2_error_body(code, message, trailers) if route.oauth2 else error_body(code, message)
+    return JSONResponse(body, http_status(code), headers=headers)
 
 
 async def _request_message(request: Request, route: AnnotatedRoute, cls: type[Message]) -> Message:
@@ -118,7 +132,7 @@ def make_endpoint(
         try:
             message = await _request_message(request, route, request_cls)
         except BadRequest as exc:
-            return error_response(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            return error_response(route, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         metadata = []
         if auth := request.headers.get("authorization"):
             metadata.append(("authorization", auth))
@@ -131,11 +145,9 @@ def make_endpoint(
             reply = await call(message, metadata=metadata, timeout=timeout_s)
         except grpc.aio.AioRpcError as exc:
             return error_response(
-                exc.code(),
-                exc.details() or exc.code().name,
-                retry_after=retry_after_seconds(exc.trailing_metadata()),
+                route, exc.code(), exc.details() or exc.code().name, exc.trailing_metadata()
             )
-        return JSONResponse(to_json(reply), route.success_status, headers=NO_STORE)
+        return JSONResponse(to_json(reply), route.success_status, headers=route.headers)
 
     endpoint.__name__ = route.method.name
     endpoint.__doc__ = _doc(route)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pathlib
+
+import grpc
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -9,7 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    http_host: str = "0.0.0.0"
+    # Loopback unless told otherwise, as uvicorn's own default; see SECURITY.md to expose it.
+    http_host: str = "127.0.0.1"
     http_port: int = Field(8000, ge=0, le=65535)
     grpc_port: int = 50051
     # Where the collector listens; defaults to this host's GRPC_PORT.
@@ -19,10 +23,27 @@ class GatewaySettings(BaseSettings):
     log_level: str = "INFO"
     max_body_bytes: int = 4 * 1024 * 1024
     rpc_timeout_s: float = 30.0
+    # The collector serves TLS when GRPC_TLS_CERT is set (the same variable as the collector's):
+    # then the channel uses TLS and trusts COLLECTOR_TLS_CA, or that certificate itself (a
+    # self-signed one), or, with COLLECTOR_TLS_CA=system, the system's roots.
+    grpc_tls_cert: pathlib.Path | None = None
+    collector_tls_ca: str | None = None
+    # The name the collector's certificate must carry, when not the host of COLLECTOR_ADDR
+    # (`make run` dials 127.0.0.1).
+    collector_tls_server_name: str | None = None
 
     @property
     def collector_target(self) -> str:
         return self.collector_addr or f"127.0.0.1:{self.grpc_port}"
+
+    def collector_credentials(self) -> grpc.ChannelCredentials | None:
+        """None: plaintext (the collector has no TLS)."""
+        if self.collector_tls_ca == "system":
+            return grpc.ssl_channel_credentials()
+        roots = self.collector_tls_ca or self.grpc_tls_cert
+        if roots is None:
+            return None
+        return grpc.ssl_channel_credentials(root_certificates=pathlib.Path(roots).read_bytes())
 
     @property
     def cors_origin_list(self) -> list[str]:

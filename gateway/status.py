@@ -49,15 +49,37 @@ def error_body(code: grpc.StatusCode, message: str) -> dict[str, object]:
     return {"code": code.value[0], "message": message, "details": []}
 
 
+def _details(trailers: object) -> list[object]:
+    found: list[object] = []
+    for key, value in trailers or ():  # type: ignore[attr-defined]
+        if key == "grpc-status-details-bin" and isinstance(value, bytes):
+            found.extend(status_pb2.Status.FromString(value).details)
+    return found
+
+
+# The RFC 6749 (section 5.2) error for a status that came without an ErrorInfo reason.
+OAUTH2_ERRORS = {
+    grpc.StatusCode.INVALID_ARGUMENT: "invalid_request",
+    grpc.StatusCode.UNAUTHENTICATED: "invalid_client",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "slow_down",
+}
+
+
+def oauth2_error_body(code: grpc.StatusCode, message: str, trailers: object) -> dict[str, str]:
+    """RFC 6749's error body; the error is the collector's google.rpc.ErrorInfo reason."""
+    error = OAUTH2_ERRORS.get(code, "server_error")
+    for detail in _details(trailers):
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):  # type: ignore[attr-defined]
+            error = info.reason
+    return {"error": error, "error_description": message}
+
+
 def retry_after_seconds(trailers: object) -> int | None:
     """The RetryInfo delay from grpc-status-details-bin, rounded up to whole seconds."""
-    for key, value in trailers or ():  # type: ignore[attr-defined]
-        if key != "grpc-status-details-bin" or not isinstance(value, bytes):
-            continue
-        status = status_pb2.Status.FromString(value)
-        for detail in status.details:
-            info = error_details_pb2.RetryInfo()
-            if detail.Unpack(info):
-                delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
-                return max(1, math.ceil(delay))
+    for detail in _details(trailers):
+        info = error_details_pb2.RetryInfo()
+        if detail.Unpack(info):  # type: ignore[attr-defined]
+            delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+            return max(1, math.ceil(delay))
     return None

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from google.rpc import error_details_pb2, status_pb2
 
 from aegis.v1 import auth_pb2_grpc, dashboard_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from tests.procs import ADMIN_ID, ADMIN_SECRET, Stack, start_stack
@@ -151,6 +152,42 @@ def assert_error(reply: httpx.Response, status: int, code: grpc.StatusCode) -> s
     assert body["details"] == []
     assert isinstance(body["message"], str) and body["message"], body
     return str(body["message"])
+
+
+def assert_oauth_error(reply: httpx.Response, status: int, error: str) -> str:
+    """An RFC 6749 (5.2) error body {error, error_description}, never cached; returns the
+    description."""
+    assert reply.status_code == status, reply.text
+    body = reply.json()
+    assert set(body) == {"error", "error_description"}, body
+    assert body["error"] == error, body
+    assert reply.headers["cache-control"] == "no-store"
+    assert reply.headers["pragma"] == "no-cache"
+    return str(body["error_description"])
+
+
+def status_details(error: grpc.aio.AioRpcError) -> status_pb2.Status:
+    """The google.rpc.Status the collector sent with an error (empty when none)."""
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            return status_pb2.Status.FromString(value)
+    return status_pb2.Status()
+
+
+def retry_delay_s(error: grpc.aio.AioRpcError) -> float | None:
+    for detail in status_details(error).details:
+        info = error_details_pb2.RetryInfo()
+        if detail.Unpack(info):
+            return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+    return None
+
+
+def error_reason(error: grpc.aio.AioRpcError) -> str | None:
+    for detail in status_details(error).details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return info.reason
+    return None
 
 
 async def rpc_error(call: Awaitable[object]) -> grpc.aio.AioRpcError:

@@ -25,6 +25,9 @@ from collector.embedded import mongodb_url, server_command
 from stack import supervision
 
 START_TIMEOUT_S = 90.0
+# Tests that are not about rate limits must never meet one: RATE_LIMIT_READ_PER_S (default 20)
+# would refuse a dashboard test's quick reads on a fast machine.
+UNLIMITED = {"RATE_LIMIT_READ_PER_S": "0", "AUTH_ATTEMPTS_PER_MIN": "0"}
 JWT_SECRET = "test-secret-" + "x" * 40
 ADMIN_ID = "test-admin"
 ADMIN_SECRET = "test-admin-secret-0123456789"
@@ -164,7 +167,7 @@ def collector_env(mongodb_url: str, data_dir: pathlib.Path, **extra: str) -> dic
         BOOTSTRAP_CLIENT_ID=ADMIN_ID,
         BOOTSTRAP_CLIENT_SECRET=ADMIN_SECRET,
         LOG_LEVEL="INFO",
-        **extra,
+        **{**UNLIMITED, **extra},
     )
 
 
@@ -208,7 +211,9 @@ class Stack:
 def stack_env(data_dir: pathlib.Path, *, bootstrap: bool = True, **extra: str) -> dict[str, str]:
     """The environment of `python -m stack` on the embedded database in `data_dir`;
     bootstrap=False leaves BOOTSTRAP_CLIENT_* unset, as on a first `make run`."""
-    env = supervision.child_env(DATA_DIR=str(data_dir), HTTP_PORT="0", GRPC_PORT="0", **extra)
+    env = supervision.child_env(
+        DATA_DIR=str(data_dir), HTTP_PORT="0", GRPC_PORT="0", **{**UNLIMITED, **extra}
+    )
     if bootstrap:
         env.update(BOOTSTRAP_CLIENT_ID=ADMIN_ID, BOOTSTRAP_CLIENT_SECRET=ADMIN_SECRET)
     else:

@@ -16,6 +16,7 @@ from typing import Any
 
 from collector.alerts.metrics import METRICS
 from collector.alerts.ssrf import UnsafeTarget, check_url
+from collector.audit import Auditor
 from collector.errors import InvalidArgument, NotFound
 from collector.storage import Document, Storage
 
@@ -151,10 +152,18 @@ def _check_secret(secret: str) -> str:
 
 
 class RuleService:
-    def __init__(self, storage: Storage, *, allow_private_webhooks: bool) -> None:
+    def __init__(self, storage: Storage, *, allow_private_webhooks: bool, audit: Auditor) -> None:
         self._rules = storage.alert_rules
         self._events = storage.alert_events
         self._allow_private = allow_private_webhooks
+        self._audit = audit
+
+    async def _record(self, tenant: str, actor: str, action: str, rule: Rule | str) -> None:
+        rule_id = rule if isinstance(rule, str) else rule.id
+        details: Document = {"rule_id": rule_id}
+        if not isinstance(rule, str):
+            details.update(name=rule.name, metric=rule.metric)
+        await self._audit.record("alerts", tenant, actor, action, details)
 
     async def _check_url(self, url: str) -> str:
         try:
@@ -188,7 +197,9 @@ class RuleService:
             "last_evaluated_at": None,
         }
         await self._rules.insert_one(doc)
-        return Rule.from_doc(doc)
+        rule = Rule.from_doc(doc)
+        await self._record(tenant, created_by, "rule_created", rule)
+        return rule
 
     async def list_rules(self, tenant: str) -> list[Rule]:
         cursor = self._rules.find({"tenant": tenant}, {"webhook_secret": 0}).sort("created_at", 1)
@@ -200,7 +211,7 @@ class RuleService:
             raise NotFound(f"alert rule {rule_id!r} not found")
         return Rule.from_doc(doc)
 
-    async def update(self, tenant: str, rule_id: str, spec: RuleSpec) -> Rule:
+    async def update(self, tenant: str, rule_id: str, spec: RuleSpec, *, actor: str) -> Rule:
         """Replace the definition; an empty secret keeps the current one. State is kept."""
         changes: Document = _check_definition(spec)
         if spec.webhook_secret:
@@ -210,9 +221,11 @@ class RuleService:
         result = await self._rules.update_one({"_id": rule_id, "tenant": tenant}, {"$set": changes})
         if result.matched_count == 0:
             raise NotFound(f"alert rule {rule_id!r} not found")
-        return await self.get(tenant, rule_id)
+        rule = await self.get(tenant, rule_id)
+        await self._record(tenant, actor, "rule_updated", rule)
+        return rule
 
-    async def delete(self, tenant: str, rule_id: str) -> None:
+    async def delete(self, tenant: str, rule_id: str, *, actor: str) -> None:
         """Delete the rule. Its events stay readable; undelivered webhooks are cancelled."""
         result = await self._rules.delete_one({"_id": rule_id, "tenant": tenant})
         if result.deleted_count == 0:
@@ -221,6 +234,7 @@ class RuleService:
             {"rule_id": rule_id, "tenant": tenant, "delivery_status": "pending"},
             {"$set": {"delivery_status": "cancelled"}},
         )
+        await self._record(tenant, actor, "rule_deleted", rule_id)
 
     async def list_events(self, tenant: str, rule_id: str = "", limit: int = 0) -> list[AlertEvent]:
         if limit < 0 or limit > MAX_EVENTS:

@@ -45,6 +45,26 @@ class AuthServiceStub:
                 request_serializer=aegis_dot_v1_dot_auth__pb2.CreateClientRequest.SerializeToString,
                 response_deserializer=aegis_dot_v1_dot_auth__pb2.CreateClientResponse.FromString,
                 _registered_method=True)
+        self.ListClients = channel.unary_unary(
+                '/aegis.v1.AuthService/ListClients',
+                request_serializer=aegis_dot_v1_dot_auth__pb2.ListClientsRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_auth__pb2.ListClientsResponse.FromString,
+                _registered_method=True)
+        self.RevokeClient = channel.unary_unary(
+                '/aegis.v1.AuthService/RevokeClient',
+                request_serializer=aegis_dot_v1_dot_auth__pb2.RevokeClientRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_auth__pb2.RevokeClientResponse.FromString,
+                _registered_method=True)
+        self.RotateClientSecret = channel.unary_unary(
+                '/aegis.v1.AuthService/RotateClientSecret',
+                request_serializer=aegis_dot_v1_dot_auth__pb2.RotateClientSecretRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_auth__pb2.RotateClientSecretResponse.FromString,
+                _registered_method=True)
+        self.ListAuditLogs = channel.unary_unary(
+                '/aegis.v1.AuthService/ListAuditLogs',
+                request_serializer=aegis_dot_v1_dot_auth__pb2.ListAuditLogsRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_auth__pb2.ListAuditLogsResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -65,6 +85,36 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListClients(self, request, context):
+        """The clients of the caller's tenant (every tenant for a global admin), secrets never.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeClient(self, request, context):
+        """Revoke a client: it can no longer log in, and its live tokens stop working within a
+        second on every replica. Another tenant's client is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateClientSecret(self, request, context):
+        """A new secret (returned once); the old one keeps working for grace_seconds (default 0).
+        Tokens issued before the rotation stop working when the grace period ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditLogs(self, request, context):
+        """The audit log of the caller's own tenant, newest first (admin scope).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +127,26 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.CreateClient,
                     request_deserializer=aegis_dot_v1_dot_auth__pb2.CreateClientRequest.FromString,
                     response_serializer=aegis_dot_v1_dot_auth__pb2.CreateClientResponse.SerializeToString,
+            ),
+            'ListClients': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClients,
+                    request_deserializer=aegis_dot_v1_dot_auth__pb2.ListClientsRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_auth__pb2.ListClientsResponse.SerializeToString,
+            ),
+            'RevokeClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeClient,
+                    request_deserializer=aegis_dot_v1_dot_auth__pb2.RevokeClientRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_auth__pb2.RevokeClientResponse.SerializeToString,
+            ),
+            'RotateClientSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateClientSecret,
+                    request_deserializer=aegis_dot_v1_dot_auth__pb2.RotateClientSecretRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_auth__pb2.RotateClientSecretResponse.SerializeToString,
+            ),
+            'ListAuditLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditLogs,
+                    request_deserializer=aegis_dot_v1_dot_auth__pb2.ListAuditLogsRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_auth__pb2.ListAuditLogsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +204,114 @@ class AuthService:
             '/aegis.v1.AuthService/CreateClient',
             aegis_dot_v1_dot_auth__pb2.CreateClientRequest.SerializeToString,
             aegis_dot_v1_dot_auth__pb2.CreateClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListClients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.AuthService/ListClients',
+            aegis_dot_v1_dot_auth__pb2.ListClientsRequest.SerializeToString,
+            aegis_dot_v1_dot_auth__pb2.ListClientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.AuthService/RevokeClient',
+            aegis_dot_v1_dot_auth__pb2.RevokeClientRequest.SerializeToString,
+            aegis_dot_v1_dot_auth__pb2.RevokeClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateClientSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.AuthService/RotateClientSecret',
+            aegis_dot_v1_dot_auth__pb2.RotateClientSecretRequest.SerializeToString,
+            aegis_dot_v1_dot_auth__pb2.RotateClientSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.AuthService/ListAuditLogs',
+            aegis_dot_v1_dot_auth__pb2.ListAuditLogsRequest.SerializeToString,
+            aegis_dot_v1_dot_auth__pb2.ListAuditLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,

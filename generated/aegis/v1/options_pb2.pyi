@@ -7,6 +7,8 @@ HTTP_SUCCESS_STATUS_FIELD_NUMBER: _ClassVar[int]
 http_success_status: _descriptor.FieldDescriptor
 NO_AUTH_FIELD_NUMBER: _ClassVar[int]
 no_auth: _descriptor.FieldDescriptor
+OAUTH2_ERRORS_FIELD_NUMBER: _ClassVar[int]
+oauth2_errors: _descriptor.FieldDescriptor
 JSON_MESSAGE_FIELD_NUMBER: _ClassVar[int]
 json_message: _descriptor.FieldDescriptor
 JSON_SCHEMA_FIELD_NUMBER: _ClassVar[int]
