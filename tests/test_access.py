@@ -32,6 +32,8 @@ REQUIRED: dict[str, frozenset[str] | None] = {
     "aegis.v1.AuthService/ListAuditLogs": frozenset({"admin"}),
     "aegis.v1.IngestService/IngestML": frozenset({"ingest"}),
     "aegis.v1.IngestService/IngestLLM": frozenset({"ingest"}),
+    "aegis.v1.IngestService/IngestMLJson": frozenset({"ingest"}),
+    "aegis.v1.IngestService/IngestLLMJson": frozenset({"ingest"}),
     "aegis.v1.IngestService/StreamEvents": frozenset({"ingest"}),
     "aegis.v1.DashboardService/Overview": frozenset({"read"}),
     "aegis.v1.DashboardService/MLMetrics": frozenset({"read"}),
@@ -42,6 +44,10 @@ REQUIRED: dict[str, frozenset[str] | None] = {
     "aegis.v1.AlertService/UpdateRule": frozenset({"alerts", "admin"}),
     "aegis.v1.AlertService/DeleteRule": frozenset({"alerts", "admin"}),
     "aegis.v1.AlertService/ListAlertEvents": frozenset({"read"}),
+    "aegis.v1.PriceService/SetPrice": frozenset({"admin"}),
+    "aegis.v1.PriceService/ListPrices": frozenset({"admin"}),
+    "aegis.v1.PriceService/DeletePrice": frozenset({"admin"}),
+    "opentelemetry.proto.collector.trace.v1.TraceService/Export": frozenset({"ingest"}),
 }
 SCOPES = ["ingest", "read", "alerts", "admin", "none"]
 
