@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 
+from collector import export_cli
 from collector.clients import DEFAULT_SCOPES, SCOPES, ClientRegistry, ClientSpec, client_spec
 from collector.embedded import DataDirInUse, shared_embedded_database
 from collector.errors import InvalidArgument, from_exception
@@ -22,6 +23,7 @@ ENV_HELP = """environment (see README for all):
   JWT_SECRET       HMAC secret, >= 32 bytes; required with MONGODB_URL
   JWT_EXPIRATION   token lifetime in seconds (3600)
   GRPC_PORT        gRPC port (50051; 0 = any free port)
+  METRICS_PORT     Prometheus /metrics port on GRPC_HOST (9464; 0 = any free port; -1 = off)
   DATA_DIR         embedded DB files and generated secret (./data)
   BOOTSTRAP_CLIENT_ID / BOOTSTRAP_CLIENT_SECRET   global admin created or updated at start
   ROLLUP_INTERVAL_S / ALERTS_INTERVAL_S / RETENTION_INTERVAL_S
@@ -61,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
         default=list(DEFAULT_SCOPES),
         help="default: %(default)s",
     )
+    export_cli.add_parser(sub)
     return p
 
 
@@ -100,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        if args.command == "clients":
+        if args.command == "export":
+            events = export_cli.run_export(args)
+            print(f"exported {events} events to {args.output}", file=sys.stderr)
+        elif args.command == "clients":
             # Checked before any database is reached, let alone started.
             spec = client_spec(args.name, args.tenant, args.scopes)
             asyncio.run(create_client(settings, spec))
@@ -108,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve(settings))
     except (ConfigError, InvalidArgument) as exc:
         return fail(exc, 2)
+    except export_cli.ExportFailed as exc:
+        return fail(exc, exc.code)
     except DataDirInUse as exc:
         return fail(exc, 1)
     except Exception as exc:

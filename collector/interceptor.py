@@ -41,6 +41,8 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/aegis.v1.AlertService/UpdateRule": ALERTS_ADMIN,
     "/aegis.v1.AlertService/DeleteRule": ALERTS_ADMIN,
     "/aegis.v1.AlertService/ListAlertEvents": "read",
+    "/aegis.v1.ExportService/ExportEvents": "read",
+    "/aegis.v1.TailService/TailEvents": "read",
 }
 OUR_PACKAGE = "/aegis.v1."
 
@@ -151,6 +153,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_unary_stream(handler.unary_stream, scope),
+                request_deserializer=deserialize,
+                response_serializer=handler.response_serializer,
+            )
         raise RuntimeError(f"{method}: unsupported RPC shape")
 
     def _wrap_unary(self, inner: Any, scope: Scope) -> Any:
@@ -170,6 +178,19 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             try:
                 self._authenticate(context, scope)
                 async for response in inner(_decoded_stream(requests), context):
+                    yield response
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await abort_with(context, exc)
+
+        return stream
+
+    def _wrap_unary_stream(self, inner: Any, scope: Scope) -> Any:
+        async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            try:
+                self._authenticate(context, scope)
+                async for response in inner(_decoded(request), context):
                     yield response
             except grpc.aio.AbortError:
                 raise

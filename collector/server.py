@@ -22,8 +22,12 @@ from aegis.v1 import (
     auth_pb2_grpc,
     dashboard_pb2,
     dashboard_pb2_grpc,
+    export_pb2,
+    export_pb2_grpc,
     ingest_pb2,
     ingest_pb2_grpc,
+    tail_pb2,
+    tail_pb2_grpc,
 )
 from collector.alerts.job import run_alerts
 from collector.alerts.rules import RuleService
@@ -31,16 +35,26 @@ from collector.alerts.webhooks import DeliveryPolicy
 from collector.clients import AuthService, ClientRegistry
 from collector.dashboards import Dashboards
 from collector.embedded import embedded_database
+from collector.export import Exporter
 from collector.health import monitor_database
 from collector.ingest import IngestService
 from collector.interceptor import AuthInterceptor
 from collector.jobs.retention import apply_retention
 from collector.jobs.runner import JobRunner
+from collector.metrics import serve_metrics
 from collector.pipeline import Admission
 from collector.rollups.fold import run_rollups
-from collector.servicers import AlertServicer, AuthServicer, DashboardServicer, IngestServicer
+from collector.servicers import (
+    AlertServicer,
+    AuthServicer,
+    DashboardServicer,
+    ExportServicer,
+    IngestServicer,
+    TailServicer,
+)
 from collector.settings import Settings
 from collector.storage import Storage, open_storage
+from collector.tail import TailHub
 from collector.tokens import TokenService
 
 log = logging.getLogger(__name__)
@@ -51,6 +65,8 @@ SERVICE_NAMES = [
     ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
     dashboard_pb2.DESCRIPTOR.services_by_name["DashboardService"].full_name,
     alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
+    export_pb2.DESCRIPTOR.services_by_name["ExportService"].full_name,
+    tail_pb2.DESCRIPTOR.services_by_name["TailService"].full_name,
 ]
 
 
@@ -113,6 +129,10 @@ async def grpc_server(
     alerts_pb2_grpc.add_AlertServiceServicer_to_server(
         AlertServicer(RuleService(storage, allow_private_webhooks=settings.allow_private_webhooks)),
         server,
+    )
+    export_pb2_grpc.add_ExportServiceServicer_to_server(ExportServicer(Exporter(storage)), server)
+    tail_pb2_grpc.add_TailServiceServicer_to_server(
+        TailServicer(TailHub(storage, buffer=settings.tail_buffer)), server
     )
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
@@ -203,9 +223,16 @@ async def serve(settings: Settings) -> None:
         await bootstrap_admin(settings, clients)
         await stack.enter_async_context(background_jobs(settings, storage).running())
         port = await stack.enter_async_context(grpc_server(settings, storage, tokens, clients))
+        metrics_port = stack.enter_context(
+            serve_metrics(settings.grpc_host, settings.metrics_port_or_off)
+        )
         tune_garbage_collector()
         log.info("collector serving gRPC on %s:%d", settings.grpc_host, port)
+        ready = f"READY grpc={port}"
+        if metrics_port is not None:
+            log.info("metrics at http://%s:%d/metrics", settings.grpc_host, metrics_port)
+            ready += f" metrics={metrics_port}"
         # The one line on stdout that supervisors and tests wait for.
-        print(f"READY grpc={port}", flush=True)
+        print(ready, flush=True)
         await stop.wait()
         log.info("shutting down (grace %.0f s)", settings.shutdown_grace_s)

@@ -15,17 +15,23 @@ from aegis.v1 import (
     auth_pb2_grpc,
     dashboard_pb2,
     dashboard_pb2_grpc,
+    export_pb2,
+    export_pb2_grpc,
     ingest_pb2,
     ingest_pb2_grpc,
+    tail_pb2,
+    tail_pb2_grpc,
 )
 from collector import convert
 from collector.alerts.rules import RuleService
 from collector.clients import AuthService
 from collector.dashboards import Dashboards, MetricsQuery
 from collector.dates import parse_interval, parse_range
+from collector.export import Exporter
 from collector.ingest import IngestService
 from collector.interceptor import current_principal
 from collector.pipeline import Admission, admitted, run_stream
+from collector.tail import TailHub, parse_kinds
 
 Context: TypeAlias = grpc.aio.ServicerContext
 
@@ -97,6 +103,34 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             yield ingest_pb2.StreamEventsResponse(
                 sequence=sequence, result=convert.ingest_response(result)
             )
+
+
+class ExportServicer(export_pb2_grpc.ExportServiceServicer):
+    def __init__(self, exporter: Exporter) -> None:
+        self._exporter = exporter
+
+    async def ExportEvents(
+        self, request: export_pb2.ExportEventsRequest, context: Context
+    ) -> AsyncIterator[export_pb2.ExportChunk]:
+        query = convert.export_query(request)
+        async for chunk in self._exporter.export(current_principal().tenant, query):
+            yield export_pb2.ExportChunk(
+                data=chunk.data, events=chunk.events, content_type=chunk.content_type
+            )
+
+
+class TailServicer(tail_pb2_grpc.TailServiceServicer):
+    def __init__(self, hub: TailHub) -> None:
+        self._hub = hub
+
+    async def TailEvents(
+        self, request: tail_pb2.TailEventsRequest, context: Context
+    ) -> AsyncIterator[tail_pb2.TailEventsResponse]:
+        kinds = parse_kinds(request.kind)
+        async with self._hub.subscribe(current_principal().tenant, kinds) as subscription:
+            yield tail_pb2.TailEventsResponse(started=tail_pb2.TailStarted())
+            async for kind, data in subscription.events():
+                yield convert.tail_event(kind, data)
 
 
 def _query(request: dashboard_pb2.MetricsRequest) -> MetricsQuery:

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     grpc_host: str = "0.0.0.0"
     grpc_port: int = Field(50051, ge=0, le=65535)
+    # Prometheus text at http://GRPC_HOST:METRICS_PORT/metrics; 0 = any free port (announced
+    # on the READY line), -1 = no metrics endpoint.
+    metrics_port: int = Field(9464, ge=-1, le=65535)
     data_dir: pathlib.Path = pathlib.Path("./data")
     bootstrap_client_id: str | None = None
     bootstrap_client_secret: str | None = None
@@ -39,6 +42,8 @@ class Settings(BaseSettings):
     max_inflight_batches: int = Field(64, ge=1)
     # SIGTERM: streams stop reading, finish and ack what they hold; then we exit.
     shutdown_grace_s: float = Field(10.0, ge=0)
+    # Live tail: events a subscriber may fall behind before it is dropped.
+    tail_buffer: int = Field(1000, ge=1)
     # Background jobs (collector.jobs): how often each runs (0 = never, on this replica), and
     # how long a replica's claim on a job lasts unless renewed (a dead holder's is taken over).
     # Partials wait this long at most to be folded; dashboards read them meanwhile.
@@ -52,6 +57,10 @@ class Settings(BaseSettings):
     rollup_retention_days: float = Field(7, ge=0)
     # Alert webhooks to loopback, private and link-local addresses are refused unless true.
     allow_private_webhooks: bool = False
+
+    @property
+    def metrics_port_or_off(self) -> int | None:
+        return None if self.metrics_port < 0 else self.metrics_port
 
     @property
     def embedded(self) -> bool:

@@ -67,6 +67,10 @@ class Storage:
         self.recent: AsyncCollection[Document] = db.get_collection(
             "rollup_recent", write_concern=DURABLE
         )
+        # Export (collector.export): one listing of the _ids each batch stored.
+        self.event_batches: AsyncCollection[Document] = db.get_collection(
+            "event_batches", write_concern=DURABLE
+        )
         self._available = True
 
     async def ensure_indexes(self) -> None:
@@ -79,6 +83,9 @@ class Storage:
                 [IndexModel([("tenant", ASCENDING), ("kind", ASCENDING), ("start", ASCENDING)])]
             )
         await self.recent.create_indexes([IndexModel([("tenant", ASCENDING)])])
+        await self.event_batches.create_indexes(
+            [IndexModel([("tenant", ASCENDING), ("kind", ASCENDING)])]
+        )
         await self.users.create_indexes(
             [IndexModel([("client_id", ASCENDING)], unique=True, name="client_id_unique")]
         )
@@ -156,11 +163,12 @@ class Storage:
         collection: AsyncCollection[Document],
         docs: Sequence[Document],
         summary: Callable[[list[Document]], Document],
+        listing: Callable[[list[Document]], Document] | None = None,
     ) -> InsertOutcome:
-        """Insert the documents whose `_id` is not stored yet, and `summary(inserted)` into
-        the partials, in one transaction: both or neither. The `_id`s are derived from
-        (tenant, event_id) and distinct within `docs`, so a retried event is found, counted
-        as a duplicate and written no second time."""
+        """Insert the documents whose `_id` is not stored yet, `summary(inserted)` into the
+        partials and `listing(inserted)` into event_batches, in one transaction: all or
+        none. The `_id`s are derived from (tenant, event_id) and distinct within `docs`, so a
+        retried event is found, counted as a duplicate and written no second time."""
         if not docs:
             return InsertOutcome()
         if not self._available:
@@ -174,6 +182,8 @@ class Storage:
             if new:
                 await collection.insert_many(new, session=session)
                 await self.partials.insert_one(summary(new), session=session)
+                if listing is not None:
+                    await self.event_batches.insert_one(listing(new), session=session)
             return len(new)
 
         inserted = await self.transaction(write)

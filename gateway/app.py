@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway import openapi
+from gateway import metrics, openapi, streams
 from gateway.limits import BodySizeLimit
 from gateway.routes import annotated_routes, make_endpoint
 from gateway.settings import GatewaySettings
@@ -59,6 +59,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             openapi_extra=openapi.operation(route.path, route.body, route.method.input_type),
         )
 
+    # Hand-written relays of the server-streaming RPCs (gateway.streams), and metrics.
+    app.add_api_route(
+        "/export/{kind}", streams.export_endpoint(get_channel), methods=["GET"], tags=["export"]
+    )
+    app.add_api_websocket_route("/ws/events", streams.tail_endpoint(get_channel))
+    app.add_api_route(
+        "/metrics", metrics.metrics_endpoint, methods=["GET"], include_in_schema=False
+    )
+
     @app.get("/health", tags=["health"])
     async def health() -> JSONResponse:
         """`{"status": "ok"}` while the collector reports SERVING, else 503."""
@@ -88,4 +97,5 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(metrics.RequestMetrics)  # outermost: it sees every answer
     return app

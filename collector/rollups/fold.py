@@ -179,8 +179,10 @@ async def fold_partials(
     if minute_retention_days:
         minutes_from = dt.datetime.now(dt.UTC) - dt.timedelta(days=minute_retention_days)
     queue = await pending_ids(storage)
-    while queue and (max_rounds is None or rounds < max_rounds) and (
-        stop_at is None or time.monotonic() < stop_at
+    while (
+        queue
+        and (max_rounds is None or rounds < max_rounds)
+        and (stop_at is None or time.monotonic() < stop_at)
     ):
         rounds += 1
         # A second runner (a lost lease) conflicts on the same partials: take turns. Partials
