@@ -9,12 +9,16 @@ database reads each event once. Events come out in the order the collector store
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import csv
 import io
 import json
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from pymongo.asynchronous.collection import AsyncCollection
 
 from collector import metrics
 from collector.dates import DateRange
@@ -26,7 +30,11 @@ from collector.storage import Document, Storage
 
 Format = Literal["ndjson", "csv"]
 MEDIA_TYPES: dict[Format, str] = {"ndjson": "application/x-ndjson", "csv": "text/csv"}
-PAGE = 1000  # events fetched per query
+# Events fetched per query. On the embedded database an `_id` `$in` slows down sharply past
+# ~100 ids (measured over 20k stored events: 50 ids 6 ms, 100 ids 14 ms, 200 ids 58 ms,
+# 400 ids 0.76 s, 1000 ids 3.1 s), so pages are small and a few are fetched at once.
+PAGE = 100
+PAGES_IN_FLIGHT = 4
 LISTINGS_PER_READ = 4  # batch listings read per query (each lists up to a batch's ids)
 CHUNK_BYTES = 1024 * 1024  # a chunk is sent once it holds this much (gRPC allows 4 MiB)
 CSV_COLUMNS: dict[Kind, tuple[str, ...]] = {
@@ -165,8 +173,8 @@ class Exporter:
         pending: list[bytes] = [header]
         pending_bytes, pending_events = len(header), 0
         first = True
-        async for ids in self._id_pages(await self._listings(tenant, query)):
-            found = {d["_id"]: d async for d in events.find({"_id": {"$in": ids}})}
+        pages = self._id_pages(await self._listings(tenant, query))
+        async for ids, found in _prefetched(pages, lambda ids: _fetch(events, ids)):
             # In the batch's own order; ids retention has deleted since are skipped.
             docs = [d for d in (found.get(i) for i in ids) if d is not None and wanted(d)]
             if not docs:
@@ -187,3 +195,29 @@ class Exporter:
     @staticmethod
     def _chunk(pending: list[bytes], events: int, query: ExportQuery, first: bool) -> Chunk:
         return Chunk(b"".join(pending), events, MEDIA_TYPES[query.format] if first else "")
+
+
+async def _fetch(events: AsyncCollection[Document], ids: list[str]) -> dict[str, Document]:
+    return {d["_id"]: d async for d in events.find({"_id": {"$in": ids}})}
+
+
+async def _prefetched(
+    pages: AsyncIterator[list[str]],
+    fetch: Callable[[list[str]], Awaitable[dict[str, Document]]],
+) -> AsyncIterator[tuple[list[str], dict[str, Document]]]:
+    """(ids, their documents) page by page, in order, with up to PAGES_IN_FLIGHT fetched
+    ahead: memory stays bounded by that many pages."""
+    ahead: collections.deque[tuple[list[str], asyncio.Task[dict[str, Document]]]]
+    ahead = collections.deque()
+    try:
+        async for ids in pages:
+            ahead.append((ids, asyncio.ensure_future(fetch(ids))))
+            if len(ahead) >= PAGES_IN_FLIGHT:
+                ids, task = ahead.popleft()
+                yield ids, await task
+        while ahead:
+            ids, task = ahead.popleft()
+            yield ids, await task
+    finally:
+        for _, task in ahead:
+            task.cancel()

@@ -29,6 +29,7 @@ from aegis.v1 import (
     tail_pb2,
     tail_pb2_grpc,
 )
+from collector import convert
 from collector.alerts.job import run_alerts
 from collector.alerts.rules import RuleService
 from collector.alerts.webhooks import DeliveryPolicy
@@ -132,7 +133,8 @@ async def grpc_server(
     )
     export_pb2_grpc.add_ExportServiceServicer_to_server(ExportServicer(Exporter(storage)), server)
     tail_pb2_grpc.add_TailServiceServicer_to_server(
-        TailServicer(TailHub(storage, buffer=settings.tail_buffer)), server
+        TailServicer(TailHub(storage, buffer=settings.tail_buffer, render=convert.tail_event)),
+        server,
     )
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

@@ -129,8 +129,8 @@ class TailServicer(tail_pb2_grpc.TailServiceServicer):
         kinds = parse_kinds(request.kind)
         async with self._hub.subscribe(current_principal().tenant, kinds) as subscription:
             yield tail_pb2.TailEventsResponse(started=tail_pb2.TailStarted())
-            async for kind, data in subscription.events():
-                yield convert.tail_event(kind, data)
+            async for message in subscription.events():
+                yield message  # built once per event by the hub (convert.tail_event)
 
 
 def _query(request: dashboard_pb2.MetricsRequest) -> MetricsQuery:

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     # SIGTERM: streams stop reading, finish and ack what they hold; then we exit.
     shutdown_grace_s: float = Field(10.0, ge=0)
     # Live tail: events a subscriber may fall behind before it is dropped.
-    tail_buffer: int = Field(1000, ge=1)
+    tail_buffer: int = Field(10_000, ge=1)
     # Background jobs (collector.jobs): how often each runs (0 = never, on this replica), and
     # how long a replica's claim on a job lasts unless renewed (a dead holder's is taken over).
     # Partials wait this long at most to be folded; dashboards read them meanwhile.

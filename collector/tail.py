@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,10 +31,22 @@ from collector.storage import Storage
 
 log = logging.getLogger(__name__)
 
-BUFFER = 1000  # events a subscriber may be behind before it is dropped
+# Events a subscriber may be behind before it is dropped. The change stream delivers in
+# bursts (a whole getMore batch at once), so this holds a few in-flight batches of 500. The
+# buffered items are shared by all subscribers of a tenant: memory is bounded by the buffer,
+# not by the number of subscribers.
+BUFFER = 10_000
+YIELD_EVERY = 100  # changes dispatched between turns given to the subscribers' tasks
 # How long one wait for changes lasts, so the hub notices promptly that it should close.
 AWAIT_MS = 250
 KIND_OF: dict[str, Kind] = {"ml_events": "ml", "llm_events": "llm"}
+
+
+Render = Callable[[Kind, dict[str, Any]], Any]
+
+
+def as_pair(kind: Kind, data: dict[str, Any]) -> tuple[Kind, dict[str, Any]]:
+    return kind, data
 
 
 @dataclass(eq=False)
@@ -42,7 +54,7 @@ class Subscription:
     tenant: str
     kinds: frozenset[Kind]
     buffer: int
-    _queue: asyncio.Queue[tuple[Kind, dict[str, Any]] | None] = field(init=False)
+    _queue: asyncio.Queue[Any] = field(init=False)
     _ended: AegisError | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -51,7 +63,7 @@ class Subscription:
     def wants(self, tenant: str, kind: Kind) -> bool:
         return self._ended is None and tenant == self.tenant and kind in self.kinds
 
-    def offer(self, kind: Kind, data: dict[str, Any]) -> bool:
+    def offer(self, item: Any) -> bool:
         """Queue an event without waiting; False (and the subscription ends) when full."""
         if self._queue.qsize() >= self.buffer:
             self.end(
@@ -61,7 +73,7 @@ class Subscription:
                 )
             )
             return False
-        self._queue.put_nowait((kind, data))
+        self._queue.put_nowait(item)
         return True
 
     def end(self, why: AegisError) -> None:
@@ -73,7 +85,8 @@ class Subscription:
             self._queue.get_nowait()
         self._queue.put_nowait(None)
 
-    async def events(self) -> AsyncIterator[tuple[Kind, dict[str, Any]]]:
+    async def events(self) -> AsyncIterator[Any]:
+        """The hub's rendering of each event, in storage order."""
         while True:
             item = await self._queue.get()
             if item is None:
@@ -93,9 +106,12 @@ def parse_kinds(text: str) -> frozenset[Kind]:
 
 
 class TailHub:
-    def __init__(self, storage: Storage, *, buffer: int = BUFFER) -> None:
+    def __init__(self, storage: Storage, *, buffer: int = BUFFER, render: Render = as_pair) -> None:
+        """`render(kind, data)` makes what subscribers receive of an event, once per event
+        however many subscribers get it (the servicer passes its message builder)."""
         self._storage = storage
         self._buffer = buffer
+        self._render = render
         self._subscribers: set[Subscription] = set()
         self._lock = asyncio.Lock()
         self._run: asyncio.Task[None] | None = None
@@ -144,10 +160,14 @@ class TailHub:
             async with await database.watch(pipeline, max_await_time_ms=AWAIT_MS) as stream:
                 with metrics.TAIL_STREAMS.track_inprogress():
                     live.set_result(None)
+                    dispatched = 0
                     while not stopping.is_set():
                         change = await stream.try_next()
                         if change is not None:
                             self._dispatch(change)
+                            dispatched += 1
+                            if dispatched % YIELD_EVERY == 0:
+                                await asyncio.sleep(0)  # let subscribers drain between bursts
         except PyMongoError as exc:
             log.warning("tail: change stream ended: %s", exc)
             failure = Unavailable("tail: the database change stream ended; reconnect")
@@ -162,9 +182,10 @@ class TailHub:
         if kind is None or doc is None:
             return
         tenant = doc.get("tenant")
-        data: dict[str, Any] | None = None
+        item: Any = None
         for sub in list(self._subscribers):
             if sub.wants(tenant, kind):
-                data = data if data is not None else event_data(doc)
-                if not sub.offer(kind, data):
+                if item is None:
+                    item = self._render(kind, event_data(doc))
+                if not sub.offer(item):
                     metrics.TAIL_DROPPED.inc()
