@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import sys
 from collections.abc import AsyncIterator
 
-from collector import export_cli
+from collector import export_cli, logs
 from collector.clients import DEFAULT_SCOPES, SCOPES, ClientRegistry, ClientSpec, client_spec
 from collector.embedded import DataDirInUse, shared_embedded_database
 from collector.errors import InvalidArgument, from_exception
@@ -97,11 +96,7 @@ def fail(exc: BaseException, code: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s - %(name)s - %(levelname)s - %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(settings.log_level, settings.log_format)
     try:
         if args.command == "export":
             events = export_cli.run_export(args)

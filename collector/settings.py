@@ -8,6 +8,8 @@ import secrets
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from collector.logs import LogFormat
+
 MIN_SECRET_BYTES = 32
 
 
@@ -26,6 +28,8 @@ class Settings(BaseSettings):
     jwt_issuer: str = "aegisai"
     jwt_audience: str = "aegisai"
     log_level: str = "INFO"
+    # "text", or "json": one JSON object per line (collector.logs).
+    log_format: LogFormat = "text"
     grpc_host: str = "0.0.0.0"
     grpc_port: int = Field(50051, ge=0, le=65535)
     # Prometheus text at http://GRPC_HOST:METRICS_PORT/metrics; 0 = any free port (announced

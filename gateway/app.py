@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import metrics, openapi, streams
 from gateway.limits import BodySizeLimit
+from gateway.request_ids import RequestIds
 from gateway.routes import annotated_routes, make_endpoint
 from gateway.settings import GatewaySettings
 from gateway.status import error_body, routing_error_code
@@ -97,5 +98,6 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(metrics.RequestMetrics)  # outermost: it sees every answer
+    app.add_middleware(metrics.RequestMetrics)  # it sees every answer
+    app.add_middleware(RequestIds)  # outermost: uvicorn's access log line is inside it
     return app

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from collector.logs import LogFormat
+
 
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -17,6 +19,7 @@ class GatewaySettings(BaseSettings):
     # Comma-separated origins allowed by CORS; empty → no CORS headers.
     cors_origins: str = ""
     log_level: str = "INFO"
+    log_format: LogFormat = "text"  # or "json" (collector.logs)
     max_body_bytes: int = 4 * 1024 * 1024
     rpc_timeout_s: float = 30.0
 
