@@ -60,17 +60,27 @@ class Subscriber:
         )
         self.received = 0
         self.last_at = 0.0
+        self.dropped = False
 
     async def started(self) -> None:
         first = await self.call.read()
-        assert first is not grpc.aio.EOF and first.WhichOneof("item") == "started", first
+        assert first is not grpc.aio.EOF and first.started, first
 
     async def follow(self, expected: int) -> None:
+        """Read until every event came, or the collector dropped us for falling behind."""
+        try:
+            await self._follow(expected)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise
+            self.dropped = True
+
+    async def _follow(self, expected: int) -> None:
         while self.received < expected:
             item = await self.call.read()
             if item is grpc.aio.EOF:
                 raise RuntimeError("a tail ended early")
-            self.received += 1
+            self.received += len(item.events)
             self.last_at = time.perf_counter()
 
 
@@ -105,9 +115,12 @@ async def tail_run(
         "collector_cpu_us_per_event": round(phase.cpu_us_per_event("collector"), 1),
     }
     if subs:
-        figures["all_delivered_after_last_ack_s"] = round(
-            max(s.last_at for s in subs) - acked_at, 3
-        )
+        kept = [s for s in subs if not s.dropped]
+        figures["dropped_subscribers"] = len(subs) - len(kept)
+        if kept:
+            figures["all_delivered_after_last_ack_s"] = round(
+                max(s.last_at for s in kept) - acked_at, 3
+            )
     return figures
 
 

@@ -116,8 +116,8 @@ def export_query(request: export_pb2.ExportEventsRequest) -> ExportQuery:
     )
 
 
-def tail_event(kind: str, data: dict[str, Any]) -> tail_pb2.TailEventsResponse:
-    return tail_pb2.TailEventsResponse(event=tail_pb2.TailEvent(kind=kind, event=_struct(data)))
+def tail_event(kind: str, data: dict[str, Any]) -> tail_pb2.TailEvent:
+    return tail_pb2.TailEvent(kind=kind, event=_struct(data))
 
 
 def ingest_response(result: IngestResult) -> ingest_pb2.IngestResponse:

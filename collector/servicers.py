@@ -128,9 +128,10 @@ class TailServicer(tail_pb2_grpc.TailServiceServicer):
     ) -> AsyncIterator[tail_pb2.TailEventsResponse]:
         kinds = parse_kinds(request.kind)
         async with self._hub.subscribe(current_principal().tenant, kinds) as subscription:
-            yield tail_pb2.TailEventsResponse(started=tail_pb2.TailStarted())
-            async for message in subscription.events():
-                yield message  # built once per event by the hub (convert.tail_event)
+            yield tail_pb2.TailEventsResponse(started=True)
+            async for events in subscription.batches():
+                # Each TailEvent is built once per event by the hub (convert.tail_event).
+                yield tail_pb2.TailEventsResponse(events=events)
 
 
 def _query(request: dashboard_pb2.MetricsRequest) -> MetricsQuery:

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 # not by the number of subscribers.
 BUFFER = 10_000
 YIELD_EVERY = 100  # changes dispatched between turns given to the subscribers' tasks
+MAX_SEND = 500  # events handed to a subscriber at once, at most
 # How long one wait for changes lasts, so the hub notices promptly that it should close.
 AWAIT_MS = 250
 KIND_OF: dict[str, Kind] = {"ml_events": "ml", "llm_events": "llm"}
@@ -85,14 +86,17 @@ class Subscription:
             self._queue.get_nowait()
         self._queue.put_nowait(None)
 
-    async def events(self) -> AsyncIterator[Any]:
-        """The hub's rendering of each event, in storage order."""
+    async def batches(self) -> AsyncIterator[list[Any]]:
+        """The hub's rendering of each event, in storage order: one at a time while the
+        subscriber keeps up, what has piled up (at most MAX_SEND) when it does not."""
         while True:
-            item = await self._queue.get()
-            if item is None:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_SEND and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            if batch[-1] is None:
                 assert self._ended is not None
                 raise self._ended
-            yield item
+            yield batch
 
 
 def parse_kinds(text: str) -> frozenset[Kind]:

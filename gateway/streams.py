@@ -133,10 +133,9 @@ def tail_endpoint(channel: Callable[[], grpc.aio.Channel]) -> Callable[..., obje
 
 
 async def _relay(ws: WebSocket, call: grpc.aio.UnaryStreamCall) -> None:
-    async for item in call:
-        if item.WhichOneof("item") == "event":  # else `started`: the tail is live
-            event = {"kind": item.event.kind, "event": to_json(item.event.event)}
-            await ws.send_text(json.dumps(event))
+    async for reply in call:
+        for event in reply.events:  # none in the first reply (`started`)
+            await ws.send_text(json.dumps({"kind": event.kind, "event": to_json(event.event)}))
 
 
 async def _until_closed(ws: WebSocket) -> None:

@@ -25,13 +25,20 @@ WITHIN_S = 30.0  # generous: a loaded 2-core machine
 
 async def _started(call: Any) -> None:
     first = await asyncio.wait_for(call.read(), WITHIN_S)
-    assert first.WhichOneof("item") == "started", first
+    assert first.started and not first.events, first
+
+
+_pending: dict[int, list[tail_pb2.TailEvent]] = {}
 
 
 async def _next_event(call: Any) -> tail_pb2.TailEvent:
-    item = await asyncio.wait_for(call.read(), WITHIN_S)
-    assert item is not grpc.aio.EOF and item.WhichOneof("item") == "event", item
-    return item.event
+    """The call's next event, whether it came alone or with others in one reply."""
+    pending = _pending.setdefault(id(call), [])
+    if not pending:
+        reply = await asyncio.wait_for(call.read(), WITHIN_S)
+        assert reply is not grpc.aio.EOF and not reply.started and reply.events, reply
+        pending.extend(reply.events)
+    return pending.pop(0)
 
 
 def _tail(channel: grpc.aio.Channel, who: ApiClient, kind: str = "") -> Any:

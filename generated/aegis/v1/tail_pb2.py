@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x61\x65gis/v1/tail.proto\x12\x08\x61\x65gis.v1\x1a\x1cgoogle/protobuf/struct.proto\"!\n\x11TailEventsRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\"\r\n\x0bTailStarted\"A\n\tTailEvent\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12&\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"l\n\x12TailEventsResponse\x12(\n\x07started\x18\x01 \x01(\x0b\x32\x15.aegis.v1.TailStartedH\x00\x12$\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x13.aegis.v1.TailEventH\x00\x42\x06\n\x04item2X\n\x0bTailService\x12I\n\nTailEvents\x12\x1b.aegis.v1.TailEventsRequest\x1a\x1c.aegis.v1.TailEventsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x61\x65gis/v1/tail.proto\x12\x08\x61\x65gis.v1\x1a\x1cgoogle/protobuf/struct.proto\"!\n\x11TailEventsRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\"A\n\tTailEvent\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12&\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"J\n\x12TailEventsResponse\x12\x0f\n\x07started\x18\x01 \x01(\x08\x12#\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x13.aegis.v1.TailEvent2X\n\x0bTailService\x12I\n\nTailEvents\x12\x1b.aegis.v1.TailEventsRequest\x1a\x1c.aegis.v1.TailEventsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,12 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TAILEVENTSREQUEST']._serialized_start=63
   _globals['_TAILEVENTSREQUEST']._serialized_end=96
-  _globals['_TAILSTARTED']._serialized_start=98
-  _globals['_TAILSTARTED']._serialized_end=111
-  _globals['_TAILEVENT']._serialized_start=113
-  _globals['_TAILEVENT']._serialized_end=178
-  _globals['_TAILEVENTSRESPONSE']._serialized_start=180
-  _globals['_TAILEVENTSRESPONSE']._serialized_end=288
-  _globals['_TAILSERVICE']._serialized_start=290
-  _globals['_TAILSERVICE']._serialized_end=378
+  _globals['_TAILEVENT']._serialized_start=98
+  _globals['_TAILEVENT']._serialized_end=163
+  _globals['_TAILEVENTSRESPONSE']._serialized_start=165
+  _globals['_TAILEVENTSRESPONSE']._serialized_end=239
+  _globals['_TAILSERVICE']._serialized_start=241
+  _globals['_TAILSERVICE']._serialized_end=329
 # @@protoc_insertion_point(module_scope)

@@ -1,7 +1,8 @@
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -12,10 +13,6 @@ class TailEventsRequest(_message.Message):
     kind: str
     def __init__(self, kind: _Optional[str] = ...) -> None: ...
 
-class TailStarted(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
-
 class TailEvent(_message.Message):
     __slots__ = ("kind", "event")
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -25,9 +22,9 @@ class TailEvent(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., event: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class TailEventsResponse(_message.Message):
-    __slots__ = ("started", "event")
+    __slots__ = ("started", "events")
     STARTED_FIELD_NUMBER: _ClassVar[int]
-    EVENT_FIELD_NUMBER: _ClassVar[int]
-    started: TailStarted
-    event: TailEvent
-    def __init__(self, started: _Optional[_Union[TailStarted, _Mapping]] = ..., event: _Optional[_Union[TailEvent, _Mapping]] = ...) -> None: ...
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    started: bool
+    events: _containers.RepeatedCompositeFieldContainer[TailEvent]
+    def __init__(self, started: _Optional[bool] = ..., events: _Optional[_Iterable[_Union[TailEvent, _Mapping]]] = ...) -> None: ...

@@ -49,9 +49,9 @@ class TailServiceServicer:
     """
 
     def TailEvents(self, request, context):
-        """Every event of the caller's tenant stored after the `started` message, as it is stored,
-        from any collector replica. A subscriber that falls too far behind is ended with
-        RESOURCE_EXHAUSTED rather than slowing anyone down.
+        """Every event of the caller's tenant stored after the first message (`started`), as it is
+        stored, from any collector replica. A subscriber that falls too far behind is ended
+        with RESOURCE_EXHAUSTED rather than slowing anyone down.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
