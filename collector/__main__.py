@@ -23,6 +23,8 @@ ENV_HELP = """environment (see README for all):
   JWT_EXPIRATION   token lifetime in seconds (3600)
   GRPC_PORT        gRPC port (50051; 0 = any free port)
   METRICS_PORT     Prometheus /metrics port on GRPC_HOST (9464; 0 = any free port; -1 = off)
+  LOG_FORMAT       text (default) or json: one JSON object per line
+  TAIL_BUFFER      events a live-tail subscriber may fall behind before it is dropped (10000)
   DATA_DIR         embedded DB files and generated secret (./data)
   BOOTSTRAP_CLIENT_ID / BOOTSTRAP_CLIENT_SECRET   global admin created or updated at start
   ROLLUP_INTERVAL_S / ALERTS_INTERVAL_S / RETENTION_INTERVAL_S
