@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m gateway",
         description="AegisAI REST gateway: the seed's JSON API, forwarded to the collector.",
         epilog="environment: HTTP_PORT (8000; 0 = any free port), COLLECTOR_ADDR "
-        "(127.0.0.1:$GRPC_PORT), CORS_ORIGINS (comma-separated), LOG_LEVEL, LOG_FORMAT (text | json)",
+        "(127.0.0.1:$GRPC_PORT), CORS_ORIGINS (comma-separated), LOG_LEVEL, "
+        "LOG_FORMAT (text | json)",
     ).parse_args(argv)
     settings = GatewaySettings()
     logs.configure(settings.log_level, settings.log_format)
