@@ -19,6 +19,7 @@ import json
 import os
 import pathlib
 import secrets
+import statistics
 import sys
 import tempfile
 import time
@@ -106,6 +107,7 @@ async def tail_run(
         )
         acked_at = time.perf_counter()
         await asyncio.wait_for(asyncio.gather(*following), timeout=300)
+        idle_ms = await idle_latency_ms(stack, who, subs[0]) if subs else None
         for s in subs:
             s.call.cancel()
     figures: dict[str, Any] = {
@@ -114,6 +116,8 @@ async def tail_run(
         "events_per_s": round(phase.timeline.events_per_s, 1),
         "collector_cpu_us_per_event": round(phase.cpu_us_per_event("collector"), 1),
     }
+    if idle_ms is not None:
+        figures["idle_latency_ms_median"] = idle_ms
     if subs:
         kept = [s for s in subs if not s.dropped]
         figures["dropped_subscribers"] = len(subs) - len(kept)
@@ -122,6 +126,24 @@ async def tail_run(
                 max(s.last_at for s in kept) - acked_at, 3
             )
     return figures
+
+
+async def idle_latency_ms(stack: Stack, who: Credentials, sub: Subscriber, n: int = 20) -> float:
+    """Median time from sending one event (REST) to its arrival on the tail, ingest idle."""
+    token = await _token(stack, who)
+    latencies = []
+    async with httpx.AsyncClient(base_url=stack.http_url, timeout=30) as http:
+        for i in range(n):
+            event = {"model_type": "m", "model_id": "idle", "event_id": f"idle-{i}"}
+            sent = time.perf_counter()
+            reply = await http.post(
+                "/ingest/ml", json={"events": [event]}, headers={"Authorization": f"Bearer {token}"}
+            )
+            reply.raise_for_status()
+            item = await sub.call.read()
+            assert item is not grpc.aio.EOF and item.events[0].event["event_id"] == f"idle-{i}"
+            latencies.append((time.perf_counter() - sent) * 1000)
+    return round(statistics.median(latencies), 1)
 
 
 async def seed_export(stack: Stack, tenant: str, total: int, batch: int = 1000) -> float:
