@@ -24,6 +24,7 @@ from collector import metrics
 from collector.dates import DateRange
 from collector.errors import InvalidArgument
 from collector.event_json import event_data
+from collector.listing import listing_prefix
 from collector.rollups.cells import Kind
 from collector.rollups.partials import MODEL_KEY
 from collector.storage import Document, Storage
@@ -127,10 +128,14 @@ class Exporter:
 
     async def _listings(self, tenant: str, query: ExportQuery) -> list[Any]:
         """The _ids of the tenant's batch listings that may hold events in the range,
-        oldest first. Only their time span is read back (the ids stay in the database)."""
+        oldest first. Only their time span is read back (the ids stay in the database). On
+        the embedded database this `_id` range reads every listing once (a collection scan:
+        ~20 kB per 500 events stored); on MongoDB it walks the `_id` index."""
         start, end = query.dates.start, query.dates.end
+        prefix = listing_prefix(tenant, query.kind)
+        # "}" follows "|": the range holds exactly the ids that start with the prefix.
         found = self._storage.event_batches.find(
-            {"tenant": tenant, "kind": query.kind}, {"first": 1, "last": 1}
+            {"_id": {"$gt": prefix, "$lt": prefix[:-1] + "}"}}, {"first": 1, "last": 1}
         )
         return sorted(
             [
