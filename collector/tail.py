@@ -174,11 +174,18 @@ class TailHub:
                                 await asyncio.sleep(0)  # let subscribers drain between bursts
         except PyMongoError as exc:
             log.warning("tail: change stream ended: %s", exc)
-            failure = Unavailable("tail: the database change stream ended; reconnect")
-            if not live.done():
-                live.set_exception(failure)
-            for sub in list(self._subscribers):
-                sub.end(failure)
+            self._fail_all(live)
+        except Exception:
+            # A bug: log it, and never leave subscribers waiting on a stream that is gone.
+            log.exception("tail: change stream follower failed")
+            self._fail_all(live)
+
+    def _fail_all(self, live: asyncio.Future[None]) -> None:
+        failure = Unavailable("tail: the database change stream ended; reconnect")
+        if not live.done():
+            live.set_exception(failure)
+        for sub in list(self._subscribers):
+            sub.end(failure)
 
     def _dispatch(self, change: dict[str, Any]) -> None:
         kind = KIND_OF.get(change.get("ns", {}).get("coll", ""))
