@@ -19,8 +19,11 @@ run: install
 	$(PY) -m stack
 
 # Ingest throughput, collector CPU and memory against the goals; writes bench/results.json.
+# Then bench.ops: ingest with 0/1/50 live-tail subscribers and a 1M-event export's RSS
+# (adds "ops" to results.json).
 bench: install
 	$(PY) -m bench
+	$(PY) -m bench.ops
 
 test: install proto-check lint
 	$(PY) -m pytest

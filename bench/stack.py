@@ -93,6 +93,7 @@ async def running_stack(workdir: pathlib.Path) -> AsyncIterator[Stack]:
                 JWT_SECRET=secrets.token_hex(32),
                 GRPC_HOST="127.0.0.1",
                 GRPC_PORT="0",
+                METRICS_PORT="0",
                 DATA_DIR=str(workdir),
                 BOOTSTRAP_CLIENT_ID=admin.client_id,
                 BOOTSTRAP_CLIENT_SECRET=admin.client_secret,

@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 
+from collector import export_cli, logs
 from collector.audit import Auditor
 from collector.clients import (
     DEFAULT_SCOPES,
@@ -38,6 +39,9 @@ ENV_HELP = """environment (see README for all):
   RATE_LIMIT_INGEST_PER_S   events per second per client and replica (0 = no limit)
   RATE_LIMIT_READ_PER_S     read calls per second per client and replica (20)
   AUTH_ATTEMPTS_PER_MIN     failed token requests per client id and minute (10)
+  METRICS_PORT     Prometheus /metrics port on GRPC_HOST (9464; 0 = any free port; -1 = off)
+  LOG_FORMAT       text (default) or json: one JSON object per line
+  TAIL_BUFFER      events a live-tail subscriber may fall behind before it is dropped (10000)
   DATA_DIR         embedded DB files and generated secret (./data)
   BOOTSTRAP_CLIENT_ID / BOOTSTRAP_CLIENT_SECRET   global admin created or updated at start
   ROLLUP_INTERVAL_S / ALERTS_INTERVAL_S / RETENTION_INTERVAL_S
@@ -95,6 +99,7 @@ def parser() -> argparse.ArgumentParser:
         default=0,
         help=f"how long the old secret keeps working, 0-{MAX_GRACE_S} (default: 0)",
     )
+    export_cli.add_parser(sub)
     return p
 
 
@@ -175,16 +180,15 @@ def fail(exc: BaseException, code: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s - %(name)s - %(levelname)s - %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(settings.log_level, settings.log_format)
     # PyMongo's DEBUG logs print whole commands: query values (a secret typed as a client
     # id) and documents. Never, whatever LOG_LEVEL says.
     logging.getLogger("pymongo").setLevel(max(logging.INFO, logging.root.level))
     try:
-        if args.command == "clients" and args.clients_command == "create":
+        if args.command == "export":
+            events = export_cli.run_export(args)
+            print(f"exported {events} events to {args.output}", file=sys.stderr)
+        elif args.command == "clients" and args.clients_command == "create":
             # Checked before any database is reached, let alone started.
             spec = client_spec(args.name, args.tenant, args.scopes)
             asyncio.run(create_client(settings, spec))
@@ -194,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve(settings))
     except (ConfigError, InvalidArgument) as exc:
         return fail(exc, 2)
+    except export_cli.ExportFailed as exc:
+        return fail(exc, exc.code)
     except DataDirInUse as exc:
         return fail(exc, 1)
     except Exception as exc:

@@ -20,7 +20,16 @@ from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
-from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, events_pb2, ingest_pb2, prices_pb2
+from aegis.v1 import (
+    alerts_pb2,
+    auth_pb2,
+    dashboard_pb2,
+    events_pb2,
+    export_pb2,
+    ingest_pb2,
+    prices_pb2,
+    tail_pb2,
+)
 from collector.alerts.rules import AlertEvent, Rule, RuleSpec
 from collector.audit import AuditEntry
 from collector.clients import ClientInfo, NewClient
@@ -32,7 +41,9 @@ from collector.dashboards import (
     MLPoint,
     Overview,
 )
+from collector.dates import parse_range
 from collector.errors import InvalidArgument
+from collector.export import ExportQuery, parse_format, parse_kind
 from collector.ingest import IngestResult
 from collector.pipeline import StreamBatch
 from collector.price_overrides import Override
@@ -107,6 +118,19 @@ def stream_batch_from_proto(request: ingest_pb2.StreamEventsRequest) -> StreamBa
             request.sequence, "llm", [llm_event_from_proto(e) for e in request.llm.events]
         )
     raise InvalidArgument(f"batch {request.sequence}: neither 'ml' nor 'llm' is set")
+
+
+def export_query(request: export_pb2.ExportEventsRequest) -> ExportQuery:
+    return ExportQuery(
+        kind=parse_kind(request.kind),
+        dates=parse_range(request.start_date, request.end_date),
+        model=request.model or None,
+        format=parse_format(request.format),
+    )
+
+
+def tail_event(kind: str, data: dict[str, Any]) -> tail_pb2.TailEvent:
+    return tail_pb2.TailEvent(kind=kind, event=_struct(data))
 
 
 def ingest_response(result: IngestResult) -> ingest_pb2.IngestResponse:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio
 
+from collector.metrics import DATABASE_UP
 from collector.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ async def _watch(
     while not stopping.is_set():
         was_up = storage.available
         up = await storage.probe(PING_TIMEOUT_S)
+        DATABASE_UP.set(1 if up else 0)
         if up != was_up:
             await _set_all(health, services, up)
             if up:
@@ -55,6 +57,7 @@ async def monitor_database(
     services: Sequence[str],
     interval_s: float,
 ) -> AsyncIterator[None]:
+    DATABASE_UP.set(1 if storage.available else 0)
     await _set_all(health, services, storage.available)
     stopping = asyncio.Event()
     task = asyncio.create_task(_watch(storage, health, services, interval_s, stopping))

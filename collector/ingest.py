@@ -9,7 +9,9 @@ from typing import Any
 
 from bson import ObjectId
 
+from collector import metrics
 from collector.errors import InvalidArgument
+from collector.listing import batch_listing
 from collector.price_overrides import PriceOverrides
 from collector.pricing import PriceTable, price_event
 from collector.ratelimit import RateLimiter
@@ -94,8 +96,12 @@ class IngestService:
             firsts.setdefault(doc["_id"], doc)
         distinct = list(firsts.values())
         outcome = await self._storage.insert_new(
-            collection, distinct, lambda new: partial_of(principal.tenant, kind, new)
+            collection,
+            distinct,
+            lambda new: partial_of(principal.tenant, kind, new),
+            lambda new: batch_listing(principal.tenant, kind, new),
         )
         result.accepted = outcome.inserted
         result.duplicates = outcome.duplicates + len(docs) - len(distinct)
+        metrics.count_events(kind, result.accepted, result.duplicates, result.rejected)
         return result

@@ -64,6 +64,8 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/aegis.v1.PriceService/ListPrices": "admin",
     "/aegis.v1.PriceService/DeletePrice": "admin",
     OTLP_EXPORT: "ingest",
+    "/aegis.v1.ExportService/ExportEvents": "read",
+    "/aegis.v1.TailService/TailEvents": "read",
 }
 # Methods that count against RATE_LIMIT_READ_PER_S: every call that only reads.
 READ_METHODS = frozenset(
@@ -224,6 +226,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_unary_stream(handler.unary_stream, method, scope),
+                request_deserializer=deserialize,
+                response_serializer=handler.response_serializer,
+            )
         raise RuntimeError(f"{method}: unsupported RPC shape")
 
     def _wrap_unary(self, inner: Any, method: str, scope: Scope) -> Any:
@@ -243,6 +251,22 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             try:
                 principal = await self._authenticate(context, method, scope)
                 responses = inner(_decoded_stream(requests), context)
+                if principal is not None:
+                    responses = self._while_valid(responses, principal)
+                async for response in responses:
+                    yield response
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await abort_with(context, exc)
+
+        return stream
+
+    def _wrap_unary_stream(self, inner: Any, method: str, scope: Scope) -> Any:
+        async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            try:
+                principal = await self._authenticate(context, method, scope)
+                responses = inner(_decoded(request), context)
                 if principal is not None:
                     responses = self._while_valid(responses, principal)
                 async for response in responses:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from collector import metrics
 from collector.errors import ResourceExhausted, Unavailable
 from collector.ingest import IngestResult, IngestService, Kind
 from collector.tokens import Principal
@@ -60,7 +61,8 @@ async def admitted(
     admission: Admission, write: Callable[[], Awaitable[IngestResult]]
 ) -> IngestResult:
     async with admission.slot():
-        return await write()
+        with metrics.INFLIGHT_BATCHES.track_inprogress(), metrics.INGEST_BATCH_SECONDS.time():
+            return await write()
 
 
 async def run_stream(

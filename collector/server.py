@@ -23,11 +23,16 @@ from aegis.v1 import (
     auth_pb2_grpc,
     dashboard_pb2,
     dashboard_pb2_grpc,
+    export_pb2,
+    export_pb2_grpc,
     ingest_pb2,
     ingest_pb2_grpc,
     prices_pb2,
     prices_pb2_grpc,
+    tail_pb2,
+    tail_pb2_grpc,
 )
+from collector import convert
 from collector.alerts.job import run_alerts
 from collector.alerts.rules import RuleService
 from collector.alerts.webhooks import DeliveryPolicy
@@ -38,11 +43,13 @@ from collector.client_status import ClientStatusCache
 from collector.clients import ClientRegistry
 from collector.dashboards import Dashboards
 from collector.embedded import embedded_database
+from collector.export import Exporter
 from collector.health import monitor_database
 from collector.ingest import IngestService
 from collector.interceptor import AuthInterceptor
 from collector.jobs.retention import apply_retention
 from collector.jobs.runner import JobRunner
+from collector.metrics import serve_metrics
 from collector.otlp import servicer as otlp_servicer
 from collector.otlp.service import OtlpIngest
 from collector.pipeline import Admission
@@ -53,11 +60,14 @@ from collector.servicers import (
     AlertServicer,
     AuthServicer,
     DashboardServicer,
+    ExportServicer,
     IngestServicer,
     PriceServicer,
+    TailServicer,
 )
 from collector.settings import Settings
 from collector.storage import Storage, open_storage
+from collector.tail import TailHub
 from collector.tokens import TokenService
 
 log = logging.getLogger(__name__)
@@ -70,6 +80,8 @@ SERVICE_NAMES = [
     alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
     prices_pb2.DESCRIPTOR.services_by_name["PriceService"].full_name,
     otlp_servicer.SERVICE_NAME,
+    export_pb2.DESCRIPTOR.services_by_name["ExportService"].full_name,
+    tail_pb2.DESCRIPTOR.services_by_name["TailService"].full_name,
 ]
 
 
@@ -149,6 +161,11 @@ async def grpc_server(
                 storage, allow_private_webhooks=settings.allow_private_webhooks, audit=audit
             )
         ),
+        server,
+    )
+    export_pb2_grpc.add_ExportServiceServicer_to_server(ExportServicer(Exporter(storage)), server)
+    tail_pb2_grpc.add_TailServiceServicer_to_server(
+        TailServicer(TailHub(storage, buffer=settings.tail_buffer, render=convert.tail_event)),
         server,
     )
     health = health_aio.HealthServicer()
@@ -251,6 +268,9 @@ async def serve(settings: Settings) -> None:
         await bootstrap_admin(settings, clients)
         await stack.enter_async_context(background_jobs(settings, storage).running())
         port = await stack.enter_async_context(grpc_server(settings, storage, tokens, clients))
+        metrics_port = stack.enter_context(
+            serve_metrics(settings.grpc_host, settings.metrics_port_or_off)
+        )
         tune_garbage_collector()
         log.info(
             "collector serving gRPC%s on %s:%d",
@@ -258,7 +278,11 @@ async def serve(settings: Settings) -> None:
             settings.grpc_host,
             port,
         )
+        ready = f"READY grpc={port}"
+        if metrics_port is not None:
+            log.info("metrics at http://%s:%d/metrics", settings.grpc_host, metrics_port)
+            ready += f" metrics={metrics_port}"
         # The one line on stdout that supervisors and tests wait for.
-        print(f"READY grpc={port}", flush=True)
+        print(ready, flush=True)
         await stop.wait()
         log.info("shutting down (grace %.0f s)", settings.shutdown_grace_s)

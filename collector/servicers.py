@@ -15,10 +15,14 @@ from aegis.v1 import (
     auth_pb2_grpc,
     dashboard_pb2,
     dashboard_pb2_grpc,
+    export_pb2,
+    export_pb2_grpc,
     ingest_pb2,
     ingest_pb2_grpc,
     prices_pb2,
     prices_pb2_grpc,
+    tail_pb2,
+    tail_pb2_grpc,
 )
 from collector import convert, json_events
 from collector.alerts.rules import RuleService
@@ -26,10 +30,12 @@ from collector.audit import Auditor
 from collector.auth_service import AuthService
 from collector.dashboards import Dashboards, MetricsQuery
 from collector.dates import parse_interval, parse_range
+from collector.export import Exporter
 from collector.ingest import IngestService
 from collector.interceptor import current_principal
 from collector.pipeline import Admission, admitted, run_stream
 from collector.price_overrides import PriceOverrides
+from collector.tail import TailHub, parse_kinds
 
 Context: TypeAlias = grpc.aio.ServicerContext
 
@@ -149,6 +155,35 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             yield ingest_pb2.StreamEventsResponse(
                 sequence=sequence, result=convert.ingest_response(result)
             )
+
+
+class ExportServicer(export_pb2_grpc.ExportServiceServicer):
+    def __init__(self, exporter: Exporter) -> None:
+        self._exporter = exporter
+
+    async def ExportEvents(
+        self, request: export_pb2.ExportEventsRequest, context: Context
+    ) -> AsyncIterator[export_pb2.ExportChunk]:
+        query = convert.export_query(request)
+        async for chunk in self._exporter.export(current_principal().tenant, query):
+            yield export_pb2.ExportChunk(
+                data=chunk.data, events=chunk.events, content_type=chunk.content_type
+            )
+
+
+class TailServicer(tail_pb2_grpc.TailServiceServicer):
+    def __init__(self, hub: TailHub) -> None:
+        self._hub = hub
+
+    async def TailEvents(
+        self, request: tail_pb2.TailEventsRequest, context: Context
+    ) -> AsyncIterator[tail_pb2.TailEventsResponse]:
+        kinds = parse_kinds(request.kind)
+        async with self._hub.subscribe(current_principal().tenant, kinds) as subscription:
+            yield tail_pb2.TailEventsResponse(started=True)
+            async for events in subscription.batches():
+                # Each TailEvent is built once per event by the hub (convert.tail_event).
+                yield tail_pb2.TailEventsResponse(events=events)
 
 
 def _query(request: dashboard_pb2.MetricsRequest) -> MetricsQuery:

@@ -8,6 +8,8 @@ import secrets
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from collector.logs import LogFormat
+
 MIN_SECRET_BYTES = 32
 
 
@@ -26,6 +28,8 @@ class Settings(BaseSettings):
     jwt_issuer: str = "aegisai"
     jwt_audience: str = "aegisai"
     log_level: str = "INFO"
+    # "text", or "json": one JSON object per line (collector.logs).
+    log_format: LogFormat = "text"
     # Loopback unless told otherwise; expose with 0.0.0.0 behind TLS or a proxy (SECURITY.md).
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(50051, ge=0, le=65535)
@@ -37,6 +41,9 @@ class Settings(BaseSettings):
     rate_limit_ingest_per_s: float = Field(0, ge=0)
     rate_limit_read_per_s: float = Field(20, ge=0)
     auth_attempts_per_min: float = Field(10, ge=0)
+    # Prometheus text at http://GRPC_HOST:METRICS_PORT/metrics; 0 = any free port (announced
+    # on the READY line), -1 = no metrics endpoint.
+    metrics_port: int = Field(9464, ge=-1, le=65535)
     data_dir: pathlib.Path = pathlib.Path("./data")
     bootstrap_client_id: str | None = None
     bootstrap_client_secret: str | None = None
@@ -52,6 +59,8 @@ class Settings(BaseSettings):
     max_inflight_batches: int = Field(64, ge=1)
     # SIGTERM: streams stop reading, finish and ack what they hold; then we exit.
     shutdown_grace_s: float = Field(10.0, ge=0)
+    # Live tail: events a subscriber may fall behind before it is dropped.
+    tail_buffer: int = Field(10_000, ge=1)
     # Background jobs (collector.jobs): how often each runs (0 = never, on this replica), and
     # how long a replica's claim on a job lasts unless renewed (a dead holder's is taken over).
     # Partials wait this long at most to be folded; dashboards read them meanwhile.
@@ -76,6 +85,10 @@ class Settings(BaseSettings):
             return self.grpc_tls_key.read_bytes(), self.grpc_tls_cert.read_bytes()
         except OSError as exc:
             raise ConfigError(f"GRPC_TLS_CERT / GRPC_TLS_KEY cannot be read: {exc}") from None
+
+    @property
+    def metrics_port_or_off(self) -> int | None:
+        return None if self.metrics_port < 0 else self.metrics_port
 
     @property
     def embedded(self) -> bool:

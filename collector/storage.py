@@ -85,6 +85,12 @@ class Storage:
         self.recent: AsyncCollection[Document] = db.get_collection(
             "rollup_recent", write_concern=DURABLE
         )
+        # Export (collector.export): one listing of the _ids each batch stored. No secondary
+        # index: with one on (tenant, kind), concurrent ingest transactions conflicted until
+        # they gave up (seen in test_delivery after a collector was killed mid-stream).
+        self.event_batches: AsyncCollection[Document] = db.get_collection(
+            "event_batches", write_concern=DURABLE
+        )
         self._available = True
 
     async def ensure_indexes(self) -> None:
@@ -186,11 +192,12 @@ class Storage:
         collection: AsyncCollection[Document],
         docs: Sequence[Document],
         summary: Callable[[list[Document]], Document],
+        listing: Callable[[list[Document]], Document] | None = None,
     ) -> InsertOutcome:
-        """Insert the documents whose `_id` is not stored yet, and `summary(inserted)` into
-        the partials, in one transaction: both or neither. The `_id`s are derived from
-        (tenant, event_id) and distinct within `docs`, so a retried event is found, counted
-        as a duplicate and written no second time."""
+        """Insert the documents whose `_id` is not stored yet, `summary(inserted)` into the
+        partials and `listing(inserted)` into event_batches, in one transaction: all or
+        none. The `_id`s are derived from (tenant, event_id) and distinct within `docs`, so a
+        retried event is found, counted as a duplicate and written no second time."""
         if not docs:
             return InsertOutcome()
         if not self._available:
@@ -204,6 +211,8 @@ class Storage:
             if new:
                 await collection.insert_many(new, session=session)
                 await self.partials.insert_one(summary(new), session=session)
+                if listing is not None:
+                    await self.event_batches.insert_one(listing(new), session=session)
             return len(new)
 
         # A write that times out may still have landed (its commit sent, the answer not yet

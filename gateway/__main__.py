@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import socket
 import sys
 
 import uvicorn
 
+from collector import logs
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 
@@ -33,14 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         epilog="environment: HTTP_HOST (127.0.0.1), HTTP_PORT (8000; 0 = any free port), "
         "COLLECTOR_ADDR (127.0.0.1:$GRPC_PORT), GRPC_TLS_CERT (the collector serves TLS with "
         "this certificate: trust it), COLLECTOR_TLS_CA (PEM roots, or 'system'), "
-        "CORS_ORIGINS (comma-separated), LOG_LEVEL",
+        "CORS_ORIGINS (comma-separated), LOG_LEVEL, LOG_FORMAT (text | json)",
     ).parse_args(argv)
     settings = GatewaySettings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s - %(name)s - %(levelname)s - %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
     # Bind ourselves so HTTP_PORT=0 works and the real port can be announced.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -49,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     sock.set_inheritable(True)
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(settings), log_level=settings.log_level.lower(), timeout_graceful_shutdown=10
+        create_app(settings),
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=10,
+        # JSON: uvicorn's loggers keep no handlers of their own and go through ours.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )
     AnnouncingServer(config, port).run(sockets=[sock])
     return 0

@@ -15,8 +15,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
-from gateway import openapi, otlp, ui
+from gateway import metrics, openapi, otlp, streams, ui
 from gateway.limits import BodySizeLimit, IdentityEncodingOnly
+from gateway.request_ids import RequestIds
 from gateway.routes import annotated_routes, make_endpoint
 from gateway.settings import GatewaySettings
 from gateway.status import error_body, routing_error_code
@@ -86,6 +87,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     otlp.add_otlp_routes(app, get_channel, settings.max_body_bytes, settings.rpc_timeout_s)
 
+    # Hand-written relays of the server-streaming RPCs (gateway.streams), and metrics.
+    app.add_api_route(
+        "/export/{kind}", streams.export_endpoint(get_channel), methods=["GET"], tags=["export"]
+    )
+    app.add_api_websocket_route("/ws/events", streams.tail_endpoint(get_channel))
+    app.add_api_route(
+        "/metrics", metrics.metrics_endpoint, methods=["GET"], include_in_schema=False
+    )
+
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
@@ -142,4 +152,6 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         )
     app.add_middleware(IdentityEncodingOnly, exempt=frozenset({otlp.PATH}))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(metrics.RequestMetrics)  # it sees every answer
+    app.add_middleware(RequestIds)  # outermost: uvicorn's access log line is inside it
     return app

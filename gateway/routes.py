@@ -12,7 +12,7 @@ otherwise (e.g. 201 for a create).
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,12 +88,30 @@ def _message_class(name: str) -> type[Message]:
 def error_response(
     route: AnnotatedRoute, code: grpc.StatusCode, message: str, trailers: object = ()
 ) -> JSONResponse:
+    if not route.oauth2:
+        return status_response(code, message, trailers, route.headers)
     headers = dict(route.headers)
     retry_after = retry_after_seconds(trailers)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    body = oauth2_error_body(code, message, trailers) if route.oauth2 else error_body(code, message)
-    return JSONResponse(body, http_status(code), headers=headers)
+    return JSONResponse(
+        oauth2_error_body(code, message, trailers), http_status(code), headers=headers
+    )
+
+
+def status_response(
+    code: grpc.StatusCode,
+    message: str,
+    trailers: object = (),
+    headers: Mapping[str, str] = NO_STORE,
+) -> JSONResponse:
+    """A gRPC status as our REST error: its HTTP status, `{code, message, details}`, and
+    `Retry-After` when the trailers carry a RetryInfo."""
+    headers = dict(headers)
+    retry_after = retry_after_seconds(trailers)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(error_body(code, message), http_status(code), headers=headers)
 
 
 async def _request_message(request: Request, route: AnnotatedRoute, cls: type[Message]) -> Message:

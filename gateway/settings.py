@@ -8,6 +8,8 @@ import grpc
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from collector.logs import LogFormat
+
 
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -21,6 +23,7 @@ class GatewaySettings(BaseSettings):
     # Comma-separated origins allowed by CORS; empty → no CORS headers.
     cors_origins: str = ""
     log_level: str = "INFO"
+    log_format: LogFormat = "text"  # or "json" (collector.logs)
     max_body_bytes: int = 4 * 1024 * 1024
     rpc_timeout_s: float = 30.0
     # The collector serves TLS when GRPC_TLS_CERT is set (the same variable as the collector's):

@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
             "collector", child_process.python_module("collector", "serve"), supervision.child_env()
         )
         children.append(collector)
-        grpc_port = collector.wait_ready(START_TIMEOUT_S, stopping)["grpc"]
+        collector_ports = collector.wait_ready(START_TIMEOUT_S, stopping)
+        grpc_port = collector_ports["grpc"]
         gateway = supervision.ReadyChild(
             "gateway",
             child_process.python_module("gateway"),
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             f"gRPC localhost:{grpc_port}. Ctrl-C stops everything.",
             flush=True,
         )
-        print(f"READY http={http_port} grpc={grpc_port}", flush=True)
+        metrics = f" metrics={collector_ports['metrics']}" if "metrics" in collector_ports else ""
+        print(f"READY http={http_port} grpc={grpc_port}{metrics}", flush=True)
         while not stopping.wait(0.5):
             dead = [c.name for c in children if c.proc.poll() is not None]
             if dead:

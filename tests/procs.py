@@ -164,6 +164,7 @@ def collector_env(mongodb_url: str, data_dir: pathlib.Path, **extra: str) -> dic
         JWT_SECRET=JWT_SECRET,
         GRPC_PORT="0",
         GRPC_HOST="127.0.0.1",
+        METRICS_PORT="0",
         BOOTSTRAP_CLIENT_ID=ADMIN_ID,
         BOOTSTRAP_CLIENT_SECRET=ADMIN_SECRET,
         LOG_LEVEL="INFO",
@@ -198,6 +199,11 @@ class Stack:
     http_port: int
     grpc_port: int
     data_dir: pathlib.Path
+    metrics_port: int
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     @property
     def http(self) -> str:
@@ -212,7 +218,11 @@ def stack_env(data_dir: pathlib.Path, *, bootstrap: bool = True, **extra: str) -
     """The environment of `python -m stack` on the embedded database in `data_dir`;
     bootstrap=False leaves BOOTSTRAP_CLIENT_* unset, as on a first `make run`."""
     env = supervision.child_env(
-        DATA_DIR=str(data_dir), HTTP_PORT="0", GRPC_PORT="0", **{**UNLIMITED, **extra}
+        DATA_DIR=str(data_dir),
+        HTTP_PORT="0",
+        GRPC_PORT="0",
+        METRICS_PORT="0",
+        **{**UNLIMITED, **extra},
     )
     if bootstrap:
         env.update(BOOTSTRAP_CLIENT_ID=ADMIN_ID, BOOTSTRAP_CLIENT_SECRET=ADMIN_SECRET)
@@ -230,7 +240,7 @@ def start_stack(data_dir: pathlib.Path, *, bootstrap: bool = True, **extra: str)
         "stack", child_process.python_module("stack"), env, echo=_log_to(data_dir / "stack.log")
     )
     ports = child.wait_ready(START_TIMEOUT_S)
-    return Stack(child, ports["http"], ports["grpc"], data_dir)
+    return Stack(child, ports["http"], ports["grpc"], data_dir, ports["metrics"])
 
 
 # -- Helpers for the SDK and delivery tests -----------------------------------------------------

@@ -53,7 +53,7 @@ def run_module(module: str, *args: str, env: dict[str, str] | None = None) -> st
 
 def embedded_env(data_dir: pathlib.Path, **extra: str) -> dict[str, str]:
     """The environment of `make run` on data_dir: no MONGODB_URL, so the embedded database."""
-    env = supervision.child_env(DATA_DIR=str(data_dir), **extra)
+    env = supervision.child_env(DATA_DIR=str(data_dir), METRICS_PORT="0", **extra)
     env.pop("MONGODB_URL", None)
     env.pop("JWT_SECRET", None)
     return env

@@ -11,13 +11,24 @@ import pkgutil
 
 import pytest
 from google.api import annotations_pb2, http_pb2
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 import aegis.v1
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 
-NOT_RPCS = {"/", "/health", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
+NOT_RPCS = {
+    "/",
+    "/health",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/docs/oauth2-redirect",
+    "/metrics",
+    # Hand-written relays of server-streaming RPCs (gateway.streams): not annotations.
+    "/export/{kind}",
+    "/ws/events",
+}
 # OTLP/HTTP forwards to opentelemetry's TraceService/Export, whose .proto is not ours to
 # annotate: its one route is written by hand (gateway/otlp.py) and checked here by name.
 OTLP_ROUTES = {("POST", "/v1/traces"): "export_traces"}
@@ -68,6 +79,9 @@ def gateway_routes() -> dict[Binding, Route]:
     for route in app.routes:
         if isinstance(route, Mount) and route.path == "/ui":
             continue  # the dashboard's static files (gateway.ui)
+        if isinstance(route, WebSocketRoute):
+            assert route.path in NOT_RPCS, route
+            continue
         assert isinstance(route, Route), route
         for verb in route.methods or ():
             if verb != "HEAD":

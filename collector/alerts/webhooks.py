@@ -32,6 +32,7 @@ import httpx
 from pymongo.errors import DuplicateKeyError
 
 from collector.alerts.ssrf import UnsafeTarget, check_url
+from collector.metrics import WEBHOOK_DELIVERIES
 from collector.storage import Document, Storage
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,7 @@ class Deliverer:
 
     def _note(self, event: Document, attempt: int, error: str | None) -> None:
         # The rule id only: URLs can carry tokens in their path, secrets never appear.
+        WEBHOOK_DELIVERIES.labels("delivered" if error is None else "failed").inc()
         if error is None:
             self.counts.delivered += 1
             log.info("alert event %s delivered (attempt %d)", event["_id"], attempt)

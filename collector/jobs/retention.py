@@ -55,6 +55,10 @@ async def apply_retention(
             deleted[collection.name] = await _delete_batches(
                 collection, {"timestamp": {"$lt": cutoff}}, batch
             )
+        # A listing goes with the newest of its events (export skips ids no longer stored).
+        deleted[storage.event_batches.name] = await _delete_batches(
+            storage.event_batches, {"last": {"$lt": cutoff}}, batch
+        )
     if rollup_retention_days > 0:
         cutoff = now - dt.timedelta(days=rollup_retention_days)
         minute = storage.buckets["minute"]

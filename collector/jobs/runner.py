@@ -27,6 +27,7 @@ from bson import ObjectId
 from pymongo.errors import PyMongoError
 
 from collector.jobs.leases import Lease, utcnow
+from collector.metrics import JOB_RUNS
 from collector.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class JobRunner:
         if interval_s > 0:
             self._jobs[name] = Job(name, interval_s, run)
             self._leases[name] = Lease(self._storage.job_leases, name, self.holder, self._lease_s)
+            for outcome in ("ok", "failed"):
+                JOB_RUNS.labels(name, outcome)  # job names are ours, never a caller's
 
     @property
     def jobs(self) -> list[str]:
@@ -125,6 +128,7 @@ class JobRunner:
             # A failing job must not stop the scheduler: log it, record it, run again next tick.
             log.exception("job %s failed", job.name)
             update = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        JOB_RUNS.labels(job.name, update["status"]).inc()
         update["finished_at"] = utcnow()
         try:
             await self._storage.job_runs.update_one({"_id": run_id}, {"$set": update})

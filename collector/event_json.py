@@ -1,0 +1,20 @@
+"""A stored event as JSON-ready data, as export and the live tail deliver it: every stored
+field but the internal `_id` and `tenant` (what the overview's recent_events show of it),
+times as RFC 3339 strings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+HIDDEN = ("_id", "tenant")
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def event_data(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: _iso(v) if isinstance(v, dt.datetime) else v for k, v in doc.items() if k not in HIDDEN
+    }
