@@ -72,8 +72,29 @@ TAIL_DROPPED = Counter(
     registry=REGISTRY,
 )
 
+RateLimit = Literal["ingest", "read", "auth"]
+RATE_LIMITS: tuple[RateLimit, ...] = ("ingest", "read", "auth")
+RATE_LIMITED = Counter(
+    "aegis_rate_limited",
+    "Calls refused by a per-client rate limit, by limit (ingest, read, auth)",
+    ["limit"],
+    registry=REGISTRY,
+)
+OtlpOutcome = Literal["accepted", "duplicate", "rejected", "other"]
+OTLP_OUTCOMES: tuple[OtlpOutcome, ...] = ("accepted", "duplicate", "rejected", "other")
+OTLP_SPANS = Counter(
+    "aegis_otlp_spans",
+    "OTLP spans received, by outcome: LLM calls accepted, duplicate or rejected; other spans",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
 # Every label combination exists from the start, so a rate() over a fresh process is 0, not
 # absent.
+for _limit in RATE_LIMITS:
+    RATE_LIMITED.labels(_limit)
+for _otlp in OTLP_OUTCOMES:
+    OTLP_SPANS.labels(_otlp)
 for _kind in KINDS:
     EXPORTED_EVENTS.labels(_kind)
     for _outcome in EVENT_OUTCOMES:

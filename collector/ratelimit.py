@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from collector import metrics
 from collector.audit import Auditor
 from collector.errors import ResourceExhausted
 
@@ -37,9 +38,17 @@ class RateLimiter:
     """
 
     def __init__(
-        self, name: str, rate: float, capacity: float, *, action: str, audit: Auditor | None
+        self,
+        name: str,
+        rate: float,
+        capacity: float,
+        *,
+        action: str,
+        audit: Auditor | None,
+        metric: metrics.RateLimit,
     ) -> None:
         self.name = name
+        self._metric = metrics.RATE_LIMITED.labels(metric)
         self.rate = rate
         self.capacity = capacity
         self._action = action  # what a refusal is recorded as in the audit log
@@ -85,7 +94,8 @@ class RateLimiter:
         self._buckets[key].tokens -= cost
 
     def refused(self, key: str, tenant: str | None) -> None:
-        """Record a refusal in the audit log, once per key and AUDIT_EVERY_S."""
+        """Count a refusal, and record it in the audit log once per key and AUDIT_EVERY_S."""
+        self._metric.inc()
         if self._audit is not None and self.should_audit(key):
             self._audit.later(
                 "rate_limit", tenant, key[:128], self._action, {"limit_per_s": self.rate}
@@ -133,6 +143,7 @@ class Limits:
                 ingest_per_s,
                 max(ingest_per_s, 1.0),
                 action="ingest_rate_limited",
+                metric="ingest",
                 audit=audit,
             ),
             read=RateLimiter(
@@ -140,6 +151,7 @@ class Limits:
                 read_per_s,
                 max(read_per_s, 1.0),
                 action="read_rate_limited",
+                metric="read",
                 audit=audit,
             ),
             auth=RateLimiter(
@@ -147,6 +159,7 @@ class Limits:
                 auth_attempts_per_min / 60.0,
                 max(auth_attempts_per_min, 1.0),
                 action="auth_rate_limited",
+                metric="auth",
                 audit=None,  # collector.auth_service records these itself
             ),
         )

@@ -48,6 +48,8 @@ REQUIRED: dict[str, frozenset[str] | None] = {
     "aegis.v1.PriceService/ListPrices": frozenset({"admin"}),
     "aegis.v1.PriceService/DeletePrice": frozenset({"admin"}),
     "opentelemetry.proto.collector.trace.v1.TraceService/Export": frozenset({"ingest"}),
+    "aegis.v1.ExportService/ExportEvents": frozenset({"read"}),
+    "aegis.v1.TailService/TailEvents": frozenset({"read"}),
 }
 SCOPES = ["ingest", "read", "alerts", "admin", "none"]
 
@@ -109,6 +111,20 @@ async def _grpc_code(
         )(metadata=metadata)
         await call.done_writing()
         return await call.code(), await call.details()
+    if method.server_streaming:
+        # A tail runs until cancelled: its first reply (or its refusal) is the answer.
+        stream = channel.unary_stream(
+            path,
+            request_serializer=request_cls.SerializeToString,
+            response_deserializer=response_cls.FromString,
+        )(request_cls(), metadata=metadata, timeout=30)
+        try:
+            await stream.read()
+        except grpc.aio.AioRpcError as exc:
+            return exc.code(), exc.details()
+        finally:
+            stream.cancel()
+        return grpc.StatusCode.OK, ""
     try:
         await channel.unary_unary(
             path,

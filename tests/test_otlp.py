@@ -32,6 +32,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Status, StatusCode
 
 from tests.conftest import ApiClient, create_client, read
+from tests.metrics_text import scrape, value
 from tests.procs import Stack, stack_mongodb_url, stored_event_ids
 
 
@@ -346,9 +347,18 @@ async def test_mixed_export_reports_partial_success_for_the_bad_spans_only(
         ]
     )
     stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+    _, before = await scrape(stack.metrics_url)
     reply: trace_service_pb2.ExportTraceServiceResponse = await stub.Export(
         encode_spans(spans), metadata=(("authorization", basic(client)),)
     )
+    _, after = await scrape(stack.metrics_url)
+
+    def counted(outcome: str) -> float:
+        return value(after, "aegis_otlp_spans_total", outcome=outcome) - value(
+            before, "aegis_otlp_spans_total", outcome=outcome
+        )
+
+    assert [counted(o) for o in ("accepted", "duplicate", "rejected", "other")] == [2, 0, 2, 1]
     assert reply.HasField("partial_success")
     assert reply.partial_success.rejected_spans == 2
     message = reply.partial_success.error_message

@@ -25,6 +25,7 @@ from tests.conftest import (
     ml_event,
     retry_delay_s,
 )
+from tests.metrics_text import scrape, value
 from tests.procs import (
     ADMIN_ID,
     ADMIN_SECRET,
@@ -84,7 +85,17 @@ async def test_reads_past_the_limit_get_429_then_succeed_after_retry_after(
 ) -> None:
     client = await _client(lhttp)
     bystander = await _client(lhttp)
+    _, before = await scrape(limited.metrics_url)
     passed, refused = await _until_refused(lhttp, client)
+    _, after = await scrape(limited.metrics_url)
+    # Every refusal counted: those of the burst, and the one call refused alone.
+    refusals = BURST_CALLS - passed + 1
+    limited_reads = ("aegis_rate_limited_total", {"limit": "read"})
+    assert (
+        value(after, limited_reads[0], **limited_reads[1])
+        - value(before, limited_reads[0], **limited_reads[1])
+        == refusals
+    )
     assert passed >= READS_PER_S  # the burst
     message = assert_error(refused, 429, grpc.StatusCode.RESOURCE_EXHAUSTED)
     assert "rate limit" in message

@@ -40,7 +40,8 @@ def _start(
 
     wait_until(ready, START_TIMEOUT_S, f"{module} ready")
     line = next(x for x in out.read_text().splitlines() if x.startswith("READY "))
-    return proc, int(line.split("=")[-1])
+    # "READY grpc=<port> metrics=<port>" or "READY http=<port>": the first is the service's.
+    return proc, int(line.split()[1].split("=")[1])
 
 
 def test_lifecycle_leaves_no_secret_in_output_or_audit(tmp_path: pathlib.Path) -> None:

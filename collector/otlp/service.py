@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector import metrics
 from collector.ingest import IngestService
 from collector.otlp.mapping import llm_event
 from collector.otlp.spans import Span
@@ -64,4 +65,12 @@ class OtlpIngest:
                 outcome.reject(span_ids[error.index], error.field, error.reason)
             outcome.accepted = result.accepted
             outcome.duplicates = result.duplicates
+        counts = zip(
+            metrics.OTLP_OUTCOMES,
+            (outcome.accepted, outcome.duplicates, outcome.rejected, outcome.other_spans),
+            strict=True,
+        )
+        for name, count in counts:
+            if count:
+                metrics.OTLP_SPANS.labels(name).inc(count)
         return outcome
