@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,9 +53,14 @@ def _range(tenant: str) -> dict[str, dict[str, str]]:
     return {"_id": {"$gte": f"{tenant}:", "$lt": f"{tenant};"}}
 
 
+# No C0/C1 control characters: the rule the REST documentation states as a JSON Schema pattern
+# (prices.proto), so whatever the document allows is accepted.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _check_model(model: str) -> None:
-    if not model or len(model) > MAX_MODEL or not model.isprintable():
-        raise InvalidArgument(f"model: 1-{MAX_MODEL} printable characters")
+    if not model or len(model) > MAX_MODEL or _CONTROL.search(model):
+        raise InvalidArgument(f"model: 1-{MAX_MODEL} characters, no control characters")
 
 
 def _check_price(name: str, value: float) -> None:

@@ -10,7 +10,7 @@ import grpc
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
@@ -89,7 +89,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     # Hand-written relays of the server-streaming RPCs (gateway.streams), and metrics.
     app.add_api_route(
-        "/export/{kind}", streams.export_endpoint(get_channel), methods=["GET"], tags=["export"]
+        "/export/{kind}",
+        streams.export_endpoint(get_channel),
+        methods=["GET"],
+        tags=["export"],
+        response_class=StreamingResponse,  # no JSON 200: the content comes from the extra
+        openapi_extra=streams.export_operation("/export/{kind}"),
     )
     app.add_api_websocket_route("/ws/events", streams.tail_endpoint(get_channel))
     app.add_api_route(

@@ -7,8 +7,11 @@
   every field present, an unset optional or message field null.
 - The error statuses of a route follow from its shape (STATUS_RULES): every route may answer
   400, 401, 429, 503 and 504; one that needs a token also 403; one with path parameters 404;
-  one with a body 413 and 415. Every error has the same body (ERROR_SCHEMA).
-A route added to the protos gets all of this without an edit here.
+  one with a body 413 and 415. Every error has the same body (ERROR_SCHEMA), except on a
+  method with `(aegis.v1.oauth2_errors)`: RFC 6749's (OAUTH2_ERROR_SCHEMA).
+A route added to the protos gets all of this without an edit here. The hand-written routes
+(GET /export/{kind}, POST /v1/traces) are documented by the same rules, given the content
+of their success response (`operation(..., success_content=...)`, `error_responses`).
 """
 
 from __future__ import annotations
@@ -60,6 +63,16 @@ ERROR_SCHEMA: dict[str, Any] = {
     },
     "required": ["code", "message", "details"],
 }
+OAUTH2_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "OAuth2Error",
+    "description": "RFC 6749 section 5.2's error body (gateway.status.oauth2_error_body).",
+    "properties": {
+        "error": {"type": "string", "description": "e.g. invalid_request, invalid_client"},
+        "error_description": {"type": "string"},
+    },
+    "required": ["error", "error_description"],
+}
 BEARER = "bearerAuth"
 
 
@@ -74,6 +87,10 @@ class RouteShape:
     @property
     def needs_token(self) -> bool:
         return not self.method.GetOptions().Extensions[options_pb2.no_auth]
+
+    @property
+    def oauth2(self) -> bool:
+        return bool(self.method.GetOptions().Extensions[options_pb2.oauth2_errors])
 
     @property
     def path_params(self) -> set[str]:
@@ -190,13 +207,12 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
-def responses(route: RouteShape, success_status: int) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        str(success_status): {
-            "description": "OK",
-            "content": _json(message_schema(route.method.output_type, response=True)),
-        }
-    }
+def error_responses(route: RouteShape, content: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The error statuses STATUS_RULES give the route; `content`: their body, by default
+    ERROR_SCHEMA (OAUTH2_ERROR_SCHEMA with oauth2_errors) as JSON."""
+    if content is None:
+        content = _json(OAUTH2_ERROR_SCHEMA if route.oauth2 else ERROR_SCHEMA)
+    out: dict[str, Any] = {}
     for status, description, applies in STATUS_RULES:
         if applies(route):
             headers = {}
@@ -204,14 +220,28 @@ def responses(route: RouteShape, success_status: int) -> dict[str, Any]:
                 headers = {"Retry-After": {"schema": {"type": "integer"}}}
             out[str(status)] = {
                 "description": description,
-                "content": _json(ERROR_SCHEMA),
+                "content": content,
                 **({"headers": headers} if headers else {}),
             }
     return out
 
 
+def responses(
+    route: RouteShape, success_status: int, success_content: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`success_content`: by default the response message as JSON."""
+    if success_content is None:
+        success_content = _json(message_schema(route.method.output_type, response=True))
+    out: dict[str, Any] = {str(success_status): {"description": "OK", "content": success_content}}
+    return {**out, **error_responses(route)}
+
+
 def operation(
-    path: str, body: str, method: MethodDescriptor, success_status: int
+    path: str,
+    body: str,
+    method: MethodDescriptor,
+    success_status: int = 200,
+    success_content: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Path parameters, then the body (`body: "*"`) or the remaining fields as the query."""
     route = RouteShape(path, body, method)
@@ -223,7 +253,7 @@ def operation(
         if f.name in in_path
     ]
     spec: dict[str, Any] = {
-        "responses": responses(route, success_status),
+        "responses": responses(route, success_status, success_content),
         "security": [{BEARER: []}] if route.needs_token else [],
     }
     if body == "*":

@@ -16,7 +16,9 @@ from collections.abc import Callable
 import grpc
 from fastapi import FastAPI, Request, Response
 from google.rpc import status_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from gateway import openapi
 from gateway.marshal import BadRequest
 from gateway.otlp_json import parse_traces, response_json
 from gateway.status import error_body, http_status, retry_after_seconds
@@ -25,6 +27,58 @@ PATH = "/v1/traces"
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
+
+
+EXPORT_METHOD = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].methods_by_name[
+    "Export"
+]
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+def _json_object(title: str, description: str, properties: dict[str, object]) -> dict[str, object]:
+    return {
+        "schema": {
+            "type": "object",
+            "title": title,
+            "description": description,
+            "properties": properties,
+        }
+    }
+
+
+def export_operation() -> dict[str, object]:
+    """The OpenAPI operation of POST /v1/traces: OTLP's own messages (documented loosely: they
+    are OpenTelemetry's, https://opentelemetry.io/docs/specs/otlp/), the error statuses by
+    gateway.openapi's rules, errors a google.rpc.Status in the request's encoding."""
+    request = _json_object(
+        "ExportTraceServiceRequest",
+        "OTLP/JSON (ids as hex strings; unknown fields ignored). An empty export is valid.",
+        # null, as in proto3's JSON mapping, is the field unset: no spans.
+        {"resourceSpans": {"type": ["array", "null"], "items": {"type": "object"}}},
+    )
+    reply = _json_object(
+        "ExportTraceServiceResponse",
+        "OTLP/JSON; partialSuccess names spans the collector rejected.",
+        {
+            "partialSuccess": {
+                "type": "object",
+                "properties": {
+                    "rejectedSpans": {"type": "string", "description": "an int64"},
+                    "errorMessage": {"type": "string"},
+                },
+            }
+        },
+    )
+    errors = openapi.error_responses(
+        openapi.RouteShape(PATH, "*", EXPORT_METHOD),
+        {JSON: {"schema": openapi.ERROR_SCHEMA}, PROTOBUF: _BINARY},
+    )
+    return {
+        "requestBody": {"required": True, "content": {PROTOBUF: _BINARY, JSON: request}},
+        "responses": {"200": {"description": "OK", "content": {JSON: reply, PROTOBUF: _BINARY}}}
+        | errors,
+        "security": [{openapi.BEARER: []}],
+    }
 
 
 class _Refused(Exception):
@@ -118,4 +172,11 @@ def add_otlp_routes(
             return Response(response_json(reply), 200, media_type=JSON)
         return Response(reply, 200, media_type=PROTOBUF)
 
-    app.add_api_route(PATH, export_traces, methods=["POST"], tags=["otlp"])
+    app.add_api_route(
+        PATH,
+        export_traces,
+        methods=["POST"],
+        tags=["otlp"],
+        response_class=Response,  # no JSON 200 of FastAPI's: the content comes from the extra
+        openapi_extra=export_operation(),
+    )

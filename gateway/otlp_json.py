@@ -40,6 +40,13 @@ def _list(parent: dict[str, Any], *keys: str) -> list[Any]:
     return []
 
 
+def _object(item: Any, where: str) -> None:
+    # json_format would take a string here for a message, iterating its characters as
+    # (unknown, ignored) field names: say it is not one.
+    if not isinstance(item, dict):
+        raise BadRequest(f"{where}: not a JSON object")
+
+
 def parse_traces(raw: bytes) -> trace_service_pb2.ExportTraceServiceRequest:
     try:
         data = json.loads(raw)
@@ -48,17 +55,16 @@ def parse_traces(raw: bytes) -> trace_service_pb2.ExportTraceServiceRequest:
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object")
     for r, resource in enumerate(_list(data, "resourceSpans", "resource_spans")):
-        if not isinstance(resource, dict):
-            continue
+        _object(resource, f"resourceSpans[{r}]")
         for s, scope in enumerate(_list(resource, "scopeSpans", "scope_spans")):
-            if not isinstance(scope, dict):
-                continue
+            _object(scope, f"resourceSpans[{r}].scopeSpans[{s}]")
             for n, span in enumerate(_list(scope, "spans")):
                 where = f"resourceSpans[{r}].scopeSpans[{s}].spans[{n}]"
+                _object(span, where)
                 _ids_to_base64(span, where)
-                if isinstance(span, dict):
-                    for k, link in enumerate(_list(span, "links")):
-                        _ids_to_base64(link, f"{where}.links[{k}]")
+                for k, link in enumerate(_list(span, "links")):
+                    _object(link, f"{where}.links[{k}]")
+                    _ids_to_base64(link, f"{where}.links[{k}]")
     try:
         return json_format.ParseDict(
             data, trace_service_pb2.ExportTraceServiceRequest(), ignore_unknown_fields=True

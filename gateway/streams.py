@@ -21,6 +21,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.websockets import WebSocketDisconnect
 
 from aegis.v1 import export_pb2, export_pb2_grpc, tail_pb2, tail_pb2_grpc
+from gateway import openapi
 from gateway.marshal import to_json
 from gateway.routes import NO_STORE, status_response
 
@@ -43,12 +44,29 @@ def _metadata(authorization: str | None) -> list[tuple[str, str]]:
     return [("authorization", authorization)] if authorization else []
 
 
+EXPORT_METHOD = export_pb2.DESCRIPTOR.services_by_name["ExportService"].methods_by_name[
+    "ExportEvents"
+]
+
+
+def export_operation(path: str) -> dict[str, object]:
+    """The OpenAPI operation of the export route, by gateway.openapi's rules from
+    ExportEventsRequest; its 200 is the export itself, in either format."""
+    text = {"schema": {"type": "string"}}
+    return openapi.operation(
+        path,
+        "",
+        EXPORT_METHOD,
+        success_content={"application/x-ndjson": text, "text/csv": text},
+    )
+
+
 def export_endpoint(channel: Callable[[], grpc.aio.Channel]) -> Callable[..., object]:
-    async def export(request: Request, kind: str) -> Response:
+    async def export(request: Request) -> Response:
         """Streams the export; query: start_date, end_date, model, format (ndjson | csv)."""
         params = request.query_params
         message = export_pb2.ExportEventsRequest(
-            kind=kind,
+            kind=request.path_params["kind"],
             start_date=params.get("start_date", ""),
             end_date=params.get("end_date", ""),
             model=params.get("model", ""),

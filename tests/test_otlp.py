@@ -412,6 +412,18 @@ async def test_bad_otlp_http_requests_are_4xx_in_the_requests_encoding(
     assert not_json.status_code == 400
     assert not_json.json()["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
 
+    # json_format alone would read a string as a message with no known fields.
+    not_a_message = await http.post("/v1/traces", json={"resourceSpans": ["AAA"]}, headers=auth)
+    assert not_a_message.status_code == 400
+    assert "resourceSpans[0]: not a JSON object" in not_a_message.json()["message"]
+    # Empty exports are valid OTLP, in either encoding.
+    for body in ({}, {"resourceSpans": None}, {"resourceSpans": []}):
+        assert (await http.post("/v1/traces", json=body, headers=auth)).status_code == 200
+    empty = await http.post(
+        "/v1/traces", content=b"", headers={**auth, "Content-Type": "application/x-protobuf"}
+    )
+    assert empty.status_code == 200
+
     wrong_type = await http.post(
         "/v1/traces", content=b"x", headers={**auth, "Content-Type": "text/plain"}
     )

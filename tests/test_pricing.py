@@ -144,4 +144,14 @@ async def test_a_price_override_changes_the_cost_of_later_events_only(
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert "input_per_mtok" in message
+    # The model rule is the documented pattern: no control characters, anything else goes.
+    message = assert_error(
+        await http.put("/admin/prices/a%09b", json={}, headers=owner.headers),
+        400,
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert "model" in message
     assert (await http.get("/admin/prices", headers=owner.headers)).json() == {"prices": []}
+    spaced = await http.put("/admin/prices/a%C2%A0b", json={}, headers=owner.headers)
+    assert spaced.status_code == 200, spaced.text
+    assert spaced.json()["model"] == "a\u00a0b"

@@ -27,7 +27,7 @@ if _version_not_supported:
 
 class ExportServiceStub:
     """Taking data out. No google.api.http annotation: the gateway serves GET /export/{kind} by
-    relaying this stream as it arrives (see gateway/export.py).
+    relaying this stream as it arrives (see gateway/streams.py).
     """
 
     def __init__(self, channel):
@@ -45,7 +45,7 @@ class ExportServiceStub:
 
 class ExportServiceServicer:
     """Taking data out. No google.api.http annotation: the gateway serves GET /export/{kind} by
-    relaying this stream as it arrives (see gateway/export.py).
+    relaying this stream as it arrives (see gateway/streams.py).
     """
 
     def ExportEvents(self, request, context):
@@ -76,7 +76,7 @@ def add_ExportServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ExportService:
     """Taking data out. No google.api.http annotation: the gateway serves GET /export/{kind} by
-    relaying this stream as it arrives (see gateway/export.py).
+    relaying this stream as it arrives (see gateway/streams.py).
     """
 
     @staticmethod
