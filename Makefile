@@ -42,7 +42,7 @@ proto: install
 proto-check: install
 	rm -rf .proto-check && mkdir -p .proto-check
 	$(PY) scripts/gen_proto.py .proto-check
-	diff -r generated/aegis .proto-check/aegis || { echo "generated/ is stale: run 'make proto' and commit"; exit 1; }
+	diff -r -x __pycache__ generated/aegis .proto-check/aegis || { echo "generated/ is stale: run 'make proto' and commit"; exit 1; }
 	rm -rf .proto-check
 
 clean:
