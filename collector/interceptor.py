@@ -247,26 +247,22 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return unary
 
     def _wrap_stream(self, inner: Any, method: str, scope: Scope) -> Any:
-        async def stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            try:
-                principal = await self._authenticate(context, method, scope)
-                responses = inner(_decoded_stream(requests), context)
-                if principal is not None:
-                    responses = self._while_valid(responses, principal)
-                async for response in responses:
-                    yield response
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await abort_with(context, exc)
-
-        return stream
+        """A stream of requests (StreamEvents) answered by a stream."""
+        return self._responding(
+            lambda requests, context: inner(_decoded_stream(requests), context), method, scope
+        )
 
     def _wrap_unary_stream(self, inner: Any, method: str, scope: Scope) -> Any:
-        async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        """One request (ExportEvents, TailEvents) answered by a stream."""
+        return self._responding(
+            lambda request, context: inner(_decoded(request), context), method, scope
+        )
+
+    def _responding(self, call: Any, method: str, scope: Scope) -> Any:
+        async def stream(received: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
                 principal = await self._authenticate(context, method, scope)
-                responses = inner(_decoded(request), context)
+                responses = call(received, context)
                 if principal is not None:
                     responses = self._while_valid(responses, principal)
                 async for response in responses:
