@@ -162,6 +162,9 @@ def fill_and_check_llm(event: dict[str, Any], now: dt.datetime) -> None:
         _count(event, key)
     _count(event, "input_tokens")
     _count(event, "output_tokens")
+    if not event["tokens_used"]:
+        # Only the split was given: the total is its sum, as OTLP's mapping does.
+        event["tokens_used"] = (event.get("input_tokens") or 0) + (event.get("output_tokens") or 0)
     provider = event.get("provider")
     if provider and len(provider) > MAX_NAME:
         raise Invalid("provider", f"longer than {MAX_NAME} characters")

@@ -72,15 +72,15 @@ def mount(app: FastAPI) -> None:
     """Serve the dashboard at `/` (assets under /ui/) and the offline docs at /docs, /redoc.
     The app must be created with docs_url=None and redoc_url=None."""
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def dashboard() -> FileResponse:
         return _page("index.html", DASHBOARD_CSP)
 
-    @app.get("/docs", include_in_schema=False)
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
     async def swagger_ui() -> FileResponse:
         return _page("docs.html", DOCS_CSP)
 
-    @app.get("/redoc", include_in_schema=False)
+    @app.api_route("/redoc", methods=["GET", "HEAD"], include_in_schema=False)
     async def redoc() -> FileResponse:
         return _page("redoc.html", DOCS_CSP)
 

@@ -176,6 +176,22 @@ async def test_mixed_llm_batch_keeps_valid_events_and_reports_the_rest(
     assert metrics["total_cost"] == pytest.approx(0.75)
 
 
+async def test_tokens_used_defaults_to_input_plus_output_tokens(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    events = [
+        llm_event("split", input_tokens=100, output_tokens=50),  # no total: 150
+        llm_event("split", tokens_used=7, input_tokens=3, output_tokens=3),  # a total is kept
+        llm_event("split", input_tokens=5),  # 5
+        llm_event("none"),  # 0
+    ]
+    result = await ingest(http, tenant_client, "llm", events)
+    assert result["accepted"] == 4, result
+    metrics = await read(http, tenant_client, "/dashboard/llm-metrics")
+    tokens = {m["model_name"]: m["tokens"] for m in metrics["models"]}
+    assert tokens == {"split": 150 + 7 + 5, "none": 0}
+
+
 async def test_mixed_batch_over_grpc(stubs: Stubs, tenant_client: ApiClient) -> None:
     request = ingest_pb2.IngestLLMRequest(
         events=[
