@@ -42,6 +42,7 @@ MODELS_PER_KIND = 10
 METRICS_RANGE_DAYS = 365
 POLL_S = 0.5
 CALL_TIMEOUT_S = 10.0
+SEED_TIMEOUT_MS = 120_000
 CALLS_BUDGET_S = 20.0  # per endpoint and size, once at least one call has been timed
 # A fraction in (0, 1) whose multiples modulo 1 spread evenly: any prefix of the events
 # covers the 30 days about uniformly, so the small and the large history look alike.
@@ -292,7 +293,8 @@ async def _grow(
     params = {"overview": {}, "llm_metrics": dates, "ml_metrics": dates}
     totals = Totals()
     async with (
-        open_storage(stack.mongodb_url, DATABASE_NAME, 5000) as storage,
+        # A bulk loader, not the collector's request path: no 1.5 s limit per operation.
+        open_storage(stack.mongodb_url, DATABASE_NAME, 5000, SEED_TIMEOUT_MS) as storage,
         httpx.AsyncClient(base_url=stack.http_url, timeout=60) as http,
     ):
         http.headers["Authorization"] = f"Bearer {await issue_token(http, who)}"
