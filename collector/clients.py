@@ -30,6 +30,7 @@ _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{3,128}$")
 MAX_GRACE_S = 86_400
 MAX_LISTED = 10_000
+UPSERT_ATTEMPTS = 5
 # What an admin may see of a client: never a hash.
 PUBLIC_FIELDS = {
     "_id": 0,
@@ -170,22 +171,60 @@ class ClientRegistry:
     async def _upsert_admin(self, client_id: str, client_secret: str) -> None:
         if not _CLIENT_ID.match(client_id):
             raise InvalidArgument("BOOTSTRAP_CLIENT_ID: 3-128 letters, digits, '_', '-', '.'")
-        await self._users.update_one(
-            {"client_id": client_id},
-            {
-                "$set": {
-                    "name": "bootstrap admin",
-                    "tenant": DEFAULT_TENANT,
-                    "scopes": sorted(SCOPES),
-                    "global_admin": True,
-                    "secret_hash": await self._hash(client_secret),
+        role = {
+            "name": "bootstrap admin",
+            "tenant": DEFAULT_TENANT,
+            "scopes": sorted(SCOPES),
+            "global_admin": True,
+        }
+        # Several replicas may start at once with the same configuration: each change is
+        # made only over the version read, and whoever loses reads again (and then finds
+        # the secret already in place).
+        for _ in range(UPSERT_ATTEMPTS):
+            doc = await self._users.find_one({"client_id": client_id})
+            if doc is None:
+                try:
+                    await self._users.insert_one(
+                        {
+                            "client_id": client_id,
+                            **role,
+                            "secret_hash": await self._hash(client_secret),
+                            "created_at": dt.datetime.now(dt.UTC),
+                        }
+                    )
+                    return
+                except DuplicateKeyError:
+                    continue
+            if (
+                doc.get("revoked_at") is None
+                and doc.get("tenant") == DEFAULT_TENANT
+                and await self._matches(doc.get("secret_hash"), client_secret)
+            ):
+                # The same secret as before: its tokens stay good across restarts.
+                await self._users.update_one({"client_id": client_id}, {"$set": role})
+                return
+            # A new secret, a revoked admin configured again, or a client of another tenant
+            # taken over: tokens issued before carry the old version and stop counting.
+            result = await self._users.update_one(
+                {"client_id": client_id, "secret_version": doc.get("secret_version")},
+                {
+                    "$set": {
+                        **role,
+                        "secret_hash": await self._hash(client_secret),
+                        "secret_version": int(doc.get("secret_version", 0)) + 1,
+                        "secret_rotated_at": dt.datetime.now(dt.UTC),
+                    },
+                    # No grace: the previous version must not count either.
+                    "$unset": {
+                        "revoked_at": "",
+                        "previous_secret_hash": "",
+                        "previous_secret_until": "",
+                    },
                 },
-                # Configured at start: it works again even if it had been revoked.
-                "$unset": {"revoked_at": "", "previous_secret_hash": ""},
-                "$setOnInsert": {"created_at": dt.datetime.now(dt.UTC)},
-            },
-            upsert=True,
-        )
+            )
+            if result.matched_count:
+                return
+        raise Conflict(f"bootstrap admin {client_id!r} kept changing meanwhile; start again")
 
     async def is_global_admin(self, client_id: str) -> bool:
         doc = await self._users.find_one({"client_id": client_id}, {"global_admin": 1})
