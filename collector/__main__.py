@@ -13,7 +13,7 @@ import sys
 from collections.abc import AsyncIterator
 
 from collector import export_cli, logs
-from collector.audit import Auditor
+from collector.audit import NO_TENANT, Auditor
 from collector.clients import (
     DEFAULT_SCOPES,
     MAX_GRACE_S,
@@ -133,6 +133,7 @@ async def create_client(settings: Settings, spec: ClientSpec) -> None:
             CLI_ACTOR,
             "client_created",
             {"new_client_id": created.client_id, "scopes": list(created.scopes)},
+            actor_tenant=NO_TENANT,
         )
     print(f"clientId={created.client_id}")
     print(f"clientSecret={created.client_secret}")
@@ -157,7 +158,14 @@ async def manage_clients(settings: Settings, args: argparse.Namespace) -> None:
         target = {"target_client_id": args.client_id}
         if args.clients_command == "revoke":
             revoked_at = await registry.revoke(args.client_id)
-            await audit.record("admin", found["tenant"], CLI_ACTOR, "client_revoked", target)
+            await audit.record(
+                "admin",
+                found["tenant"],
+                CLI_ACTOR,
+                "client_revoked",
+                target,
+                actor_tenant=NO_TENANT,
+            )
             print(f"revoked {args.client_id} at {revoked_at.isoformat()}")
             return
         secret = await registry.rotate(args.client_id, args.grace_seconds)
@@ -167,6 +175,7 @@ async def manage_clients(settings: Settings, args: argparse.Namespace) -> None:
             CLI_ACTOR,
             "client_rotated",
             {**target, "grace_seconds": args.grace_seconds},
+            actor_tenant=NO_TENANT,
         )
     print(f"clientId={args.client_id}")
     print(f"clientSecret={secret}")

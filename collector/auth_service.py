@@ -116,6 +116,7 @@ class AuthService:
             caller.client_id,
             "client_created",
             {"new_client_id": created.client_id, "scopes": list(created.scopes)},
+            actor_tenant=caller.tenant,
         )
         return created
 
@@ -142,7 +143,12 @@ class AuthService:
         revoked_at = await self._clients.revoke(client_id)
         self._status.forget(client_id)
         await self._audit.record(
-            "admin", tenant, caller.client_id, "client_revoked", {"target_client_id": client_id}
+            "admin",
+            tenant,
+            caller.client_id,
+            "client_revoked",
+            {"target_client_id": client_id},
+            actor_tenant=caller.tenant,
         )
         return revoked_at
 
@@ -156,5 +162,6 @@ class AuthService:
             caller.client_id,
             "client_rotated",
             {"target_client_id": client_id, "grace_seconds": grace_s},
+            actor_tenant=caller.tenant,
         )
         return secret

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from collector.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, Unauthenticated
@@ -104,6 +105,11 @@ def client_spec(name: str, tenant: str, scopes: list[str] | tuple[str, ...] = ()
     if unknown:
         raise InvalidArgument(f"scopes: unknown scope(s) {unknown}; allowed {sorted(SCOPES)}")
     return ClientSpec(name, tenant, tuple(sorted(set(scopes))) or DEFAULT_SCOPES)
+
+
+async def is_global_admin(users: AsyncCollection[Document], client_id: str) -> bool:
+    doc = await users.find_one({"client_id": client_id}, {"global_admin": 1})
+    return bool(doc and doc.get("global_admin"))
 
 
 class ClientRegistry:
@@ -227,8 +233,7 @@ class ClientRegistry:
         raise Conflict(f"bootstrap admin {client_id!r} kept changing meanwhile; start again")
 
     async def is_global_admin(self, client_id: str) -> bool:
-        doc = await self._users.find_one({"client_id": client_id}, {"global_admin": 1})
-        return bool(doc and doc.get("global_admin"))
+        return await is_global_admin(self._users, client_id)
 
     async def authenticate(self, client_id: str, client_secret: str) -> Principal:
         """The client's principal, or Unauthenticated with one message for every failure:

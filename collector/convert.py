@@ -181,6 +181,7 @@ def audit_entry(entry: AuditEntry) -> auth_pb2.AuditLogEntry:
         timestamp=_timestamp(entry.timestamp),
         details=_struct(entry.details),
         tenant=entry.tenant,
+        actor_tenant=entry.actor_tenant,
     )
 
 

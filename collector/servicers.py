@@ -90,7 +90,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.ListAuditLogsRequest, context: Context
     ) -> auth_pb2.ListAuditLogsResponse:
         dates = parse_range(request.start_date, request.end_date)
-        entries = await self._audit.list_entries(current_principal().tenant, dates)
+        entries = await self._audit.list_for(current_principal(), dates)
         return auth_pb2.ListAuditLogsResponse(entries=[convert.audit_entry(e) for e in entries])
 
 

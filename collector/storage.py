@@ -107,7 +107,11 @@ class Storage:
             [IndexModel([("client_id", ASCENDING)], unique=True, name="client_id_unique")]
         )
         await self.audit_logs.create_indexes(
-            [IndexModel([("tenant", ASCENDING), ("timestamp", DESCENDING)])]
+            [
+                IndexModel([("tenant", ASCENDING), ("timestamp", DESCENDING)]),
+                # A global admin's own actions in other tenants (collector.audit).
+                IndexModel([("actor_tenant", ASCENDING), ("timestamp", DESCENDING)], sparse=True),
+            ]
         )
         await self.job_runs.create_indexes(
             [IndexModel([("job", ASCENDING), ("started_at", DESCENDING)])]
@@ -222,18 +226,27 @@ class Storage:
         return InsertOutcome(inserted=inserted, duplicates=len(docs) - inserted)
 
     async def audit(
-        self, *, event_type: str, tenant: str, client_id: str, action: str, details: Document
+        self,
+        *,
+        event_type: str,
+        tenant: str,
+        client_id: str,
+        action: str,
+        details: Document,
+        actor_tenant: str | None = None,
     ) -> None:
-        await self.audit_logs.insert_one(
-            {
-                "event_type": event_type,
-                "tenant": tenant,
-                "client_id": client_id,
-                "action": action,
-                "timestamp": dt.datetime.now(dt.UTC),
-                "details": details,
-            }
-        )
+        record: Document = {
+            "event_type": event_type,
+            "tenant": tenant,
+            "client_id": client_id,
+            "action": action,
+            "timestamp": dt.datetime.now(dt.UTC),
+            "details": details,
+        }
+        # Only when it differs, so that the index on it holds just those records.
+        if actor_tenant is not None and actor_tenant != tenant:
+            record["actor_tenant"] = actor_tenant
+        await self.audit_logs.insert_one(record)
 
 
 def _conflict(exc: PyMongoError) -> bool:

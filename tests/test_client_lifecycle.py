@@ -4,10 +4,11 @@ period, the CLI twins of those, and the audit log that records them, with no sec
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import pathlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import grpc
 import httpx
@@ -36,6 +37,8 @@ from tests.test_cli import embedded_env, run_module
 REVOKE_WITHIN_S = 1.0
 # Long enough for the three checks made within it, even on a loaded machine.
 GRACE_S = 6
+# How long an audit record may take to show after the reply to what caused it.
+AUDIT_WITHIN_S = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -311,6 +314,12 @@ async def test_audit_log_records_the_lifecycle_for_the_tenant_only(
         "timestamp",
         "details",
         "tenant",
+        "actor_tenant",
+    }
+    # The boss acted within its own tenant; the global admin, who created the boss, from its.
+    assert {(e["client_id"] == ADMIN_ID, e["actor_tenant"]) for e in entries} == {
+        (False, boss.tenant),
+        (True, "default"),
     }
     for secret in (app.client_secret, new_secret, app.token, boss.token, boss.client_secret):
         assert secret not in reply.text
@@ -321,6 +330,87 @@ async def test_audit_log_records_the_lifecycle_for_the_tenant_only(
     assert later.json()["entries"] == []
     bad = await http.get("/admin/audit-logs", params={"end_date": "soon"}, headers=boss.headers)
     assert "end_date" in assert_error(bad, 400, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+async def audit_entries(
+    http: httpx.AsyncClient, reader: ApiClient, until: Callable[[list[dict]], bool]
+) -> list[dict]:
+    """The reader's audit log once `until` holds of it (records may be written just after
+    the reply that caused them); fails after AUDIT_WITHIN_S."""
+    deadline = time.monotonic() + AUDIT_WITHIN_S
+    while True:
+        reply = await http.get("/admin/audit-logs", headers=reader.headers)
+        assert reply.status_code == 200, reply.text
+        entries: list[dict] = reply.json()["entries"]
+        if until(entries) or time.monotonic() > deadline:
+            return entries
+        await asyncio.sleep(0.05)
+
+
+async def test_global_admin_reads_its_own_actions_in_other_tenants_and_unknown_refusals(
+    http: httpx.AsyncClient, admin: ApiClient
+) -> None:
+    """A global admin's create/rotate/revoke in another tenant show in its own log as well as
+    in that tenant's, and refused token requests for unknown client ids (tenant "") show to
+    global admins only."""
+    boss = await tenant_admin(http, admin)
+    app = await create_client(http, admin, boss.tenant)
+    rotated = await http.post(
+        f"/admin/clients/{app.client_id}/rotate", json={}, headers=admin.headers
+    )
+    assert rotated.status_code == 200, rotated.text
+    revoked = await http.delete(f"/admin/clients/{app.client_id}", headers=admin.headers)
+    assert revoked.status_code == 200, revoked.text
+    stranger = f"no-such-client-{uuid.uuid4().hex}"
+    assert await _token_status(http, stranger, "whatever-" + uuid.uuid4().hex) == 401
+    fingerprint = hashlib.sha256(stranger.encode()).hexdigest()[:16]
+    # A plain (not global) admin of the global admin's own tenant.
+    home_admin = await create_client(http, admin, "default", ["admin", "read"])
+
+    def admin_did(entries: list[dict]) -> set[tuple[str, str, str]]:
+        return {
+            (e["action"], e["tenant"], e["actor_tenant"])
+            for e in entries
+            if e["client_id"] == ADMIN_ID
+            and app.client_id
+            in (e["details"].get("new_client_id"), e["details"].get("target_client_id"))
+        }
+
+    def refused(entries: list[dict]) -> list[dict]:
+        return [
+            e
+            for e in entries
+            if e["action"] == "token_refused"
+            and e["details"].get("client_id_sha256_prefix") == fingerprint
+        ]
+
+    expected = {
+        ("client_created", boss.tenant, "default"),
+        ("client_rotated", boss.tenant, "default"),
+        ("client_revoked", boss.tenant, "default"),
+    }
+    mine = await audit_entries(
+        http, admin, lambda entries: admin_did(entries) >= expected and bool(refused(entries))
+    )
+    assert admin_did(mine) == expected
+    [unknown] = refused(mine)
+    assert (unknown["tenant"], unknown["actor_tenant"], unknown["client_id"]) == ("", "", "unknown")
+    assert stranger not in str(mine)  # what was typed as the id may be a secret: never stored
+    stamps = [e["timestamp"] for e in mine]
+    assert stamps == sorted(stamps, reverse=True)
+    assert len(stamps) == len({(e["timestamp"], e["action"], e["client_id"]) for e in mine})
+
+    # The tenant sees what was done to it, by whom, and nothing of no tenant's.
+    theirs = await audit_entries(http, boss, lambda entries: admin_did(entries) >= expected)
+    assert admin_did(theirs) == expected
+    assert {e["tenant"] for e in theirs} == {boss.tenant}
+    assert refused(theirs) == []
+    # Another admin of the global admin's tenant is not a global admin: neither the global
+    # admin's actions in other tenants nor the records of no tenant are its to read.
+    home = (await http.get("/admin/audit-logs", headers=home_admin.headers)).json()["entries"]
+    assert {e["tenant"] for e in home} == {"default"}
+    assert admin_did(home) == set()
+    assert refused(home) == []
 
 
 async def test_secrets_and_tokens_never_reach_the_audit_log_or_process_output(
@@ -381,3 +471,14 @@ async def test_cli_lists_revokes_and_rotates(
     assert {("client_rotated", "cli"), ("client_revoked", "cli")} <= {
         (e["action"], e["client_id"]) for e in actions
     }
+    # The CLI is no tenant's client: a global admin sees what it did, in any tenant.
+    everything = (await http.get("/admin/audit-logs", headers=admin.headers)).json()["entries"]
+    cli_did = {
+        (e["action"], e["tenant"], e["actor_tenant"], e["details"]["target_client_id"])
+        for e in everything
+        if e["client_id"] == "cli"
+    }
+    assert {
+        ("client_rotated", boss.tenant, "", app.client_id),
+        ("client_revoked", boss.tenant, "", app.client_id),
+    } <= cli_did

@@ -124,20 +124,22 @@ class ListAuditLogsRequest(_message.Message):
     def __init__(self, start_date: _Optional[str] = ..., end_date: _Optional[str] = ...) -> None: ...
 
 class AuditLogEntry(_message.Message):
-    __slots__ = ("event_type", "client_id", "action", "timestamp", "details", "tenant")
+    __slots__ = ("event_type", "client_id", "action", "timestamp", "details", "tenant", "actor_tenant")
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     DETAILS_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_TENANT_FIELD_NUMBER: _ClassVar[int]
     event_type: str
     client_id: str
     action: str
     timestamp: _timestamp_pb2.Timestamp
     details: _struct_pb2.Struct
     tenant: str
-    def __init__(self, event_type: _Optional[str] = ..., client_id: _Optional[str] = ..., action: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., tenant: _Optional[str] = ...) -> None: ...
+    actor_tenant: str
+    def __init__(self, event_type: _Optional[str] = ..., client_id: _Optional[str] = ..., action: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., tenant: _Optional[str] = ..., actor_tenant: _Optional[str] = ...) -> None: ...
 
 class ListAuditLogsResponse(_message.Message):
     __slots__ = ("entries",)

@@ -109,7 +109,10 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAuditLogs(self, request, context):
-        """The audit log of the caller's own tenant, newest first (admin scope).
+        """The audit log of the caller's own tenant, newest first (admin scope). A global admin's
+        also holds what global admins and the CLI did in other tenants (actor_tenant is its
+        tenant, or "" for the CLI), and the records of no tenant (tenant ""): token requests
+        refused for client ids that match no client.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
