@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pathlib
-import secrets
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from collector.logs import LogFormat
+from collector.secret_file import SecretFileError, read_or_create
 
 MIN_SECRET_BYTES = 32
 
@@ -105,11 +105,9 @@ class Settings(BaseSettings):
                 "JWT_SECRET is required when MONGODB_URL is set "
                 f"(at least {MIN_SECRET_BYTES} bytes, e.g. `openssl rand -hex 32`)"
             )
-        path = self.data_dir / "jwt_secret"
-        if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_hex(32)
-        path.touch(mode=0o600)
-        path.write_text(secret)
-        return secret
+        try:
+            return read_or_create(
+                self.data_dir / "jwt_secret", min_bytes=MIN_SECRET_BYTES, variable="JWT_SECRET"
+            )
+        except SecretFileError as exc:
+            raise ConfigError(str(exc)) from None

@@ -10,15 +10,19 @@ import contextlib
 import pathlib
 import re
 import signal
+import stat
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 
+import grpc
 import httpx
+import jwt
 import psutil
 import pytest
 
+from aegis.v1 import auth_pb2, auth_pb2_grpc
 from tests.procs import (
     ADMIN_ID,
     ADMIN_SECRET,
@@ -106,6 +110,8 @@ def test_restart_on_the_same_data_dir_keeps_tokens_valid(tmp_path: pathlib.Path)
     with private_stack(tmp_path) as (first, children):
         token = admin_token(first)
         secret = (tmp_path / "jwt_secret").read_text()
+        assert len(secret) == 64
+        assert stat.S_IMODE((tmp_path / "jwt_secret").stat().st_mode) == 0o600
         assert first.child.stop() == 0
         assert_all_exit(list(children.values()))
     with private_stack(tmp_path) as (second, _):
@@ -160,6 +166,57 @@ def test_real_database_without_a_strong_jwt_secret_refuses_to_start(
     assert says in run.stderr
     assert "Traceback" not in run.stderr, run.stderr
     assert "READY" not in run.stdout
+
+
+@pytest.mark.parametrize("module", ["collector", "stack"])
+def test_a_short_generated_secret_file_stops_start_up_naming_the_file(
+    tmp_path: pathlib.Path, module: str
+) -> None:
+    """Someone put a weak key in DATA_DIR/jwt_secret: refuse it, as a short JWT_SECRET."""
+    key_file = tmp_path / "jwt_secret"
+    key_file.write_text("short-but-not-empty\n")
+    run = subprocess.run(
+        [sys.executable, "-m", module],
+        env=stack_env(tmp_path),
+        cwd=tmp_path,  # no stray .env file
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode != 0, run.stdout
+    [line] = [line for line in run.stderr.splitlines() if str(key_file) in line]
+    assert "holds a secret of 19 bytes, at least 32 are needed" in line
+    assert "JWT_SECRET" in line
+    assert "Traceback" not in run.stderr, run.stderr
+    assert "READY" not in run.stdout
+    assert "short-but-not-empty" not in run.stdout + run.stderr
+    assert key_file.read_text() == "short-but-not-empty\n"  # left for its owner to decide
+
+
+def test_an_empty_generated_secret_file_is_replaced_and_tokens_are_issued(
+    tmp_path: pathlib.Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """An empty key file is what a crash during the first start used to leave: no token was
+    ever signed with it, so a new secret is generated in its place."""
+    key_file = tmp_path / "jwt_secret"
+    key_file.write_text("")
+    log = tmp_path / "collector.log"
+    collector, port = start_collector(stack_env(tmp_path), log)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            issued = auth_pb2_grpc.AuthServiceStub(channel).IssueToken(
+                auth_pb2.IssueTokenRequest(clientId=ADMIN_ID, clientSecret=ADMIN_SECRET),
+                timeout=30,
+            )
+        secret = key_file.read_text()
+        assert re.fullmatch(r"[0-9a-f]{64}", secret)
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        jwt.decode(issued.access_token, secret, algorithms=["HS256"], audience="aegisai")
+        assert [p.name for p in tmp_path.glob(".jwt_secret*")] == []  # no temporary file left
+    finally:
+        assert collector.stop() == 0
+    assert f"{key_file} was empty" in capfd.readouterr().err  # the collector's log
 
 
 def banner_credentials(text: str) -> dict[str, str]:
