@@ -24,6 +24,7 @@ from collector.clients import (
 )
 from collector.embedded import DataDirInUse, shared_embedded_database
 from collector.errors import InvalidArgument, from_exception
+from collector.ports import PortUnavailable
 from collector.server import serve
 from collector.settings import ConfigError, Settings
 from collector.storage import open_storage
@@ -54,7 +55,7 @@ ENV_HELP = """environment (see README for all):
 the embedded one just for itself; it never starts a second database on a DATA_DIR in use.
 
 exit status: 0 done; 1 the database cannot be reached or started; 2 invalid arguments or
-configuration. Errors are one line on stderr, starting with "error: ".
+configuration (a port in use included). Errors are one line on stderr, starting with "error: ".
 """
 
 
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(manage_clients(settings, args))
         else:
             asyncio.run(serve(settings))
-    except (ConfigError, InvalidArgument) as exc:
+    except (ConfigError, InvalidArgument, PortUnavailable) as exc:
         return fail(exc, 2)
     except export_cli.ExportFailed as exc:
         return fail(exc, exc.code)

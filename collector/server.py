@@ -53,6 +53,7 @@ from collector.metrics import serve_metrics
 from collector.otlp import servicer as otlp_servicer
 from collector.otlp.service import OtlpIngest
 from collector.pipeline import Admission
+from collector.ports import PortUnavailable, bind_problem, check_free, unavailable
 from collector.price_overrides import PriceOverrides
 from collector.ratelimit import Limits
 from collector.rollups.fold import run_rollups
@@ -180,10 +181,15 @@ async def grpc_server(
     )
     address = f"{settings.grpc_host}:{settings.grpc_port}"
     key_pair = settings.tls_key_pair()
-    if key_pair is None:
-        port = server.add_insecure_port(address)
-    else:
-        port = server.add_secure_port(address, grpc.ssl_server_credentials([key_pair]))
+    try:
+        if key_pair is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, grpc.ssl_server_credentials([key_pair]))
+    except RuntimeError:  # grpc says only "Failed to bind": find out why, to say so
+        raise bind_problem(settings.grpc_listen) or PortUnavailable(
+            f"cannot listen on {address}: check GRPC_HOST and GRPC_PORT"
+        ) from None
     await server.start()
     try:
         async with monitor_database(storage, health, SERVICE_NAMES, settings.health_interval_s):
@@ -242,7 +248,9 @@ def tune_garbage_collector() -> None:
 
 
 async def serve(settings: Settings) -> None:
-    settings.tls_key_pair()  # a TLS mistake stops start-up before anything else starts
+    # A port clash or a TLS mistake stops start-up before anything else starts.
+    check_free([settings.grpc_listen, settings.metrics_listen])
+    settings.tls_key_pair()
     tokens = TokenService(
         settings.resolved_jwt_secret(),
         algorithm=settings.jwt_algorithm,
@@ -265,12 +273,17 @@ async def serve(settings: Settings) -> None:
             )
         )
         clients = ClientRegistry(storage)
-        await bootstrap_admin(settings, clients)
         await stack.enter_async_context(background_jobs(settings, storage).running())
         port = await stack.enter_async_context(grpc_server(settings, storage, tokens, clients))
-        metrics_port = stack.enter_context(
-            serve_metrics(settings.grpc_host, settings.metrics_port_or_off)
-        )
+        try:
+            metrics_port = stack.enter_context(
+                serve_metrics(settings.grpc_host, settings.metrics_port_or_off)
+            )
+        except OSError as exc:
+            raise unavailable(settings.metrics_listen, exc) from None
+        # Only once every port is ours: a start that fails must not have shown a one-time
+        # secret (it would be stored, hashed, and never shown again).
+        await bootstrap_admin(settings, clients)
         tune_garbage_collector()
         log.info(
             "collector serving gRPC%s on %s:%d",

@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from collector.logs import LogFormat
+from collector.ports import Listen
 from collector.secret_file import SecretFileError, read_or_create
 
 MIN_SECRET_BYTES = 32
@@ -85,6 +86,14 @@ class Settings(BaseSettings):
             return self.grpc_tls_key.read_bytes(), self.grpc_tls_cert.read_bytes()
         except OSError as exc:
             raise ConfigError(f"GRPC_TLS_CERT / GRPC_TLS_KEY cannot be read: {exc}") from None
+
+    @property
+    def grpc_listen(self) -> Listen:
+        return Listen(self.grpc_host, self.grpc_port, "GRPC_PORT", "GRPC_HOST")
+
+    @property
+    def metrics_listen(self) -> Listen:
+        return Listen(self.grpc_host, self.metrics_port, "METRICS_PORT", "GRPC_HOST")
 
     @property
     def metrics_port_or_off(self) -> int | None:

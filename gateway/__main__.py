@@ -9,6 +9,7 @@ import sys
 import uvicorn
 
 from collector import logs
+from collector.ports import unavailable
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 
@@ -40,7 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     # Bind ourselves so HTTP_PORT=0 works and the real port can be announced.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.http_host, settings.http_port))
+    try:
+        sock.bind((settings.http_host, settings.http_port))
+    except OSError as exc:
+        sock.close()
+        print(f"error: {unavailable(settings.http_listen, exc)}", file=sys.stderr)
+        return 2
     sock.listen(1024)
     sock.set_inheritable(True)
     port = sock.getsockname()[1]

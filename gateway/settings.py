@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from collector.logs import LogFormat
+from collector.ports import Listen
 
 
 class GatewaySettings(BaseSettings):
@@ -34,6 +35,10 @@ class GatewaySettings(BaseSettings):
     # The name the collector's certificate must carry, when not the host of COLLECTOR_ADDR
     # (`make run` dials 127.0.0.1).
     collector_tls_server_name: str | None = None
+
+    @property
+    def http_listen(self) -> Listen:
+        return Listen(self.http_host, self.http_port, "HTTP_PORT", "HTTP_HOST")
 
     @property
     def collector_target(self) -> str:

@@ -12,10 +12,24 @@ import sys
 import threading
 from types import FrameType
 
+from pydantic import ValidationError
+
 from collector import child_process
+from collector.ports import PortUnavailable, check_free
+from collector.settings import Settings
+from gateway.settings import GatewaySettings
 from stack import supervision
 
 START_TIMEOUT_S = 120.0
+
+
+def check_ports() -> None:
+    """PortUnavailable unless every port the children will listen on is free now."""
+    try:
+        collector, gateway = Settings(), GatewaySettings()
+    except ValidationError:
+        return  # the child that reads the setting says what is wrong with it
+    check_free([gateway.http_listen, collector.grpc_listen, collector.metrics_listen])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,8 +37,16 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m stack",
         description="Run the AegisAI stack in the foreground: the collector (with the "
         "embedded database unless MONGODB_URL is set) and the REST gateway. Ctrl-C stops all.",
-        epilog="environment: every variable of the collector and the gateway (see README).",
+        epilog="environment: every variable of the collector and the gateway (see README). "
+        "exit status: 0 stopped; 1 a child failed; 2 a port is in use (the message names the "
+        "variable to set), nothing was started.",
     ).parse_args(argv)
+    try:
+        check_ports()
+    except PortUnavailable as exc:
+        # Before anything starts: no database, and no one-time admin secret shown in vain.
+        print(f"stack: {exc}", file=sys.stderr)
+        return 2
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

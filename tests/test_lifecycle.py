@@ -10,6 +10,7 @@ import contextlib
 import pathlib
 import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -217,6 +218,78 @@ def test_an_empty_generated_secret_file_is_replaced_and_tokens_are_issued(
     finally:
         assert collector.stop() == 0
     assert f"{key_file} was empty" in capfd.readouterr().err  # the collector's log
+
+
+@contextlib.contextmanager
+def port_in_use() -> Iterator[int]:
+    """A loopback port another server listens on, for the block."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        yield int(other.getsockname()[1])
+
+
+# Every port each entry point listens on; the stack checks its children's.
+PORTS_IN_USE = [
+    ("stack", "HTTP_PORT"),
+    ("stack", "GRPC_PORT"),
+    ("stack", "METRICS_PORT"),
+    ("collector", "GRPC_PORT"),
+    ("collector", "METRICS_PORT"),
+    ("gateway", "HTTP_PORT"),
+]
+
+
+@pytest.mark.parametrize(("module", "variable"), PORTS_IN_USE)
+def test_a_port_in_use_stops_start_up_with_one_line_before_anything_starts(
+    tmp_path: pathlib.Path, module: str, variable: str
+) -> None:
+    """A second stack on a taken port once printed the one-time admin secret, then died with
+    a gRPC traceback. Now: one line naming the port and the variable, and nothing else."""
+    data_dir = tmp_path / "data"
+    env = stack_env(data_dir, bootstrap=False)  # a first start: it would show a secret
+    with port_in_use() as port:
+        env[variable] = str(port)
+        run = subprocess.run(
+            [sys.executable, "-m", module],
+            env=env,
+            cwd=tmp_path,  # no stray .env file
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    prefix = "stack" if module == "stack" else "error"
+    assert run.stderr.splitlines() == [
+        f"{prefix}: port {port} is in use on 127.0.0.1: set {variable} to a free port "
+        "(0: any free port)"
+    ]
+    assert run.returncode == 2
+    assert run.stdout == ""  # no admin secret, no READY
+    assert not data_dir.exists()  # no database started, no JWT secret generated
+
+
+def test_two_settings_on_one_port_stop_the_stack_before_anything_starts(
+    tmp_path: pathlib.Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    env = stack_env(data_dir, bootstrap=False)
+    with port_in_use() as taken:
+        pass  # free again, but chosen for both
+    env.update(GRPC_PORT=str(taken), METRICS_PORT=str(taken))
+    run = subprocess.run(
+        [sys.executable, "-m", "stack"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.stderr.splitlines() == [
+        f"stack: GRPC_PORT and METRICS_PORT are both {taken}: give METRICS_PORT a port of its own"
+    ]
+    assert (run.returncode, run.stdout, data_dir.exists()) == (2, "", False)
 
 
 def banner_credentials(text: str) -> dict[str, str]:
