@@ -229,6 +229,11 @@ class ClientRegistry:
                 },
             )
             if result.matched_count:
+                log.info(
+                    "bootstrap admin %r has a new secret or was revoked: tokens issued before "
+                    "no longer count",
+                    client_id,
+                )
                 return
         raise Conflict(f"bootstrap admin {client_id!r} kept changing meanwhile; start again")
 
