@@ -40,6 +40,7 @@ ENV_HELP = """environment (see README for all):
   RATE_LIMIT_INGEST_PER_S   events per second per client and replica (0 = no limit)
   RATE_LIMIT_READ_PER_S     read calls per second per client and replica (20)
   AUTH_ATTEMPTS_PER_MIN     failed token requests per client id and minute (10)
+  ALERT_RULE_WRITES_PER_MIN alert rule creates/updates/deletes per client and minute (60)
   METRICS_PORT     Prometheus /metrics port on GRPC_HOST (9464; 0 = any free port; -1 = off)
   LOG_FORMAT       text (default) or json: one JSON object per line
   TAIL_BUFFER      events a live-tail subscriber may fall behind before it is dropped (10000)
@@ -50,6 +51,7 @@ ENV_HELP = """environment (see README for all):
   RETENTION_DAYS   delete raw events and audit logs older than this (0 = keep forever)
   ROLLUP_RETENTION_DAYS   delete minute rollup buckets older than this (7; 0 = keep)
   ALLOW_PRIVATE_WEBHOOKS  let alert webhooks reach loopback/private addresses (false)
+  WEBHOOK_TIMEOUT_S       one webhook attempt as a whole, from look-up to headers (10)
 
 `clients ...` uses the database of a collector running on the same DATA_DIR, or starts
 the embedded one just for itself; it never starts a second database on a DATA_DIR in use.

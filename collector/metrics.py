@@ -72,11 +72,11 @@ TAIL_DROPPED = Counter(
     registry=REGISTRY,
 )
 
-RateLimit = Literal["ingest", "read", "auth"]
-RATE_LIMITS: tuple[RateLimit, ...] = ("ingest", "read", "auth")
+RateLimit = Literal["ingest", "read", "auth", "alert_writes"]
+RATE_LIMITS: tuple[RateLimit, ...] = ("ingest", "read", "auth", "alert_writes")
 RATE_LIMITED = Counter(
     "aegis_rate_limited",
-    "Calls refused by a per-client rate limit, by limit (ingest, read, auth)",
+    "Calls refused by a per-client rate limit, by limit (ingest, read, auth, alert_writes)",
     ["limit"],
     registry=REGISTRY,
 )

@@ -120,12 +120,13 @@ class RateLimiter:
 
 @dataclass(frozen=True)
 class Limits:
-    """The collector's three limits, from RATE_LIMIT_INGEST_PER_S, RATE_LIMIT_READ_PER_S and
-    AUTH_ATTEMPTS_PER_MIN (0 turns one off)."""
+    """The collector's limits, from RATE_LIMIT_INGEST_PER_S, RATE_LIMIT_READ_PER_S,
+    AUTH_ATTEMPTS_PER_MIN and ALERT_RULE_WRITES_PER_MIN (0 turns one off)."""
 
     ingest: RateLimiter  # events per second per client, burst of the same size
     read: RateLimiter  # read RPCs per second per client, burst of the same size
     auth: RateLimiter  # failed token requests per client id per minute
+    alert_writes: RateLimiter  # alert rule creates/updates/deletes per client per minute
 
     @classmethod
     def per_client(
@@ -134,6 +135,7 @@ class Limits:
         ingest_per_s: float,
         read_per_s: float,
         auth_attempts_per_min: float,
+        alert_rule_writes_per_min: float = 0,
         audit: Auditor | None,
     ) -> Limits:
         return cls(
@@ -161,5 +163,13 @@ class Limits:
                 action="auth_rate_limited",
                 metric="auth",
                 audit=None,  # collector.auth_service records these itself
+            ),
+            alert_writes=RateLimiter(
+                "alert rule writes per minute",
+                alert_rule_writes_per_min / 60.0,
+                max(alert_rule_writes_per_min, 1.0),
+                action="alert_rule_writes_rate_limited",
+                metric="alert_writes",
+                audit=audit,
             ),
         )

@@ -33,7 +33,8 @@ from aegis.v1 import (
     tail_pb2_grpc,
 )
 from collector import convert
-from collector.alerts.job import run_alerts
+from collector.alerts.delivery import Deliverer, open_deliverer
+from collector.alerts.job import alerts_job
 from collector.alerts.rules import RuleService
 from collector.alerts.webhooks import DeliveryPolicy
 from collector.audit import Auditor
@@ -122,6 +123,7 @@ async def grpc_server(
         ingest_per_s=settings.rate_limit_ingest_per_s,
         read_per_s=settings.rate_limit_read_per_s,
         auth_attempts_per_min=settings.auth_attempts_per_min,
+        alert_rule_writes_per_min=settings.alert_rule_writes_per_min,
         audit=audit,
     )
     server = grpc.aio.server(
@@ -159,7 +161,10 @@ async def grpc_server(
     alerts_pb2_grpc.add_AlertServiceServicer_to_server(
         AlertServicer(
             RuleService(
-                storage, allow_private_webhooks=settings.allow_private_webhooks, audit=audit
+                storage,
+                allow_private_webhooks=settings.allow_private_webhooks,
+                audit=audit,
+                writes=limits.alert_writes,
             )
         ),
         server,
@@ -202,7 +207,14 @@ async def grpc_server(
         await server.stop(grace=settings.shutdown_grace_s)
 
 
-def background_jobs(settings: Settings, storage: Storage) -> JobRunner:
+def delivery_policy(settings: Settings) -> DeliveryPolicy:
+    # Retries wait for at most half an evaluation interval; later ones, the next evaluation.
+    return DeliveryPolicy(
+        timeout_s=settings.webhook_timeout_s, horizon_s=min(30.0, settings.alerts_interval_s / 2)
+    )
+
+
+def background_jobs(settings: Settings, storage: Storage, deliverer: Deliverer) -> JobRunner:
     """Every background job, one line each: plain async functions with their dependencies."""
     runner = JobRunner(
         storage, lease_s=settings.job_lease_s, stop_grace_s=settings.shutdown_grace_s
@@ -214,17 +226,11 @@ def background_jobs(settings: Settings, storage: Storage) -> JobRunner:
             run_rollups, storage, minute_retention_days=settings.rollup_retention_days
         ),
     )
-    # Webhook retries wait within a run for at most half an interval; later ones, next run.
-    policy = DeliveryPolicy(horizon_s=min(30.0, settings.alerts_interval_s / 2))
     runner.add(
         "alerts",
         settings.alerts_interval_s,
         functools.partial(
-            run_alerts,
-            storage,
-            allow_private_webhooks=settings.allow_private_webhooks,
-            policy=policy,
-            minute_retention_days=settings.rollup_retention_days,
+            alerts_job, storage, deliverer, minute_retention_days=settings.rollup_retention_days
         ),
     )
     runner.add(
@@ -273,7 +279,16 @@ async def serve(settings: Settings) -> None:
             )
         )
         clients = ClientRegistry(storage)
-        await stack.enter_async_context(background_jobs(settings, storage).running())
+        # Entered before the jobs, so left after them: no run wakes a closed deliverer.
+        deliverer = await stack.enter_async_context(
+            open_deliverer(
+                storage,
+                allow_private=settings.allow_private_webhooks,
+                policy=delivery_policy(settings),
+                grace_s=settings.shutdown_grace_s,
+            )
+        )
+        await stack.enter_async_context(background_jobs(settings, storage, deliverer).running())
         port = await stack.enter_async_context(grpc_server(settings, storage, tokens, clients))
         try:
             metrics_port = stack.enter_context(

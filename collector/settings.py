@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     rollup_retention_days: float = Field(7, ge=0)
     # Alert webhooks to loopback, private and link-local addresses are refused unless true.
     allow_private_webhooks: bool = False
+    # One webhook attempt as a whole (look-up, connect, send, status and headers) must end
+    # within this; a receiver that is slower has failed that attempt, and it is retried.
+    webhook_timeout_s: float = Field(10.0, gt=0, le=300)
+    # Alert rule creates, updates and deletes per client per minute (per replica; 0 = no
+    # limit): each write may look up a host name, and a flood of them must not crowd others.
+    alert_rule_writes_per_min: float = Field(60, ge=0)
 
     def tls_key_pair(self) -> tuple[bytes, bytes] | None:
         """(private key, certificate chain) PEM bytes when TLS is configured, else None."""

@@ -27,7 +27,11 @@ from stack import supervision
 START_TIMEOUT_S = 90.0
 # Tests that are not about rate limits must never meet one: RATE_LIMIT_READ_PER_S (default 20)
 # would refuse a dashboard test's quick reads on a fast machine.
-UNLIMITED = {"RATE_LIMIT_READ_PER_S": "0", "AUTH_ATTEMPTS_PER_MIN": "0"}
+UNLIMITED = {
+    "RATE_LIMIT_READ_PER_S": "0",
+    "AUTH_ATTEMPTS_PER_MIN": "0",
+    "ALERT_RULE_WRITES_PER_MIN": "0",
+}
 JWT_SECRET = "test-secret-" + "x" * 40
 ADMIN_ID = "test-admin"
 ADMIN_SECRET = "test-admin-secret-0123456789"

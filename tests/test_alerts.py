@@ -19,10 +19,12 @@ from typing import Any
 
 import grpc
 import httpx
+import pymongo
 import pytest
 
 from aegis.v1 import alerts_pb2, alerts_pb2_grpc
-from collector.alerts.job import run_alerts
+from collector.alerts.delivery import deliver_pending
+from collector.alerts.job import evaluate_alerts, run_alerts
 from collector.alerts.ssrf import UnsafeTarget, check_url
 from collector.alerts.webhooks import DeliveryPolicy
 from collector.storage import Storage, open_storage
@@ -35,7 +37,7 @@ from tests.procs import (
     start_collector,
     start_gateway,
 )
-from tests.receiver import WebhookReceiver
+from tests.receiver import DripReceiver, WebhookReceiver
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -331,6 +333,53 @@ async def test_the_webhook_address_is_checked_again_at_delivery(
     assert attempt["status_code"] is None and "refused" in attempt["error"]
     (event,) = (await get(api, manager, "/alerts/events"))["events"]
     assert event["delivery_status"] == "failed"
+
+
+async def test_a_reply_is_recorded_however_long_the_delivery_phase_has_lasted(
+    api: httpx.AsyncClient, storage: Storage, manager: ApiClient
+) -> None:
+    """The caller's database deadline (a job run's) has passed when the receiver answers 200:
+    the attempt's writes have deadlines of their own, so the 200 is recorded, once."""
+    with WebhookReceiver(hold_s=1.5) as receiver:
+        rule = await create_rule(
+            api, manager, rule_body(receiver.url, metric="no_data", comparison="lt", threshold=1)
+        )
+        await evaluate_alerts(storage)
+        with pymongo.timeout(1.0):
+            counts = await deliver_pending(storage, allow_private=True, policy=FAST)
+        assert counts.delivered == 1 and counts.failed_attempts == 0
+        await deliver_pending(storage, allow_private=True, policy=FAST)
+        assert len(receiver.received) == 1, "sent again"
+    (attempt,) = [d async for d in storage.alert_deliveries.find({"rule_id": rule["id"]})]
+    assert (attempt["status_code"], attempt["ok"]) == (200, True)
+    (event,) = (await get(api, manager, "/alerts/events"))["events"]
+    assert (event["delivery_status"], event["delivery_attempts"]) == ("delivered", 1)
+
+
+async def test_one_tenant_has_at_most_per_tenant_attempts_in_flight(
+    api: httpx.AsyncClient, root: ApiClient, storage: Storage, manager: ApiClient
+) -> None:
+    """Three events of one tenant to a receiver that never answers, two slots per tenant:
+    the third attempt starts only when one of the first two is cut at its deadline. Another
+    tenant's event goes at once."""
+    policy = DeliveryPolicy(timeout_s=2, max_attempts=1, per_tenant=2, horizon_s=0)
+    other = await create_client(api, root, f"t-{uuid.uuid4().hex[:12]}", ["read", "alerts"])
+    with DripReceiver() as drip, WebhookReceiver() as receiver:
+        for n in range(3):
+            body = rule_body(drip.url, metric="no_data", comparison="lt", threshold=1)
+            await create_rule(api, manager, body | {"name": f"dripping {n}"})
+        await create_rule(
+            api, other, rule_body(receiver.url, metric="no_data", comparison="lt", threshold=1)
+        )
+        started = time.monotonic()
+        await run_alerts(storage, allow_private_webhooks=True, policy=policy)
+        assert len(drip.opened) == 3 and len(receiver.delivered) == 1
+        first, second, third = sorted(drip.opened)
+        assert second - first < policy.timeout_s / 2, "the first two went together"
+        assert third - first >= policy.timeout_s / 2, "the third did not wait for a slot"
+        assert receiver.delivered[0].at - started < policy.timeout_s, "B waited for A"
+    failed = storage.alert_deliveries.find({"tenant": manager.tenant})
+    assert [d["error"] async for d in failed] == ["no reply within 2 s (the whole request)"] * 3
 
 
 async def test_scopes_read_may_list_alerts_or_admin_may_manage(

@@ -18,6 +18,7 @@ from collector.alerts.metrics import METRICS
 from collector.alerts.ssrf import UnsafeTarget, check_url
 from collector.audit import Auditor
 from collector.errors import InvalidArgument, NotFound
+from collector.ratelimit import RateLimiter
 from collector.storage import Document, Storage
 
 COMPARISONS = ("gt", "lt")
@@ -152,11 +153,25 @@ def _check_secret(secret: str) -> str:
 
 
 class RuleService:
-    def __init__(self, storage: Storage, *, allow_private_webhooks: bool, audit: Auditor) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        allow_private_webhooks: bool,
+        audit: Auditor,
+        writes: RateLimiter | None = None,
+    ) -> None:
         self._rules = storage.alert_rules
         self._events = storage.alert_events
         self._allow_private = allow_private_webhooks
         self._audit = audit
+        self._writes = writes  # per client: creates, updates and deletes
+
+    def _take_write(self, tenant: str, actor: str) -> None:
+        """Before any work, so that refused writes cost no look-up (RESOURCE_EXHAUSTED with the
+        delay after which a write passes)."""
+        if self._writes is not None:
+            self._writes.take(actor, tenant=tenant)
 
     async def _record(self, tenant: str, actor: str, action: str, rule: Rule | str) -> None:
         rule_id = rule if isinstance(rule, str) else rule.id
@@ -173,6 +188,7 @@ class RuleService:
         return url.strip()
 
     async def create(self, tenant: str, spec: RuleSpec, *, created_by: str) -> Rule:
+        self._take_write(tenant, created_by)
         definition = _check_definition(spec)
         secret = _check_secret(spec.webhook_secret)
         url = await self._check_url(spec.webhook_url)
@@ -213,6 +229,7 @@ class RuleService:
 
     async def update(self, tenant: str, rule_id: str, spec: RuleSpec, *, actor: str) -> Rule:
         """Replace the definition; an empty secret keeps the current one. State is kept."""
+        self._take_write(tenant, actor)
         changes: Document = _check_definition(spec)
         if spec.webhook_secret:
             changes["webhook_secret"] = _check_secret(spec.webhook_secret)
@@ -227,6 +244,7 @@ class RuleService:
 
     async def delete(self, tenant: str, rule_id: str, *, actor: str) -> None:
         """Delete the rule. Its events stay readable; undelivered webhooks are cancelled."""
+        self._take_write(tenant, actor)
         result = await self._rules.delete_one({"_id": rule_id, "tenant": tenant})
         if result.deleted_count == 0:
             raise NotFound(f"alert rule {rule_id!r} not found")

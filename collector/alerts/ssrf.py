@@ -4,20 +4,34 @@ Checked when a rule is saved and again at every delivery, because DNS can change
 At delivery the request goes to the very address that was checked (the host's name still in
 the Host header and TLS SNI), so a name that resolves differently a moment later cannot steer
 it elsewhere. Redirects are not followed.
+
+Host names are looked up on a few threads of the guard's own, never on the event loop's default
+executor: argon2 hashing runs there (collector.clients), so a burst of sign-ins would stall rule
+writes and deliveries, and look-ups that hang would stall sign-ins. Each look-up is bounded by
+RESOLVE_TIMEOUT_S; getaddrinfo cannot be interrupted, so one that outlives it finishes in its
+(daemon) thread, which stays counted until then: hanging look-ups can fill the threads, and
+then later ones wait and are cut at the same bound. Nothing else waits on them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
+import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 MAX_URL = 2048
 _EXCLUDED = frozenset(' "<>\\^`{|}')
-RESOLVE_TIMEOUT_S = 5.0
+RESOLVE_TIMEOUT_S = 2.0
+RESOLVER_THREADS = 8
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# (host, port) -> getaddrinfo's answer; socket.getaddrinfo in production.
+Lookup = Callable[[str, int], list[tuple[Any, ...]]]
 
 
 class UnsafeTarget(Exception):
@@ -97,29 +111,97 @@ def _literal(host: str) -> Address | None:
         return None
 
 
-async def _resolve(host: str, port: int) -> list[Address]:
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT_S
-        )
-    except (OSError, TimeoutError) as exc:
-        raise UnsafeTarget(f"host {host!r} does not resolve ({exc})") from None
-    found: list[Address] = []
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).partition("%")[0])
-        if address not in found:
-            found.append(address)
-    if not found:
-        raise UnsafeTarget(f"host {host!r} does not resolve")
-    return found
+def _getaddrinfo(host: str, port: int) -> list[tuple[Any, ...]]:
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
 
 
-async def check_url(url: str, *, allow_private: bool) -> Target:
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return  # the waiter gave up (timeout) or went away
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class Resolver:
+    """Host name look-ups, at most `threads` at once, each answered within `timeout_s`."""
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float = RESOLVE_TIMEOUT_S,
+        threads: int = RESOLVER_THREADS,
+        lookup: Lookup = _getaddrinfo,
+    ) -> None:
+        self.timeout_s = timeout_s
+        self._lookup = lookup
+        self._slots = threading.BoundedSemaphore(threads)
+
+    def _start(self, host: str, port: int, future: asyncio.Future[Any]) -> None:
+        loop = future.get_loop()
+
+        def run() -> None:
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                result = self._lookup(host, port)
+            except BaseException as exc:  # handed to the waiter, who decides
+                error = exc
+            finally:
+                self._slots.release()
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, future, result, error)
+
+        # Daemon: a look-up hanging at shutdown must not hold the process.
+        threading.Thread(target=run, name="webhook-dns", daemon=True).start()
+
+    async def _answer(self, host: str, port: int) -> list[tuple[Any, ...]]:
+        # Every thread busy means look-ups are hanging: poll for a free one (rare). Not an
+        # asyncio primitive: a thread frees its slot, maybe after its loop has gone.
+        while not self._slots.acquire(blocking=False):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        try:
+            self._start(host, port, future)
+        except BaseException:
+            self._slots.release()
+            raise
+        infos: list[tuple[Any, ...]] = await future
+        return infos
+
+    async def resolve(self, host: str, port: int) -> list[Address]:
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                infos = await self._answer(host, port)
+        except TimeoutError:
+            raise UnsafeTarget(
+                f"host {host!r} could not be resolved within {self.timeout_s:g} s"
+            ) from None
+        except (OSError, UnicodeError) as exc:  # UnicodeError: e.g. a label over 63 bytes
+            raise UnsafeTarget(f"host {host!r} does not resolve ({exc})") from None
+        found: list[Address] = []
+        for info in infos:
+            address = ipaddress.ip_address(str(info[4][0]).partition("%")[0])
+            if address not in found:
+                found.append(address)
+        if not found:
+            raise UnsafeTarget(f"host {host!r} does not resolve")
+        return found
+
+
+# The one resolver of the process: rule writes and deliveries share its threads.
+RESOLVER = Resolver()
+
+
+async def check_url(url: str, *, allow_private: bool, resolver: Resolver | None = None) -> Target:
     """Where a webhook to `url` would go, or UnsafeTarget saying why it may not."""
     parts = _parse(url)
     literal = _literal(parts.host)
-    addresses = [literal] if literal is not None else await _resolve(parts.host, parts.port)
+    if literal is not None:
+        addresses = [literal]
+    else:
+        addresses = await (resolver or RESOLVER).resolve(parts.host, parts.port)
     if not allow_private:
         for address in addresses:
             if not is_public(address):

@@ -1,12 +1,14 @@
-"""Signed webhook delivery of alert events, with retries; every attempt is recorded.
+"""Signed webhook attempts for alert events, with retries; every attempt is recorded.
+(collector.alerts.delivery decides when attempts run.)
 
 Request: POST, JSON body {"id", "name", "state", "value", "threshold", "window_minutes",
 "time"} (the rule's id and name, and the state change), headers
 `X-Aegis-Timestamp: <unix seconds>` and
 `X-Aegis-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>" keyed by the secret>`,
-plus `X-Aegis-Event-Id` (the same for every attempt of one event). A 2xx reply is a delivery;
-anything else, a timeout or a refused target is a failed attempt, retried with exponential
-backoff up to `max_attempts`, then the event is marked `failed`.
+plus `X-Aegis-Event-Id` (the same for every attempt of one event). A 2xx status (with its
+headers, within the attempt's deadline, `timeout_s` for the whole request; the body is never
+read) is a delivery; anything else, no reply by the deadline or a refused target is a failed
+attempt, retried with exponential backoff up to `max_attempts`, then the event is `failed`.
 
 Exactly one delivery per event: an attempt first claims the event by compare-and-set on its
 attempt count, and its outcome is written under the same condition, so two deliverers never
@@ -29,7 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pymongo.errors import DuplicateKeyError
+import pymongo
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from collector.alerts.ssrf import UnsafeTarget, check_url
 from collector.metrics import WEBHOOK_DELIVERIES
@@ -41,17 +44,28 @@ USER_AGENT = "AegisAI-Webhook/1"
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
+    # One attempt as a whole: look-up, connect, send, status line and headers. (httpx's own
+    # timeout bounds each read, and a receiver dripping a byte at a time never trips it.)
     timeout_s: float = 10.0
     max_attempts: int = 10
     backoff_base_s: float = 1.0  # attempt n waits base * 2**(n-1), at most backoff_max_s
     backoff_max_s: float = 600.0
-    # Within one run, wait at most this long for a retry to fall due; later ones are left
-    # to the next run of the job.
+    # Once woken, keep waiting at most this long for a retry to fall due; later ones are left
+    # to the next wake (the next evaluation).
     horizon_s: float = 30.0
-    concurrency: int = 8
+    concurrency: int = 32  # attempts in flight, all tenants together
+    per_tenant: int = 4  # attempts in flight for one tenant
+    # Each database operation of an attempt (claim, record, outcome) has this long, its own
+    # deadline: never what is left of a job run's, or a 200 could go unrecorded and be resent.
+    db_timeout_s: float = 10.0
 
     def backoff_s(self, attempt: int) -> float:
         return float(min(self.backoff_base_s * 2 ** (attempt - 1), self.backoff_max_s))
+
+    @property
+    def claim_s(self) -> float:
+        """How long an attempt holds its event: the send and three writes after the claim."""
+        return self.timeout_s + 3 * self.db_timeout_s + 30
 
 
 @dataclass
@@ -85,13 +99,15 @@ def signature(secret: str, timestamp: int, raw_body: bytes) -> str:
     return f"sha256={mac.hexdigest()}"
 
 
-def _ready_at(event: Document) -> dt.datetime:
+def ready_at(event: Document) -> dt.datetime:
     """When the event's next attempt may start: it is due and nobody holds a claim on it."""
     claim = event.get("claim_until")
     return max(event["next_attempt_at"], claim) if claim else event["next_attempt_at"]
 
 
-class Deliverer:
+class Sender:
+    """Makes one attempt of an event at a time: claim, send, record, and the outcome."""
+
     def __init__(
         self,
         storage: Storage,
@@ -104,42 +120,36 @@ class Deliverer:
         self._client = client
         self._allow_private = allow_private
         self._policy = policy
-        self._slots = asyncio.Semaphore(policy.concurrency)
         self.counts = DeliveryCounts()
 
-    async def _heads(self) -> list[Document]:
+    def _db(self) -> contextlib.AbstractContextManager[None]:
+        return pymongo.timeout(self._policy.db_timeout_s)
+
+    async def heads(self) -> list[Document]:
         """The oldest pending event of each rule: the only one of the rule that may go now."""
         heads: dict[str, Document] = {}
-        cursor = self._s.alert_events.find({"delivery_status": "pending"}).sort(
-            [("rule_id", 1), ("seq", 1)]
-        )
-        async for event in cursor:
-            heads.setdefault(event["rule_id"], event)
+        with self._db():
+            cursor = self._s.alert_events.find({"delivery_status": "pending"}).sort(
+                [("rule_id", 1), ("seq", 1)]
+            )
+            async for event in cursor:
+                heads.setdefault(event["rule_id"], event)
         return list(heads.values())
 
-    async def run(self) -> DeliveryCounts:
-        """Deliver what is due; wait for retries that fall due within the horizon."""
-        deadline = time.monotonic() + self._policy.horizon_s
-        while True:
-            now = dt.datetime.now(dt.UTC)
-            heads = await self._heads()
-            ready = {e["_id"]: _ready_at(e) for e in heads}
-            due = [e for e in heads if ready[e["_id"]] <= now]
-            if due:
-                await asyncio.gather(*(self._attempt(e) for e in due))
-                continue
-            if not heads:
-                return self.counts
-            wait = min((at - now).total_seconds() for at in ready.values())
-            if time.monotonic() + wait > deadline:
-                return self.counts
-            await asyncio.sleep(wait)
+    async def attempt(self, event: Document) -> None:
+        """The event's next attempt, unless another deliverer has claimed it. Never raises."""
+        try:
+            await self._claimed_attempt(event)
+        except PyMongoError as exc:
+            # Its claim expires and the attempt is made again: receivers drop repeats by id.
+            log.warning("alert event %s: attempt not recorded (%s)", event["_id"], exc)
+        except Exception:
+            log.exception("alert event %s: attempt failed", event["_id"])
 
-    async def _attempt(self, event: Document) -> None:
-        async with self._slots:
-            done = event["delivery_attempts"]
-            now = dt.datetime.now(dt.UTC)
-            claim = dt.timedelta(seconds=self._policy.timeout_s * 3 + 30)
+    async def _claimed_attempt(self, event: Document) -> None:
+        done = event["delivery_attempts"]
+        now = dt.datetime.now(dt.UTC)
+        with self._db():
             claimed = await self._s.alert_events.find_one_and_update(
                 {
                     "_id": event["_id"],
@@ -147,35 +157,39 @@ class Deliverer:
                     "delivery_attempts": done,
                     "$or": [{"claim_until": None}, {"claim_until": {"$lte": now}}],
                 },
-                {"$set": {"claim_until": now + claim}},
+                {"$set": {"claim_until": now + dt.timedelta(seconds=self._policy.claim_s)}},
             )
-            if claimed is None:
-                return  # another deliverer has it, or it has moved on
+        if claimed is None:
+            return  # another deliverer has it, or it has moved on
+        with self._db():
             rule = await self._s.alert_rules.find_one({"_id": event["rule_id"]})
-            if rule is None:
-                await self._finish(event, {"delivery_status": "cancelled"})
-                return
-            attempt = done + 1
-            status_code, error, started = None, None, time.monotonic()
-            try:
+        if rule is None:
+            await self._finish(event, {"delivery_status": "cancelled"})
+            return
+        attempt = done + 1
+        status_code, error, started = None, None, time.monotonic()
+        try:
+            async with asyncio.timeout(self._policy.timeout_s):
                 status_code = await self._send(event, rule)
-                if not 200 <= status_code < 300:
-                    error = f"HTTP {status_code}"
-            except UnsafeTarget as exc:
-                error = str(exc)
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            await self._record_attempt(event, attempt, status_code, error, started)
-            self._note(event, attempt, error)
-            outcome: dict[str, Any] = {"delivery_attempts": attempt, "last_error": error}
-            if error is None:
-                outcome |= {"delivery_status": "delivered", "delivered_at": dt.datetime.now(dt.UTC)}
-            elif attempt >= self._policy.max_attempts:
-                outcome["delivery_status"] = "failed"
-            else:
-                delay = dt.timedelta(seconds=self._policy.backoff_s(attempt))
-                outcome["next_attempt_at"] = dt.datetime.now(dt.UTC) + delay
-            await self._finish(event, outcome)
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except TimeoutError:
+            error = f"no reply within {self._policy.timeout_s:g} s (the whole request)"
+        except UnsafeTarget as exc:
+            error = str(exc)
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        await self._record_attempt(event, attempt, status_code, error, started)
+        self._note(event, attempt, error)
+        outcome: dict[str, Any] = {"delivery_attempts": attempt, "last_error": error}
+        if error is None:
+            outcome |= {"delivery_status": "delivered", "delivered_at": dt.datetime.now(dt.UTC)}
+        elif attempt >= self._policy.max_attempts:
+            outcome["delivery_status"] = "failed"
+        else:
+            delay = dt.timedelta(seconds=self._policy.backoff_s(attempt))
+            outcome["next_attempt_at"] = dt.datetime.now(dt.UTC) + delay
+        await self._finish(event, outcome)
 
     async def _send(self, event: Document, rule: Document) -> int:
         # Checked again now: DNS may have changed since the rule was saved.
@@ -208,7 +222,7 @@ class Deliverer:
         started: float,
     ) -> None:
         # A duplicate: this very attempt was recorded by an earlier try.
-        with contextlib.suppress(DuplicateKeyError):
+        with contextlib.suppress(DuplicateKeyError), self._db():
             await self._s.alert_deliveries.insert_one(
                 {
                     "_id": f"{event['_id']}:{attempt}",
@@ -225,10 +239,11 @@ class Deliverer:
             )
 
     async def _finish(self, event: Document, outcome: Document) -> None:
-        await self._s.alert_events.update_one(
-            {"_id": event["_id"], "delivery_attempts": event["delivery_attempts"]},
-            {"$set": {**outcome, "claim_until": None}},
-        )
+        with self._db():
+            await self._s.alert_events.update_one(
+                {"_id": event["_id"], "delivery_attempts": event["delivery_attempts"]},
+                {"$set": {**outcome, "claim_until": None}},
+            )
 
     def _note(self, event: Document, attempt: int, error: str | None) -> None:
         # The rule id only: URLs can carry tokens in their path, secrets never appear.
@@ -241,15 +256,3 @@ class Deliverer:
         if attempt >= self._policy.max_attempts:
             self.counts.given_up += 1
         log.warning("alert event %s: attempt %d failed: %s", event["_id"], attempt, error)
-
-
-async def deliver_pending(
-    storage: Storage, *, allow_private: bool, policy: DeliveryPolicy | None = None
-) -> DeliveryCounts:
-    policy = policy or DeliveryPolicy()
-    timeout = httpx.Timeout(policy.timeout_s)
-    # trust_env=False: a proxy from the environment would bypass the address check.
-    async with httpx.AsyncClient(
-        timeout=timeout, follow_redirects=False, trust_env=False
-    ) as client:
-        return await Deliverer(storage, client, allow_private=allow_private, policy=policy).run()
