@@ -276,4 +276,8 @@ def operation(
 
 
 def security_schemes() -> dict[str, Any]:
-    return {BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    return {
+        BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        # POST /auth/token's client_secret_basic (gateway.oauth2).
+        "basicAuth": {"type": "http", "scheme": "basic"},
+    }

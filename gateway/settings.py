@@ -34,6 +34,13 @@ class GatewaySettings(BaseSettings):
     # The name the collector's certificate must carry, when not the host of COLLECTOR_ADDR
     # (`make run` dials 127.0.0.1).
     collector_tls_server_name: str | None = None
+    # Signs the caller's address the gateway forwards (collector.caller_address): the same
+    # FORWARDING_SECRET as the collector's, or else the file the collector keeps in DATA_DIR.
+    forwarding_secret: str | None = None
+    data_dir: pathlib.Path = pathlib.Path("./data")
+    # Proxies (comma-separated addresses, uvicorn's FORWARDED_ALLOW_IPS) whose X-Forwarded-For
+    # is believed. Empty: none; the caller is the connection's peer, which it cannot choose.
+    forwarded_allow_ips: str = ""
 
     @property
     def collector_target(self) -> str:
