@@ -125,7 +125,8 @@ async def grpc_server(
         audit=audit,
     )
     auth = AuthService(clients, tokens, status, audit, limits.auth)
-    addresses = CallerAddresses(ForwardingKey(settings.resolved_forwarding_secret()))
+    forwarding = settings.resolved_forwarding_secret()
+    addresses = CallerAddresses(ForwardingKey(forwarding) if forwarding else None)
     basic = BasicCredentials(auth.authenticate_basic)
     server = grpc.aio.server(
         interceptors=[AuthInterceptor(tokens, status, limits.read, basic, addresses)],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import pathlib
 import secrets
 
@@ -12,6 +13,8 @@ from collector.caller_address import ensure_secret
 from collector.logs import LogFormat
 
 MIN_SECRET_BYTES = 32
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(Exception):
@@ -99,11 +102,21 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         return not self.mongodb_url
 
-    def resolved_forwarding_secret(self) -> bytes:
-        """FORWARDING_SECRET, or the one kept in DATA_DIR (created when missing)."""
+    def resolved_forwarding_secret(self) -> bytes | None:
+        """FORWARDING_SECRET, or the one kept in DATA_DIR (created when missing); None when
+        DATA_DIR cannot be written (e.g. a read-only container): then no gateway can vouch
+        for its callers, which is worth a warning but not a refusal to start."""
         if self.forwarding_secret and len(self.forwarding_secret.encode()) < MIN_SECRET_BYTES:
             raise ConfigError(f"FORWARDING_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
-        return ensure_secret(self.forwarding_secret, self.data_dir)
+        try:
+            return ensure_secret(self.forwarding_secret, self.data_dir)
+        except OSError as exc:
+            log.warning(
+                "FORWARDING_SECRET is unset and DATA_DIR cannot hold one (%s): every REST "
+                "caller counts as the gateway's address for the sign-in limits",
+                exc,
+            )
+            return None
 
     def resolved_jwt_secret(self) -> str:
         """The signing secret; in embedded mode one is generated once and kept in DATA_DIR."""

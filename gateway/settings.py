@@ -38,9 +38,10 @@ class GatewaySettings(BaseSettings):
     # FORWARDING_SECRET as the collector's, or else the file the collector keeps in DATA_DIR.
     forwarding_secret: str | None = None
     data_dir: pathlib.Path = pathlib.Path("./data")
-    # Proxies (comma-separated addresses, uvicorn's FORWARDED_ALLOW_IPS) whose X-Forwarded-For
-    # is believed. Empty: none; the caller is the connection's peer, which it cannot choose.
-    forwarded_allow_ips: str = ""
+    # Proxies (comma-separated addresses or networks, as uvicorn's FORWARDED_ALLOW_IPS) whose
+    # X-Forwarded-For names the caller; anyone else is its connection's peer. By default a
+    # proxy on this host (SECURITY.md: TLS in front); empty: believe no one.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     @property
     def collector_target(self) -> str:

@@ -184,11 +184,11 @@ async def test_a_direct_grpc_caller_cannot_choose_its_address(
         assert reply.status_code == 200, reply.text
 
 
-async def test_x_forwarded_for_is_not_believed_by_default(
+async def test_a_caller_cannot_choose_its_address_with_x_forwarded_for(
     limited: Stack, admin_http: httpx.AsyncClient
 ) -> None:
     """The gateway counts a REST caller as its connection's peer: X-Forwarded-For is believed
-    only from FORWARDED_ALLOW_IPS, none by default."""
+    only from FORWARDED_ALLOW_IPS (by default a proxy on the gateway's host, 127.0.0.1)."""
     client = await _new_client(admin_http)
     async with _from(limited, "127.0.0.5") as stranger, _from(limited, "127.0.0.6") as owner:
         for guess in range(LIMIT):
