@@ -21,6 +21,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from collector.basic_auth import BasicCredentials
+from collector.caller_address import CallerAddresses
 from collector.client_status import ClientStatusCache
 from collector.errors import (
     InvalidArgument,
@@ -172,17 +173,19 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         status: ClientStatusCache,
         reads: RateLimiter,
         basic: BasicCredentials | None = None,
+        addresses: CallerAddresses | None = None,
     ) -> None:
         self._tokens = tokens
         self._status = status
         self._reads = reads
         self._basic = basic
+        self._addresses = addresses or CallerAddresses(None)
 
     async def _principal(self, context: grpc.aio.ServicerContext, method: str) -> Principal:
         if self._basic is not None and method in BASIC_METHODS:
             encoded = basic_credentials(context)
             if encoded is not None:
-                return await self._basic.verify(encoded)
+                return await self._basic.verify(encoded, self._addresses.of(context))
         return self._tokens.verify(bearer_token(context))
 
     async def _authenticate(

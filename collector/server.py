@@ -40,6 +40,7 @@ from collector.alerts.webhooks import DeliveryPolicy
 from collector.audit import Auditor
 from collector.auth_service import AuthService
 from collector.basic_auth import BasicCredentials
+from collector.caller_address import CallerAddresses, ForwardingKey
 from collector.client_status import ClientStatusCache
 from collector.clients import ClientRegistry
 from collector.dashboards import Dashboards
@@ -126,19 +127,19 @@ async def grpc_server(
         alert_rule_writes_per_min=settings.alert_rule_writes_per_min,
         audit=audit,
     )
+    auth = AuthService(clients, tokens, status, audit, limits.auth)
+    forwarding = settings.resolved_forwarding_secret()
+    addresses = CallerAddresses(ForwardingKey(forwarding) if forwarding else None)
+    basic = BasicCredentials(auth.authenticate_basic)
     server = grpc.aio.server(
-        interceptors=[
-            AuthInterceptor(tokens, status, limits.read, BasicCredentials(clients.authenticate))
-        ],
+        interceptors=[AuthInterceptor(tokens, status, limits.read, basic, addresses)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ],
     )
-    auth_pb2_grpc.add_AuthServiceServicer_to_server(
-        AuthServicer(AuthService(clients, tokens, status, audit, limits.auth), audit), server
-    )
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(auth, audit, addresses), server)
     overrides = PriceOverrides(storage)
     ingest = IngestService(storage, limits.ingest, overrides=overrides)
     admission = Admission(settings.max_inflight_batches)

@@ -27,7 +27,8 @@ from aegis.v1 import (
 from collector import convert, json_events
 from collector.alerts.rules import RuleService
 from collector.audit import Auditor
-from collector.auth_service import AuthService
+from collector.auth_service import AuthService, TokenRequest
+from collector.caller_address import CallerAddresses
 from collector.dashboards import Dashboards, MetricsQuery
 from collector.dates import parse_interval, parse_range
 from collector.export import Exporter
@@ -40,17 +41,36 @@ from collector.tail import TailHub, parse_kinds
 Context: TypeAlias = grpc.aio.ServicerContext
 
 
+# RFC 7591's names of the token endpoint's client authentication methods.
+AUTH_METHODS = {
+    auth_pb2.IssueTokenRequest.AUTH_METHOD_UNSPECIFIED: "",
+    auth_pb2.IssueTokenRequest.AUTH_METHOD_CLIENT_SECRET_BASIC: "client_secret_basic",
+    auth_pb2.IssueTokenRequest.AUTH_METHOD_CLIENT_SECRET_POST: "client_secret_post",
+}
+
+
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
-    def __init__(self, auth: AuthService, audit: Auditor) -> None:
+    def __init__(self, auth: AuthService, audit: Auditor, addresses: CallerAddresses) -> None:
         self._auth = auth
         self._audit = audit
+        self._addresses = addresses
 
     async def IssueToken(
         self, request: auth_pb2.IssueTokenRequest, context: Context
     ) -> auth_pb2.IssueTokenResponse:
-        issued = await self._auth.issue_token(request.clientId, request.clientSecret)
+        token_request = TokenRequest(
+            request.clientId,
+            request.clientSecret,
+            grant_type=request.grant_type,
+            scope=request.scope,
+            auth_method=AUTH_METHODS.get(request.auth_method, ""),
+        )
+        issued = await self._auth.issue_token(token_request, self._addresses.of(context))
         return auth_pb2.IssueTokenResponse(
-            access_token=issued.access_token, token_type="bearer", expires_in=issued.expires_in
+            access_token=issued.access_token,
+            token_type="bearer",
+            expires_in=issued.expires_in,
+            scope=" ".join(issued.scopes),
         )
 
     async def CreateClient(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import pathlib
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from collector.caller_address import ensure_secret
 from collector.logs import LogFormat
 from collector.ports import Listen
 from collector.secret_file import SecretFileError, read_or_create
 
 MIN_SECRET_BYTES = 32
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(Exception):
@@ -46,6 +50,10 @@ class Settings(BaseSettings):
     # on the READY line), -1 = no metrics endpoint.
     metrics_port: int = Field(9464, ge=-1, le=65535)
     data_dir: pathlib.Path = pathlib.Path("./data")
+    # Shared with the gateway, which signs with it the caller's address it forwards (for the
+    # sign-in limits, collector.caller_address). Unset: a file in DATA_DIR, created at start,
+    # that a gateway with the same DATA_DIR reads; set it on both when they do not share one.
+    forwarding_secret: str | None = None
     bootstrap_client_id: str | None = None
     bootstrap_client_secret: str | None = None
     # Bounded so a dead database answers UNAVAILABLE within 2 s instead of hanging callers.
@@ -108,6 +116,22 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return not self.mongodb_url
+
+    def resolved_forwarding_secret(self) -> bytes | None:
+        """FORWARDING_SECRET, or the one kept in DATA_DIR (created when missing); None when
+        DATA_DIR cannot be written (e.g. a read-only container): then no gateway can vouch
+        for its callers, which is worth a warning but not a refusal to start."""
+        if self.forwarding_secret and len(self.forwarding_secret.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(f"FORWARDING_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
+        try:
+            return ensure_secret(self.forwarding_secret, self.data_dir)
+        except OSError as exc:
+            log.warning(
+                "FORWARDING_SECRET is unset and DATA_DIR cannot hold one (%s): every REST "
+                "caller counts as the gateway's address for the sign-in limits",
+                exc,
+            )
+            return None
 
     def resolved_jwt_secret(self) -> str:
         """The signing secret; in embedded mode one is generated once and kept in DATA_DIR."""

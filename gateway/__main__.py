@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         epilog="environment: HTTP_HOST (127.0.0.1), HTTP_PORT (8000; 0 = any free port), "
         "COLLECTOR_ADDR (127.0.0.1:$GRPC_PORT), GRPC_TLS_CERT (the collector serves TLS with "
         "this certificate: trust it), COLLECTOR_TLS_CA (PEM roots, or 'system'), "
-        "CORS_ORIGINS (comma-separated), LOG_LEVEL, LOG_FORMAT (text | json)",
+        "CORS_ORIGINS (comma-separated), FORWARDED_ALLOW_IPS (proxies whose X-Forwarded-For "
+        "is believed; 127.0.0.1,::1), FORWARDING_SECRET or DATA_DIR (shared with the "
+        "collector), LOG_LEVEL, LOG_FORMAT (text | json)",
     ).parse_args(argv)
     settings = GatewaySettings()
     logs.configure(settings.log_level, settings.log_format)
@@ -54,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         create_app(settings),
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=10,
+        # The caller's address, which the sign-in limits count by (gateway.forwarding).
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         # JSON: uvicorn's loggers keep no handlers of their own and go through ours.
         log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )

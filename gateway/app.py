@@ -15,7 +15,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
-from gateway import metrics, openapi, otlp, streams, ui
+from gateway import metrics, oauth2, openapi, otlp, streams, ui
+from gateway.forwarding import Forwarder
 from gateway.limits import BodySizeLimit, IdentityEncodingOnly
 from gateway.request_ids import RequestIds
 from gateway.routes import annotated_routes, make_endpoint
@@ -41,6 +42,7 @@ def allowed_methods(app: FastAPI, request: Request) -> list[str]:
 
 def create_app(settings: GatewaySettings) -> FastAPI:
     channel: grpc.aio.Channel | None = None
+    forwarder = Forwarder(settings.forwarding_secret, settings.data_dir)
 
     def get_channel() -> grpc.aio.Channel:
         assert channel is not None, "the channel opens with the app's lifespan"
@@ -60,6 +62,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             channel = grpc.aio.insecure_channel(settings.collector_target, options=options)
         else:
             channel = grpc.aio.secure_channel(settings.collector_target, credentials, options)
+        forwarder.warn_if_missing()
         try:
             yield
         finally:
@@ -74,18 +77,21 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         redoc_url=None,
     )
     for route in annotated_routes():
+        operation = openapi.operation(route.path, route.body, route.method, route.success_status)
+        if oauth2.is_token_endpoint(route.method):
+            operation = oauth2.document(operation)
         app.add_api_route(
             route.path,
-            make_endpoint(route, get_channel, settings.rpc_timeout_s),
+            make_endpoint(route, get_channel, settings.rpc_timeout_s, forwarder),
             methods=[route.verb],
             status_code=route.success_status,
             tags=[route.method.containing_service.name],
-            openapi_extra=openapi.operation(
-                route.path, route.body, route.method, route.success_status
-            ),
+            openapi_extra=operation,
         )
 
-    otlp.add_otlp_routes(app, get_channel, settings.max_body_bytes, settings.rpc_timeout_s)
+    otlp.add_otlp_routes(
+        app, get_channel, settings.max_body_bytes, settings.rpc_timeout_s, forwarder
+    )
 
     # Hand-written relays of the server-streaming RPCs (gateway.streams), and metrics.
     app.add_api_route(

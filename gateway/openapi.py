@@ -68,7 +68,11 @@ OAUTH2_ERROR_SCHEMA: dict[str, Any] = {
     "title": "OAuth2Error",
     "description": "RFC 6749 section 5.2's error body (gateway.status.oauth2_error_body).",
     "properties": {
-        "error": {"type": "string", "description": "e.g. invalid_request, invalid_client"},
+        "error": {
+            "type": "string",
+            "description": "invalid_request, invalid_client, invalid_scope, "
+            "unsupported_grant_type, slow_down (too many failed sign-ins: see Retry-After)",
+        },
         "error_description": {"type": "string"},
     },
     "required": ["error", "error_description"],
@@ -276,4 +280,8 @@ def operation(
 
 
 def security_schemes() -> dict[str, Any]:
-    return {BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    return {
+        BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        # POST /auth/token's client_secret_basic (gateway.oauth2).
+        "basicAuth": {"type": "http", "scheme": "basic"},
+    }

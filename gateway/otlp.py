@@ -19,6 +19,7 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from gateway import openapi
+from gateway.forwarding import Forwarder
 from gateway.marshal import BadRequest
 from gateway.otlp_json import parse_traces, response_json
 from gateway.status import error_body, http_status, retry_after_seconds
@@ -124,7 +125,11 @@ def _error(
 
 
 def add_otlp_routes(
-    app: FastAPI, channel: Callable[[], grpc.aio.Channel], max_bytes: int, timeout_s: float
+    app: FastAPI,
+    channel: Callable[[], grpc.aio.Channel],
+    max_bytes: int,
+    timeout_s: float,
+    forwarder: Forwarder,
 ) -> None:
     async def export_traces(request: Request) -> Response:
         """OTLP/HTTP trace export (protobuf or JSON, optionally gzip); calls
@@ -152,7 +157,7 @@ def add_otlp_routes(
             return _error(400, grpc.StatusCode.INVALID_ARGUMENT, str(exc), media)
         except _Refused as exc:
             return _error(exc.http_status, exc.code, exc.message, media)
-        metadata = []
+        metadata = forwarder.metadata(request)  # Basic failures count per caller address
         if auth := request.headers.get("authorization"):
             metadata.append(("authorization", auth))
         call = channel().unary_unary(

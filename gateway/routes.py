@@ -1,7 +1,9 @@
 """REST routes derived from the `google.api.http` annotations on the collector's RPCs.
 
 One generic handler per annotated method: JSON → request message, forward the caller's
-Authorization header as gRPC metadata, call the RPC, message → JSON. No business logic.
+Authorization header and signed address (gateway.forwarding) as gRPC metadata, call the RPC,
+message → JSON. No business logic. The token endpoint's request also comes as an OAuth 2.0
+form (gateway.oauth2).
 
 As in grpc-gateway: with `body: "*"` the JSON body fills the request message, otherwise the
 query string does; path parameters (`/alerts/rules/{id}`) set the fields they name. The
@@ -25,6 +27,8 @@ from google.protobuf.descriptor import FileDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
 from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, ingest_pb2, options_pb2, prices_pb2
+from gateway import oauth2
+from gateway.forwarding import Forwarder
 from gateway.marshal import BadRequest, from_json, to_json
 from gateway.status import error_body, http_status, oauth2_error_body, retry_after_seconds
 
@@ -141,18 +145,29 @@ def _json_int(text: str) -> int | float:
 
 
 def make_endpoint(
-    route: AnnotatedRoute, channel: Callable[[], grpc.aio.Channel], timeout_s: float
+    route: AnnotatedRoute,
+    channel: Callable[[], grpc.aio.Channel],
+    timeout_s: float,
+    forwarder: Forwarder,
 ) -> Callable[[Request], Awaitable[Response]]:
     request_cls = _message_class(route.method.input_type.full_name)
     response_cls = _message_class(route.method.output_type.full_name)
+    token_endpoint = oauth2.is_token_endpoint(route.method)
 
     async def endpoint(request: Request) -> Response:
+        basic = False
         try:
-            message = await _request_message(request, route, request_cls)
+            if token_endpoint:
+                decoded = await oauth2.token_request(request)
+                message: Message = decoded.message
+                basic = decoded.basic
+            else:
+                message = await _request_message(request, route, request_cls)
         except BadRequest as exc:
             return error_response(route, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        metadata = []
-        if auth := request.headers.get("authorization"):
+        metadata = forwarder.metadata(request)
+        # The token endpoint's Authorization, if any, is the client's credentials, decoded.
+        if not token_endpoint and (auth := request.headers.get("authorization")):
             metadata.append(("authorization", auth))
         call = channel().unary_unary(
             route.rpc_path,
@@ -162,9 +177,12 @@ def make_endpoint(
         try:
             reply = await call(message, metadata=metadata, timeout=timeout_s)
         except grpc.aio.AioRpcError as exc:
-            return error_response(
+            response = error_response(
                 route, exc.code(), exc.details() or exc.code().name, exc.trailing_metadata()
             )
+            if basic and response.status_code == 401:
+                response.headers.update(oauth2.CHALLENGE)
+            return response
         return JSONResponse(to_json(reply), route.success_status, headers=route.headers)
 
     endpoint.__name__ = route.method.name

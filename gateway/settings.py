@@ -35,6 +35,14 @@ class GatewaySettings(BaseSettings):
     # The name the collector's certificate must carry, when not the host of COLLECTOR_ADDR
     # (`make run` dials 127.0.0.1).
     collector_tls_server_name: str | None = None
+    # Signs the caller's address the gateway forwards (collector.caller_address): the same
+    # FORWARDING_SECRET as the collector's, or else the file the collector keeps in DATA_DIR.
+    forwarding_secret: str | None = None
+    data_dir: pathlib.Path = pathlib.Path("./data")
+    # Proxies (comma-separated addresses or networks, as uvicorn's FORWARDED_ALLOW_IPS) whose
+    # X-Forwarded-For names the caller; anyone else is its connection's peer. By default a
+    # proxy on this host (SECURITY.md: TLS in front); empty: believe no one.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     @property
     def http_listen(self) -> Listen:

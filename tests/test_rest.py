@@ -41,7 +41,9 @@ async def test_token_endpoint_issues_a_bearer_jwt(http: httpx.AsyncClient, jwt_s
     assert reply.status_code == 200, reply.text
     assert reply.headers["cache-control"] == "no-store"
     body = reply.json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    # The seed's three fields, and the granted scopes (RFC 6749 section 5.1).
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
+    assert body["scope"] == "admin alerts ingest read"
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 3600
     token = body["access_token"]

@@ -29,7 +29,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x61\x65gis/v1/auth.proto\x12\x08\x61\x65gis.v1\x1a\x16\x61\x65gis/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"o\n\x11IssueTokenRequest\x12*\n\x08\x63lientId\x18\x01 \x01(\tB\x18\xe2\x41\x01\x02\x9a\xb5\x18\x10{\"minLength\": 1}\x12.\n\x0c\x63lientSecret\x18\x02 \x01(\tB\x18\xe2\x41\x01\x02\x9a\xb5\x18\x10{\"minLength\": 1}\"R\n\x12IssueTokenResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\"\x89\x02\n\x13\x43reateClientRequest\x12X\n\x04name\x18\x01 \x01(\tBJ\xe2\x41\x01\x02\x9a\xb5\x18\x42{\"minLength\": 1, \"maxLength\": 128, \"pattern\": \"[^\\\\s\\\\x1c-\\\\x1f]\"}\x12H\n\x06tenant\x18\x02 \x01(\tB8\xe2\x41\x01\x02\x9a\xb5\x18\x30{\"pattern\": \"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$\"}\x12N\n\x06scopes\x18\x03 \x03(\tB>\x9a\xb5\x18:{\"items\": {\"enum\": [\"ingest\", \"read\", \"alerts\", \"admin\"]}}\"l\n\x14\x43reateClientResponse\x12\x10\n\x08\x63lientId\x18\x01 \x01(\t\x12\x14\n\x0c\x63lientSecret\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0e\n\x06scopes\x18\x05 \x03(\t\"\x14\n\x12ListClientsRequest\"\xf9\x01\n\nClientInfo\x12\x10\n\x08\x63lientId\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\x14\n\x0cglobal_admin\x18\x05 \x01(\x08\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11secret_rotated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"<\n\x13ListClientsResponse\x12%\n\x07\x63lients\x18\x01 \x03(\x0b\x32\x14.aegis.v1.ClientInfo\"W\n\x13RevokeClientRequest\x12@\n\x08\x63lientId\x18\x01 \x01(\tB.\xe2\x41\x01\x02\x9a\xb5\x18&{\"pattern\": \"^[A-Za-z0-9_.-]{3,128}$\"}\"X\n\x14RevokeClientResponse\x12\x10\n\x08\x63lientId\x18\x01 \x01(\t\x12.\n\nrevoked_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9a\x01\n\x19RotateClientSecretRequest\x12@\n\x08\x63lientId\x18\x01 \x01(\tB.\xe2\x41\x01\x02\x9a\xb5\x18&{\"pattern\": \"^[A-Za-z0-9_.-]{3,128}$\"}\x12;\n\rgrace_seconds\x18\x02 \x01(\x05\x42$\x9a\xb5\x18 {\"minimum\": 0, \"maximum\": 86400}\"D\n\x1aRotateClientSecretResponse\x12\x10\n\x08\x63lientId\x18\x01 \x01(\t\x12\x14\n\x0c\x63lientSecret\x18\x02 \x01(\t\"\xdc\x01\n\x14ListAuditLogsRequest\x12\x62\n\nstart_date\x18\x01 \x01(\tBN\x9a\xb5\x18J{\"anyOf\": [{\"format\": \"date\"}, {\"format\": \"date-time\"}, {\"maxLength\": 0}]}\x12`\n\x08\x65nd_date\x18\x02 \x01(\tBN\x9a\xb5\x18J{\"anyOf\": [{\"format\": \"date\"}, {\"format\": \"date-time\"}, {\"maxLength\": 0}]}\"\xc5\x01\n\rAuditLogEntry\x12\x12\n\nevent_type\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07\x64\x65tails\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06tenant\x18\x06 \x01(\t\x12\x14\n\x0c\x61\x63tor_tenant\x18\x07 \x01(\t\"A\n\x15ListAuditLogsResponse\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.aegis.v1.AuditLogEntry2\xb2\x05\n\x0b\x41uthService\x12g\n\nIssueToken\x12\x1b.aegis.v1.IssueTokenRequest\x1a\x1c.aegis.v1.IssueTokenResponse\"\x1e\x90\xb5\x18\x01\xa0\xb5\x18\x01\x82\xd3\xe4\x93\x02\x10\"\x0b/auth/token:\x01*\x12h\n\x0c\x43reateClient\x12\x1d.aegis.v1.CreateClientRequest\x1a\x1e.aegis.v1.CreateClientResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/admin/clients:\x01*\x12\x62\n\x0bListClients\x12\x1c.aegis.v1.ListClientsRequest\x1a\x1d.aegis.v1.ListClientsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/admin/clients\x12p\n\x0cRevokeClient\x12\x1d.aegis.v1.RevokeClientRequest\x1a\x1e.aegis.v1.RevokeClientResponse\"!\x82\xd3\xe4\x93\x02\x1b*\x19/admin/clients/{clientId}\x12\x8c\x01\n\x12RotateClientSecret\x12#.aegis.v1.RotateClientSecretRequest\x1a$.aegis.v1.RotateClientSecretResponse\"+\x82\xd3\xe4\x93\x02%\" /admin/clients/{clientId}/rotate:\x01*\x12k\n\rListAuditLogs\x12\x1e.aegis.v1.ListAuditLogsRequest\x1a\x1f.aegis.v1.ListAuditLogsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/admin/audit-logsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x61\x65gis/v1/auth.proto\x12\x08\x61\x65gis.v1\x1a\x16\x61\x65gis/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x03\n\x11IssueTokenRequest\x12*\n\x08\x63lientId\x18\x01 \x01(\tB\x18\xe2\x41\x01\x02\x9a\xb5\x18\x10{\"minLength\": 1}\x12.\n\x0c\x63lientSecret\x18\x02 \x01(\tB\x18\xe2\x41\x01\x02\x9a\xb5\x18\x10{\"minLength\": 1}\x12\x38\n\ngrant_type\x18\x03 \x01(\tB$\x9a\xb5\x18 {\"enum\": [\"client_credentials\"]}\x12_\n\x05scope\x18\x04 \x01(\tBP\x9a\xb5\x18L{\"pattern\": \"^((ingest|read|alerts|admin)( (ingest|read|alerts|admin))*)?$\"}\x12;\n\x0b\x61uth_method\x18\x05 \x01(\x0e\x32&.aegis.v1.IssueTokenRequest.AuthMethod\"r\n\nAuthMethod\x12\x1b\n\x17\x41UTH_METHOD_UNSPECIFIED\x10\x00\x12#\n\x1f\x41UTH_METHOD_CLIENT_SECRET_BASIC\x10\x01\x12\"\n\x1e\x41UTH_METHOD_CLIENT_SECRET_POST\x10\x02\"a\n\x12IssueTokenResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\x12\r\n\x05scope\x18\x04 \x01(\t\"\x89\x02\n\x13\x43reateClientRequest\x12X\n\x04name\x18\x01 \x01(\tBJ\xe2\x41\x01\x02\x9a\xb5\x18\x42{\"minLength\": 1, \"maxLength\": 128, \"pattern\": \"[^\\\\s\\\\x1c-\\\\x1f]\"}\x12H\n\x06tenant\x18\x02 \x01(\tB8\xe2\x41\x01\x02\x9a\xb5\x18\x30{\"pattern\": \"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$\"}\x12N\n\x06scopes\x18\x03 \x03(\tB>\x9a\xb5\x18:{\"items\": {\"enum\": [\"ingest\", \"read\", \"alerts\", \"admin\"]}}\"l\n\x14\x43reateClientResponse\x12\x10\n\x08\x63lientId\x18\x01 \x01(\t\x12\x14\n\x0c\x63lientSecret\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0e\n\x06scopes\x18\x05 \x03(\t\"\x14\n\x12ListClientsRequest\"\xf9\x01\n\nClientInfo\x12\x10\n\x08\x63lientId\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\x14\n\x0cglobal_admin\x18\x05 \x01(\x08\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11secret_rotated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"<\n\x13ListClientsResponse\x12%\n\x07\x63lients\x18\x01 \x03(\x0b\x32\x14.aegis.v1.ClientInfo\"W\n\x13RevokeClientRequest\x12@\n\x08\x63lientId\x18\x01 \x01(\tB.\xe2\x41\x01\x02\x9a\xb5\x18&{\"pattern\": \"^[A-Za-z0-9_.-]{3,128}$\"}\"X\n\x14RevokeClientResponse\x12\x10\n\x08\x63lientId\x18\x01 \x01(\t\x12.\n\nrevoked_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9a\x01\n\x19RotateClientSecretRequest\x12@\n\x08\x63lientId\x18\x01 \x01(\tB.\xe2\x41\x01\x02\x9a\xb5\x18&{\"pattern\": \"^[A-Za-z0-9_.-]{3,128}$\"}\x12;\n\rgrace_seconds\x18\x02 \x01(\x05\x42$\x9a\xb5\x18 {\"minimum\": 0, \"maximum\": 86400}\"D\n\x1aRotateClientSecretResponse\x12\x10\n\x08\x63lientId\x18\x01 \x01(\t\x12\x14\n\x0c\x63lientSecret\x18\x02 \x01(\t\"\xdc\x01\n\x14ListAuditLogsRequest\x12\x62\n\nstart_date\x18\x01 \x01(\tBN\x9a\xb5\x18J{\"anyOf\": [{\"format\": \"date\"}, {\"format\": \"date-time\"}, {\"maxLength\": 0}]}\x12`\n\x08\x65nd_date\x18\x02 \x01(\tBN\x9a\xb5\x18J{\"anyOf\": [{\"format\": \"date\"}, {\"format\": \"date-time\"}, {\"maxLength\": 0}]}\"\xc5\x01\n\rAuditLogEntry\x12\x12\n\nevent_type\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07\x64\x65tails\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06tenant\x18\x06 \x01(\t\x12\x14\n\x0c\x61\x63tor_tenant\x18\x07 \x01(\t\"A\n\x15ListAuditLogsResponse\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.aegis.v1.AuditLogEntry2\xb2\x05\n\x0b\x41uthService\x12g\n\nIssueToken\x12\x1b.aegis.v1.IssueTokenRequest\x1a\x1c.aegis.v1.IssueTokenResponse\"\x1e\x90\xb5\x18\x01\xa0\xb5\x18\x01\x82\xd3\xe4\x93\x02\x10\"\x0b/auth/token:\x01*\x12h\n\x0c\x43reateClient\x12\x1d.aegis.v1.CreateClientRequest\x1a\x1e.aegis.v1.CreateClientResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/admin/clients:\x01*\x12\x62\n\x0bListClients\x12\x1c.aegis.v1.ListClientsRequest\x1a\x1d.aegis.v1.ListClientsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/admin/clients\x12p\n\x0cRevokeClient\x12\x1d.aegis.v1.RevokeClientRequest\x1a\x1e.aegis.v1.RevokeClientResponse\"!\x82\xd3\xe4\x93\x02\x1b*\x19/admin/clients/{clientId}\x12\x8c\x01\n\x12RotateClientSecret\x12#.aegis.v1.RotateClientSecretRequest\x1a$.aegis.v1.RotateClientSecretResponse\"+\x82\xd3\xe4\x93\x02%\" /admin/clients/{clientId}/rotate:\x01*\x12k\n\rListAuditLogs\x12\x1e.aegis.v1.ListAuditLogsRequest\x1a\x1f.aegis.v1.ListAuditLogsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/admin/audit-logsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,6 +40,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ISSUETOKENREQUEST'].fields_by_name['clientId']._serialized_options = b'\342A\001\002\232\265\030\020{\"minLength\": 1}'
   _globals['_ISSUETOKENREQUEST'].fields_by_name['clientSecret']._loaded_options = None
   _globals['_ISSUETOKENREQUEST'].fields_by_name['clientSecret']._serialized_options = b'\342A\001\002\232\265\030\020{\"minLength\": 1}'
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['grant_type']._loaded_options = None
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['grant_type']._serialized_options = b'\232\265\030 {\"enum\": [\"client_credentials\"]}'
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['scope']._loaded_options = None
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['scope']._serialized_options = b'\232\265\030L{\"pattern\": \"^((ingest|read|alerts|admin)( (ingest|read|alerts|admin))*)?$\"}'
   _globals['_CREATECLIENTREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_CREATECLIENTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\232\265\030B{\"minLength\": 1, \"maxLength\": 128, \"pattern\": \"[^\\\\s\\\\x1c-\\\\x1f]\"}'
   _globals['_CREATECLIENTREQUEST'].fields_by_name['tenant']._loaded_options = None
@@ -68,34 +72,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUTHSERVICE'].methods_by_name['RotateClientSecret']._serialized_options = b'\202\323\344\223\002%\" /admin/clients/{clientId}/rotate:\001*'
   _globals['_AUTHSERVICE'].methods_by_name['ListAuditLogs']._loaded_options = None
   _globals['_AUTHSERVICE'].methods_by_name['ListAuditLogs']._serialized_options = b'\202\323\344\223\002\023\022\021/admin/audit-logs'
-  _globals['_ISSUETOKENREQUEST']._serialized_start=183
-  _globals['_ISSUETOKENREQUEST']._serialized_end=294
-  _globals['_ISSUETOKENRESPONSE']._serialized_start=296
-  _globals['_ISSUETOKENRESPONSE']._serialized_end=378
-  _globals['_CREATECLIENTREQUEST']._serialized_start=381
-  _globals['_CREATECLIENTREQUEST']._serialized_end=646
-  _globals['_CREATECLIENTRESPONSE']._serialized_start=648
-  _globals['_CREATECLIENTRESPONSE']._serialized_end=756
-  _globals['_LISTCLIENTSREQUEST']._serialized_start=758
-  _globals['_LISTCLIENTSREQUEST']._serialized_end=778
-  _globals['_CLIENTINFO']._serialized_start=781
-  _globals['_CLIENTINFO']._serialized_end=1030
-  _globals['_LISTCLIENTSRESPONSE']._serialized_start=1032
-  _globals['_LISTCLIENTSRESPONSE']._serialized_end=1092
-  _globals['_REVOKECLIENTREQUEST']._serialized_start=1094
-  _globals['_REVOKECLIENTREQUEST']._serialized_end=1181
-  _globals['_REVOKECLIENTRESPONSE']._serialized_start=1183
-  _globals['_REVOKECLIENTRESPONSE']._serialized_end=1271
-  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_start=1274
-  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_end=1428
-  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_start=1430
-  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_end=1498
-  _globals['_LISTAUDITLOGSREQUEST']._serialized_start=1501
-  _globals['_LISTAUDITLOGSREQUEST']._serialized_end=1721
-  _globals['_AUDITLOGENTRY']._serialized_start=1724
-  _globals['_AUDITLOGENTRY']._serialized_end=1921
-  _globals['_LISTAUDITLOGSRESPONSE']._serialized_start=1923
-  _globals['_LISTAUDITLOGSRESPONSE']._serialized_end=1988
-  _globals['_AUTHSERVICE']._serialized_start=1991
-  _globals['_AUTHSERVICE']._serialized_end=2681
+  _globals['_ISSUETOKENREQUEST']._serialized_start=184
+  _globals['_ISSUETOKENREQUEST']._serialized_end=627
+  _globals['_ISSUETOKENREQUEST_AUTHMETHOD']._serialized_start=513
+  _globals['_ISSUETOKENREQUEST_AUTHMETHOD']._serialized_end=627
+  _globals['_ISSUETOKENRESPONSE']._serialized_start=629
+  _globals['_ISSUETOKENRESPONSE']._serialized_end=726
+  _globals['_CREATECLIENTREQUEST']._serialized_start=729
+  _globals['_CREATECLIENTREQUEST']._serialized_end=994
+  _globals['_CREATECLIENTRESPONSE']._serialized_start=996
+  _globals['_CREATECLIENTRESPONSE']._serialized_end=1104
+  _globals['_LISTCLIENTSREQUEST']._serialized_start=1106
+  _globals['_LISTCLIENTSREQUEST']._serialized_end=1126
+  _globals['_CLIENTINFO']._serialized_start=1129
+  _globals['_CLIENTINFO']._serialized_end=1378
+  _globals['_LISTCLIENTSRESPONSE']._serialized_start=1380
+  _globals['_LISTCLIENTSRESPONSE']._serialized_end=1440
+  _globals['_REVOKECLIENTREQUEST']._serialized_start=1442
+  _globals['_REVOKECLIENTREQUEST']._serialized_end=1529
+  _globals['_REVOKECLIENTRESPONSE']._serialized_start=1531
+  _globals['_REVOKECLIENTRESPONSE']._serialized_end=1619
+  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_start=1622
+  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_end=1776
+  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_start=1778
+  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_end=1846
+  _globals['_LISTAUDITLOGSREQUEST']._serialized_start=1849
+  _globals['_LISTAUDITLOGSREQUEST']._serialized_end=2069
+  _globals['_AUDITLOGENTRY']._serialized_start=2072
+  _globals['_AUDITLOGENTRY']._serialized_end=2269
+  _globals['_LISTAUDITLOGSRESPONSE']._serialized_start=2271
+  _globals['_LISTAUDITLOGSRESPONSE']._serialized_end=2336
+  _globals['_AUTHSERVICE']._serialized_start=2339
+  _globals['_AUTHSERVICE']._serialized_end=3029
 # @@protoc_insertion_point(module_scope)

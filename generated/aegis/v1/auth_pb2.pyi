@@ -6,6 +6,7 @@ from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -14,22 +15,38 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class IssueTokenRequest(_message.Message):
-    __slots__ = ("clientId", "clientSecret")
+    __slots__ = ("clientId", "clientSecret", "grant_type", "scope", "auth_method")
+    class AuthMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        AUTH_METHOD_UNSPECIFIED: _ClassVar[IssueTokenRequest.AuthMethod]
+        AUTH_METHOD_CLIENT_SECRET_BASIC: _ClassVar[IssueTokenRequest.AuthMethod]
+        AUTH_METHOD_CLIENT_SECRET_POST: _ClassVar[IssueTokenRequest.AuthMethod]
+    AUTH_METHOD_UNSPECIFIED: IssueTokenRequest.AuthMethod
+    AUTH_METHOD_CLIENT_SECRET_BASIC: IssueTokenRequest.AuthMethod
+    AUTH_METHOD_CLIENT_SECRET_POST: IssueTokenRequest.AuthMethod
     CLIENTID_FIELD_NUMBER: _ClassVar[int]
     CLIENTSECRET_FIELD_NUMBER: _ClassVar[int]
+    GRANT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    AUTH_METHOD_FIELD_NUMBER: _ClassVar[int]
     clientId: str
     clientSecret: str
-    def __init__(self, clientId: _Optional[str] = ..., clientSecret: _Optional[str] = ...) -> None: ...
+    grant_type: str
+    scope: str
+    auth_method: IssueTokenRequest.AuthMethod
+    def __init__(self, clientId: _Optional[str] = ..., clientSecret: _Optional[str] = ..., grant_type: _Optional[str] = ..., scope: _Optional[str] = ..., auth_method: _Optional[_Union[IssueTokenRequest.AuthMethod, str]] = ...) -> None: ...
 
 class IssueTokenResponse(_message.Message):
-    __slots__ = ("access_token", "token_type", "expires_in")
+    __slots__ = ("access_token", "token_type", "expires_in", "scope")
     ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
     TOKEN_TYPE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_IN_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
     access_token: str
     token_type: str
     expires_in: int
-    def __init__(self, access_token: _Optional[str] = ..., token_type: _Optional[str] = ..., expires_in: _Optional[int] = ...) -> None: ...
+    scope: str
+    def __init__(self, access_token: _Optional[str] = ..., token_type: _Optional[str] = ..., expires_in: _Optional[int] = ..., scope: _Optional[str] = ...) -> None: ...
 
 class CreateClientRequest(_message.Message):
     __slots__ = ("name", "tenant", "scopes")
