@@ -85,16 +85,18 @@ class AbandonedSessions:
             try:
                 await self.kill(batch)
             except PyMongoError as exc:
+                log.debug("could not end %d abandoned session(s) yet: %s", len(batch), exc)
                 expired = time.monotonic() - GIVE_UP_AFTER_S
                 given_up = [s for s, since in batch.items() if since < expired]
                 for session_id in given_up:
                     self._pending.pop(session_id, None)
-                log.info(
-                    "could not end %d abandoned database session(s) yet (%s); the database "
-                    "expires their transactions within a minute",
-                    len(batch),
-                    exc,
-                )
+                if given_up:
+                    log.info(
+                        "gave up ending %d abandoned database session(s) (%s): the database "
+                        "expires their transactions itself (after 60 s by default)",
+                        len(given_up),
+                        exc,
+                    )
                 if self._pending:
                     await asyncio.sleep(RETRY_PAUSE_S)
                     self._wake.set()

@@ -27,6 +27,9 @@ import os
 import pathlib
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+
+from pymongo.errors import PyMongoError
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +118,32 @@ class SessionLedger:
         os.close(self._fd)
 
 
-def open_ledger(directory: pathlib.Path) -> SessionLedger | None:
-    """This process's ledger, or None (logged) when DATA_DIR cannot hold one: sessions left
-    by a crash are then expired by the server instead of ended by our successor."""
+async def take_over(
+    directory: pathlib.Path, end_sessions: Callable[[list[bytes]], Awaitable[None]]
+) -> SessionLedger | None:
+    """At start-up, before serving: end the sessions recorded by processes that died on this
+    DATA_DIR, then open our own ledger; None (logged) when DATA_DIR cannot hold one, and then
+    the sessions a crash leaves are expired by the server instead of ended by our successor."""
+    try:
+        orphans = claim_orphans(directory)
+    except OSError as exc:
+        log.warning("cannot read the session ledgers in %s: %s", directory, exc)
+        orphans = []
+    if orphans:
+        try:
+            await end_sessions(orphans)
+            log.info(
+                "ended %d database session(s) left by a collector that stopped without "
+                "ending them, so their open transactions hold no events",
+                len(orphans),
+            )
+        except PyMongoError as exc:
+            log.warning(
+                "could not end %d database session(s) left by a collector that stopped (%s): "
+                "retried batches may be refused until the database expires them",
+                len(orphans),
+                exc,
+            )
     try:
         return SessionLedger(directory)
     except OSError as exc:

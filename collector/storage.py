@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
 import pathlib
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,7 +23,7 @@ from pymongo.read_concern import ReadConcern
 
 from collector.abandoned_sessions import AbandonedSessions
 from collector.errors import Unavailable
-from collector.session_ledger import SessionLedger, claim_orphans, open_ledger
+from collector.session_ledger import SessionLedger, take_over
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,13 @@ DUPLICATE_KEY = 11000
 WRITE_CONFLICT = 112
 TRANSACTION_ATTEMPTS = 5
 CONFLICT_PAUSE_S = 0.005
+# Ingest retries a conflict for up to this share of its request deadline, the rest left for
+# the last attempt. On SecantusDB every ingest transaction of a tenant conflicts with the
+# others in flight (the partials' tenant index), so a few quick attempts are often not enough,
+# whereas a conflict still there after most of a second is one that lasts: refused, with a
+# retry delay.
+INGEST_ATTEMPTS = 30
+INGEST_CONFLICT_SHARE = 2 / 3
 # A conflicting write first waits (this long at most) for our own abandoned transactions to
 # be ended: it may be meeting one of them (collector.abandoned_sessions).
 CONFLICT_SETTLE_S = 1.0
@@ -180,12 +189,15 @@ class Storage:
         *,
         read_concern: ReadConcern | None = None,
         attempts: int = TRANSACTION_ATTEMPTS,
+        within_s: float | None = None,
     ) -> T:
-        """Run `work` in one transaction, committed with DURABLE; again (a few times) when it
-        conflicts with another writer, after a random pause so that two writers do not meet
-        again. `work` may run more than once, so it must read what it decides on inside the
-        transaction. Unlike PyMongo's with_transaction, which keeps retrying for two minutes,
-        a database that is down fails the call at once."""
+        """Run `work` in one transaction, committed with DURABLE; again (up to `attempts` times,
+        and no later than `within_s` after the start) when it conflicts with another writer,
+        after a random pause so that two writers do not meet again. `work` may run more than
+        once, so it must read what it decides on inside the transaction. Unlike PyMongo's
+        with_transaction, which keeps retrying for two minutes, a database that is down fails
+        the call at once."""
+        give_up_at = math.inf if within_s is None else time.monotonic() + within_s
         for attempt in range(1, attempts + 1):
             session = self.client.start_session()
             if self.ledger is not None:
@@ -197,7 +209,9 @@ class Storage:
                     result = await work(session)
             except PyMongoError as exc:
                 await self._dispose(session, left_open=_maybe_left_open(exc))
-                if attempt == attempts or not _conflict(exc):
+                pause = random.uniform(0, CONFLICT_PAUSE_S * 2 ** min(attempt, 6))
+                late = time.monotonic() + pause > give_up_at
+                if attempt == attempts or late or not _conflict(exc):
                     raise
                 log.debug("transaction conflict, attempt %d: %s", attempt, exc)
             except BaseException as exc:
@@ -206,8 +220,10 @@ class Storage:
             else:
                 await session.end_session()
                 return result
-            await self.abandoned.settled(CONFLICT_SETTLE_S)
-            await asyncio.sleep(random.uniform(0, CONFLICT_PAUSE_S * 2 ** min(attempt, 6)))
+            await self.abandoned.settled(
+                min(CONFLICT_SETTLE_S, max(0.0, give_up_at - time.monotonic() - pause))
+            )
+            await asyncio.sleep(pause)
         raise AssertionError("unreachable")
 
     async def _dispose(self, session: AsyncClientSession, *, left_open: bool) -> None:
@@ -217,31 +233,6 @@ class Storage:
             self.abandoned.abandon(session)
         else:
             await session.end_session()
-
-    async def end_orphaned_sessions(self, ledger_dir: pathlib.Path) -> None:
-        """At start-up: end the sessions that collectors which died on this DATA_DIR may have
-        left transactions open in (collector.session_ledger), then keep our own ledger."""
-        try:
-            orphans = claim_orphans(ledger_dir)
-        except OSError as exc:
-            log.warning("cannot read the session ledgers in %s: %s", ledger_dir, exc)
-            orphans = []
-        if orphans:
-            try:
-                await self.abandoned.kill(orphans)
-                log.info(
-                    "ended %d database session(s) left by a collector that stopped without "
-                    "ending them, so their open transactions hold no events",
-                    len(orphans),
-                )
-            except PyMongoError as exc:
-                log.warning(
-                    "could not end %d database session(s) left by a collector that stopped "
-                    "(%s): retried batches may be refused until the database expires them",
-                    len(orphans),
-                    exc,
-                )
-        self.ledger = open_ledger(ledger_dir)
 
     async def insert_new(
         self,
@@ -275,7 +266,11 @@ class Storage:
         # read): the client's retry then finds the _ids stored and counts them as duplicates.
         try:
             with self.request_deadline():
-                inserted = await self.transaction(write)
+                inserted = await self.transaction(
+                    write,
+                    attempts=INGEST_ATTEMPTS,
+                    within_s=self.request_timeout_s * INGEST_CONFLICT_SHARE,
+                )
         except PyMongoError as exc:
             if not _conflict(exc):
                 raise
@@ -351,7 +346,7 @@ async def open_storage(
         with storage.background_deadline():
             await storage.ensure_indexes()
         if ledger_dir is not None:
-            await storage.end_orphaned_sessions(ledger_dir)
+            storage.ledger = await take_over(ledger_dir, storage.abandoned.kill)
         yield storage
     finally:
         if storage is not None:
