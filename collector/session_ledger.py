@@ -84,18 +84,28 @@ class SessionLedger:
         assert fd is not None, "a new file cannot be locked by anyone else"
         self._fd = fd
         self._last_used: dict[bytes, float] = {}
+        self._failing = False
 
     def record(self, session_id: bytes) -> None:
         """Note a session before its first command: written through to the file at once,
-        so it is there even if the process is killed right after."""
+        so it is there even if the process is killed right after. Best effort: a write that
+        fails is logged (once) and never fails the transaction."""
         known = session_id in self._last_used
         self._last_used[session_id] = time.monotonic()
         if known:
             return
-        if len(self._last_used) > COMPACT_AT:
-            self._compact()
+        try:
+            if len(self._last_used) > COMPACT_AT:
+                self._compact()
+            else:
+                os.write(self._fd, session_id.hex().encode() + b"\n")
+        except OSError as exc:
+            del self._last_used[session_id]  # tried again at its next use
+            if not self._failing:
+                log.warning("cannot write the session ledger %s: %s", self.path, exc)
+            self._failing = True
         else:
-            os.write(self._fd, session_id.hex().encode() + b"\n")
+            self._failing = False
 
     def _compact(self) -> None:
         """Rewrite the file with the recently used ids only. The new file is locked before
@@ -105,8 +115,12 @@ class SessionLedger:
         fresh = self.path.with_suffix(".partial")
         fd = _locked(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND)
         assert fd is not None, "our own scratch file"
-        os.write(fd, b"".join(s.hex().encode() + b"\n" for s in self._last_used))
-        fresh.replace(self.path)
+        try:
+            os.write(fd, b"".join(s.hex().encode() + b"\n" for s in self._last_used))
+            fresh.replace(self.path)
+        except OSError:
+            os.close(fd)
+            raise
         os.close(self._fd)
         self._fd = fd
 
