@@ -69,4 +69,10 @@ def from_exception(exc: BaseException) -> AegisError | None:
         return Unavailable("database did not answer in time, retry later", retry_after=1.0)
     if isinstance(exc, mongo_errors.PyMongoError) and exc.has_error_label("RetryableWriteError"):
         return Unavailable("database write interrupted, retry later", retry_after=1.0)
+    # A clash with another transaction that outlasted Storage.transaction's attempts (e.g. one
+    # left open by a killed client, until the database expires it): running again resolves it.
+    if isinstance(exc, mongo_errors.PyMongoError) and exc.has_error_label(
+        "TransientTransactionError"
+    ):
+        return Unavailable("database write conflicted with another, retry later", retry_after=1.0)
     return None

@@ -76,6 +76,8 @@ from collector.tokens import TokenService
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# Under DATA_DIR: which database sessions each collector uses (collector.session_ledger).
+SESSION_LEDGERS = "sessions"
 SERVICE_NAMES = [
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
     ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
@@ -277,6 +279,7 @@ async def serve(settings: Settings) -> None:
                 settings.database_name,
                 settings.mongodb_timeout_ms,
                 settings.mongodb_request_timeout_ms,
+                ledger_dir=settings.data_dir / SESSION_LEDGERS,
             )
         )
         clients = ClientRegistry(storage)

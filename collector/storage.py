@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
+import pathlib
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,15 +21,32 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 
+from collector.abandoned_sessions import AbandonedSessions
 from collector.errors import Unavailable
+from collector.session_ledger import SessionLedger, take_over
 
 log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
 T = TypeVar("T")
 DUPLICATE_KEY = 11000
+WRITE_CONFLICT = 112
 TRANSACTION_ATTEMPTS = 5
 CONFLICT_PAUSE_S = 0.005
+# Ingest retries a conflict for up to this share of its request deadline, the rest left for
+# the last attempt. On SecantusDB every ingest transaction of a tenant conflicts with the
+# others in flight (the partials' tenant index), so a few quick attempts are often not enough,
+# whereas a conflict still there after most of a second is one that lasts: refused, with a
+# retry delay.
+INGEST_ATTEMPTS = 30
+INGEST_CONFLICT_SHARE = 2 / 3
+# A conflicting write first waits (this long at most) for our own abandoned transactions to
+# be ended: it may be meeting one of them (collector.abandoned_sessions).
+CONFLICT_SETTLE_S = 1.0
+# A batch whose events stay held by another transaction after every attempt is answered
+# UNAVAILABLE with this retry delay: typically a transaction left open by a collector that was
+# killed, which the database expires within a minute; the client waits instead of hammering.
+CONFLICT_RETRY_AFTER_S = 1.0
 
 # Events are acknowledged to clients only after this write concern is satisfied.
 DURABLE = WriteConcern(w="majority", j=True)
@@ -92,6 +112,8 @@ class Storage:
             "event_batches", write_concern=DURABLE
         )
         self._available = True
+        self.abandoned = AbandonedSessions(client)
+        self.ledger: SessionLedger | None = None
 
     async def ensure_indexes(self) -> None:
         # Raw events keep only their _id index: it is derived from (tenant, event_id), so it
@@ -171,25 +193,50 @@ class Storage:
         *,
         read_concern: ReadConcern | None = None,
         attempts: int = TRANSACTION_ATTEMPTS,
+        within_s: float | None = None,
     ) -> T:
-        """Run `work` in one transaction, committed with DURABLE; again (a few times) when it
-        conflicts with another writer, after a random pause so that two writers do not meet
-        again. `work` may run more than once, so it must read what it decides on inside the
-        transaction. Unlike PyMongo's with_transaction, which keeps retrying for two minutes,
-        a database that is down fails the call at once."""
+        """Run `work` in one transaction, committed with DURABLE; again (up to `attempts` times,
+        and no later than `within_s` after the start) when it conflicts with another writer,
+        after a random pause so that two writers do not meet again. `work` may run more than
+        once, so it must read what it decides on inside the transaction. Unlike PyMongo's
+        with_transaction, which keeps retrying for two minutes, a database that is down fails
+        the call at once."""
+        give_up_at = math.inf if within_s is None else time.monotonic() + within_s
         for attempt in range(1, attempts + 1):
-            async with self.client.start_session() as session:
-                try:
-                    async with await session.start_transaction(
-                        read_concern=read_concern, write_concern=DURABLE
-                    ):
-                        return await work(session)
-                except PyMongoError as exc:
-                    if attempt == attempts or not _conflict(exc):
-                        raise
-                    log.debug("transaction conflict, attempt %d: %s", attempt, exc)
-            await asyncio.sleep(random.uniform(0, CONFLICT_PAUSE_S * 2 ** min(attempt, 6)))
+            session = self.client.start_session()
+            if self.ledger is not None:
+                self.ledger.record(bytes(session.session_id["id"]))
+            try:
+                async with await session.start_transaction(
+                    read_concern=read_concern, write_concern=DURABLE
+                ):
+                    result = await work(session)
+            except PyMongoError as exc:
+                await self._dispose(session, left_open=_maybe_left_open(exc))
+                pause = random.uniform(0, CONFLICT_PAUSE_S * 2 ** min(attempt, 6))
+                late = time.monotonic() + pause > give_up_at
+                if attempt == attempts or late or not _conflict(exc):
+                    raise
+                log.debug("transaction conflict, attempt %d: %s", attempt, exc)
+            except BaseException as exc:
+                await self._dispose(session, left_open=isinstance(exc, asyncio.CancelledError))
+                raise
+            else:
+                await session.end_session()
+                return result
+            await self.abandoned.settled(
+                min(CONFLICT_SETTLE_S, max(0.0, give_up_at - time.monotonic() - pause))
+            )
+            await asyncio.sleep(pause)
         raise AssertionError("unreachable")
+
+    async def _dispose(self, session: AsyncClientSession, *, left_open: bool) -> None:
+        """End a failed transaction's session; one that may still be open on the server is
+        ended by killSessions instead, in the background (collector.abandoned_sessions)."""
+        if left_open:
+            self.abandoned.abandon(session)
+        else:
+            await session.end_session()
 
     async def insert_new(
         self,
@@ -221,8 +268,21 @@ class Storage:
 
         # A write that times out may still have landed (its commit sent, the answer not yet
         # read): the client's retry then finds the _ids stored and counts them as duplicates.
-        with self.request_deadline():
-            inserted = await self.transaction(write)
+        try:
+            with self.request_deadline():
+                inserted = await self.transaction(
+                    write,
+                    attempts=INGEST_ATTEMPTS,
+                    within_s=self.request_timeout_s * INGEST_CONFLICT_SHARE,
+                )
+        except PyMongoError as exc:
+            if not _conflict(exc):
+                raise
+            log.warning("a batch's events are held by another transaction; retry later: %s", exc)
+            raise Unavailable(
+                "these events are being written by another request; retry later",
+                retry_after=CONFLICT_RETRY_AFTER_S,
+            ) from exc
         return InsertOutcome(inserted=inserted, duplicates=len(docs) - inserted)
 
     async def audit(
@@ -252,14 +312,22 @@ class Storage:
 def _conflict(exc: PyMongoError) -> bool:
     """A clash with a concurrent transaction, which running again resolves (a lost connection
     carries the same label, but is not worth a retry on the ingest path: the caller's is)."""
-    if isinstance(exc, ConnectionFailure):
+    if isinstance(exc, ConnectionFailure) or exc.timeout:
         return False
+    if exc.has_error_label("TransientTransactionError"):
+        return True
     if isinstance(exc, BulkWriteError):
-        # insert_many met an _id another writer committed after our snapshot began.
-        return any(e.get("code") == DUPLICATE_KEY for e in exc.details.get("writeErrors", ()))
-    return exc.has_error_label("TransientTransactionError") or (
-        isinstance(exc, OperationFailure) and exc.code == DUPLICATE_KEY
-    )
+        # insert_many met an _id another writer committed after our snapshot began, or one
+        # that an open transaction holds.
+        codes = {e.get("code") for e in exc.details.get("writeErrors", ())}
+        return bool(codes & {DUPLICATE_KEY, WRITE_CONFLICT})
+    return isinstance(exc, OperationFailure) and exc.code in (DUPLICATE_KEY, WRITE_CONFLICT)
+
+
+def _maybe_left_open(exc: PyMongoError) -> bool:
+    """Whether a failed transaction may still be open on the server: the connection failed
+    or the deadline ran out, so neither our abort nor our commit is known to have arrived."""
+    return isinstance(exc, ConnectionFailure) or exc.timeout
 
 
 @contextlib.asynccontextmanager
@@ -268,7 +336,11 @@ async def open_storage(
     database: str,
     timeout_ms: int,
     request_timeout_ms: int = int(DEFAULT_REQUEST_TIMEOUT_S * 1000),
+    ledger_dir: pathlib.Path | None = None,
 ) -> AsyncIterator[Storage]:
+    """The storage of one process. A server passes `ledger_dir` (DATA_DIR/sessions): before
+    it serves, the transactions that a collector killed on the same DATA_DIR left open are
+    ended, and its own sessions are recorded for its successor (collector.session_ledger)."""
     client: AsyncMongoClient[Document] = AsyncMongoClient(
         url,
         tz_aware=True,
@@ -281,10 +353,19 @@ async def open_storage(
         timeoutMS=request_timeout_ms,
         appname="aegisai-collector",
     )
+    storage: Storage | None = None
     try:
         storage = Storage(client, database, request_timeout_s=request_timeout_ms / 1000)
         with storage.background_deadline():
             await storage.ensure_indexes()
+        if ledger_dir is not None:
+            storage.ledger = await take_over(ledger_dir, storage.abandoned.kill)
         yield storage
     finally:
+        if storage is not None:
+            await storage.abandoned.close()
+            if storage.ledger is not None:
+                # Kept while a session may still hold an open transaction: the next collector
+                # on this DATA_DIR ends it.
+                storage.ledger.close(keep=storage.abandoned.pending)
         await client.close()

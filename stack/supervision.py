@@ -36,9 +36,11 @@ class ReadyChild:
         args: Sequence[str],
         env: Mapping[str, str] | None = None,
         echo: Callable[[str], None] | None = None,
+        stderr: int | None = None,
     ) -> None:
         self.name = name
-        self.proc = spawn(args, env=env, stdout=subprocess.PIPE)
+        # stderr=subprocess.STDOUT: its log lines go to `echo` too (default: inherited).
+        self.proc = spawn(args, env=env, stdout=subprocess.PIPE, stderr=stderr)
         self.ports: dict[str, int] = {}
         self._echo = echo or (lambda line: print(line, flush=True))
         self._ready = threading.Event()

@@ -12,6 +12,7 @@ import random
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from aegis.v1 import auth_pb2, auth_pb2_grpc
 from collector import child_process
 from collector.embedded import mongodb_url, server_command
 from stack import supervision
+from tests.wire_proxy import WireProxy
 
 START_TIMEOUT_S = 90.0
 # Tests that are not about rate limits must never meet one: RATE_LIMIT_READ_PER_S (default 20)
@@ -176,9 +178,26 @@ def collector_env(mongodb_url: str, data_dir: pathlib.Path, **extra: str) -> dic
     )
 
 
+def _log_and_show(path: pathlib.Path):  # type: ignore[no-untyped-def]
+    """Write each line to `path` and to our stderr (which pytest captures and shows on a
+    failure), so a test can read a child's log from the file."""
+    to_file = _log_to(path)
+
+    def both(line: str) -> None:
+        to_file(line)
+        print(line, file=sys.stderr, flush=True)
+
+    return both
+
+
 def start_collector(env: dict[str, str], log: pathlib.Path) -> tuple[supervision.ReadyChild, int]:
+    """The collector; its stdout and its log (stderr) go to `log` and to our stderr."""
     child = supervision.ReadyChild(
-        "collector", child_process.python_module("collector", "serve"), env, echo=_log_to(log)
+        "collector",
+        child_process.python_module("collector", "serve"),
+        env,
+        echo=_log_and_show(log),
+        stderr=subprocess.STDOUT,
     )
     return child, child.wait_ready(START_TIMEOUT_S)["grpc"]
 
@@ -302,15 +321,24 @@ class Backend:
     PyMongo heartbeat it (heartbeatFrequencyMS) for minutes, and its writes have minutes
     (MONGODB_REQUEST_TIMEOUT_MS), so a database held by Database.frozen() is noticed only by
     the writes that wait on it.
+
+    proxied: the collector reaches the database through a WireProxy (`self.proxy`), which can
+    lose a commit or its answer on demand.
     """
 
     def __init__(
-        self, data_dir: pathlib.Path, *, quiet_monitors: bool = False, **collector_extra: str
+        self,
+        data_dir: pathlib.Path,
+        *,
+        quiet_monitors: bool = False,
+        proxied: bool = False,
+        **collector_extra: str,
     ) -> None:
         self.data_dir = data_dir
         self.db = Database(data_dir).start()
         self.port = fixed_port()
-        url = self.db.url
+        self.proxy = WireProxy(self.db.port) if proxied else None
+        url = self.db.url if self.proxy is None else mongodb_url(self.proxy.port)
         if quiet_monitors:
             url += "&heartbeatFrequencyMS=600000"
             collector_extra = {
@@ -338,4 +366,6 @@ class Backend:
     def stop(self) -> None:
         if self.collector is not None:
             self.collector.stop()
+        if self.proxy is not None:
+            self.proxy.close()
         self.db.stop()

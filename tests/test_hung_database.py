@@ -159,3 +159,41 @@ def test_a_write_that_landed_but_timed_out_is_a_duplicate_when_retried(
             gateway.stop()
             collector.stop()
             db.stop()
+
+
+def test_a_write_abandoned_by_its_deadline_is_ended_so_its_retry_succeeds(
+    tmp_path: pathlib.Path,
+) -> None:
+    """The commit never reaches the database, so the request's deadline runs out with its
+    transaction open, holding the batch's event ids. The collector ends that transaction
+    itself: the retry with the same ids is stored at once, instead of meeting WriteConflict
+    (500) until the database expires the transaction a minute later."""
+    db = Database(tmp_path).start()
+    proxy: WireProxy
+    with wire_proxy(db.port) as proxy:
+        env = collector_env(mongodb_url(proxy.port), tmp_path)
+        collector, grpc_port = start_collector(env, tmp_path / "collector.log")
+        target = f"127.0.0.1:{grpc_port}"
+        gateway, http_port = start_gateway(target, tmp_path / "gateway.log")
+        try:
+            headers = {"Authorization": f"Bearer {_token(target)}"}
+            ids = [f"abandoned-{uuid.uuid4().hex}" for _ in range(5)]
+            body = {"events": [{"model_type": "t", "model_id": "m", "event_id": i} for i in ids]}
+            with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30) as http:
+                proxy.drop_next_commit()
+                abandoned = http.post("/ingest/ml", json=body, headers=headers)
+                # Refused as retryable (busy or unavailable), with the delay to wait.
+                assert abandoned.status_code in (429, 503), abandoned.text
+                assert int(abandoned.headers["retry-after"]) >= 1
+                assert proxy.commits_dropped == 1
+                assert count_events(db.url, "ml", "default") == 0
+                retried = http.post("/ingest/ml", json=body, headers=headers)
+            assert retried.status_code == 200, retried.text
+            result = retried.json()
+            assert (result["accepted"], result["duplicates"], result["rejected"]) == (5, 0, 0)
+            assert count_events(db.url, "ml", "default") == 5
+        finally:
+            gateway.stop()
+            collector.stop()
+            db.stop()
+    assert "unhandled" not in (tmp_path / "collector.log").read_text()

@@ -1,10 +1,14 @@
-"""A TCP relay in front of the database that can lose the answer to a commit.
+"""A TCP relay in front of the database that can lose the answer to a commit, or the commit.
 
 A fake at a true process boundary (the collector talks to it as to any MongoDB): every byte is
 relayed both ways, unless `lose_next_commit_reply()` was called. Then the connection that next
 sends `commitTransaction` still delivers it — the database commits — but nothing more that the
 database sends on that connection reaches the collector. That is exactly "the write landed and
 its acknowledgement was lost", which a frozen database cannot produce on demand.
+
+After `drop_next_commit()`, the next `commitTransaction` never reaches the database, and nothing
+answers it: the transaction stays open with what it wrote, as when a busy database makes a
+request's deadline run out between its writes and its commit.
 """
 
 from __future__ import annotations
@@ -48,12 +52,18 @@ class WireProxy:
         self._lock = threading.Lock()
         self._lose_commit = False
         self.commits_lost = 0
+        self._drop_commit = False
+        self.commits_dropped = 0
         self._sockets: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def lose_next_commit_reply(self) -> None:
         with self._lock:
             self._lose_commit = True
+
+    def drop_next_commit(self) -> None:
+        with self._lock:
+            self._drop_commit = True
 
     def _accept(self) -> None:
         while True:
@@ -81,6 +91,11 @@ class WireProxy:
                 message = header + _read_exactly(client, length - 4)
                 if _command_name(message) == "commitTransaction":
                     with self._lock:
+                        if self._drop_commit:
+                            self._drop_commit = False
+                            self.commits_dropped += 1
+                            muted.set()
+                            continue
                         if self._lose_commit:
                             self._lose_commit = False
                             self.commits_lost += 1
