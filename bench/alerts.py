@@ -108,38 +108,91 @@ def _request(sequence: int, kind: Kind, batch: Sequence[Event]) -> ingest_pb2.St
     return ingest_pb2.StreamEventsRequest(sequence=sequence, llm=llm)
 
 
+RETRYABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.ABORTED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+}
+# Resending at once would meet the ids of the batches that failed still held by their
+# transactions (a timed-out client's are kept up to 60 s): back off, up to BACKOFF_MAX_S.
+BACKOFF_MAX_S = 16.0
+GIVE_UP_S = 600.0  # without a batch acknowledged
+
+
+@dataclass
+class Streamed:
+    retries: int = 0
+    errors: dict[str, int] = field(default_factory=dict)  # status code: streams it ended
+
+
+async def _stream_once(
+    channel: grpc.aio.Channel,
+    token: str,
+    pending: dict[int, tuple[Kind, Sequence[Event]]],
+    in_flight: int,
+) -> None:
+    """Send the pending batches on one StreamEvents call; each one acknowledged whole (new or
+    duplicate: a resent batch's events may have been stored before) leaves `pending`."""
+    call = ingest_pb2_grpc.IngestServiceStub(channel).StreamEvents(
+        metadata=(("authorization", f"Bearer {token}"),)
+    )
+    window = asyncio.Semaphore(in_flight)
+
+    async def send() -> None:
+        for sequence, (kind, batch) in list(pending.items()):
+            await window.acquire()
+            await call.write(_request(sequence, kind, batch))
+        await call.done_writing()
+
+    sender = asyncio.ensure_future(send())
+    try:
+        while (reply := await call.read()) is not grpc.aio.EOF:
+            assert isinstance(reply, ingest_pb2.StreamEventsResponse)
+            _, batch = pending[reply.sequence]
+            stored = reply.result.accepted + reply.result.duplicates
+            if stored != len(batch):
+                raise RuntimeError(f"batch {reply.sequence}: {reply.result}")
+            del pending[reply.sequence]
+            window.release()
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+
+
 async def stream(
     target: str, who: Credentials, batches: Sequence[tuple[Kind, Sequence[Event]]], in_flight: int
-) -> None:
-    """Send every batch on one StreamEvents call; each must be acknowledged whole."""
+) -> Streamed:
+    """Send every batch, resending those not acknowledged when a stream ends in a retryable
+    error, as the SDK does (event ids make a resent event a duplicate, never a second one)."""
     options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+    pending = dict(enumerate(batches, start=1))
+    outcome = Streamed()
     async with grpc.aio.insecure_channel(target, options=options) as channel:
         token = await auth_pb2_grpc.AuthServiceStub(channel).IssueToken(
             auth_pb2.IssueTokenRequest(clientId=who.client_id, clientSecret=who.client_secret)
         )
-        call = ingest_pb2_grpc.IngestServiceStub(channel).StreamEvents(
-            metadata=(("authorization", f"Bearer {token.access_token}"),)
-        )
-        window = asyncio.Semaphore(in_flight)
-        sizes: dict[int, int] = {}
-
-        async def send() -> None:
-            for sequence, (kind, batch) in enumerate(batches, start=1):
-                await window.acquire()
-                sizes[sequence] = len(batch)
-                await call.write(_request(sequence, kind, batch))
-            await call.done_writing()
-
-        sender = asyncio.ensure_future(send())
-        while (reply := await call.read()) is not grpc.aio.EOF:
-            assert isinstance(reply, ingest_pb2.StreamEventsResponse)
-            expected = sizes.pop(reply.sequence)
-            if reply.result.accepted != expected:
-                raise RuntimeError(f"batch {reply.sequence}: {reply.result}")
-            window.release()
-        await sender
-        if sizes:
-            raise RuntimeError(f"{len(sizes)} batches were never acknowledged")
+        backoff_s, progress_at = 1.0, time.perf_counter()
+        while pending:
+            before = len(pending)
+            try:
+                await _stream_once(channel, token.access_token, pending, in_flight)
+            except grpc.aio.AioRpcError as exc:
+                if len(pending) < before:
+                    backoff_s, progress_at = 1.0, time.perf_counter()
+                if exc.code() not in RETRYABLE or time.perf_counter() - progress_at > GIVE_UP_S:
+                    raise
+                name = exc.code().name
+                outcome.errors[name] = outcome.errors.get(name, 0) + 1
+                outcome.retries += 1
+                say(f"stream ended with {name} ({exc.details()}); {len(pending)} batches to go")
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
+            else:
+                if pending:
+                    raise RuntimeError(f"{len(pending)} batches were never acknowledged")
+    return outcome
 
 
 async def until_folded(storage: Storage, stall_s: float) -> int:
@@ -195,7 +248,7 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, 
             for size in (args.small, args.large):
                 batches = batches_of(run, stored, size, now, args.batch_size, sent)
                 started = time.perf_counter()
-                await stream(stack.grpc_target, who, batches, args.in_flight)
+                streamed = await stream(stack.grpc_target, who, batches, args.in_flight)
                 sent_s = time.perf_counter() - started
                 say(f"{size - stored} events sent in {sent_s:.0f} s, {size} in all; folding")
                 left = await until_folded(storage, args.fold_stall)
@@ -208,6 +261,8 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, 
                     "ingest_events_per_s": round((size - stored) / sent_s),
                     "fold_wait_s": round(fold_s, 1),
                     "partials_left": left,
+                    "stream_retries": streamed.retries,
+                    "stream_errors": streamed.errors,
                     "eval_ms_median": round(statistics.median(times), 2),
                     "eval_ms_max": round(max(times), 2),
                     "eval_ms": [round(t, 2) for t in times],
@@ -262,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--calls", type=int, default=20, help="timed evaluations per size")
     p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--in-flight", type=int, default=8)
+    p.add_argument("--in-flight", type=int, default=4)
     p.add_argument(
         "--fold-stall",
         type=float,
@@ -274,7 +329,14 @@ def main(argv: list[str] | None = None) -> int:
     if not 2 <= args.small < args.large or args.calls < 1:
         p.error("need 2 <= --small < --large and --calls >= 1")
     with tempfile.TemporaryDirectory(prefix="aegis-bench-alerts-") as workdir:
-        figures = asyncio.run(measure(args, pathlib.Path(workdir)))
+        try:
+            figures = asyncio.run(measure(args, pathlib.Path(workdir)))
+        finally:
+            for log in sorted(pathlib.Path(workdir).glob("*.log")):
+                warnings = [line for line in log.read_text(errors="replace").splitlines()]
+                if warnings:
+                    say(f"{log.name}, last lines:")
+                    print(*warnings[-15:], sep="\n", file=sys.stderr)
     say(f"alert_eval_7d_ms {figures['alert_eval_7d_ms']}, growth {figures['growth']}")
     data: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
     data["alerts"] = figures
