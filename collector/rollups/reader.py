@@ -1,6 +1,12 @@
 """Read rollups for a time range: the coarsest tier that covers it, finer tiers at its edges,
 the partials not yet folded, and raw events for edges that fall inside a minute.
 
+Dashboards answer any range exactly, so an edge inside a minute, or inside an old hour whose
+minute buckets retention may have deleted, is read from raw events (which have no time
+index: that read scans the tenant's events). Alerts, evaluated every ALERTS_INTERVAL_S, must
+cost the same however many events are stored: `read_window` widens such edges to whole
+minutes, and old ones to whole hours, and never reads raw events.
+
 Everything is read in one snapshot transaction, so a fold committing meanwhile is seen either
 entirely or not at all: nothing is counted twice or missed. The result is a list of pieces
 (model, start, cell); callers add them up per model, or per model and interval for series.
@@ -147,6 +153,36 @@ async def read_recent(storage: Storage, tenant: str) -> list[dict[str, Any]]:
         return partials.newest(entries)
 
     return await storage.transaction(read, read_concern=SNAPSHOT)
+
+
+def widened(
+    start: dt.datetime, end: dt.datetime, minutes_since: dt.datetime | None
+) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) widened to whole minutes, and an edge whose minute buckets may be gone
+    (before `minutes_since`) to its whole hour: what buckets and partials alone answer."""
+    start, end = floor(start, "minute"), ceil(end, "minute")
+    if minutes_since is not None:
+        if start < minutes_since:
+            start = floor(start, "hour")
+        if floor(end, "hour") < minutes_since:
+            end = ceil(end, "hour")
+    return start, end
+
+
+async def read_window(
+    storage: Storage,
+    tenant: str,
+    kind: Kind,
+    start: dt.datetime,
+    end: dt.datetime,
+    minutes_since: dt.datetime | None = None,
+) -> list[Piece]:
+    """The pieces of `widened(start, end)`, from buckets and partials only: never raw events,
+    so the cost grows with the number of buckets in the window, not with the events stored."""
+    start, end = widened(start, end, minutes_since)
+    if _plan(start, end, "total", minutes_since)[2]:
+        raise AssertionError(f"[{start}, {end}) would read raw events")  # widened() prevents it
+    return await read_pieces(storage, tenant, kind, start, end, "total", minutes_since)
 
 
 def minutes_kept_since(retention_days: float) -> dt.datetime | None:
