@@ -336,6 +336,7 @@ def alert_rule(rule: Rule) -> alerts_pb2.AlertRule:
         last_value=rule.last_value,
         created_at=_timestamp(rule.created_at),
         updated_at=_timestamp(rule.updated_at),
+        warnings=list(rule.warnings),
     )
     if rule.last_evaluated_at is not None:
         message.last_evaluated_at.CopyFrom(_timestamp(rule.last_evaluated_at))

@@ -31,6 +31,7 @@ from aegis.v1 import (
 from collector.alerts.evaluate import evaluate_rules
 from collector.alerts.metrics import RollupMetrics
 from collector.rollups.fold import fold_partials
+from collector.rollups.reader import kinds_with_events
 from collector.storage import Storage, open_storage
 from tests.procs import Backend, grpc_client_for
 
@@ -233,6 +234,9 @@ async def test_a_7_day_window_is_exact_from_buckets_and_partials_alone(
     )
     assert await storage.partials.count_documents({"tenant": tenant.name}) > 0
     await check_window(storage, tenant, sent, now)
+    for model, kind in (("gpt-b", "llm"), ("churn", "ml")):  # known from partials too
+        assert await kinds_with_events(storage, tenant.name, model) == {kind}
+    assert await kinds_with_events(storage, tenant.name, "gpt-x") == set()
 
     await fold_partials(storage, minute_retention_days=RETENTION_DAYS)
     assert await storage.partials.count_documents({"tenant": tenant.name}) == 0

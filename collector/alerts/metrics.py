@@ -25,7 +25,9 @@ None means there is nothing to judge; a rule's condition does not hold on None.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Protocol
 
 from collector.rollups import cells, histogram
@@ -42,6 +44,28 @@ KINDS: dict[str, tuple[Kind, ...]] = {
     "error_rate": ("ml", "llm"),
     "latency_p95": ("ml", "llm"),
     "no_data": ("ml", "llm"),
+}
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a metric can take, and how to say so to a person."""
+
+    low: float
+    high: float
+    what: str
+
+
+# A rule whose threshold lies outside its metric's range, or at the end its comparison points
+# away from, can never fire (or never stop firing); collector.alerts.rules refuses it.
+RANGES: dict[str, Range] = {
+    "cost": Range(0, math.inf, "a sum of LLM costs, 0 or more"),
+    "tokens": Range(0, math.inf, "a sum of LLM tokens, 0 or more"),
+    "requests": Range(0, math.inf, "a number of LLM events, 0 or more"),
+    "error_rate": Range(0, 1, "a fraction of ML and LLM events, from 0 to 1"),
+    "latency_p95": Range(0, math.inf, "a latency in milliseconds, 0 or more"),
+    "predictions": Range(0, math.inf, "a sum of ML predictions, 0 or more"),
+    "no_data": Range(0, math.inf, "a number of ML and LLM events, 0 or more"),
 }
 
 

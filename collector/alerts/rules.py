@@ -8,16 +8,18 @@ never returned or logged.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from collector.alerts.metrics import METRICS
+from collector.alerts.metrics import KINDS, METRICS, RANGES
 from collector.alerts.ssrf import UnsafeTarget, check_url
 from collector.audit import Auditor
 from collector.errors import InvalidArgument, NotFound
+from collector.rollups.reader import kinds_with_events
 from collector.storage import Document, Storage
 
 COMPARISONS = ("gt", "lt")
@@ -59,6 +61,8 @@ class Rule:
     last_evaluated_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    # What may keep the rule from ever firing, said on create and update (not stored).
+    warnings: tuple[str, ...] = ()
 
     @classmethod
     def from_doc(cls, doc: Document) -> Rule:
@@ -133,6 +137,8 @@ def _check_definition(spec: RuleSpec) -> dict[str, Any]:
         raise InvalidArgument("comparison: must be 'gt' or 'lt'")
     if spec.threshold is None or not math.isfinite(spec.threshold):
         raise InvalidArgument("threshold: required, a finite number")
+    if never := never_fires(spec.metric, spec.comparison, spec.threshold):
+        raise InvalidArgument(f"threshold: {never}")
     if not 1 <= spec.window_minutes <= MAX_WINDOW_MINUTES:
         raise InvalidArgument(f"window_minutes: must be 1-{MAX_WINDOW_MINUTES}")
     return {
@@ -145,6 +151,28 @@ def _check_definition(spec: RuleSpec) -> dict[str, Any]:
     }
 
 
+def never_fires(metric: str, comparison: str, threshold: float) -> str | None:
+    """Why a rule with this metric, comparison and threshold can never fire (or, below the
+    metric's range, never stop firing), or None."""
+    values = RANGES[metric]
+    shown = f"{threshold:g}"
+    refusals = (
+        (
+            not values.low <= threshold <= values.high,
+            f"{shown} is outside what {metric} can be ({values.what})",
+        ),
+        (
+            comparison == "gt" and threshold >= values.high,
+            f"{metric} is never above {values.high:g}, so 'gt {shown}' can never fire",
+        ),
+        (
+            comparison == "lt" and threshold <= values.low,
+            f"{metric} is never below {values.low:g}, so 'lt {shown}' can never fire",
+        ),
+    )
+    return next((why for refused, why in refusals if refused), None)
+
+
 def _check_secret(secret: str) -> str:
     if not MIN_SECRET <= len(secret) <= MAX_SECRET:
         raise InvalidArgument(f"webhook_secret: required, {MIN_SECRET}-{MAX_SECRET} characters")
@@ -153,6 +181,7 @@ def _check_secret(secret: str) -> str:
 
 class RuleService:
     def __init__(self, storage: Storage, *, allow_private_webhooks: bool, audit: Auditor) -> None:
+        self._storage = storage
         self._rules = storage.alert_rules
         self._events = storage.alert_events
         self._allow_private = allow_private_webhooks
@@ -171,6 +200,21 @@ class RuleService:
         except UnsafeTarget as exc:
             raise InvalidArgument(f"webhook_url: {exc}") from None
         return url.strip()
+
+    async def _warnings(self, tenant: str, definition: Document) -> tuple[str, ...]:
+        """A model with no events (yet) is allowed, e.g. before its first deploy; it may also
+        be a typo, so the answer says so."""
+        model, metric = definition["model"], definition["metric"]
+        if model is None:
+            return ()
+        seen = await kinds_with_events(self._storage, tenant, model)
+        wanted = KINDS[metric]
+        if seen & set(wanted):
+            return ()
+        if seen:  # e.g. a cost rule on an ML model
+            only = " and ".join(k.upper() for k in wanted)
+            return (f"model {model!r} has no {only} events yet ({metric} counts {only} events)",)
+        return (f"model {model!r} has no events yet",)
 
     async def create(self, tenant: str, spec: RuleSpec, *, created_by: str) -> Rule:
         definition = _check_definition(spec)
@@ -199,7 +243,7 @@ class RuleService:
         await self._rules.insert_one(doc)
         rule = Rule.from_doc(doc)
         await self._record(tenant, created_by, "rule_created", rule)
-        return rule
+        return dataclasses.replace(rule, warnings=await self._warnings(tenant, definition))
 
     async def list_rules(self, tenant: str) -> list[Rule]:
         cursor = self._rules.find({"tenant": tenant}, {"webhook_secret": 0}).sort("created_at", 1)
@@ -223,7 +267,7 @@ class RuleService:
             raise NotFound(f"alert rule {rule_id!r} not found")
         rule = await self.get(tenant, rule_id)
         await self._record(tenant, actor, "rule_updated", rule)
-        return rule
+        return dataclasses.replace(rule, warnings=await self._warnings(tenant, changes))
 
     async def delete(self, tenant: str, rule_id: str, *, actor: str) -> None:
         """Delete the rule. Its events stay readable; undelivered webhooks are cancelled."""

@@ -25,10 +25,12 @@ from pymongo.read_concern import ReadConcern
 
 from collector.rollups import cells, partials
 from collector.rollups.cells import Cell, Kind
-from collector.rollups.tiers import BucketTier, Segment, Tier, ceil, floor, segments
+from collector.rollups.fold import bucket_id
+from collector.rollups.tiers import EPOCH, BucketTier, Segment, Tier, ceil, floor, segments
 from collector.storage import Storage
 
 SNAPSHOT = ReadConcern("snapshot")
+KINDS: tuple[Kind, ...] = ("ml", "llm")
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,20 @@ async def read_window(
     if _plan(start, end, "total", minutes_since)[2]:
         raise AssertionError(f"[{start}, {end}) would read raw events")  # widened() prevents it
     return await read_pieces(storage, tenant, kind, start, end, "total", minutes_since)
+
+
+async def kinds_with_events(storage: Storage, tenant: str, model: str) -> set[Kind]:
+    """The kinds of event the model has any of, folded or not: its all-time buckets (looked
+    up by `_id`) and the tenant's partials not folded yet."""
+    ids: dict[str, Kind] = {bucket_id((tenant, kind, model, EPOCH)): kind for kind in KINDS}
+    found: set[Kind] = set()
+    async for doc in storage.buckets["total"].find({"_id": {"$in": list(ids)}}, {"_id": 1}):
+        found.add(ids[doc["_id"]])
+    if len(found) < len(KINDS):
+        unfolded = storage.partials.find({"tenant": tenant, "cells.model": model}, {"kind": 1})
+        async for partial in unfolded:
+            found.add(partial["kind"])
+    return found
 
 
 def minutes_kept_since(retention_days: float) -> dt.datetime | None:
