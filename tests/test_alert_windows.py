@@ -9,6 +9,7 @@ default of 7, so the window's old edge lies where minute buckets are not kept.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import pathlib
 import random
 import uuid
@@ -30,6 +31,7 @@ from aegis.v1 import (
 )
 from collector.alerts.evaluate import evaluate_rules
 from collector.alerts.metrics import RollupMetrics
+from collector.alerts.webhooks import body
 from collector.rollups.fold import fold_partials
 from collector.rollups.reader import kinds_with_events
 from collector.storage import Storage, open_storage
@@ -285,3 +287,45 @@ async def test_error_rate_counts_failed_ml_events_as_well_as_llm_ones(
         tenant.name, "error_rate", None, now - dt.timedelta(minutes=10), now
     )
     assert value == 0.25, "1 failed ML event of 4, no LLM event"
+
+
+async def test_alert_answers_and_webhook_bodies_show_values_without_float_noise(
+    storage: Storage, tenant: Tenant
+) -> None:
+    rng = random.Random(5)
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    llm = [event(rng, "llm", now - dt.timedelta(minutes=2)) for _ in range(2)]
+    for e, cost in zip(llm, (0.1, 0.2), strict=True):
+        e.update(model="noisy", cost=cost)
+    tenant.send("llm", llm)
+    rule = tenant.alerts.CreateRule(
+        alerts_pb2.CreateRuleRequest(
+            name="noisy spend",
+            metric="cost",
+            model="noisy",
+            comparison="gt",
+            threshold=0.25,
+            window_minutes=10,
+            webhook_url="http://127.0.0.1:9/hook",
+            webhook_secret="s" * 16,
+        ),
+        metadata=tenant.metadata,
+        timeout=30,
+    )
+    metrics = RollupMetrics(storage, minute_retention_days=RETENTION_DAYS)
+    await evaluate_rules(storage, metrics.window_value, now)
+    stored = await storage.alert_rules.find_one({"_id": rule.id})
+    assert stored is not None and stored["last_value"] == 0.1 + 0.2 == 0.30000000000000004
+
+    got = tenant.alerts.GetRule(
+        alerts_pb2.GetRuleRequest(id=rule.id), metadata=tenant.metadata, timeout=30
+    )
+    assert got.state == "firing" and got.last_value == 0.3
+    events = tenant.alerts.ListAlertEvents(
+        alerts_pb2.ListAlertEventsRequest(rule_id=rule.id), metadata=tenant.metadata, timeout=30
+    ).events
+    assert [e.value for e in events] == [0.3]
+    change = await storage.alert_events.find_one({"rule_id": rule.id})
+    assert change is not None
+    assert json.loads(body(change))["value"] == 0.3
+    assert b"0.30000000000000004" not in body(change)
