@@ -1,8 +1,8 @@
 """`python -m bench.alerts` (`make bench-alerts`): one 7-day alert rule's evaluation time as a
 tenant's history grows, added to results.json under "alerts".
 
-A tenant of its own gets `small` events, then more up to `large`: half ML, half LLM, 10 models
-of each kind, spread over the last 8 days, so that the 7-day window's old edge lies where
+A tenant of its own gets `small` events, then more up to `large`: half ML, half LLM, 2 models
+of each kind (--models), spread over the last 8 days, so that the 7-day window's old edge lies where
 minute buckets are no longer kept (ROLLUP_RETENTION_DAYS, 7). They go through the collector's
 gRPC StreamEvents as an application streams them (batches in time order, several in flight),
 with the stack's background jobs running on their default schedules. Once the rollup job has
@@ -24,6 +24,7 @@ import math
 import os
 import pathlib
 import secrets
+import signal
 import statistics
 import sys
 import tempfile
@@ -45,7 +46,9 @@ from collector.storage import Storage, open_storage
 HERE = pathlib.Path(__file__).resolve().parent
 DAYS = 8
 WINDOW = dt.timedelta(days=7)
-MODELS_PER_KIND = 10
+MODELS_PER_KIND = (
+    2  # each batch of a backfill holds a cell per (model, minute): few keep folds short
+)
 ROLLUP_RETENTION_DAYS = 7.0  # the collector's default, which the stack keeps
 GOLDEN = (math.sqrt(5) - 1) / 2  # any prefix of the events covers the 8 days about evenly
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -56,9 +59,9 @@ def say(text: str) -> None:
     print(f"bench.alerts: {text}", flush=True)
 
 
-def history_event(run: str, index: int, now: dt.datetime) -> tuple[Kind, Event]:
+def history_event(run: str, index: int, now: dt.datetime, models: int) -> tuple[Kind, Event]:
     """Event `index`: even ML (1 in 100 failed), odd LLM (1 in 50 failed)."""
-    model = (index // 2) % MODELS_PER_KIND
+    model = (index // 2) % models
     timestamp = now - dt.timedelta(seconds=(index * GOLDEN) % 1.0 * DAYS * 86_400)
     timestamp = timestamp.replace(microsecond=timestamp.microsecond // 1000 * 1000)
     if index % 2 == 0:
@@ -83,17 +86,17 @@ class Sent:
 
 
 def batches_of(
-    run: str, first: int, end: int, now: dt.datetime, batch_size: int, sent: Sent
+    run: str, first: int, end: int, now: dt.datetime, args: argparse.Namespace, sent: Sent
 ) -> list[tuple[Kind, Sequence[Event]]]:
     by_kind: dict[Kind, list[Event]] = {"ml": [], "llm": []}
     for index in range(first, end):
-        kind, event = history_event(run, index, now)
+        kind, event = history_event(run, index, now, args.models)
         by_kind[kind].append(event)
         sent.events.append((event["timestamp"], bool(event["error"])))
     lanes = [
         [
             (kind, batch)
-            for batch in in_batches(sorted(events, key=lambda e: e["timestamp"]), batch_size)
+            for batch in in_batches(sorted(events, key=lambda e: e["timestamp"]), args.batch_size)
         ]
         for kind, events in by_kind.items()
     ]
@@ -246,7 +249,7 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, 
         async with open_storage(stack.mongodb_url, DATABASE_NAME, 5000, 120_000) as storage:
             stored = 0
             for size in (args.small, args.large):
-                batches = batches_of(run, stored, size, now, args.batch_size, sent)
+                batches = batches_of(run, stored, size, now, args, sent)
                 started = time.perf_counter()
                 streamed = await stream(stack.grpc_target, who, batches, args.in_flight)
                 sent_s = time.perf_counter() - started
@@ -291,7 +294,7 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, 
             "metric": "error_rate",
             "window_minutes": int(WINDOW.total_seconds() // 60),
             "history_days": DAYS,
-            "models": 2 * MODELS_PER_KIND,
+            "models": 2 * args.models,
             "rollup_retention_days": ROLLUP_RETENTION_DAYS,
             "batch_size": args.batch_size,
             "in_flight": args.in_flight,
@@ -316,8 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         help="events at the second timing (env BENCH_ALERT_LARGE)",
     )
     p.add_argument("--calls", type=int, default=20, help="timed evaluations per size")
+    p.add_argument("--models", type=int, default=MODELS_PER_KIND, help="models of each kind")
     p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--in-flight", type=int, default=4)
+    p.add_argument("--in-flight", type=int, default=2)
     p.add_argument(
         "--fold-stall",
         type=float,
@@ -326,8 +330,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", type=pathlib.Path, default=HERE / "results.json")
     args = p.parse_args(argv)
-    if not 2 <= args.small < args.large or args.calls < 1:
-        p.error("need 2 <= --small < --large and --calls >= 1")
+    if not 2 <= args.small < args.large or min(args.calls, args.models) < 1:
+        p.error("need 2 <= --small < --large, --calls >= 1 and --models >= 1")
+    # SIGTERM unwinds like Ctrl-C, so every child is stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with tempfile.TemporaryDirectory(prefix="aegis-bench-alerts-") as workdir:
         try:
             figures = asyncio.run(measure(args, pathlib.Path(workdir)))
