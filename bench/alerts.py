@@ -41,6 +41,7 @@ from bench.events import Event, in_batches, llm_event, seed_ml_event, to_llm_pro
 from bench.stack import DATABASE_NAME, Credentials, create_tenant_client, running_stack
 from collector.alerts.metrics import RollupMetrics
 from collector.rollups.cells import Kind
+from collector.rollups.reader import minutes_kept_since, read_window
 from collector.storage import Storage, open_storage
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -217,9 +218,10 @@ async def until_folded(storage: Storage, stall_s: float) -> int:
 
 async def time_rule(
     storage: Storage, tenant: str, calls: int, sent: Sent
-) -> tuple[list[float], float | None, dict[str, float | None]]:
+) -> tuple[list[float], float | None, dict[str, float | None], int]:
     """`calls` evaluations of the 7-day error_rate rule: their times in ms, the last value,
-    and the brute-force values over the window as minutes and as whole hours at its start."""
+    the brute-force values over the window as minutes and as whole hours at its start, and
+    how many buckets and partial cells one evaluation reads (what its cost grows with)."""
     metrics = RollupMetrics(storage, minute_retention_days=ROLLUP_RETENTION_DAYS)
     times: list[float] = []
     value: float | None = None
@@ -229,13 +231,16 @@ async def time_rule(
         started = time.perf_counter()
         value = await metrics.window_value(tenant, "error_rate", None, now - WINDOW, now)
         times.append((time.perf_counter() - started) * 1000)
+    since = minutes_kept_since(ROLLUP_RETENTION_DAYS)
+    read = [await read_window(storage, tenant, k, now - WINDOW, now, since) for k in ("ml", "llm")]
+    pieces = sum(len(kind) for kind in read)
     start = (now - WINDOW).replace(second=0, microsecond=0)
     end = now + dt.timedelta(minutes=1)
     expected = {
         "minute_edges": sent.error_rate(start, end),
         "hour_at_old_edge": sent.error_rate(start.replace(minute=0), end),
     }
-    return times[1:], value, expected
+    return times[1:], value, expected, pieces
 
 
 async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, Any]:
@@ -256,7 +261,9 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, 
                 say(f"{size - stored} events sent in {sent_s:.0f} s, {size} in all; folding")
                 left = await until_folded(storage, args.fold_stall)
                 fold_s = time.perf_counter() - started - sent_s
-                times, value, expected = await time_rule(storage, who.tenant, args.calls, sent)
+                times, value, expected, pieces = await time_rule(
+                    storage, who.tenant, args.calls, sent
+                )
                 matches = [k for k, v in expected.items() if v is not None and value == v]
                 figures = {
                     "events": size,
@@ -269,13 +276,15 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, 
                     "eval_ms_median": round(statistics.median(times), 2),
                     "eval_ms_max": round(max(times), 2),
                     "eval_ms": [round(t, 2) for t in times],
+                    "pieces_read": pieces,
                     "value": value,
                     "brute_force": expected,
                     "value_matches": matches,
                 }
                 say(
                     f"{size} events: fold waited {fold_s:.0f} s; 7-day rule evaluated in "
-                    f"{figures['eval_ms_median']} ms (median of {len(times)}), value {value}, "
+                    f"{figures['eval_ms_median']} ms (median of {len(times)}, {pieces} buckets "
+                    f"and cells read), value {value}, "
                     f"brute force {expected}"
                 )
                 sizes.append(figures)
@@ -300,6 +309,7 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, 
             "in_flight": args.in_flight,
             "calls": args.calls,
             "ingest": "gRPC StreamEvents, background jobs on their default schedules",
+            "collector_request_timeout_ms": args.request_timeout_ms,
         },
     }
 
@@ -328,12 +338,22 @@ def main(argv: list[str] | None = None) -> int:
         default=120.0,
         help="stop waiting for the rollup job once it has folded nothing for this long (s)",
     )
+    p.add_argument(
+        "--request-timeout-ms",
+        type=int,
+        default=10_000,
+        help="the stack collector's MONGODB_REQUEST_TIMEOUT_MS: on a machine whose cores are "
+        "shared, 1500 (the default) turns the history's batches into timeouts and retries; "
+        "what is timed here, the rule's evaluation, does not depend on it",
+    )
     p.add_argument("--out", type=pathlib.Path, default=HERE / "results.json")
     args = p.parse_args(argv)
     if not 2 <= args.small < args.large or min(args.calls, args.models) < 1:
         p.error("need 2 <= --small < --large, --calls >= 1 and --models >= 1")
     # SIGTERM unwinds like Ctrl-C, so every child is stopped on the way out.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Inherited by the stack's collector (stack.supervision.child_env).
+    os.environ["MONGODB_REQUEST_TIMEOUT_MS"] = str(args.request_timeout_ms)
     with tempfile.TemporaryDirectory(prefix="aegis-bench-alerts-") as workdir:
         try:
             figures = asyncio.run(measure(args, pathlib.Path(workdir)))

@@ -159,3 +159,18 @@ async def test_a_model_without_events_is_accepted_with_a_warning(
     )
     assert replaced.status_code == 200, replaced.text
     assert replaced.json()["warnings"] == ["model 'gpt-4o-mnii' has no events yet"]
+
+
+async def test_the_openapi_document_says_what_error_rate_counts_and_thresholds_take(
+    http: httpx.AsyncClient,
+) -> None:
+    spec = (await http.get("/openapi.json")).json()
+    for method, path in (("post", "/alerts/rules"), ("put", "/alerts/rules/{id}")):
+        body = spec["paths"][path][method]["requestBody"]["content"]["application/json"]
+        fields = body["schema"]["properties"]
+        assert "error_rate: ML and LLM events with a non-empty error" in str(fields["metric"])
+        assert "'minimum': 0" in str(fields["threshold"]) and "error_rate at most 1" in str(
+            fields["threshold"]
+        )
+    created = spec["paths"]["/alerts/rules"]["post"]["responses"]["201"]
+    assert "warnings" in str(created)
