@@ -128,9 +128,8 @@ async def test_a_model_without_events_is_accepted_with_a_warning(
 
     typo = await create(model="gemini-2.0-flsh")
     assert typo["warnings"] == ["model 'gemini-2.0-flsh' has no events yet"]
-    # The warning is said when the rule is written, not stored with it.
     stored = await http.get(f"/alerts/rules/{typo['id']}", headers=manager.headers)
-    assert stored.json()["warnings"] == []
+    assert stored.json() == typo, "every answer says it"
     assert (await create())["warnings"] == [], "no model: all models, nothing to warn about"
 
     await ingest(http, manager, "llm", [llm_event("gemini-2.0-flash", cost=0.001)])
@@ -151,6 +150,10 @@ async def test_a_model_without_events_is_accepted_with_a_warning(
                 60,
                 "the rollup job folds the tenant's events",
             )
+    listed = (await http.get("/alerts/rules", headers=manager.headers)).json()["rules"]
+    warned = {r["model"]: r["warnings"] for r in listed}
+    assert warned["gemini-2.0-flsh"] == ["model 'gemini-2.0-flsh' has no events yet"]
+    assert warned["gemini-2.0-flash"] == [] and warned[None] == []
 
     replaced = await http.put(
         f"/alerts/rules/{typo['id']}",

@@ -19,6 +19,7 @@ from collector.alerts.metrics import KINDS, METRICS, RANGES
 from collector.alerts.ssrf import UnsafeTarget, check_url
 from collector.audit import Auditor
 from collector.errors import InvalidArgument, NotFound
+from collector.rollups.cells import Kind
 from collector.rollups.reader import kinds_with_events
 from collector.storage import Document, Storage
 
@@ -61,7 +62,7 @@ class Rule:
     last_evaluated_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
-    # What may keep the rule from ever firing, said on create and update (not stored).
+    # What may keep the rule from ever firing, worked out for each answer (not stored).
     warnings: tuple[str, ...] = ()
 
     @classmethod
@@ -173,6 +174,21 @@ def never_fires(metric: str, comparison: str, threshold: float) -> str | None:
     return next((why for refused, why in refusals if refused), None)
 
 
+def _warnings(rule: Rule, seen: dict[str, set[Kind]]) -> tuple[str, ...]:
+    if rule.model is None:
+        return ()
+    kinds = seen.get(rule.model, set())
+    wanted = KINDS[rule.metric]
+    if kinds & set(wanted):
+        return ()
+    if kinds:  # e.g. a cost rule on an ML model
+        only = " and ".join(k.upper() for k in wanted)
+        return (
+            f"model {rule.model!r} has no {only} events yet ({rule.metric} counts {only} events)",
+        )
+    return (f"model {rule.model!r} has no events yet",)
+
+
 def _check_secret(secret: str) -> str:
     if not MIN_SECRET <= len(secret) <= MAX_SECRET:
         raise InvalidArgument(f"webhook_secret: required, {MIN_SECRET}-{MAX_SECRET} characters")
@@ -201,20 +217,14 @@ class RuleService:
             raise InvalidArgument(f"webhook_url: {exc}") from None
         return url.strip()
 
-    async def _warnings(self, tenant: str, definition: Document) -> tuple[str, ...]:
-        """A model with no events (yet) is allowed, e.g. before its first deploy; it may also
-        be a typo, so the answer says so."""
-        model, metric = definition["model"], definition["metric"]
-        if model is None:
-            return ()
-        seen = await kinds_with_events(self._storage, tenant, model)
-        wanted = KINDS[metric]
-        if seen & set(wanted):
-            return ()
-        if seen:  # e.g. a cost rule on an ML model
-            only = " and ".join(k.upper() for k in wanted)
-            return (f"model {model!r} has no {only} events yet ({metric} counts {only} events)",)
-        return (f"model {model!r} has no events yet",)
+    async def _with_warnings(self, tenant: str, rules: list[Rule]) -> list[Rule]:
+        """Each rule with what may keep it from firing, said on every answer: a model with no
+        events (yet) is allowed, e.g. before its first deploy, but may also be a typo."""
+        models = {rule.model for rule in rules if rule.model is not None}
+        if not models:
+            return rules
+        seen = await kinds_with_events(self._storage, tenant, models)
+        return [dataclasses.replace(r, warnings=_warnings(r, seen)) for r in rules]
 
     async def create(self, tenant: str, spec: RuleSpec, *, created_by: str) -> Rule:
         definition = _check_definition(spec)
@@ -243,17 +253,17 @@ class RuleService:
         await self._rules.insert_one(doc)
         rule = Rule.from_doc(doc)
         await self._record(tenant, created_by, "rule_created", rule)
-        return dataclasses.replace(rule, warnings=await self._warnings(tenant, definition))
+        return (await self._with_warnings(tenant, [rule]))[0]
 
     async def list_rules(self, tenant: str) -> list[Rule]:
         cursor = self._rules.find({"tenant": tenant}, {"webhook_secret": 0}).sort("created_at", 1)
-        return [Rule.from_doc(doc) async for doc in cursor]
+        return await self._with_warnings(tenant, [Rule.from_doc(doc) async for doc in cursor])
 
     async def get(self, tenant: str, rule_id: str) -> Rule:
         doc = await self._rules.find_one({"_id": rule_id, "tenant": tenant}, {"webhook_secret": 0})
         if doc is None:
             raise NotFound(f"alert rule {rule_id!r} not found")
-        return Rule.from_doc(doc)
+        return (await self._with_warnings(tenant, [Rule.from_doc(doc)]))[0]
 
     async def update(self, tenant: str, rule_id: str, spec: RuleSpec, *, actor: str) -> Rule:
         """Replace the definition; an empty secret keeps the current one. State is kept."""
@@ -267,7 +277,7 @@ class RuleService:
             raise NotFound(f"alert rule {rule_id!r} not found")
         rule = await self.get(tenant, rule_id)
         await self._record(tenant, actor, "rule_updated", rule)
-        return dataclasses.replace(rule, warnings=await self._warnings(tenant, changes))
+        return rule
 
     async def delete(self, tenant: str, rule_id: str, *, actor: str) -> None:
         """Delete the rule. Its events stay readable; undelivered webhooks are cancelled."""

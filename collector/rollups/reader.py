@@ -17,6 +17,7 @@ coarser than the series interval, so every piece lies within one series point.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,17 +188,26 @@ async def read_window(
     return await read_pieces(storage, tenant, kind, start, end, "total", minutes_since)
 
 
-async def kinds_with_events(storage: Storage, tenant: str, model: str) -> set[Kind]:
-    """The kinds of event the model has any of, folded or not: its all-time buckets (looked
-    up by `_id`) and the tenant's partials not folded yet."""
-    ids: dict[str, Kind] = {bucket_id((tenant, kind, model, EPOCH)): kind for kind in KINDS}
-    found: set[Kind] = set()
-    async for doc in storage.buckets["total"].find({"_id": {"$in": list(ids)}}, {"_id": 1}):
-        found.add(ids[doc["_id"]])
-    if len(found) < len(KINDS):
-        unfolded = storage.partials.find({"tenant": tenant, "cells.model": model}, {"kind": 1})
-        async for partial in unfolded:
-            found.add(partial["kind"])
+async def kinds_with_events(
+    storage: Storage, tenant: str, models: Iterable[str]
+) -> dict[str, set[Kind]]:
+    """For each model, the kinds of event it has any of, folded or not: its all-time buckets
+    (looked up by `_id`, one query for all) and the tenant's partials not folded yet."""
+    found: dict[str, set[Kind]] = {model: set() for model in models}
+    ids = {
+        bucket_id((tenant, kind, model, EPOCH)): (model, kind) for model in found for kind in KINDS
+    }
+    if ids:
+        async for doc in storage.buckets["total"].find({"_id": {"$in": list(ids)}}, {"_id": 1}):
+            model, kind = ids[doc["_id"]]
+            found[model].add(kind)
+    unknown = [model for model, kinds in found.items() if len(kinds) < len(KINDS)]
+    if unknown:
+        query = {"tenant": tenant, "cells.model": {"$in": unknown}}
+        async for partial in storage.partials.find(query, {"kind": 1, "cells.model": 1}):
+            for entry in partial["cells"]:
+                if entry["model"] in found:
+                    found[entry["model"]].add(partial["kind"])
     return found
 
 
