@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PROTOS := $(wildcard proto/aegis/v1/*.proto)
 
-.PHONY: install run test lint proto proto-check clean bench
+.PHONY: install run test lint proto proto-check clean bench bench-alerts
 
 install: $(STAMP)
 
@@ -24,6 +24,12 @@ run: install
 bench: install
 	$(PY) -m bench
 	$(PY) -m bench.ops
+
+# One 7-day alert rule's evaluation time at two sizes of a tenant's history, sent through the
+# gRPC API with the jobs running (BENCH_ALERT_SMALL / BENCH_ALERT_LARGE, 100k and 1M events by
+# default: long on a busy machine); adds "alerts" to bench/results.json. Not part of `make bench`.
+bench-alerts: install
+	$(PY) -m bench.alerts
 
 test: install proto-check lint
 	$(PY) -m pytest

@@ -47,6 +47,7 @@ from collector.export import ExportQuery, parse_format, parse_kind
 from collector.ingest import IngestResult
 from collector.pipeline import StreamBatch
 from collector.price_overrides import Override
+from collector.rounding import event_money, significant
 from collector.structs import struct_to_dict
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -212,7 +213,7 @@ def overview_response(o: Overview) -> dashboard_pb2.OverviewResponse:
         total_ml_predictions=o.total_ml_predictions,
         total_llm_requests=o.total_llm_requests,
         active_models=o.active_models,
-        total_cost=o.total_cost,
+        total_cost=significant(o.total_cost),
         total_errors=o.total_errors,
         recent_events=[
             dashboard_pb2.RecentEvent(
@@ -220,7 +221,7 @@ def overview_response(o: Overview) -> dashboard_pb2.OverviewResponse:
                 event_id=r.event_id,
                 model=r.model,
                 timestamp=_timestamp(r.timestamp),
-                data=_struct(r.data),
+                data=_struct(event_money(r.data)),
             )
             for r in o.recent_events
         ],
@@ -248,7 +249,7 @@ def _llm_points(points: list[LLMPoint]) -> list[dashboard_pb2.LLMSeriesPoint]:
             tokens=p.tokens,
             input_tokens=p.input_tokens,
             output_tokens=p.output_tokens,
-            cost=p.cost,
+            cost=significant(p.cost),
             errors=p.errors,
             **_latency(p.latency),
         )
@@ -261,7 +262,7 @@ def ml_metrics_response(m: MLMetrics) -> dashboard_pb2.MLMetricsResponse:
         total_events=m.total_events,
         total_predictions=m.total_predictions,
         total_errors=m.total_errors,
-        error_rate=m.error_rate,
+        error_rate=significant(m.error_rate),
         series=_ml_points(m.series),
         models=[
             dashboard_pb2.MLModelMetrics(
@@ -272,7 +273,7 @@ def ml_metrics_response(m: MLMetrics) -> dashboard_pb2.MLMetricsResponse:
                 first_seen=_timestamp(x.first_seen),
                 last_seen=_timestamp(x.last_seen),
                 errors=x.errors,
-                error_rate=x.error_rate,
+                error_rate=significant(x.error_rate),
                 series=_ml_points(x.series),
                 **_latency(x.latency),
             )
@@ -285,9 +286,9 @@ def llm_metrics_response(m: LLMMetrics) -> dashboard_pb2.LLMMetricsResponse:
     return dashboard_pb2.LLMMetricsResponse(
         total_requests=m.total_requests,
         total_tokens=m.total_tokens,
-        total_cost=m.total_cost,
+        total_cost=significant(m.total_cost),
         total_errors=m.total_errors,
-        error_rate=m.error_rate,
+        error_rate=significant(m.error_rate),
         series=_llm_points(m.series),
         models=[
             dashboard_pb2.LLMModelMetrics(
@@ -296,11 +297,11 @@ def llm_metrics_response(m: LLMMetrics) -> dashboard_pb2.LLMMetricsResponse:
                 tokens=x.tokens,
                 input_tokens=x.input_tokens,
                 output_tokens=x.output_tokens,
-                cost=x.cost,
-                avg_prompt_length=x.avg_prompt_length,
-                avg_response_length=x.avg_response_length,
+                cost=significant(x.cost),
+                avg_prompt_length=significant(x.avg_prompt_length),
+                avg_response_length=significant(x.avg_response_length),
                 errors=x.errors,
-                error_rate=x.error_rate,
+                error_rate=significant(x.error_rate),
                 series=_llm_points(x.series),
                 **_latency(x.latency),
             )
@@ -329,14 +330,15 @@ def alert_rule(rule: Rule) -> alerts_pb2.AlertRule:
         metric=rule.metric,
         model=rule.model,
         comparison=rule.comparison,
-        threshold=rule.threshold,
+        threshold=significant(rule.threshold),
         window_minutes=rule.window_minutes,
         webhook_url=rule.webhook_url,
         state=rule.state,
         state_since=_timestamp(rule.state_since),
-        last_value=rule.last_value,
+        last_value=significant(rule.last_value),
         created_at=_timestamp(rule.created_at),
         updated_at=_timestamp(rule.updated_at),
+        warnings=list(rule.warnings),
     )
     if rule.last_evaluated_at is not None:
         message.last_evaluated_at.CopyFrom(_timestamp(rule.last_evaluated_at))
@@ -351,8 +353,8 @@ def alert_event(event: AlertEvent) -> alerts_pb2.AlertEvent:
         metric=event.metric,
         previous_state=event.previous_state,
         state=event.state,
-        value=event.value,
-        threshold=event.threshold,
+        value=significant(event.value),
+        threshold=significant(event.threshold),
         window_minutes=event.window_minutes,
         time=_timestamp(event.time),
         delivery_status=event.delivery_status,

@@ -1,11 +1,13 @@
 """A stored event as JSON-ready data, as export and the live tail deliver it: every stored
 field but the internal `_id` and `tenant` (what the overview's recent_events show of it),
-times as RFC 3339 strings."""
+times as RFC 3339 strings, money to 12 significant digits (collector.rounding)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+
+from collector.rounding import event_money
 
 HIDDEN = ("_id", "tenant")
 
@@ -15,6 +17,6 @@ def _iso(moment: dt.datetime) -> str:
 
 
 def event_data(doc: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: _iso(v) if isinstance(v, dt.datetime) else v for k, v in doc.items() if k not in HIDDEN
-    }
+    return event_money(
+        {k: _iso(v) if isinstance(v, dt.datetime) else v for k, v in doc.items() if k not in HIDDEN}
+    )

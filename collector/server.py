@@ -244,6 +244,8 @@ def background_jobs(settings: Settings, storage: Storage, deliverer: Deliverer) 
             storage,
             retention_days=settings.retention_days,
             rollup_retention_days=settings.rollup_retention_days,
+            audit_retention_days=settings.audit_retention_days,
+            alert_history_retention_days=settings.alert_history_retention_days,
         ),
     )
     return runner

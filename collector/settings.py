@@ -77,10 +77,13 @@ class Settings(BaseSettings):
     alerts_interval_s: float = Field(60.0, ge=0)
     retention_interval_s: float = Field(3600.0, ge=0)
     job_lease_s: float = Field(30.0, gt=0)
-    # Retention: raw events and audit logs older than this many days are deleted (0 = keep);
-    # minute rollup buckets after rollup_retention_days (0 = keep); hour and day buckets stay.
+    # Retention (collector.jobs.retention), in days, 0 = keep forever: raw events; minute
+    # rollup buckets (hour and day buckets stay); audit logs; alert events and their webhook
+    # attempts (an event whose webhook is still pending is kept).
     retention_days: float = Field(0, ge=0)
     rollup_retention_days: float = Field(7, ge=0)
+    audit_retention_days: float = Field(365, ge=0)
+    alert_history_retention_days: float = Field(90, ge=0)
     # Alert webhooks to loopback, private and link-local addresses are refused unless true.
     allow_private_webhooks: bool = False
     # One webhook attempt as a whole (look-up, connect, send, status and headers) must end

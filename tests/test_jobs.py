@@ -24,6 +24,7 @@ from collector.ingest import IngestService
 from collector.jobs.leases import Lease
 from collector.jobs.retention import apply_retention
 from collector.jobs.runner import JobRunner
+from collector.settings import Settings
 from collector.storage import Storage, open_storage
 from collector.tokens import Principal
 from tests.procs import Database, collector_env, start_collector, wait_until
@@ -308,7 +309,12 @@ async def test_retention_deletes_old_events_audit_logs_and_minute_buckets_only(
 
     # A batch of 3 makes the batching loop go round several times.
     result = await apply_retention(
-        storage, retention_days=30, rollup_retention_days=7, now=now, batch=3
+        storage,
+        retention_days=30,
+        rollup_retention_days=7,
+        audit_retention_days=30,
+        now=now,
+        batch=3,
     )
     assert result["deleted"]["ml_events"] == 14
     assert result["deleted"]["llm_events"] == 2
@@ -323,3 +329,68 @@ async def test_retention_deletes_old_events_audit_logs_and_minute_buckets_only(
         assert audit_left == ["new"]
     assert [d["age"] async for d in minute.find()] == ["new"]
     assert [d["age"] async for d in hour.find()] == ["old"], "hour buckets are kept"
+
+
+async def test_alert_history_and_audit_logs_are_pruned_but_never_a_pending_delivery(
+    storage: Storage,
+) -> None:
+    now = utcnow()
+    old, recent = now - dt.timedelta(days=91), now - dt.timedelta(days=89)
+    tenant = "ret-alerts"
+    history = {  # alert event: (time of the state change, delivery status)
+        "old-delivered": (old, "delivered"),
+        "old-failed": (old, "failed"),
+        "old-cancelled": (old, "cancelled"),
+        "old-pending": (old, "pending"),  # its webhook is still to go: kept, with its attempts
+        "new-delivered": (recent, "delivered"),
+    }
+    await storage.alert_events.insert_many(
+        [
+            {"_id": f"ar_ret:{name}", "tenant": tenant, "rule_id": "ar_ret", "seq": i}
+            | {"time": at, "delivery_status": status}
+            for i, (name, (at, status)) in enumerate(history.items())
+        ]
+    )
+    await storage.alert_deliveries.insert_many(
+        [
+            {"_id": f"ar_ret:{name}:1", "tenant": tenant, "transition_id": f"ar_ret:{name}"}
+            | {"attempt": 1, "time": at}
+            for name, (at, _) in history.items()
+        ]
+    )
+    await storage.audit_logs.insert_many(
+        [
+            {"tenant": tenant, "action": age, "timestamp": now - dt.timedelta(days=days)}
+            for age, days in (("old", 366), ("new", 364))
+        ]
+    )
+
+    kept = await apply_retention(storage, retention_days=0, rollup_retention_days=0, now=now)
+    assert await storage.alert_events.count_documents({"tenant": tenant}) == 5, "0 keeps all"
+    assert set(kept["deleted"]) == {"job_runs"}
+
+    result = await apply_retention(
+        storage,
+        retention_days=0,
+        rollup_retention_days=0,
+        audit_retention_days=365,
+        alert_history_retention_days=90,
+        now=now,
+        batch=2,
+    )
+    assert result["deleted"]["alert_events"] == 3
+    assert result["deleted"]["alert_deliveries"] == 3
+    left = {d["_id"] async for d in storage.alert_events.find({"tenant": tenant})}
+    assert left == {"ar_ret:old-pending", "ar_ret:new-delivered"}
+    attempts = {d["transition_id"] async for d in storage.alert_deliveries.find({"tenant": tenant})}
+    assert attempts == left
+    assert [d["action"] async for d in storage.audit_logs.find({"tenant": tenant})] == ["new"]
+
+
+def test_alert_history_and_audit_logs_have_a_retention_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AUDIT_RETENTION_DAYS", "ALERT_HISTORY_RETENTION_DAYS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(_env_file=None)
+    assert (settings.audit_retention_days, settings.alert_history_retention_days) == (365, 90)

@@ -1,9 +1,12 @@
 """The values alert rules are judged on: one number per (tenant, metric, model, window).
 
 `WindowValue` is the seam between evaluation and storage; `RollupMetrics` answers it from the
-rollups (buckets plus the partials not yet folded), so an evaluation costs the same however
-many events are stored. Windows are on event time (`timestamp`) and widened to whole minutes,
-the rollups' finest grain: [start rounded down, end rounded up). `model` narrows to one ML
+rollups (buckets plus the partials not yet folded), never from raw events, so an evaluation
+costs the same however many events are stored. Windows are on event time (`timestamp`) and
+widened to whole minutes, the rollups' finest grain: [start rounded down, end rounded up).
+An edge older than the minute buckets kept (ROLLUP_RETENTION_DAYS, less an hour's margin) is
+widened to its whole hour instead (collector.rollups.reader.widened): with the defaults, a
+7-day window starts at the top of the hour holding its start. `model` narrows to one ML
 model_id / LLM model_name.
 
 | metric        | value                                                    | empty window |
@@ -22,13 +25,14 @@ None means there is nothing to judge; a rule's condition does not hold on None.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Protocol
 
 from collector.rollups import cells, histogram
 from collector.rollups.cells import Cell, Kind
-from collector.rollups.reader import minutes_kept_since, read_pieces
-from collector.rollups.tiers import ceil, floor
+from collector.rollups.reader import minutes_kept_since, read_window
 from collector.storage import Storage
 
 METRICS = ("cost", "requests", "tokens", "error_rate", "latency_p95", "predictions", "no_data")
@@ -40,6 +44,28 @@ KINDS: dict[str, tuple[Kind, ...]] = {
     "error_rate": ("ml", "llm"),
     "latency_p95": ("ml", "llm"),
     "no_data": ("ml", "llm"),
+}
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a metric can take, and how to say so to a person."""
+
+    low: float
+    high: float
+    what: str
+
+
+# A rule whose threshold lies outside its metric's range, or at the end its comparison points
+# away from, can never fire (or never stop firing); collector.alerts.rules refuses it.
+RANGES: dict[str, Range] = {
+    "cost": Range(0, math.inf, "a sum of LLM costs, 0 or more"),
+    "tokens": Range(0, math.inf, "a sum of LLM tokens, 0 or more"),
+    "requests": Range(0, math.inf, "a number of LLM events, 0 or more"),
+    "error_rate": Range(0, 1, "a fraction of ML and LLM events, from 0 to 1"),
+    "latency_p95": Range(0, math.inf, "a latency in milliseconds, 0 or more"),
+    "predictions": Range(0, math.inf, "a sum of ML predictions, 0 or more"),
+    "no_data": Range(0, math.inf, "a number of ML and LLM events, 0 or more"),
 }
 
 
@@ -80,14 +106,7 @@ class RollupMetrics:
         total = cells.empty()
         since = minutes_kept_since(self._minute_days)
         for kind in KINDS[metric]:
-            pieces = await read_pieces(
-                self._storage,
-                tenant,
-                kind,
-                floor(start, "minute"),
-                ceil(end, "minute"),
-                minutes_since=since,
-            )
+            pieces = await read_window(self._storage, tenant, kind, start, end, since)
             for piece in pieces:
                 if model is None or piece.model == model:
                     cells.merge(total, piece.cell)

@@ -8,17 +8,20 @@ never returned or logged.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from collector.alerts.metrics import METRICS
+from collector.alerts.metrics import KINDS, METRICS, RANGES
 from collector.alerts.ssrf import UnsafeTarget, check_url
 from collector.audit import Auditor
 from collector.errors import InvalidArgument, NotFound
 from collector.ratelimit import RateLimiter
+from collector.rollups.cells import Kind
+from collector.rollups.reader import kinds_with_events
 from collector.storage import Document, Storage
 
 COMPARISONS = ("gt", "lt")
@@ -60,6 +63,8 @@ class Rule:
     last_evaluated_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    # What may keep the rule from ever firing, worked out for each answer (not stored).
+    warnings: tuple[str, ...] = ()
 
     @classmethod
     def from_doc(cls, doc: Document) -> Rule:
@@ -134,6 +139,8 @@ def _check_definition(spec: RuleSpec) -> dict[str, Any]:
         raise InvalidArgument("comparison: must be 'gt' or 'lt'")
     if spec.threshold is None or not math.isfinite(spec.threshold):
         raise InvalidArgument("threshold: required, a finite number")
+    if never := never_fires(spec.metric, spec.comparison, spec.threshold):
+        raise InvalidArgument(f"threshold: {never}")
     if not 1 <= spec.window_minutes <= MAX_WINDOW_MINUTES:
         raise InvalidArgument(f"window_minutes: must be 1-{MAX_WINDOW_MINUTES}")
     return {
@@ -144,6 +151,43 @@ def _check_definition(spec: RuleSpec) -> dict[str, Any]:
         "threshold": float(spec.threshold),
         "window_minutes": spec.window_minutes,
     }
+
+
+def never_fires(metric: str, comparison: str, threshold: float) -> str | None:
+    """Why a rule with this metric, comparison and threshold can never fire (or, below the
+    metric's range, never stop firing), or None."""
+    values = RANGES[metric]
+    shown = f"{threshold:g}"
+    refusals = (
+        (
+            not values.low <= threshold <= values.high,
+            f"{shown} is outside what {metric} can be ({values.what})",
+        ),
+        (
+            comparison == "gt" and threshold >= values.high,
+            f"{metric} is never above {values.high:g}, so 'gt {shown}' can never fire",
+        ),
+        (
+            comparison == "lt" and threshold <= values.low,
+            f"{metric} is never below {values.low:g}, so 'lt {shown}' can never fire",
+        ),
+    )
+    return next((why for refused, why in refusals if refused), None)
+
+
+def _warnings(rule: Rule, seen: dict[str, set[Kind]]) -> tuple[str, ...]:
+    if rule.model is None:
+        return ()
+    kinds = seen.get(rule.model, set())
+    wanted = KINDS[rule.metric]
+    if kinds & set(wanted):
+        return ()
+    if kinds:  # e.g. a cost rule on an ML model
+        only = " and ".join(k.upper() for k in wanted)
+        return (
+            f"model {rule.model!r} has no {only} events yet ({rule.metric} counts {only} events)",
+        )
+    return (f"model {rule.model!r} has no events yet",)
 
 
 def _check_secret(secret: str) -> str:
@@ -161,6 +205,7 @@ class RuleService:
         audit: Auditor,
         writes: RateLimiter | None = None,
     ) -> None:
+        self._storage = storage
         self._rules = storage.alert_rules
         self._events = storage.alert_events
         self._allow_private = allow_private_webhooks
@@ -186,6 +231,15 @@ class RuleService:
         except UnsafeTarget as exc:
             raise InvalidArgument(f"webhook_url: {exc}") from None
         return url.strip()
+
+    async def _with_warnings(self, tenant: str, rules: list[Rule]) -> list[Rule]:
+        """Each rule with what may keep it from firing, said on every answer: a model with no
+        events (yet) is allowed, e.g. before its first deploy, but may also be a typo."""
+        models = {rule.model for rule in rules if rule.model is not None}
+        if not models:
+            return rules
+        seen = await kinds_with_events(self._storage, tenant, models)
+        return [dataclasses.replace(r, warnings=_warnings(r, seen)) for r in rules]
 
     async def create(self, tenant: str, spec: RuleSpec, *, created_by: str) -> Rule:
         self._take_write(tenant, created_by)
@@ -215,17 +269,17 @@ class RuleService:
         await self._rules.insert_one(doc)
         rule = Rule.from_doc(doc)
         await self._record(tenant, created_by, "rule_created", rule)
-        return rule
+        return (await self._with_warnings(tenant, [rule]))[0]
 
     async def list_rules(self, tenant: str) -> list[Rule]:
         cursor = self._rules.find({"tenant": tenant}, {"webhook_secret": 0}).sort("created_at", 1)
-        return [Rule.from_doc(doc) async for doc in cursor]
+        return await self._with_warnings(tenant, [Rule.from_doc(doc) async for doc in cursor])
 
     async def get(self, tenant: str, rule_id: str) -> Rule:
         doc = await self._rules.find_one({"_id": rule_id, "tenant": tenant}, {"webhook_secret": 0})
         if doc is None:
             raise NotFound(f"alert rule {rule_id!r} not found")
-        return Rule.from_doc(doc)
+        return (await self._with_warnings(tenant, [Rule.from_doc(doc)]))[0]
 
     async def update(self, tenant: str, rule_id: str, spec: RuleSpec, *, actor: str) -> Rule:
         """Replace the definition; an empty secret keeps the current one. State is kept."""

@@ -36,6 +36,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from collector.alerts.ssrf import UnsafeTarget, check_url
 from collector.metrics import WEBHOOK_DELIVERIES
+from collector.rounding import significant
 from collector.storage import Document, Storage
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,8 @@ def body(event: Document) -> bytes:
             "id": event["rule_id"],
             "name": event["rule_name"],
             "state": event["state"],
-            "value": event.get("value"),
-            "threshold": event["threshold"],
+            "value": significant(event.get("value")),
+            "threshold": significant(event["threshold"]),
             "window_minutes": event["window_minutes"],
             "time": _iso(event["time"]),
         },

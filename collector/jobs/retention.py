@@ -1,8 +1,12 @@
 """Retention: delete what is older than its cut-off, by range, in batches.
 
-RETENTION_DAYS applies to raw events (`ml_events`, `llm_events`, by event time `timestamp`) and
-`audit_logs`; ROLLUP_RETENTION_DAYS to minute rollup buckets (by bucket `start`). Hour and day
-buckets are kept. 0 keeps forever. Run history (`job_runs`) is kept for JOB_RUNS_KEEP.
+RETENTION_DAYS applies to raw events (`ml_events`, `llm_events`, by event time `timestamp`);
+ROLLUP_RETENTION_DAYS to minute rollup buckets (by bucket `start`); hour and day buckets are
+kept. AUDIT_RETENTION_DAYS (365) applies to `audit_logs` (by `timestamp`), and
+ALERT_HISTORY_RETENTION_DAYS (90) to alert events (`alert_events`, by the time of the state
+change) and their delivery attempts (`alert_deliveries`, by attempt time). 0 keeps forever.
+An alert event whose webhook is still to be delivered is never deleted, nor are its attempts.
+Run history (`job_runs`) is kept for JOB_RUNS_KEEP.
 
 A job rather than a TTL index: a TTL index is one more index to maintain on every insert,
 which costs ingest throughput on the embedded database. For the same reason raw events have no
@@ -22,6 +26,9 @@ from collector.storage import Document, Storage
 
 JOB_RUNS_KEEP = dt.timedelta(days=7)
 BATCH = 5000
+# Delivery states an alert event does not leave (collector.alerts.webhooks); any other, such
+# as "pending", still has a webhook to send.
+SETTLED = ("delivered", "failed", "cancelled")
 
 
 async def _delete_batches(
@@ -38,11 +45,34 @@ async def _delete_batches(
             return deleted
 
 
+async def _delete_alert_history(
+    storage: Storage, cutoff: dt.datetime, batch: int
+) -> dict[str, int]:
+    events = storage.alert_events
+    deleted = {
+        events.name: await _delete_batches(
+            events, {"time": {"$lt": cutoff}, "delivery_status": {"$in": list(SETTLED)}}, batch
+        )
+    }
+    # Attempts of an event still being delivered stay with it (few: one head per rule).
+    unsettled = [
+        doc["_id"]
+        async for doc in events.find({"delivery_status": {"$nin": list(SETTLED)}}, {"_id": 1})
+    ]
+    deliveries = storage.alert_deliveries
+    deleted[deliveries.name] = await _delete_batches(
+        deliveries, {"time": {"$lt": cutoff}, "transition_id": {"$nin": unsettled}}, batch
+    )
+    return deleted
+
+
 async def apply_retention(
     storage: Storage,
     *,
     retention_days: float,
     rollup_retention_days: float,
+    audit_retention_days: float = 0,
+    alert_history_retention_days: float = 0,
     now: dt.datetime | None = None,
     batch: int = BATCH,
 ) -> dict[str, Any]:
@@ -51,7 +81,7 @@ async def apply_retention(
     deleted: dict[str, int] = {}
     if retention_days > 0:
         cutoff = now - dt.timedelta(days=retention_days)
-        for collection in (storage.ml_events, storage.llm_events, storage.audit_logs):
+        for collection in (storage.ml_events, storage.llm_events):
             deleted[collection.name] = await _delete_batches(
                 collection, {"timestamp": {"$lt": cutoff}}, batch
             )
@@ -63,6 +93,14 @@ async def apply_retention(
         cutoff = now - dt.timedelta(days=rollup_retention_days)
         minute = storage.buckets["minute"]
         deleted[minute.name] = await _delete_batches(minute, {"start": {"$lt": cutoff}}, batch)
+    if audit_retention_days > 0:
+        cutoff = now - dt.timedelta(days=audit_retention_days)
+        deleted[storage.audit_logs.name] = await _delete_batches(
+            storage.audit_logs, {"timestamp": {"$lt": cutoff}}, batch
+        )
+    if alert_history_retention_days > 0:
+        cutoff = now - dt.timedelta(days=alert_history_retention_days)
+        deleted |= await _delete_alert_history(storage, cutoff, batch)
     deleted[storage.job_runs.name] = await _delete_batches(
         storage.job_runs, {"started_at": {"$lt": now - JOB_RUNS_KEEP}}, batch
     )

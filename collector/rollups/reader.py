@@ -1,6 +1,12 @@
 """Read rollups for a time range: the coarsest tier that covers it, finer tiers at its edges,
 the partials not yet folded, and raw events for edges that fall inside a minute.
 
+Dashboards answer any range exactly, so an edge inside a minute, or inside an old hour whose
+minute buckets retention may have deleted, is read from raw events (which have no time
+index: that read scans the tenant's events). Alerts, evaluated every ALERTS_INTERVAL_S, must
+cost the same however many events are stored: `read_window` widens such edges to whole
+minutes, and old ones to whole hours, and never reads raw events.
+
 Everything is read in one snapshot transaction, so a fold committing meanwhile is seen either
 entirely or not at all: nothing is counted twice or missed. The result is a list of pieces
 (model, start, cell); callers add them up per model, or per model and interval for series.
@@ -11,6 +17,7 @@ coarser than the series interval, so every piece lies within one series point.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +26,12 @@ from pymongo.read_concern import ReadConcern
 
 from collector.rollups import cells, partials
 from collector.rollups.cells import Cell, Kind
-from collector.rollups.tiers import BucketTier, Segment, Tier, ceil, floor, segments
+from collector.rollups.fold import bucket_id
+from collector.rollups.tiers import EPOCH, BucketTier, Segment, Tier, ceil, floor, segments
 from collector.storage import Storage
 
 SNAPSHOT = ReadConcern("snapshot")
+KINDS: tuple[Kind, ...] = ("ml", "llm")
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,59 @@ async def read_recent(storage: Storage, tenant: str) -> list[dict[str, Any]]:
         return partials.newest(entries)
 
     return await storage.transaction(read, read_concern=SNAPSHOT)
+
+
+def widened(
+    start: dt.datetime, end: dt.datetime, minutes_since: dt.datetime | None
+) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) widened to whole minutes, and an edge whose minute buckets may be gone
+    (before `minutes_since`) to its whole hour: what buckets and partials alone answer."""
+    start, end = floor(start, "minute"), ceil(end, "minute")
+    if minutes_since is not None:
+        if start < minutes_since:
+            start = floor(start, "hour")
+        if floor(end, "hour") < minutes_since:
+            end = ceil(end, "hour")
+    return start, end
+
+
+async def read_window(
+    storage: Storage,
+    tenant: str,
+    kind: Kind,
+    start: dt.datetime,
+    end: dt.datetime,
+    minutes_since: dt.datetime | None = None,
+) -> list[Piece]:
+    """The pieces of `widened(start, end)`, from buckets and partials only: never raw events,
+    so the cost grows with the number of buckets in the window, not with the events stored."""
+    start, end = widened(start, end, minutes_since)
+    if _plan(start, end, "total", minutes_since)[2]:
+        raise AssertionError(f"[{start}, {end}) would read raw events")  # widened() prevents it
+    return await read_pieces(storage, tenant, kind, start, end, "total", minutes_since)
+
+
+async def kinds_with_events(
+    storage: Storage, tenant: str, models: Iterable[str]
+) -> dict[str, set[Kind]]:
+    """For each model, the kinds of event it has any of, folded or not: its all-time buckets
+    (looked up by `_id`, one query for all) and the tenant's partials not folded yet."""
+    found: dict[str, set[Kind]] = {model: set() for model in models}
+    ids = {
+        bucket_id((tenant, kind, model, EPOCH)): (model, kind) for model in found for kind in KINDS
+    }
+    if ids:
+        async for doc in storage.buckets["total"].find({"_id": {"$in": list(ids)}}, {"_id": 1}):
+            model, kind = ids[doc["_id"]]
+            found[model].add(kind)
+    unknown = [model for model, kinds in found.items() if len(kinds) < len(KINDS)]
+    if unknown:
+        query = {"tenant": tenant, "cells.model": {"$in": unknown}}
+        async for partial in storage.partials.find(query, {"kind": 1, "cells.model": 1}):
+            for entry in partial["cells"]:
+                if entry["model"] in found:
+                    found[entry["model"]].add(partial["kind"])
+    return found
 
 
 def minutes_kept_since(retention_days: float) -> dt.datetime | None:
