@@ -168,7 +168,5 @@ def fill_and_check_llm(event: dict[str, Any], now: dt.datetime) -> None:
     provider = event.get("provider")
     if provider and len(provider) > MAX_NAME:
         raise Invalid("provider", f"longer than {MAX_NAME} characters")
-    if event["cost"] is None:
-        event["cost"] = 0.0
-    _amount(event, "cost")
+    _amount(event, "cost")  # None: priced at ingest if it can be (collector.pricing)
     _fill_and_check_common(event, now)
