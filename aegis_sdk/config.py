@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Literal
 
 import grpc
+
+log = logging.getLogger("aegis_sdk")
 
 OnFull = Literal["block", "drop"]
 TransportName = Literal["grpc", "rest"]
 
 # The collector refuses gRPC messages over 4 MiB; a batch stays well under it.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# The collector refuses a batch of more events than this (INVALID_ARGUMENT, final: the whole
+# batch would be dropped), so batch_size is capped at it.
+MAX_BATCH_EVENTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,14 @@ class Config:
             raise ValueError('on_full must be "block" or "drop"')
         if self.batch_size < 1 or self.max_in_flight < 1 or self.fallback_after < 1:
             raise ValueError("batch_size, max_in_flight and fallback_after must be at least 1")
+        if self.batch_size > MAX_BATCH_EVENTS:
+            log.warning(
+                "AegisAI: batch_size %d is more than the collector takes in one batch; "
+                "batches of at most %d events are sent",
+                self.batch_size,
+                MAX_BATCH_EVENTS,
+            )
+            object.__setattr__(self, "batch_size", MAX_BATCH_EVENTS)
         if self.max_buffer < self.batch_size:
             raise ValueError("max_buffer must hold at least one batch (>= batch_size)")
         if not 0 < self.max_batch_bytes <= MAX_MESSAGE_BYTES // 2:

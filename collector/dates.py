@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from collector.errors import InvalidArgument
@@ -39,10 +40,14 @@ def _parse(field: str, text: str, *, is_end: bool) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         raise InvalidArgument(
-            f"{field}: {text[:40]!r} is not a date (YYYY-MM-DD) or RFC 3339 time"
+            f"{field}: {json.dumps(text[:40])} is not a date (YYYY-MM-DD) or an RFC 3339 "
+            'date-time (e.g. "2024-01-02T10:00:00Z")'
         ) from None
     if moment.tzinfo is None:
-        raise InvalidArgument(f"{field}: an RFC 3339 time needs an offset such as Z or +02:00")
+        raise InvalidArgument(
+            f"{field}: {json.dumps(text[:40])} has no offset; an RFC 3339 date-time needs one "
+            "such as Z or +02:00"
+        )
     # Stored times are whole milliseconds (BSON): an instant's millisecond is the unit.
     moment = moment.astimezone(dt.UTC)
     moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
@@ -54,7 +59,10 @@ def parse_range(start_date: str, end_date: str) -> DateRange:
     start = _parse("start_date", start_date, is_end=False)
     end = _parse("end_date", end_date, is_end=True)
     if start is not None and end is not None and start >= end:
-        raise InvalidArgument("start_date must not be after end_date")
+        raise InvalidArgument(
+            f"start_date must not be after end_date ({json.dumps(start_date.strip()[:40])} "
+            f"is after {json.dumps(end_date.strip()[:40])})"
+        )
     return DateRange(start, end)
 
 
@@ -73,7 +81,7 @@ def parse_interval(text: str, dates: DateRange) -> Tier | None:
     if not text:
         return None
     if text not in SERIES_SPAN:
-        raise InvalidArgument(f"interval: {text[:20]!r} is not one of minute, hour, day")
+        raise InvalidArgument(f"interval: {json.dumps(text[:20])} is not one of minute, hour, day")
     interval: Tier = text
     longest = SERIES_SPAN[interval]
     if longest is not None:

@@ -17,6 +17,9 @@ def _iso(moment: dt.datetime) -> str:
 
 
 def event_data(doc: dict[str, Any]) -> dict[str, Any]:
-    return event_money(
-        {k: _iso(v) if isinstance(v, dt.datetime) else v for k, v in doc.items() if k not in HIDDEN}
-    )
+    data = {
+        k: _iso(v) if isinstance(v, dt.datetime) else v for k, v in doc.items() if k not in HIDDEN
+    }
+    if data.get("cost_source") == "unknown":
+        data["cost"] = None  # stored as 0 before unknown costs were stored as null
+    return event_money(data)

@@ -38,15 +38,16 @@ PAGE = 100
 PAGES_IN_FLIGHT = 4
 LISTINGS_PER_READ = 4  # batch listings read per query (each lists up to a batch's ids)
 CHUNK_BYTES = 1024 * 1024  # a chunk is sent once it holds this much (gRPC allows 4 MiB)
+# Every field NDJSON shows of an event (an unset one is an empty cell).
 CSV_COLUMNS: dict[Kind, tuple[str, ...]] = {
     "ml": (
         "event_id", "timestamp", "model_type", "model_id", "input_shape", "prediction_count",
         "latency_ms", "error", "metadata", "client_id", "received_at",
     ),
     "llm": (
-        "event_id", "timestamp", "model_name", "prompt_length", "response_length",
-        "tokens_used", "input_tokens", "output_tokens", "cost", "latency_ms", "error",
-        "metadata", "client_id", "received_at",
+        "event_id", "timestamp", "model_name", "provider", "prompt_length", "response_length",
+        "tokens_used", "input_tokens", "output_tokens", "cost", "cost_source", "latency_ms",
+        "error", "metadata", "client_id", "received_at",
     ),
 }  # fmt: skip
 JSON_COLUMNS = ("metadata", "input_shape")

@@ -66,7 +66,7 @@ class IngestService:
         # Once per batch, from a cache: no database round trip per event.
         overrides = await self._overrides.for_tenant(principal.tenant) if kind == "llm" else {}
         for index, event in enumerate(events):
-            # Validation fills in cost 0 when there is none: remember whether to price it.
+            # Remember whether to price it (an unpriced event's cost may stay None).
             unpriced = kind == "llm" and isinstance(event, dict) and event.get("cost") is None
             try:
                 if isinstance(event, Invalid):

@@ -117,13 +117,29 @@ async def _decoded_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         yield _decoded(request)
 
 
-def bearer_token(context: grpc.aio.ServicerContext) -> str:
+# What a caller must send, worded for REST and gRPC alike: gRPC metadata travels as HTTP/2
+# headers, and the REST gateway forwards its Authorization header as that metadata.
+EXPECTED_BEARER = '"Bearer <token>"'
+EXPECTED_BASIC = '"Basic <base64 of clientId:clientSecret>"'
+
+
+def bearer_token(context: grpc.aio.ServicerContext, *, basic_too: bool = False) -> str:
+    """The bearer token; `basic_too`: the method also takes Basic credentials (said in the
+    error). The header's value is never echoed: it is a credential."""
+    expected = f"{EXPECTED_BEARER} or {EXPECTED_BASIC}" if basic_too else EXPECTED_BEARER
     for key, value in context.invocation_metadata() or ():
         if key == "authorization" and isinstance(value, str):
-            scheme, _, token = value.partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
+            scheme, _, token = value.strip().partition(" ")
+            if scheme.lower() != "bearer":
+                raise Unauthenticated(
+                    f"header Authorization: not a Bearer token; expected {expected}"
+                )
+            if token.strip():
                 return token.strip()
-    raise Unauthenticated("missing bearer token in 'authorization' metadata")
+            raise Unauthenticated(
+                f"header Authorization: no token after Bearer; expected {expected}"
+            )
+    raise Unauthenticated(f"header Authorization: missing; expected {expected}")
 
 
 async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
@@ -186,7 +202,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             encoded = basic_credentials(context)
             if encoded is not None:
                 return await self._basic.verify(encoded, self._addresses.of(context))
-        return self._tokens.verify(bearer_token(context))
+        basic_too = self._basic is not None and method in BASIC_METHODS
+        return self._tokens.verify(bearer_token(context, basic_too=basic_too))
 
     async def _authenticate(
         self, context: grpc.aio.ServicerContext, method: str, scope: Scope

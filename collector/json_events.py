@@ -10,14 +10,16 @@ result; anything else (an int64 as a string, metadata_json, a bad value) goes to
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 from aegis.v1 import events_pb2
-from collector import json_mapping
+from collector import json_mapping, structs
 from collector.convert import llm_event_from_proto, ml_event_from_proto, time_from_proto
+from collector.json_shape import show
 from collector.structs import struct_to_dict
 from collector.validation import Invalid
 
@@ -89,26 +91,28 @@ def _parse_slowly(data: dict[str, Any], message: Message) -> Message | Invalid:
     """proto3's JSON mapping (ParseDict), naming the field to blame when it fails."""
     try:
         return json_mapping.parse_dict(data, message)
-    except json_format.ParseError:
-        pass
-    known = {f.name for f in message.DESCRIPTOR.fields} | {
-        f.json_name for f in message.DESCRIPTOR.fields
-    }
-    for key, item in data.items():
-        if key not in known:
-            return Invalid(key[:MAX_REASON], "unknown field")
-        try:
-            json_mapping.parse_dict({key: item}, type(message)())
-        except json_format.ParseError as exc:
-            reason = str(exc).split(" at ")[0].removeprefix(f"Failed to parse {key} field: ")
-            return Invalid(key, reason[:MAX_REASON])
-    return Invalid("", "not a valid event")  # each field parses alone; together they clash
+    except json_mapping.ShapeError as exc:
+        problem = exc.problem
+    if problem.unknown is not None:
+        return Invalid(
+            problem.unknown[:MAX_REASON], f"unknown field; {problem.reason}"[:MAX_REASON]
+        )
+    # The event's own field is the one reported; a deeper path (input_shape[1]) says where.
+    field = re.split(r"[.\[]", problem.path, maxsplit=1)[0]
+    reason = problem.reason if problem.path == field else f"{problem.path}: {problem.reason}"
+    return Invalid(field, reason[:MAX_REASON])
+
+
+def _not_an_object(value: struct_pb2.Value) -> Invalid:
+    return Invalid(
+        "", f"expected a JSON object (an event), got {show(structs.value_to_python(value))}"
+    )
 
 
 def ml_event_from_json(value: struct_pb2.Value) -> dict[str, Any] | Invalid:
     """One event of a JSON batch, read on its own as proto3's JSON mapping reads it."""
     if value.WhichOneof("kind") != "struct_value":
-        return Invalid("", "an event must be a JSON object")
+        return _not_an_object(value)
     data = struct_to_dict(value.struct_value)
     event = ml_event_from_proto(events_pb2.MLEvent())  # every field unset
     if _fast(data, _ML_KINDS, event):
@@ -123,7 +127,7 @@ def ml_event_from_json(value: struct_pb2.Value) -> dict[str, Any] | Invalid:
 def llm_event_from_json(value: struct_pb2.Value) -> dict[str, Any] | Invalid:
     """One event of a JSON batch, read on its own as proto3's JSON mapping reads it."""
     if value.WhichOneof("kind") != "struct_value":
-        return Invalid("", "an event must be a JSON object")
+        return _not_an_object(value)
     data = struct_to_dict(value.struct_value)
     event = llm_event_from_proto(events_pb2.LLMEvent())  # every field unset
     if _fast(data, _LLM_KINDS, event):

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from collector import metrics
 from collector.errors import ResourceExhausted, Unavailable
@@ -25,6 +25,7 @@ from collector.validation import Invalid
 
 ADMISSION_WAIT_S = 0.25
 RETRY_AFTER_S = 1.0
+R = TypeVar("R")
 
 
 @dataclass
@@ -57,9 +58,9 @@ class Admission:
             self._slots.release()
 
 
-async def admitted(
-    admission: Admission, write: Callable[[], Awaitable[IngestResult]]
-) -> IngestResult:
+async def admitted(admission: Admission, write: Callable[[], Awaitable[R]]) -> R:
+    """Write one batch (of any transport) under an admission slot, counted in the batch
+    metrics."""
     async with admission.slot():
         with metrics.INFLIGHT_BATCHES.track_inprogress(), metrics.INGEST_BATCH_SECONDS.time():
             return await write()

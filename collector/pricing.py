@@ -108,20 +108,21 @@ def price_event(
     *,
     unpriced: bool,
 ) -> None:
-    """Set `cost_source`, and the cost of an event that came without one (`unpriced`): from
-    the tenant's own price for the model, else the table, when the token counts are known;
-    otherwise 0 (`unknown`). The event is validated already: counts are not negative, the
+    """Set `cost_source`, and the cost of an event that came without one (`unpriced`) when
+    its token counts are known: the tenant's own price for the model (`override`), else the
+    table's (`price_table`). Otherwise the cost stays None, not known (`unknown`): a 0 would
+    claim the call was free. The event is validated already: counts are not negative, the
     timestamp is set."""
     if not unpriced:
         event["cost_source"] = "client"
         return
     input_tokens, output_tokens = event.get("input_tokens"), event.get("output_tokens")
-    cost = None
+    cost, source = None, "unknown"
     override = overrides.get(event["model_name"])
     if input_tokens is None and output_tokens is None:
         pass
     elif override is not None:
-        cost = override.cost(input_tokens or 0, output_tokens or 0)
+        cost, source = override.cost(input_tokens or 0, output_tokens or 0), "override"
     else:
         cost = prices.cost(
             event["model_name"],
@@ -130,5 +131,7 @@ def price_event(
             output_tokens or 0,
             event["timestamp"],
         )
-    event["cost"] = cost if cost is not None else 0.0
-    event["cost_source"] = "price_table" if cost is not None else "unknown"
+        if cost is not None:
+            source = "price_table"
+    event["cost"] = cost
+    event["cost_source"] = source

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from collector.json_shape import show
+
 MAX_NAME = 256
 MAX_EVENT_ID = 128
 # Counts add up in rollups as 64-bit integers: 2^40 per event leaves room for 2^23 events
@@ -44,29 +46,33 @@ class Invalid(Exception):
 def _name(event: dict[str, Any], key: str) -> None:
     value = event[key]
     if not value:
-        raise Invalid(key, "required")
+        raise Invalid(key, "missing; expected a non-empty string")
     if len(value) > MAX_NAME:
-        raise Invalid(key, f"longer than {MAX_NAME} characters")
+        raise Invalid(key, f"longer than {MAX_NAME} characters ({len(value)} sent)")
 
 
 def _count(event: dict[str, Any], key: str) -> None:
     value = event.get(key)
     if value is not None and value < 0:
-        raise Invalid(key, "must not be negative")
+        raise Invalid(key, f"must not be negative, got {value}")
     if value is not None and value > MAX_COUNT:
-        raise Invalid(key, f"must be at most 2^40 ({MAX_COUNT})")
+        raise Invalid(key, f"must be at most 2^40 ({MAX_COUNT}), got {value}")
 
 
 def _error(event: dict[str, Any]) -> None:
     value = event.get("error")
     if value and len(value) > MAX_ERROR:
-        raise Invalid("error", f"longer than {MAX_ERROR} characters (an error type or message)")
+        raise Invalid(
+            "error",
+            f"longer than {MAX_ERROR} characters ({len(value)} sent); "
+            "expected an error type or a short message",
+        )
 
 
 def _amount(event: dict[str, Any], key: str) -> None:
     value = event.get(key)
     if value is not None and (not math.isfinite(value) or value < 0):
-        raise Invalid(key, "must be a finite number, not negative")
+        raise Invalid(key, f"must be a finite number, not negative, got {show(value)}")
 
 
 def _timestamp_or_now(event: dict[str, Any], now: dt.datetime) -> None:
@@ -74,13 +80,17 @@ def _timestamp_or_now(event: dict[str, Any], now: dt.datetime) -> None:
     if ts is None:
         event["timestamp"] = now
     elif ts < EARLIEST or ts > now + MAX_FUTURE:
-        raise Invalid("timestamp", "outside 2000-01-01 .. one day from now")
+        sent = ts.isoformat().replace("+00:00", "Z")
+        raise Invalid("timestamp", f'"{sent}" is outside 2000-01-01 .. one day from now')
 
 
 def _event_id(event: dict[str, Any]) -> None:
     value = event["event_id"]
     if len(value) > MAX_EVENT_ID or not value.isprintable():
-        raise Invalid("event_id", f"at most {MAX_EVENT_ID} printable characters")
+        raise Invalid(
+            "event_id",
+            f"expected at most {MAX_EVENT_ID} printable characters, got {show(value)}",
+        )
 
 
 def _metadata(value: dict[str, Any] | list[Any], depth: int = 1) -> tuple[int, int]:
@@ -136,7 +146,10 @@ def _fill_and_check_common(event: dict[str, Any], now: dt.datetime) -> None:
     _amount(event, "latency_ms")
     _error(event)
     if not isinstance(event["metadata"], dict):
-        raise Invalid("metadata", "must be a JSON object")
+        sent = event["metadata"]
+        if isinstance(sent, bytes):  # metadata_json that does not parse (gRPC, the SDK)
+            raise Invalid("metadata", "expected a JSON object; metadata_json is not valid JSON")
+        raise Invalid("metadata", f"expected a JSON object, got {show(sent)}")
     _metadata(event["metadata"])
 
 
@@ -149,7 +162,10 @@ def fill_and_check_ml(event: dict[str, Any], now: dt.datetime) -> None:
     _count(event, "prediction_count")
     shape = event["input_shape"]
     if len(shape) > MAX_SHAPE_DIMS or any(d < 0 for d in shape):
-        raise Invalid("input_shape", f"at most {MAX_SHAPE_DIMS} non-negative dimensions")
+        raise Invalid(
+            "input_shape",
+            f"expected at most {MAX_SHAPE_DIMS} non-negative integers, got {show(shape)}",
+        )
     _fill_and_check_common(event, now)
 
 
@@ -167,8 +183,6 @@ def fill_and_check_llm(event: dict[str, Any], now: dt.datetime) -> None:
         event["tokens_used"] = (event.get("input_tokens") or 0) + (event.get("output_tokens") or 0)
     provider = event.get("provider")
     if provider and len(provider) > MAX_NAME:
-        raise Invalid("provider", f"longer than {MAX_NAME} characters")
-    if event["cost"] is None:
-        event["cost"] = 0.0
-    _amount(event, "cost")
+        raise Invalid("provider", f"longer than {MAX_NAME} characters ({len(provider)} sent)")
+    _amount(event, "cost")  # None: priced at ingest if it can be (collector.pricing)
     _fill_and_check_common(event, now)

@@ -14,7 +14,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from collector import json_mapping, structs
+from collector import json_mapping, json_shape, structs
 
 # The collector's own reading of Structs, so whole numbers print as 100, not 100.0.
 _STRUCTS: dict[str, Callable[[Any], Any]] = {
@@ -49,12 +49,18 @@ def to_json(message: Message) -> Any:
 
 
 class BadRequest(Exception):
-    """The body or query is not the documented shape; the message names the field."""
+    """The body or query is not the documented shape; the message says where (body, field,
+    query parameter, header), what was wrong and what is expected, in REST's words."""
+
+    def __init__(self, message: str, http_status: int = 400) -> None:
+        super().__init__(message)
+        self.http_status = http_status
 
 
-def from_json(data: Any, message: Message) -> Message:
+def from_json(data: Any, message: Message, *, query: bool = False) -> Message:
+    """The request message from a JSON body (or, `query`, from query parameters)."""
     if not isinstance(data, dict):
-        raise BadRequest("the request body must be a JSON object")
+        raise BadRequest(f"body: expected a JSON object, got {json_shape.show(data)}")
     # proto3's JSON mapping: null means the field's default. (ParseDict fails on a null
     # repeated Value field, so nulls are dropped here, for every field alike.)
     # An unknown field stays, for ParseDict to refuse.
@@ -63,5 +69,19 @@ def from_json(data: Any, message: Message) -> Message:
     data = {key: value for key, value in data.items() if value is not None or key not in known}
     try:
         return json_mapping.parse_dict(data, message)
-    except json_format.ParseError as exc:
-        raise BadRequest(str(exc)) from None
+    except json_mapping.ShapeError as exc:
+        raise BadRequest(_in_rest_words(exc.problem, message, query)) from None
+
+
+def _in_rest_words(problem: json_shape.Problem, message: Message, query: bool) -> str:
+    if query and problem.unknown is not None:
+        hint = json_shape.expected_instead(
+            problem.unknown, message.DESCRIPTOR, noun="query parameters"
+        )
+        return f'query: unknown parameter "{problem.unknown[:40]}"; {hint}'
+    if query:
+        return f"query parameter {problem.path}: {problem.reason}"
+    if problem.unknown is not None:
+        where = problem.path or "body"
+        return f'{where}: unknown field "{problem.unknown[:40]}"; {problem.reason}'
+    return f"{problem.path or 'body'}: {problem.reason}"

@@ -1,8 +1,10 @@
 """The gateway's Prometheus metrics: requests by method, route template and status.
 
-The route label is the template the request matched (`/alerts/rules/{id}`), never the path
-itself, and `unmatched` for a path that matched no route: a label taking a caller's path
-would let anyone create time series without bound.
+Every label takes its value from a fixed set, because each new value is a new time series
+and the endpoints are open to anyone: the route label is the template the request matched
+(`/alerts/rules/{id}`), never the path itself, and `unmatched` for a path that matched no
+route; the method label is one of METHODS (any other token a client sends is `other`); the
+status is a three-digit HTTP status.
 """
 
 from __future__ import annotations
@@ -33,6 +35,17 @@ REQUEST_SECONDS = Histogram(
     registry=REGISTRY,
 )
 UNMATCHED = "unmatched"
+# HTTP's standard methods (RFC 9110) that any route here may answer, plus WS for WebSocket
+# sessions. A method is any token a client likes (`X0001`): all others count as OTHER.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
+
+
+def method_label(scope: Scope) -> str:
+    if scope["type"] == "websocket":
+        return "WS"
+    method = scope.get("method")
+    return method if method in METHODS else OTHER
 
 
 def _route(scope: Scope) -> str:
@@ -52,7 +65,7 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         status = "500"  # what the client gets if the app fails before it answers
-        method = scope.get("method", "GET") if scope["type"] == "http" else "WS"
+        method = method_label(scope)
 
         async def sending(message: Message) -> None:
             nonlocal status

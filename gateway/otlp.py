@@ -4,14 +4,16 @@ Accepts binary protobuf (`application/x-protobuf`, forwarded as the bytes it cam
 OTLP/JSON (`application/json`), optionally `Content-Encoding: gzip` (capped after
 decompression). Answers in the request's encoding, errors as a google.rpc.Status, with
 Retry-After on 429/503 as OTLP's retry rules ask. The `authorization` header (Bearer or Basic)
-is forwarded; the collector authenticates.
+is forwarded; the collector authenticates, first: a body the gateway refuses is refused only
+after the caller's credentials passed.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import grpc
 from fastapi import FastAPI, Request, Response
@@ -124,6 +126,20 @@ def _error(
     return Response(body, status, headers=headers, media_type=media)
 
 
+def _rpc_error(exc: grpc.aio.AioRpcError, media: str) -> Response:
+    return _error(
+        http_status(exc.code()),
+        exc.code(),
+        exc.details() or exc.code().name,
+        media,
+        retry_after_seconds(exc.trailing_metadata()),
+    )
+
+
+def _quoted(value: str) -> str:
+    return json.dumps(value[:60])
+
+
 def add_otlp_routes(
     app: FastAPI,
     channel: Callable[[], grpc.aio.Channel],
@@ -131,16 +147,41 @@ def add_otlp_routes(
     timeout_s: float,
     forwarder: Forwarder,
 ) -> None:
+    def export(raw: bytes, metadata: list[tuple[str, str]]) -> Awaitable[bytes]:
+        call = channel().unary_unary(
+            EXPORT, request_serializer=_identity, response_deserializer=_identity
+        )
+        return call(raw, metadata=metadata, timeout=timeout_s)
+
+    async def refused(
+        status: int, code: grpc.StatusCode, message: str, media: str, metadata: list[Any]
+    ) -> Response:
+        """The gateway's own refusal of the body (its type, encoding, size or shape), once
+        the collector has authenticated the caller: an empty export (valid OTLP, nothing
+        written) carries the credentials, so a caller without valid ones gets the same 401
+        or 403 as for a good body and learns nothing about the body rules first."""
+        try:
+            await export(b"", metadata)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+                return _rpc_error(exc, media)
+        return _error(status, code, message, media)
+
     async def export_traces(request: Request) -> Response:
         """OTLP/HTTP trace export (protobuf or JSON, optionally gzip); calls
         `opentelemetry.proto.collector.trace.v1.TraceService/Export`."""
+        metadata = forwarder.metadata(request)  # Basic failures count per caller address
+        if auth := request.headers.get("authorization"):
+            metadata.append(("authorization", auth))
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media not in (PROTOBUF, JSON):
-            return _error(
+            return await refused(
                 415,
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"Content-Type must be {PROTOBUF} or {JSON}",
+                f"header Content-Type: {_quoted(media)} is not supported; "
+                f'expected "{PROTOBUF}" or "{JSON}"',
                 JSON,
+                metadata,
             )
         try:
             raw = await request.body()
@@ -149,30 +190,21 @@ def add_otlp_routes(
                 raw = gunzip(raw, max_bytes)
             elif encoding not in ("", "identity"):
                 raise _Refused(
-                    415, grpc.StatusCode.INVALID_ARGUMENT, "Content-Encoding must be gzip"
+                    415,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"header Content-Encoding: {_quoted(encoding)} is not supported; "
+                    'expected "gzip"',
                 )
             if media == JSON:
                 raw = parse_traces(raw).SerializeToString()
         except BadRequest as exc:
-            return _error(400, grpc.StatusCode.INVALID_ARGUMENT, str(exc), media)
+            return await refused(400, grpc.StatusCode.INVALID_ARGUMENT, str(exc), media, metadata)
         except _Refused as exc:
-            return _error(exc.http_status, exc.code, exc.message, media)
-        metadata = forwarder.metadata(request)  # Basic failures count per caller address
-        if auth := request.headers.get("authorization"):
-            metadata.append(("authorization", auth))
-        call = channel().unary_unary(
-            EXPORT, request_serializer=_identity, response_deserializer=_identity
-        )
+            return await refused(exc.http_status, exc.code, exc.message, media, metadata)
         try:
-            reply: bytes = await call(raw, metadata=metadata, timeout=timeout_s)
+            reply = await export(raw, metadata)
         except grpc.aio.AioRpcError as exc:
-            return _error(
-                http_status(exc.code()),
-                exc.code(),
-                exc.details() or exc.code().name,
-                media,
-                retry_after_seconds(exc.trailing_metadata()),
-            )
+            return _rpc_error(exc, media)
         if media == JSON:
             return Response(response_json(reply), 200, media_type=JSON)
         return Response(reply, 200, media_type=PROTOBUF)

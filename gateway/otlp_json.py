@@ -15,6 +15,7 @@ from typing import Any
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from collector import json_shape
 from gateway.marshal import BadRequest
 
 ID_KEYS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
@@ -29,7 +30,9 @@ def _ids_to_base64(item: Any, where: str) -> None:
             try:
                 item[key] = base64.b64encode(bytes.fromhex(value)).decode()
             except ValueError:
-                raise BadRequest(f"{where}.{key}: not a hex string") from None
+                raise BadRequest(
+                    f"{where}.{key}: expected a hex string, got {json_shape.show(value)}"
+                ) from None
 
 
 def _list(parent: dict[str, Any], *keys: str) -> list[Any]:
@@ -44,16 +47,19 @@ def _object(item: Any, where: str) -> None:
     # json_format would take a string here for a message, iterating its characters as
     # (unknown, ignored) field names: say it is not one.
     if not isinstance(item, dict):
-        raise BadRequest(f"{where}: not a JSON object")
+        raise BadRequest(f"{where}: expected a JSON object, got {json_shape.show(item)}")
 
 
 def parse_traces(raw: bytes) -> trace_service_pb2.ExportTraceServiceRequest:
     try:
         data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise BadRequest(f"body: not valid JSON ({exc.msg} at {where})") from None
     except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+        raise BadRequest(f"body: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise BadRequest("the request body must be a JSON object")
+        raise BadRequest(f"body: expected a JSON object, got {json_shape.show(data)}")
     for r, resource in enumerate(_list(data, "resourceSpans", "resource_spans")):
         _object(resource, f"resourceSpans[{r}]")
         for s, scope in enumerate(_list(resource, "scopeSpans", "scope_spans")):
@@ -65,12 +71,14 @@ def parse_traces(raw: bytes) -> trace_service_pb2.ExportTraceServiceRequest:
                 for k, link in enumerate(_list(span, "links")):
                     _object(link, f"{where}.links[{k}]")
                     _ids_to_base64(link, f"{where}.links[{k}]")
+    request = trace_service_pb2.ExportTraceServiceRequest()
     try:
-        return json_format.ParseDict(
-            data, trace_service_pb2.ExportTraceServiceRequest(), ignore_unknown_fields=True
-        )
-    except json_format.ParseError as exc:
-        raise BadRequest(str(exc)) from None
+        return json_format.ParseDict(data, request, ignore_unknown_fields=True)
+    except json_format.ParseError:
+        problem = json_shape.explain(data, request.DESCRIPTOR, ignore_unknown=True)
+    if problem is None:
+        raise BadRequest("body: not an OTLP/JSON ExportTraceServiceRequest") from None
+    raise BadRequest(f"{problem.path or 'body'}: {problem.reason}") from None
 
 
 def response_json(reply: bytes) -> bytes:

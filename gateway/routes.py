@@ -27,10 +27,12 @@ from google.protobuf.descriptor import FileDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
 from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, ingest_pb2, options_pb2, prices_pb2
+from collector import json_shape
 from gateway import oauth2
 from gateway.forwarding import Forwarder
 from gateway.marshal import BadRequest, from_json, to_json
-from gateway.status import error_body, http_status, oauth2_error_body, retry_after_seconds
+from gateway.status import error_body, oauth2_error_body, retry_after_seconds
+from gateway.status import http_status as status_of
 
 API_FILES: tuple[FileDescriptor, ...] = (
     auth_pb2.DESCRIPTOR,
@@ -90,16 +92,24 @@ def _message_class(name: str) -> type[Message]:
 
 
 def error_response(
-    route: AnnotatedRoute, code: grpc.StatusCode, message: str, trailers: object = ()
+    route: AnnotatedRoute,
+    code: grpc.StatusCode,
+    message: str,
+    trailers: object = (),
+    *,
+    http_status: int | None = None,
 ) -> JSONResponse:
+    """`http_status`: the gateway's own refusal that is not its code's usual status (415)."""
     if not route.oauth2:
-        return status_response(code, message, trailers, route.headers)
+        return status_response(code, message, trailers, route.headers, http_status=http_status)
     headers = dict(route.headers)
     retry_after = retry_after_seconds(trailers)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     return JSONResponse(
-        oauth2_error_body(code, message, trailers), http_status(code), headers=headers
+        oauth2_error_body(code, message, trailers),
+        http_status or status_of(code),
+        headers=headers,
     )
 
 
@@ -108,6 +118,8 @@ def status_response(
     message: str,
     trailers: object = (),
     headers: Mapping[str, str] = NO_STORE,
+    *,
+    http_status: int | None = None,
 ) -> JSONResponse:
     """A gRPC status as our REST error: its HTTP status, `{code, message, details}`, and
     `Retry-After` when the trailers carry a RetryInfo."""
@@ -115,7 +127,7 @@ def status_response(
     retry_after = retry_after_seconds(trailers)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    return JSONResponse(error_body(code, message), http_status(code), headers=headers)
+    return JSONResponse(error_body(code, message), http_status or status_of(code), headers=headers)
 
 
 async def _request_message(request: Request, route: AnnotatedRoute, cls: type[Message]) -> Message:
@@ -124,18 +136,35 @@ async def _request_message(request: Request, route: AnnotatedRoute, cls: type[Me
     else:
         raw = await request.body()
         if not raw.strip():
-            raise BadRequest("a JSON request body is required")
+            raise BadRequest("body: missing; expected a JSON object")
         try:
             data = json.loads(raw, parse_int=_json_int)
         except ValueError as exc:
-            raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+            raise _not_json(request, exc) from None
         except RecursionError:
-            raise BadRequest("the request body is nested too deeply") from None
+            raise BadRequest("body: nested too deeply") from None
     if request.path_params:
         if not isinstance(data, dict):
-            raise BadRequest("the request body must be a JSON object")
+            raise BadRequest(f"body: expected a JSON object, got {json_shape.show(data)}")
         data = {**data, **request.path_params}
-    return from_json(data, cls())
+    return from_json(data, cls(), query=route.body != "*")
+
+
+def _not_json(request: Request, exc: ValueError) -> BadRequest:
+    """A body that does not parse: sent as something else (415), or broken JSON (400)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    # Any type that says JSON, and none at all, are read as JSON; so is a form type, which
+    # is what `curl -d` sends by default, when the body is JSON all the same.
+    if media and media != "application/json" and not media.endswith("+json"):
+        return BadRequest(
+            f"header Content-Type: {json.dumps(media[:60])} is not supported; "
+            'expected "application/json" with a JSON body',
+            415,
+        )
+    if isinstance(exc, json.JSONDecodeError):
+        where = f"line {exc.lineno}, column {exc.colno}"
+        return BadRequest(f"body: not valid JSON ({exc.msg} at {where})")
+    return BadRequest(f"body: not valid JSON ({exc})")
 
 
 def _json_int(text: str) -> int | float:
@@ -164,7 +193,9 @@ def make_endpoint(
             else:
                 message = await _request_message(request, route, request_cls)
         except BadRequest as exc:
-            return error_response(route, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            return error_response(
+                route, grpc.StatusCode.INVALID_ARGUMENT, str(exc), http_status=exc.http_status
+            )
         metadata = forwarder.metadata(request)
         # The token endpoint's Authorization, if any, is the client's credentials, decoded.
         if not token_endpoint and (auth := request.headers.get("authorization")):

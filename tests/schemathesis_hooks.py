@@ -3,9 +3,13 @@
 - Cross-field rules: start_date after end_date, or a series interval over a longer range
   than it may cover, are 400s that no schema of single parameters can express. Generated
   queries that break one of them are dropped; a malformed date alone is still sent.
-- A webhook URL must name a host that resolves; generated host names do not (no DNS in
-  tests). Their host is replaced by 127.0.0.1, which the test's collector allows
-  (ALLOW_PRIVATE_WEBHOOKS=true). Everything else of the URL is left as generated.
+- A webhook URL must name a host that resolves, to public addresses only; generated host
+  names do not resolve (no DNS in tests), and only resolution can judge them, so in a
+  schema-valid case a host name is replaced by a public IPv4 address (PUBLIC_HOST, never
+  contacted: the test's collector runs no alerts job). An address literal and everything
+  else of the URL is left as generated, and so is every schema-violating case: the pattern
+  says the rest of the policy (no loopback, private, ... address), which the collector
+  enforces as it stands (no ALLOW_PRIVATE_WEBHOOKS).
 - An alert rule's threshold must be one its metric can cross (error_rate is at most 1; no
   metric is below 0, so "lt 0" never fires): a rule across three body fields. A schema-valid
   rule that breaks it (collector.alerts.rules.never_fires decides, as the collector does)
@@ -19,6 +23,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import math
 import urllib.parse
 from collections.abc import Callable
@@ -37,6 +42,7 @@ from collector.dates import parse_interval, parse_range
 from collector.errors import InvalidArgument
 
 CROSS_FIELD = ("start_date must not be after end_date", "interval: a ")
+PUBLIC_HOST = "1.1.1.1"
 
 
 def _tolerant(describe: Callable[[Any], str]) -> Callable[[Any], str]:
@@ -98,14 +104,24 @@ def before_call(ctx: Any, case: Any, kwargs: Any) -> None:
         body = case.body = _can_fire(body)
     if not isinstance(body.get("webhook_url"), str):
         return
+    if case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY):
+        return
     try:
         parts = urllib.parse.urlsplit(body["webhook_url"])
         host, port = parts.hostname, parts.port
     except ValueError:
         return
-    if host and parts.scheme in ("http", "https"):
-        netloc = "127.0.0.1" + (f":{port}" if port else "")
+    if host and parts.scheme.lower() in ("http", "https") and not _is_address(host):
+        netloc = PUBLIC_HOST + (f":{port}" if port is not None else "")
         case.body = {**body, "webhook_url": parts._replace(netloc=netloc).geturl()}
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 @schemathesis.serializer("application/x-protobuf")

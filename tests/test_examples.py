@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import subprocess
 import sys
@@ -66,3 +67,31 @@ async def test_otel_example_with_the_readme_settings(
     (model,) = (await read(http, tenant_client, "/dashboard/llm-metrics"))["models"]
     assert (model["model_name"], model["requests"], model["tokens"]) == ("gpt-4o-mini", 1, 1500)
     assert model["cost"] > 0
+
+
+@pytest.mark.parametrize(("protocol", "port"), [("grpc", "grpc"), ("http/protobuf", "http")])
+async def test_otel_example_fails_when_the_export_is_refused(
+    stack: Stack, tenant_client: ApiClient, protocol: str, port: str
+) -> None:
+    """A wrong secret: the collector refuses the export, and the example says so and exits 1
+    instead of printing "sent 1 span"."""
+    endpoint = f"http://localhost:{stack.grpc_port if port == 'grpc' else stack.http_port}"
+    credentials = base64.b64encode(f"{tenant_client.client_id}:wrong-secret".encode()).decode()
+    env = {
+        "PATH": os.environ["PATH"],
+        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_EXPORTER_OTLP_HEADERS": f"authorization=Basic%20{credentials}",
+    }
+    run = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "examples/otel_genai.py"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "sent 1 span" not in run.stdout
+    assert f"the span was not accepted by {endpoint}" in run.stderr

@@ -84,6 +84,55 @@ async def test_csv_has_a_header_and_metadata_as_json(
     assert rows[3]["timestamp"] == _time(3)
 
 
+async def test_csv_has_every_field_that_ndjson_has(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    """With every field of an event set, the CSV header names exactly the NDJSON keys (LLM:
+    provider and cost_source too), and the cells hold the same values."""
+    full: dict[str, dict[str, Any]] = {
+        "ml": ml_event(
+            event_id="ml-1",
+            input_shape=[100, 10],
+            prediction_count=5,
+            timestamp="2024-03-01T10:00:00Z",
+            metadata={"k": 1},
+            latency_ms=12.5,
+            error="Timeout",
+        ),
+        "llm": llm_event(
+            event_id="llm-1",
+            provider="openai",
+            prompt_length=10,
+            response_length=20,
+            tokens_used=30,
+            input_tokens=12,
+            output_tokens=18,
+            cost=0.5,
+            timestamp="2024-03-01T10:00:00Z",
+            metadata={"k": 1},
+            latency_ms=12.5,
+            error="Timeout",
+        ),
+    }
+    for kind, event in full.items():
+        await ingest(http, tenant_client, kind, [event])
+        ndjson = await http.get(f"/export/{kind}", headers=tenant_client.headers)
+        (data,) = [json.loads(line) for line in ndjson.text.splitlines()]
+        table = await http.get(
+            f"/export/{kind}", params={"format": "csv"}, headers=tenant_client.headers
+        )
+        (row,) = list(csv.DictReader(io.StringIO(table.text)))
+        assert sorted(row) == sorted(data), kind
+        for key, value in data.items():
+            cell = (
+                json.dumps(value, separators=(",", ":"))
+                if isinstance(value, dict | list)
+                else str(value)
+            )
+            assert row[key] == cell, (kind, key)
+    assert (row["provider"], row["cost_source"]) == ("openai", "client")
+
+
 async def test_date_range_and_model_filters(
     http: httpx.AsyncClient, exported: tuple[ApiClient, list[str]]
 ) -> None:

@@ -78,3 +78,24 @@ async def test_gateway_counts_requests_by_route_template(
     # Paths, ids and tenants never become label values.
     assert rule_id not in text and missing_path not in text
     assert tenant_client.tenant not in text
+
+
+async def test_unknown_http_methods_add_no_series(stack: Stack, http: httpx.AsyncClient) -> None:
+    """A method is any token a client likes; the label takes a fixed set of values, so 50
+    made-up methods on an open endpoint count under one series (method="other")."""
+    url = f"{stack.http}/metrics"
+    await http.request("X9999", "/health")  # the "other" series exists from here on
+    _, before = await scrape(url)
+    for i in range(50):
+        reply = await http.request(f"X{i:04d}", "/health")
+        assert reply.status_code == 405, reply.text
+    text, after = await scrape(url)
+    gateway = ("aegis_gateway_requests", "aegis_gateway_request_seconds")
+    new = {key for key in after if key not in before and key[0].startswith(gateway)}
+    assert new == set()
+    assert "X0000" not in text and "X0049" not in text
+    requests = "aegis_gateway_requests_total"
+    labels = {"method": "other", "route": "/health", "status": "405"}
+    assert value(after, requests, **labels) - value(before, requests, **labels) == 50
+    methods = {dict(labels)["method"] for (name, labels) in after if name == requests}
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "WS", "other"}

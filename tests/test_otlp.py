@@ -238,7 +238,7 @@ async def test_otlp_json_with_hex_ids_gzip_and_replies_in_json(
     bad_id = json.dumps(body).replace(trace_id, "zz" + trace_id[2:]).encode()
     reply = await http.post("/v1/traces", content=bad_id, headers=headers)
     assert reply.status_code == 400
-    assert "traceId: not a hex string" in reply.json()["message"]
+    assert "traceId: expected a hex string" in reply.json()["message"]
 
 
 async def test_gzip_bodies_are_capped_after_decompression(
@@ -416,7 +416,7 @@ async def test_bad_otlp_http_requests_are_4xx_in_the_requests_encoding(
     # json_format alone would read a string as a message with no known fields.
     not_a_message = await http.post("/v1/traces", json={"resourceSpans": ["AAA"]}, headers=auth)
     assert not_a_message.status_code == 400
-    assert "resourceSpans[0]: not a JSON object" in not_a_message.json()["message"]
+    assert 'resourceSpans[0]: expected a JSON object, got "AAA"' in not_a_message.json()["message"]
     # Empty exports are valid OTLP, in either encoding.
     for body in ({}, {"resourceSpans": None}, {"resourceSpans": []}):
         assert (await http.post("/v1/traces", json=body, headers=auth)).status_code == 200
@@ -435,3 +435,58 @@ async def test_bad_otlp_http_requests_are_4xx_in_the_requests_encoding(
         headers={**auth, "Content-Type": "application/json", "Content-Encoding": "br"},
     )
     assert wrong_encoding.status_code == 415
+
+
+async def test_otlp_http_authenticates_before_it_judges_the_body(
+    http: httpx.AsyncClient, admin: ApiClient, client: ApiClient
+) -> None:
+    """A caller without valid credentials gets 401 (or 403 without the ingest scope) whatever
+    the body; only an authenticated caller hears about a wrong content type or encoding."""
+    reader = await create_client(http, admin, client.tenant, scopes=["read"])
+    bomb = gzip.compress(b"\0" * (5 * 1024 * 1024))
+    bodies: list[tuple[dict[str, str], bytes, int]] = [
+        ({}, b"", 415),  # no Content-Type, no body
+        ({"Content-Type": "text/plain"}, b"x", 415),
+        ({"Content-Type": "application/json"}, b"{", 400),
+        ({"Content-Type": "application/json", "Content-Encoding": "br"}, b"x", 415),
+        ({"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}, bomb, 413),
+    ]
+    for headers, body, refused in bodies:
+        cases = [
+            ({}, 401),
+            ({"Authorization": "Bearer not-a-jwt"}, 401),
+            ({"Authorization": basic(reader)}, 403),
+            ({"Authorization": basic(client)}, refused),
+        ]
+        for credentials, status in cases:
+            reply = await http.post("/v1/traces", content=body, headers={**headers, **credentials})
+            assert reply.status_code == status, (headers, credentials, reply.text)
+    reply = await http.post("/v1/traces")
+    assert reply.json() == {
+        "code": grpc.StatusCode.UNAUTHENTICATED.value[0],
+        "message": 'header Authorization: missing; expected "Bearer <token>" or '
+        '"Basic <base64 of clientId:clientSecret>"',
+        "details": [],
+    }
+
+
+async def test_otlp_exports_are_counted_as_batches(
+    stack: Stack, http: httpx.AsyncClient, channel: grpc.aio.Channel, client: ApiClient
+) -> None:
+    """Each OTLP export is one batch in aegis_ingest_batch_seconds and holds an
+    aegis_inflight_batches slot while it is written, over gRPC and over HTTP alike."""
+    stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+    _, before = await scrape(stack.metrics_url)
+    await stub.Export(
+        encode_spans(record([("chat", chat(), 10)])), metadata=(("authorization", basic(client)),)
+    )
+    reply = await http.post(
+        "/v1/traces",
+        content=encode_spans(record([("chat", chat(), 20)])).SerializeToString(),
+        headers={"Authorization": basic(client), "Content-Type": "application/x-protobuf"},
+    )
+    assert reply.status_code == 200, reply.text
+    _, after = await scrape(stack.metrics_url)
+    batches = "aegis_ingest_batch_seconds_count"
+    assert value(after, batches) - value(before, batches) == 2
+    assert value(after, "aegis_inflight_batches") == 0  # both slots given back

@@ -3,8 +3,13 @@ any transport that carry no cost are priced at ingest."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
 import datetime as dt
+import io
+import json
 import uuid
+from typing import Any
 
 import grpc
 import httpx
@@ -13,6 +18,8 @@ from genai_prices import Usage, calc_price
 
 from collector.pricing import PriceTable
 from tests.conftest import ApiClient, assert_error, create_client, ingest, llm_event, read
+from tests.procs import Stack
+from tests.test_tail import WITHIN_S, _ws_subscribed
 
 AT = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
@@ -48,7 +55,8 @@ async def test_rest_events_without_a_cost_are_priced_at_ingest(
     http: httpx.AsyncClient, tenant_client: ApiClient
 ) -> None:
     """Any transport: an event with a model and token counts but no cost gets the table's
-    price; one with a cost keeps it; an unknown model costs 0."""
+    price; one with a cost keeps it; an unknown model's cost is not known (it adds 0 to the
+    totals)."""
     stamp = dt.datetime.now(dt.UTC).replace(microsecond=0)
     when = stamp.isoformat().replace("+00:00", "Z")
     await ingest(
@@ -155,3 +163,54 @@ async def test_a_price_override_changes_the_cost_of_later_events_only(
     spaced = await http.put("/admin/prices/a%C2%A0b", json={}, headers=owner.headers)
     assert spaced.status_code == 200, spaced.text
     assert spaced.json()["model"] == "a\u00a0b"
+
+
+async def test_an_unknown_cost_is_null_and_an_override_is_named_in_every_answer(
+    stack: Stack, http: httpx.AsyncClient, admin: ApiClient
+) -> None:
+    """The overview's recent events, the NDJSON and CSV exports and the live tail show the
+    same cost and cost_source per event: null and "unknown" when no price is known (never a
+    0 that would claim the call was free), "override" when the tenant's own price was used."""
+    tenant = f"t-cost-{uuid.uuid4().hex[:12]}"
+    owner = await create_client(http, admin, tenant, scopes=["ingest", "read", "admin"])
+    reply = await http.put(
+        "/admin/prices/house-model-7",
+        json={"input_per_mtok": 10, "output_per_mtok": 20},
+        headers=owner.headers,
+    )
+    assert reply.status_code == 200, reply.text
+    events = [
+        llm_event("house-model-7", event_id="override", input_tokens=1000, output_tokens=500),
+        llm_event("no-such-model-anywhere", event_id="unknown", input_tokens=10),
+        llm_event("gpt-4o", event_id="no-split", tokens_used=99),
+        llm_event("gpt-4o", event_id="client", cost=0.25, provider="openai"),
+    ]
+    expected: dict[str, tuple[Any, str]] = {
+        "override": (pytest.approx(0.02, rel=1e-9), "override"),
+        "unknown": (None, "unknown"),
+        "no-split": (None, "unknown"),
+        "client": (0.25, "client"),
+    }
+    tailed: dict[str, dict[str, Any]] = {}
+    async for ws in _ws_subscribed(stack, owner, "?kind=llm"):
+        await ingest(http, owner, "llm", events)
+        while len(tailed) < len(events):
+            item = json.loads(await asyncio.wait_for(ws.recv(), WITHIN_S))
+            tailed[item["event"]["event_id"]] = item["event"]
+
+    overview = await read(http, owner, "/dashboard/overview")
+    recent = {r["event_id"]: r["data"] for r in overview["recent_events"]}
+    ndjson = await http.get("/export/llm", headers=owner.headers)
+    exported = {d["event_id"]: d for d in map(json.loads, ndjson.text.splitlines())}
+    table = await http.get("/export/llm", params={"format": "csv"}, headers=owner.headers)
+    rows = {r["event_id"]: r for r in csv.DictReader(io.StringIO(table.text))}
+    for event_id, (cost, source) in expected.items():
+        for answer in (recent, exported, tailed):
+            data = answer[event_id]
+            assert (data["cost"], data["cost_source"]) == (cost, source), (event_id, data)
+        row = rows[event_id]
+        assert row["cost_source"] == source
+        assert row["cost"] == "" if cost is None else float(row["cost"]) == cost
+    assert rows["client"]["provider"] == "openai"
+    # Totals add up the known costs.
+    assert overview["total_cost"] == pytest.approx(0.27, rel=1e-9)

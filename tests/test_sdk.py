@@ -39,6 +39,7 @@ from tests.procs import (
     stack_mongodb_url,
     start_collector,
     start_gateway,
+    start_stack,
     stored_event_ids,
     wait_until,
 )
@@ -478,6 +479,50 @@ def test_rejected_events_are_counted_not_retried(
         stats = client.stats
     assert (stats.accepted, stats.rejected, stats.dropped, stats.retries) == (10, 2, 0, 0)
     assert sorted(stored_event_ids(stack_mongodb_url(stack), "ml", name)) == sorted(good)
+
+
+def test_a_batch_size_past_the_collectors_limit_is_capped(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The collector refuses a batch of more than 10,000 events (INVALID_ARGUMENT, final):
+    with batch_size=20,000 the client sends batches of 10,000, so nothing is dropped. A
+    private stack whose database requests may take long: a 10,000-event transaction can
+    outlast the default 1.5 s on a loaded machine, which is not what this test is about."""
+    stack = start_stack(tmp_path, MONGODB_REQUEST_TIMEOUT_MS="120000")
+    try:
+        for transport in ("grpc", "rest"):
+            name = f"sdk-{uuid.uuid4().hex[:12]}"
+            client_id, secret = grpc_client_for(stack.grpc_target, name)
+            with AegisClient(
+                stack.grpc_target,
+                client_id,
+                secret,
+                transport=transport,  # type: ignore[arg-type]
+                rest_url=stack.http,
+                batch_size=20_000,
+                max_batch_bytes=2 * 1024 * 1024,  # 12,000 of these events fit in one batch
+                flush_interval=600,
+                request_timeout=120,
+            ) as client:
+                assert client.config.batch_size == 10_000
+                ids = [client.log_ml(model_type="t", model_id="m") for _ in range(12_000)]
+                client.flush(timeout=240)
+                stats = client.stats
+            assert (stats.accepted, stats.dropped, stats.batches_acked) == (12_000, 0, 2)
+            stored = stored_event_ids(stack_mongodb_url(stack), "ml", name)
+            assert sorted(stored) == sorted(ids), transport
+    finally:
+        assert stack.child.stop() == 0
+    assert "batches of at most 10000 events are sent" in caplog.text
+
+
+def test_the_sdks_batch_limit_is_the_collectors() -> None:
+    """The SDK cannot import the collector (it installs without it): the two constants are
+    kept equal here."""
+    from aegis_sdk.config import MAX_BATCH_EVENTS
+    from collector.ingest import MAX_BATCH
+
+    assert MAX_BATCH_EVENTS == MAX_BATCH
 
 
 @pytest.mark.parametrize("transport", ["grpc", "rest"])

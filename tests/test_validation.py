@@ -61,7 +61,7 @@ MALFORMED: dict[str, tuple[str, bytes, str]] = {
     "truncated-json": ("llm", b'{"events": [{"model_name": ', "JSON"),
     "json-array": ("ml", json.dumps([ml_event()]).encode(), "object"),
     "json-string": ("llm", b'"events"', "object"),
-    "no-body": ("ml", b"", "body is required"),
+    "no-body": ("ml", b"", "body: missing"),
 }
 
 # One event of the wrong shape between two valid ones: (kind, the bad event as JSON text, the

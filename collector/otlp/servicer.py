@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from collector.interceptor import current_principal
 from collector.otlp.service import ExportOutcome, OtlpIngest
 from collector.otlp.spans import export_response, spans_of
-from collector.pipeline import Admission
+from collector.pipeline import Admission, admitted
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,14 @@ class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> trace_service_pb2.ExportTraceServiceResponse:
         spans = spans_of(request)
-        async with self._admission.slot():
-            outcome: ExportOutcome = await self._otlp.export(current_principal(), spans)
+        if not spans:
+            return export_response(0, "")  # nothing to write: no batch
+        principal = current_principal()
+        # Admitted and counted like a batch of any other transport (aegis_inflight_batches,
+        # aegis_ingest_batch_seconds).
+        outcome: ExportOutcome = await admitted(
+            self._admission, lambda: self._otlp.export(principal, spans)
+        )
         log.debug(
             "otlp export: %d stored, %d duplicates, %d other spans, %d rejected",
             outcome.accepted,
