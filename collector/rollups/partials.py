@@ -1,9 +1,16 @@
 """The partial aggregate ingest writes with each batch, in the batch's own transaction.
 
-One insert-only document per batch: {tenant, kind, cells: [{model, start, cell}], recent}.
-`cells` holds the batch's new events aggregated per (model, minute); `recent` its newest few
-events, so that "recent events" never needs an index on raw events. Built from exactly the
-documents the transaction inserts, so duplicates and rejected events are never counted.
+One insert-only document per batch: {tenant, kind, packed_cells, packed_totals, recent}.
+Its cells are the batch's new events aggregated per (model, minute), `[{model, start,
+cell}]`; its totals the same per model alone, for answers over all time; `recent` its newest
+few events, so that "recent events" never needs an index on raw events. Built from exactly
+the documents the transaction inserts, so duplicates and rejected events are never counted.
+
+Cells and totals are stored packed: one BSON binary each, which only the collector unpacks.
+The embedded database decodes every document a query touches, field by field, whatever the
+projection: a backfill's partial has ~500 cells of ~25 fields each, and listing 200 of them
+took 2.7 s with the cells as fields against 0.15 s packed (reading them whole: 9.1 s against
+0.7 s). Partials written before packing (`cells` as a list) are read all the same.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import bson
+from bson.codec_options import CodecOptions
 
 from collector.rollups import cells
 from collector.rollups.cells import Cell, Kind
@@ -22,6 +30,11 @@ RECENT = 10  # recent events kept per tenant and kind (the overview shows the ne
 MAX_RECENT_BYTES = 4096
 MODEL_KEY: dict[Kind, str] = {"ml": "model_id", "llm": "model_name"}
 HIDDEN = ("_id", "tenant")
+# What a reader needs to see a partial's cells or totals, packed or not (see cells_of).
+CELLS_FIELDS = {"cells": 1, "packed_cells": 1}
+TOTALS_FIELDS = {"cells": 1, "packed_totals": 1}
+_UNPACK: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
+Entry = dict[str, Any]  # {model, start, cell}
 
 
 def minute_of(moment: dt.datetime) -> dt.datetime:
@@ -52,6 +65,43 @@ def newest(entries: Sequence[dict[str, Any]], limit: int = RECENT) -> list[dict[
     return heapq.nlargest(limit, entries, key=_newest_key)
 
 
+def pack(entries: Sequence[Entry]) -> bson.Binary:
+    return bson.Binary(bson.encode({"entries": list(entries)}))
+
+
+def _unpack(packed: bytes) -> list[Entry]:
+    entries: list[Entry] = bson.decode(packed, _UNPACK)["entries"]
+    return entries
+
+
+def cells_of(partial: dict[str, Any]) -> list[Entry]:
+    """The partial's cells, [{model, start, cell}], packed or not."""
+    if "packed_cells" in partial:
+        return _unpack(partial["packed_cells"])
+    entries: list[Entry] = partial["cells"]
+    return entries
+
+
+def totals_of(partial: dict[str, Any]) -> list[Entry]:
+    """The partial's cells added up per model, [{model, cell}]: what an answer over all time
+    needs of it, a few cells instead of one per (model, minute)."""
+    if "packed_totals" in partial:
+        return _unpack(partial["packed_totals"])
+    return totals(cells_of(partial))
+
+
+def totals(entries: Sequence[Entry]) -> list[Entry]:
+    per_model: dict[str, Cell] = {}
+    for entry in entries:
+        cells.merge(per_model.setdefault(entry["model"], cells.empty()), entry["cell"])
+    return [{"model": model, "cell": cell} for model, cell in per_model.items()]
+
+
+def packed(entries: Sequence[Entry]) -> dict[str, Any]:
+    """The stored fields of these cells: packed, with their totals."""
+    return {"packed_cells": pack(entries), "packed_totals": pack(totals(entries))}
+
+
 def partial_of(tenant: str, kind: Kind, docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     model_key = MODEL_KEY[kind]
     grouped: dict[tuple[str, dt.datetime], Cell] = {}
@@ -65,6 +115,6 @@ def partial_of(tenant: str, kind: Kind, docs: Sequence[dict[str, Any]]) -> dict[
     return {
         "tenant": tenant,
         "kind": kind,
-        "cells": [{"model": m, "start": t, "cell": c} for (m, t), c in grouped.items()],
+        **packed([{"model": m, "start": t, "cell": c} for (m, t), c in grouped.items()]),
         "recent": [recent_entry(kind, d) for d in top],
     }

@@ -19,7 +19,8 @@ from pymongo.read_concern import ReadConcern
 
 from collector.rollups import cells, partials
 from collector.rollups.cells import Cell, Kind
-from collector.rollups.tiers import BucketTier, Segment, Tier, ceil, floor, segments
+from collector.rollups.partials import CELLS_FIELDS, TOTALS_FIELDS
+from collector.rollups.tiers import EPOCH, BucketTier, Segment, Tier, ceil, floor, segments
 from collector.storage import Storage
 
 SNAPSHOT = ReadConcern("snapshot")
@@ -92,12 +93,16 @@ async def _pieces(
         query = {"tenant": tenant, "kind": kind, **_between("start", a, b)}
         async for doc in storage.buckets[tier].find(query, session=session):
             found.append(Piece(doc["model"], doc["start"], doc["cell"]))
-    if core[0] is None or core[1] is None or core[0] < core[1]:
-        unfolded = storage.partials.find(
-            {"tenant": tenant, "kind": kind}, {"cells": 1}, session=session
-        )
-        async for partial in unfolded:
-            for entry in partial["cells"]:
+    mine = {"tenant": tenant, "kind": kind}
+    if buckets == [("total", None, None)]:
+        # All time, per model: each partial's totals will do (a backfill's partial has a
+        # cell per event; its totals one per model).
+        async for partial in storage.partials.find(mine, TOTALS_FIELDS, session=session):
+            for entry in partials.totals_of(partial):
+                found.append(Piece(entry["model"], EPOCH, entry["cell"]))
+    elif core[0] is None or core[1] is None or core[0] < core[1]:
+        async for partial in storage.partials.find(mine, CELLS_FIELDS, session=session):
+            for entry in partials.cells_of(partial):
                 t = entry["start"]
                 # What raw events answer, partials must not answer again.
                 if _within(t, core) and not any(_within(t, span) for span in raw):
