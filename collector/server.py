@@ -55,7 +55,7 @@ from collector.otlp.service import OtlpIngest
 from collector.pipeline import Admission
 from collector.price_overrides import PriceOverrides
 from collector.ratelimit import Limits
-from collector.rollups.fold import run_rollups
+from collector.rollups.fold import Pace, run_rollups
 from collector.servicers import (
     AlertServicer,
     AuthServicer,
@@ -205,7 +205,10 @@ def background_jobs(settings: Settings, storage: Storage) -> JobRunner:
         "rollups",
         settings.rollup_interval_s,
         functools.partial(
-            run_rollups, storage, minute_retention_days=settings.rollup_retention_days
+            run_rollups,
+            storage,
+            minute_retention_days=settings.rollup_retention_days,
+            pace=Pace(),  # one for every run: how large a round the database can take
         ),
     )
     # Webhook retries wait within a run for at most half an interval; later ones, next run.

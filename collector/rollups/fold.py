@@ -10,10 +10,11 @@ leaves either the cells or their effect, never both: an aborted round changes no
 two rounds that read the same partial conflict on deleting or rewriting it, so one of them
 aborts and retries.
 
-Rounds are short because the embedded database serves everyone else while it works for us:
-a round writes at most `writes` bucket documents, fewer when rounds run slow, and the job
-pauses after each round for a share of its length, so that ingest and dashboards get through
-between them. Figures: README (Benchmark) and the measurements quoted below.
+Rounds are short because the embedded database serves everyone else while it works for us
+(one process, one interpreter: our work slows theirs): a round writes at most `writes` bucket
+documents, fewer when rounds run slow (Pace), and the job rests after each round as long as
+it took, so that ingest and dashboards get through between them. Figures: the measurements
+quoted below, and README (Benchmark).
 """
 
 from __future__ import annotations
@@ -39,18 +40,18 @@ from collector.storage import Document, Storage
 
 log = logging.getLogger(__name__)
 ROUND = 200  # partials per transaction at most
-# Bucket documents one round writes at most. Measured on the embedded database (2 cores
-# shared with other work): a bucket costs 1.5-2.5 ms to read and insert, 2.5-4 ms to read and
-# replace; 300 make a round of 0.3-0.8 s with its partials and its commit, well inside the
-# 1.5 s every request gets, since a request waits at most for the round under way.
-WRITES = 300
+# Bucket documents one round writes at most. Measured on the embedded database, 2 cores shared
+# with other work (load 9): a bucket costs 1.5-2.5 ms to read and insert, 2.5-4 ms to read
+# and replace; rounds of 300 took 0.3-0.8 s and now and then 2 s, and an ingest transaction
+# of 500 events running beside one (0.4-0.8 s alone) then outlasted its 1.5 s.
+WRITES = 200
 MIN_WRITES = 40
 # A round that takes longer than this makes the next ones smaller (the machine is busy);
-# quicker ones let them grow back, up to `writes`.
-ROUND_TARGET_S = 0.5
-# After each round the job waits this share of the round's length: the database then serves
-# only others, and ingest, which waits behind a round at most, gets its turn.
-PAUSE_SHARE = 0.5
+# quicker ones let them grow back, up to WRITES.
+ROUND_TARGET_S = 0.25
+# After each round the job rests as long as the round took: it holds the database at most
+# half the time, and a request overlaps at most one short round.
+PAUSE_SHARE = 1.0
 # One run stops starting rounds after this long and leaves the rest to the next run.
 RUN_BUDGET_S = 20.0
 FOLD_ATTEMPTS = 20
@@ -169,7 +170,8 @@ async def _fold_round(
             await _merge_into(storage.buckets[tier], session, buckets)
     recent: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for partial in plan.whole:
-        recent.setdefault((partial["tenant"], partial["kind"]), []).extend(partial["recent"])
+        owner = (partial["tenant"], partial["kind"])
+        recent.setdefault(owner, []).extend(partials.recent_of(partial))
     for (tenant, kind), entries in recent.items():
         await _merge_recent(storage, session, tenant, kind, entries)
     for ids in _chunks([p["_id"] for p in plan.whole]):
@@ -178,7 +180,7 @@ async def _fold_round(
         partial, rest = plan.part
         await storage.partials.update_one(
             {"_id": partial["_id"]},
-            {"$set": partials.packed(rest), "$unset": {"cells": ""}},
+            {"$set": partials.packed(rest), "$unset": {"cells": ""}},  # an older one: packed now
             session=session,
         )
     return plan.used, len(plan.whole)
@@ -237,17 +239,26 @@ async def _merge_recent(
 
 @dataclass
 class Pace:
-    """How large the rounds are and how long the job rests between them."""
+    """How large rounds are and how long the job rests between them. Rounds that take longer
+    than `target_s` make the next ones smaller, quicker ones let them grow back up to `most`
+    writes; the job keeps one Pace from run to run, so each run starts at the size the last
+    one found the database could take."""
 
-    writes: int = WRITES
+    most: int = WRITES
     target_s: float = ROUND_TARGET_S
     pause_share: float = PAUSE_SHARE
+    writes: int = field(init=False)  # the next round's bound
 
-    def after(self, elapsed_s: float, limit: int) -> int:
-        """The write bound of the next round, after one of `limit` that took `elapsed_s`."""
+    def __post_init__(self) -> None:
+        self.writes = self.most
+
+    def after(self, elapsed_s: float) -> float:
+        """Learn from a round that took `elapsed_s`; returns how long to rest now."""
         if elapsed_s > self.target_s:
-            return max(MIN_WRITES, int(limit * self.target_s / elapsed_s))
-        return min(self.writes, max(limit + 1, int(limit * 1.25)))
+            self.writes = max(MIN_WRITES, int(self.writes * self.target_s / elapsed_s))
+        else:
+            self.writes = min(self.most, max(self.writes + 1, int(self.writes * 1.25)))
+        return elapsed_s * self.pause_share
 
 
 async def fold_partials(
@@ -267,8 +278,7 @@ async def fold_partials(
     pace = pace or Pace()
     total = 0
     rounds = 0
-    elapsed = 0.0
-    writes = pace.writes
+    rest_s = 0.0
     stop_at = None if budget_s is None else time.monotonic() + budget_s
     minutes_from = None
     if minute_retention_days:
@@ -279,10 +289,10 @@ async def fold_partials(
         and (max_rounds is None or rounds < max_rounds)
         and (stop_at is None or time.monotonic() < stop_at)
     ):
-        if rounds and pace.pause_share:
-            await asyncio.sleep(elapsed * pace.pause_share)
+        await asyncio.sleep(rest_s)
         rounds += 1
         started = time.monotonic()
+        writes = pace.writes
         # A second runner (a lost lease) conflicts on the same partials: take turns. Partials
         # written after the listing wait for the next run.
         used, folded = await storage.transaction(
@@ -297,8 +307,8 @@ async def fold_partials(
             attempts=FOLD_ATTEMPTS,
         )
         elapsed = time.monotonic() - started
-        log.debug("rollups: round of %d writes at most took %.3f s", writes, elapsed)
-        writes = pace.after(elapsed, writes)
+        log.debug("rollups: a round of %d writes at most took %.3f s", writes, elapsed)
+        rest_s = pace.after(elapsed)
         del queue[:used]
         total += folded
     if total:
@@ -306,9 +316,12 @@ async def fold_partials(
     return total
 
 
-async def run_rollups(storage: Storage, *, minute_retention_days: float) -> dict[str, int]:
-    """The scheduled job: fold what there is; the run record keeps how much."""
+async def run_rollups(
+    storage: Storage, *, minute_retention_days: float, pace: Pace | None = None
+) -> dict[str, int]:
+    """The scheduled job: fold what there is; the run record keeps how much. The scheduler
+    passes the same `pace` to every run."""
     folded = await fold_partials(
-        storage, budget_s=RUN_BUDGET_S, minute_retention_days=minute_retention_days
+        storage, budget_s=RUN_BUDGET_S, minute_retention_days=minute_retention_days, pace=pace
     )
     return {"folded": folded}

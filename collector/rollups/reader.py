@@ -19,7 +19,7 @@ from pymongo.read_concern import ReadConcern
 
 from collector.rollups import cells, partials
 from collector.rollups.cells import Cell, Kind
-from collector.rollups.partials import CELLS_FIELDS, TOTALS_FIELDS
+from collector.rollups.partials import CELLS_FIELDS, RECENT_FIELDS, TOTALS_FIELDS
 from collector.rollups.tiers import EPOCH, BucketTier, Segment, Tier, ceil, floor, segments
 from collector.storage import Storage
 
@@ -146,9 +146,9 @@ async def read_recent(storage: Storage, tenant: str) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []
         async for doc in storage.recent.find({"tenant": tenant}, session=session):
             entries.extend(doc["entries"])
-        query = storage.partials.find({"tenant": tenant}, {"recent": 1}, session=session)
+        query = storage.partials.find({"tenant": tenant}, RECENT_FIELDS, session=session)
         async for partial in query:
-            entries.extend(partial["recent"])
+            entries.extend(partials.recent_of(partial))
         return partials.newest(entries)
 
     return await storage.transaction(read, read_concern=SNAPSHOT)
