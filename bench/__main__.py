@@ -95,6 +95,14 @@ def parser() -> argparse.ArgumentParser:
         help="events in its history at the second timing (env BENCH_DASHBOARD_LARGE)",
     )
     p.add_argument(
+        "--dashboard-in-flight",
+        type=int,
+        default=_env_int("BENCH_DASHBOARD_IN_FLIGHT", 1),
+        help="REST requests in flight while the dashboard tenant's history is imported; 1 is "
+        "one batch after the other, as issue 16's importer sent them "
+        "(env BENCH_DASHBOARD_IN_FLIGHT)",
+    )
+    p.add_argument(
         "--dashboard-calls",
         type=int,
         default=_env_int("BENCH_DASHBOARD_CALLS", 20),
@@ -114,6 +122,13 @@ def parser() -> argparse.ArgumentParser:
         default=float(os.environ.get("BENCH_TIMEOUT_S", 540)),
         help="give up (and fail) when the measurements take longer, in seconds; keeps "
         "`make bench` within 10 minutes (env BENCH_TIMEOUT_S)",
+    )
+    p.add_argument(
+        "--only",
+        choices=["dashboards"],
+        help="run one part alone: `dashboards` imports and times the dashboard history only, "
+        "and updates the dashboard figures of an existing results.json (the others are kept, "
+        "from the run that wrote them)",
     )
     p.add_argument(
         "--out",
@@ -195,7 +210,7 @@ async def measure(
                     run_id,
                     (args.dashboard_small, args.dashboard_large),
                     batch_size=args.batch_size,
-                    in_flight=args.in_flight,
+                    in_flight=args.dashboard_in_flight,
                     calls=args.dashboard_calls,
                     fold_stall_s=args.fold_stall,
                     budget_s=args.timeout - (time.perf_counter() - started) - TIMEOUT_MARGIN_S,
@@ -207,7 +222,64 @@ async def measure(
     return phases, dashboard_run
 
 
+async def measure_dashboards(
+    args: argparse.Namespace, workdir: pathlib.Path
+) -> dashboards.DashboardRun:
+    """The dashboard part alone, on a stack of its own."""
+    started = time.perf_counter()
+    async with running_stack(workdir) as stack:
+        say(f"stack up: gRPC {stack.grpc_target}, REST {stack.http_url}")
+        dashboard_run = dashboards.DashboardRun()
+
+        async def work() -> None:
+            nonlocal dashboard_run
+            dashboard_run = await dashboards.measure(
+                stack,
+                secrets.token_hex(4),
+                (args.dashboard_small, args.dashboard_large),
+                batch_size=args.batch_size,
+                in_flight=args.dashboard_in_flight,
+                calls=args.dashboard_calls,
+                fold_stall_s=args.fold_stall,
+                budget_s=args.timeout - (time.perf_counter() - started) - TIMEOUT_MARGIN_S,
+                say=say,
+            )
+
+        await until_first(work(), stack.watch(), args.timeout)
+        say("stopping the stack")
+    return dashboard_run
+
+
+def run_dashboards(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="aegis-bench-") as workdir:
+        try:
+            dashboard_run = asyncio.run(measure_dashboards(args, pathlib.Path(workdir)))
+        except Exception:
+            show_logs(pathlib.Path(workdir))
+            raise
+    path = args.out / "results.json"
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = report.with_dashboards(
+        report.read(path), dashboard_run, _settings(args), time.perf_counter() - started
+    )
+    report.write(data, path)
+    report.print_table(data)
+    say(f"wrote the dashboard figures into {path}")
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "dashboard_sizes": [args.dashboard_small, args.dashboard_large],
+        "dashboard_calls": args.dashboard_calls,
+        "dashboard_in_flight": args.dashboard_in_flight,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.only == "dashboards":
+        return run_dashboards(args)
     started = time.perf_counter()
     say(f"{args.events} events per mode in {args.rounds} rounds, batches of {args.batch_size}")
     hot = hot_path.measure(args.batch_size)
@@ -225,8 +297,7 @@ def run(args: argparse.Namespace) -> int:
         "in_flight": args.in_flight,
         "rest_in_flight": args.rest_in_flight,
         "grpc_client": args.grpc_client,
-        "dashboard_sizes": [args.dashboard_small, args.dashboard_large],
-        "dashboard_calls": args.dashboard_calls,
+        **_settings(args),
         "write_concern": {"w": "majority", "j": True},
         "database": "SecantusDB, started by collector.embedded as the stack starts it",
     }
@@ -242,7 +313,8 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     cli = parser()
     args = cli.parse_args(argv)
-    if min(args.events, args.rounds, args.batch_size, args.in_flight, args.rest_in_flight) < 1:
+    counts = (args.events, args.rounds, args.batch_size, args.in_flight, args.rest_in_flight)
+    if min(*counts, args.dashboard_in_flight) < 1:
         cli.error("--events, --rounds, --batch-size and the in-flight counts must be >= 1")
     if not 2 <= args.dashboard_small < args.dashboard_large or args.dashboard_calls < 1:
         cli.error("need 2 <= --dashboard-small < --dashboard-large and --dashboard-calls >= 1")

@@ -1,13 +1,15 @@
 """Dashboard read times as one tenant's history grows from a small size to a large one.
 
 A tenant of its own gets `small` events, then more up to `large`: half ML, half LLM, spread
-over 30 days and 20 models (10 of each kind). They go straight into the database, which is
-faster than through the collector, but as the collector writes them: each batch's documents
-(bench.events.to_document) and its partial (collector.rollups.partials.partial_of) in one
-transaction (Storage.insert_new), batches of the ingest rounds' size, several in flight. The
-collector's own rollup job folds them; the bench only waits until it has, so the figures
-include whatever the job leaves behind. Then each endpoint is called over REST with a bearer
-token of a client of that tenant: one warm-up call, then `calls` timed ones; the median counts.
+over 30 days and 20 models (10 of each kind). They are imported as a user imports history:
+through REST (`POST /ingest/ml|llm`), batches of the ingest rounds' size, oldest first,
+`in_flight` requests at a time (1: one batch after the other, as issue 16's importer did),
+while the collector's own rollup job folds them and the overview is read every 2 s, as a
+dashboard left open does. A 429 is retried after its Retry-After, and counted; so is any
+other refusal (a 503 says the database could not be reached: it should never happen here).
+The bench then waits until the job has folded everything, so the figures include whatever
+the job leaves behind, and calls each endpoint over REST with a bearer token of a client of
+that tenant: one warm-up call, then `calls` timed ones; the median counts.
 
 When the job falls behind the bench still times the dashboards, as a user would meet them:
 the wait gives up once the job has folded nothing for `fold_stall_s`, a call that has not
@@ -18,9 +20,10 @@ gets fewer calls (CALLS_BUDGET_S), so that `make bench` ends in time either way.
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
-import functools
 import itertools
+import json
 import math
 import statistics
 import time
@@ -31,10 +34,9 @@ from typing import Any
 import httpx
 from pymongo.errors import NetworkTimeout, PyMongoError
 
-from bench.events import Event, in_batches, llm_event, seed_ml_event, to_document
-from bench.stack import DATABASE_NAME, Credentials, Stack, create_tenant_client, issue_token
+from bench.events import Event, in_batches, llm_event, seed_ml_event, to_json
+from bench.stack import DATABASE_NAME, Stack, create_tenant_client, issue_token
 from collector.rollups.cells import Kind
-from collector.rollups.partials import partial_of
 from collector.storage import Storage, open_storage
 
 DAYS = 30
@@ -42,7 +44,8 @@ MODELS_PER_KIND = 10
 METRICS_RANGE_DAYS = 365
 POLL_S = 0.5
 CALL_TIMEOUT_S = 10.0
-SEED_TIMEOUT_MS = 120_000
+OBSERVER_TIMEOUT_MS = 30_000  # the bench's own look at the database: counting partials
+OVERVIEW_EVERY_S = 2.0  # a dashboard left open while the history is imported
 CALLS_BUDGET_S = 20.0  # per endpoint and size, once at least one call has been timed
 # A fraction in (0, 1) whose multiples modulo 1 spread evenly: any prefix of the events
 # covers the 30 days about uniformly, so the small and the large history look alike.
@@ -72,12 +75,32 @@ class Totals:
 
 
 @dataclass
+class Answers:
+    """The HTTP statuses one kind of call got during an import, and the slowest call."""
+
+    statuses: collections.Counter[int] = field(default_factory=collections.Counter)
+    slowest_s: float = 0.0
+
+    def record(self, status: int, took_s: float) -> None:
+        self.statuses[status] += 1
+        self.slowest_s = max(self.slowest_s, took_s)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "slowest_s": round(self.slowest_s, 2),
+        }
+
+
+@dataclass
 class SizeResult:
     events: int  # in the tenant's history
-    added: int  # of them, stored for this size
-    seed_s: float  # writing the added events and their partials
-    fold_wait_s: float  # from the last write until the rollup job had folded them all
+    added: int  # of them, imported for this size
+    seed_s: float  # importing the added events through REST
+    fold_wait_s: float  # from the last batch's answer until the rollup job had folded them all
     partials_left: int  # not folded when the wait gave up (0: all folded)
+    ingest: Answers = field(default_factory=Answers)  # every POST of the import, retries too
+    overview_polls: Answers = field(default_factory=Answers)  # GET /dashboard/overview meanwhile
     call_ms: dict[str, list[float]] = field(default_factory=dict)  # endpoint: timed calls
     failed: dict[str, int] = field(default_factory=dict)  # endpoint: calls not answered 200
 
@@ -91,6 +114,8 @@ class SizeResult:
             "seed_events_per_s": round(self.added / self.seed_s) if self.seed_s else None,
             "fold_wait_s": round(self.fold_wait_s, 1),
             "partials_left": self.partials_left,
+            "ingest": self.ingest.as_dict(),
+            "overview_polls": self.overview_polls.as_dict(),
             "median_ms": {e: round(self.median_ms(e), 1) for e in self.call_ms},
             "call_ms": {e: [round(ms, 1) for ms in calls] for e, calls in self.call_ms.items()},
             "failed_calls": self.failed,
@@ -134,29 +159,60 @@ def _time(event: Event) -> dt.datetime:
     return moment
 
 
-async def seed(
-    storage: Storage,
-    who: Credentials,
-    batches: Sequence[tuple[Kind, Sequence[Event]]],
+class ImportRefused(RuntimeError):
+    """The collector refused a batch with something other than "busy, retry later"."""
+
+
+def request_bodies(batches: Sequence[tuple[Kind, Sequence[Event]]]) -> list[tuple[Kind, bytes]]:
+    """Encoded before the clock starts, as the ingest rounds' bodies are."""
+    return [(kind, json.dumps({"events": [to_json(e) for e in b]}).encode()) for kind, b in batches]
+
+
+async def _post(http: httpx.AsyncClient, kind: Kind, body: bytes, answers: Answers) -> None:
+    """One batch until it is stored: a 429 or 503 is retried after its Retry-After."""
+    while True:
+        started = time.perf_counter()
+        reply = await http.post(
+            f"/ingest/{kind}", content=body, headers={"Content-Type": "application/json"}
+        )
+        answers.record(reply.status_code, time.perf_counter() - started)
+        if reply.status_code == 200:
+            if reply.json()["rejected"]:
+                raise ImportRefused(f"POST /ingest/{kind}: {reply.text[:300]}")
+            return
+        if reply.status_code not in (429, 503):
+            raise ImportRefused(f"POST /ingest/{kind}: {reply.status_code} {reply.text[:300]}")
+        await asyncio.sleep(float(reply.headers.get("retry-after", 1)))
+
+
+async def backfill(
+    http: httpx.AsyncClient,
+    bodies: Sequence[tuple[Kind, bytes]],
     in_flight: int,
-    now: dt.datetime,
+    result: SizeResult,
 ) -> None:
-    """Write each batch as the collector does: new documents plus their partial, one
-    transaction per batch. Documents are made in the writers, overlapping the database."""
-    pending = list(reversed(batches))
+    """Import the batches in order, `in_flight` at a time, reading the overview meanwhile."""
+    pending = list(reversed(bodies))
 
-    async def writer() -> None:
+    async def importer() -> None:
         while pending:
-            kind, events = pending.pop()
-            docs = [to_document(e, who.tenant, who.client_id, now, kind) for e in events]
-            summary: Callable[[list[Event]], Event] = functools.partial(
-                partial_of, who.tenant, kind
-            )
-            outcome = await storage.insert_new(storage.events(kind), docs, summary)
-            if outcome.inserted != len(docs):
-                raise DashboardWrong(f"seeding stored {outcome.inserted} of {len(docs)} events")
+            kind, body = pending.pop()
+            await _post(http, kind, body, result.ingest)
 
-    await asyncio.gather(*(writer() for _ in range(in_flight)))
+    async def dashboard_left_open() -> None:
+        while True:
+            started = time.perf_counter()
+            reply = await _call(http, "/dashboard/overview", {})
+            took = time.perf_counter() - started
+            result.overview_polls.record(0 if reply is None else reply.status_code, took)
+            await asyncio.sleep(OVERVIEW_EVERY_S)
+
+    polling = asyncio.ensure_future(dashboard_left_open())
+    try:
+        await asyncio.gather(*(importer() for _ in range(in_flight)))
+    finally:
+        polling.cancel()
+        await asyncio.gather(polling, return_exceptions=True)
 
 
 async def until_folded(storage: Storage, stall_s: float) -> int:
@@ -266,7 +322,7 @@ async def measure(
         run.error = (
             f"{run.doing}: stopped after {budget_s:.0f} s, the time left of the bench's --timeout"
         )
-    except (PyMongoError, httpx.HTTPError, DashboardWrong) as exc:
+    except (PyMongoError, httpx.HTTPError, DashboardWrong, ImportRefused) as exc:
         run.error = f"{run.doing}: {type(exc).__name__}: {exc}"
     if run.error:
         say(f"dashboards: measured {len(run.sizes)} of {len(sizes)} sizes; {run.error}")
@@ -293,28 +349,31 @@ async def _grow(
     params = {"overview": {}, "llm_metrics": dates, "ml_metrics": dates}
     totals = Totals()
     async with (
-        # A bulk loader, not the collector's request path: no 1.5 s limit per operation.
-        open_storage(stack.mongodb_url, DATABASE_NAME, 5000, SEED_TIMEOUT_MS) as storage,
+        # The bench's own look at the database, to see when the job has folded everything.
+        open_storage(stack.mongodb_url, DATABASE_NAME, 5000, OBSERVER_TIMEOUT_MS) as storage,
         httpx.AsyncClient(base_url=stack.http_url, timeout=60) as http,
     ):
         http.headers["Authorization"] = f"Bearer {await issue_token(http, who)}"
         stored = 0
         for size in sizes:
-            run.doing = f"storing events {stored}..{size}"
+            run.doing = f"importing events {stored}..{size}"
             batches = history_batches(f"dash-{run_id}", stored, size, now, batch_size, totals)
+            bodies = request_bodies(batches)
+            result = SizeResult(size, size - stored, 0.0, 0.0, 0)
             started = time.perf_counter()
-            await seed(storage, who, batches, in_flight, now)
+            await backfill(http, bodies, in_flight, result)
             seeded = time.perf_counter()
+            result.seed_s = seeded - started
             say(
-                f"dashboards: {size - stored} events stored, {size} in all "
-                f"({(size - stored) / (seeded - started):.0f} events/s); "
-                "waiting for the rollup job to fold them"
+                f"dashboards: {size - stored} events imported through REST, {size} in all "
+                f"({(size - stored) / result.seed_s:.0f} events/s; ingest answers "
+                f"{dict(result.ingest.statuses)}, overview polls "
+                f"{dict(result.overview_polls.statuses)}); waiting for the rollup job to fold them"
             )
             run.doing = f"waiting for the rollup job to fold {size} events"
-            left = await until_folded(storage, fold_stall_s)
-            result = SizeResult(
-                size, size - stored, seeded - started, time.perf_counter() - seeded, left
-            )
+            result.partials_left = await until_folded(storage, fold_stall_s)
+            result.fold_wait_s = time.perf_counter() - seeded
+            left = result.partials_left
             if left:
                 say(
                     f"dashboards: WARNING the rollup job folded none of the {left} partials "

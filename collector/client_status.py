@@ -24,7 +24,7 @@ import pymongo
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
-from collector.errors import Unauthenticated, Unavailable
+from collector.errors import Unauthenticated, Unavailable, from_exception
 from collector.tokens import Principal
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,9 @@ class ClientStatusCache:
         try:
             with pymongo.timeout(FETCH_TIMEOUT_S):
                 doc = await self._users.find_one({"client_id": client_id}, STATUS_FIELDS)
-        except PyMongoError:
-            raise Unavailable("database unavailable, retry later", retry_after=1.0) from None
+        except PyMongoError as exc:
+            # Busy (it timed out) or down, as every request says it (collector.errors).
+            raise from_exception(exc) or Unavailable("database unavailable, retry later") from None
         status = ClientStatus.from_doc(doc)
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()

@@ -6,8 +6,14 @@ turns those into HTTP statuses. Nothing else decides a status code.
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+
 import grpc
 from pymongo import errors as mongo_errors
+
+log = logging.getLogger(__name__)
 
 
 class AegisError(Exception):
@@ -56,17 +62,88 @@ class Unavailable(AegisError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class DatabaseBusy(ResourceExhausted):
+    """The database did not answer within the request's time limit: it is busy (or frozen),
+    not down. RESOURCE_EXHAUSTED (HTTP 429) with a Retry-After, like any other overload."""
+
+
+# A request that timed out on the database waited out its whole limit (1.5 s by default),
+# so the database was busy for at least that long: ask for about as long again.
+BUSY_RETRY_AFTER_S = 2.0
+BUSY_WARNING_EVERY_S = 10.0  # the WARNING below at most this often; the rest are counted
+
+BusyListener = Callable[[], None]
+_busy_listeners: list[BusyListener] = []
+
+
+def on_database_busy(listener: BusyListener) -> Callable[[], None]:
+    """Call `listener` whenever a request is refused because the database did not answer in
+    time (collector.health turns NOT_SERVING); returns what unsubscribes it."""
+    _busy_listeners.append(listener)
+    return lambda: _busy_listeners.remove(listener)
+
+
+def database_busy(exc: BaseException) -> bool:
+    """Whether a PyMongo error means "too slow" rather than "cannot be reached": an operation
+    timeout (timeoutMS, pymongo.timeout, a socket read that timed out) on a database we
+    are connected to. Failing to select a server at all, or a refused connection, is down."""
+    return (
+        isinstance(exc, mongo_errors.PyMongoError)
+        and exc.timeout
+        and not isinstance(exc, mongo_errors.ServerSelectionTimeoutError)
+    )
+
+
+class _BusyWarnings:
+    """One WARNING per BUSY_WARNING_EVERY_S at most; the others are counted into the next."""
+
+    def __init__(self) -> None:
+        self._last = -BUSY_WARNING_EVERY_S
+        self._unsaid = 0
+
+    def say(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._last < BUSY_WARNING_EVERY_S:
+            self._unsaid += 1
+            return
+        more = f" ({self._unsaid} more since the last warning)" if self._unsaid else ""
+        # The exception names the operation's limit and the server's address, nothing secret.
+        log.warning(
+            "database busy: a request's operation did not finish within its time limit "
+            "(%s: %.200s); answered RESOURCE_EXHAUSTED, retry after %.0f s%s",
+            type(exc).__name__,
+            exc,
+            BUSY_RETRY_AFTER_S,
+            more,
+        )
+        self._last, self._unsaid = now, 0
+
+
+_busy_warnings = _BusyWarnings()
+
+
+def _refused_busy(exc: BaseException) -> DatabaseBusy:
+    _busy_warnings.say(exc)
+    for listener in list(_busy_listeners):
+        listener()
+    return DatabaseBusy(
+        "database busy: it did not answer in time; retry later", retry_after=BUSY_RETRY_AFTER_S
+    )
+
+
 def from_exception(exc: BaseException) -> AegisError | None:
-    """Our error for an exception we know how to describe; None for a real bug."""
+    """Our error for an exception we know how to describe; None for a real bug. A database
+    operation that timed out is logged (a WARNING, at most every BUSY_WARNING_EVERY_S) and
+    reported to the on_database_busy listeners: the request is refused because of it."""
     if isinstance(exc, AegisError):
         return exc
-    # ConnectionFailure covers ServerSelectionTimeoutError, AutoReconnect, NetworkTimeout.
+    # PyMongo's operation timeout (timeoutMS, Storage.request_deadline) ran out: the
+    # database is busy, or frozen. It may have done the work; the retry finds it (duplicates).
+    if database_busy(exc):
+        return _refused_busy(exc)
+    # ConnectionFailure covers ServerSelectionTimeoutError and AutoReconnect: not reachable.
     if isinstance(exc, mongo_errors.ConnectionFailure):
         return Unavailable("database unavailable, retry later", retry_after=1.0)
-    # PyMongo's operation timeout (timeoutMS, Storage.request_deadline) ran out: frozen
-    # or overloaded. It may have done the work; the retry finds it (duplicates).
-    if isinstance(exc, mongo_errors.PyMongoError) and exc.timeout:
-        return Unavailable("database did not answer in time, retry later", retry_after=1.0)
     if isinstance(exc, mongo_errors.PyMongoError) and exc.has_error_label("RetryableWriteError"):
         return Unavailable("database write interrupted, retry later", retry_after=1.0)
     # A clash with another transaction that outlasted Storage.transaction's attempts (e.g. one

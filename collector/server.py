@@ -58,7 +58,7 @@ from collector.pipeline import Admission
 from collector.ports import PortUnavailable, bind_problem, check_free, unavailable
 from collector.price_overrides import PriceOverrides
 from collector.ratelimit import Limits
-from collector.rollups.fold import run_rollups
+from collector.rollups.fold import Pace, run_rollups
 from collector.servicers import (
     AlertServicer,
     AuthServicer,
@@ -226,7 +226,10 @@ def background_jobs(settings: Settings, storage: Storage, deliverer: Deliverer) 
         "rollups",
         settings.rollup_interval_s,
         functools.partial(
-            run_rollups, storage, minute_retention_days=settings.rollup_retention_days
+            run_rollups,
+            storage,
+            minute_retention_days=settings.rollup_retention_days,
+            pace=Pace(),  # one for every run: how large a round the database can take
         ),
     )
     runner.add(

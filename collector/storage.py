@@ -22,7 +22,7 @@ from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, 
 from pymongo.read_concern import ReadConcern
 
 from collector.abandoned_sessions import AbandonedSessions
-from collector.errors import Unavailable
+from collector.errors import Unavailable, database_busy
 from collector.session_ledger import SessionLedger, take_over
 
 log = logging.getLogger(__name__)
@@ -172,20 +172,23 @@ class Storage:
 
     @property
     def available(self) -> bool:
-        """Whether the last probe was answered. While not, writes fail fast with UNAVAILABLE
-        instead of each waiting out the server-selection timeout."""
+        """Whether the last probe reached the database. While not, writes fail fast with
+        UNAVAILABLE instead of each waiting out the server-selection timeout."""
         return self._available
 
     async def probe(self, timeout_s: float) -> bool:
-        """Ping the database (the health monitor does, periodically); remember and return
-        whether it answered within timeout_s."""
+        """Ping the database (the health monitor does, periodically); return whether it
+        answered within timeout_s. A ping that timed out on a database we are connected to
+        leaves it `available`: busy is not down (requests still try, and are told to retry
+        later if they time out too)."""
         try:
             with pymongo.timeout(timeout_s):
                 await self.client.admin.command("ping")
-            self._available = True
-        except PyMongoError:
-            self._available = False
-        return self._available
+        except PyMongoError as exc:
+            self._available = database_busy(exc)
+            return False
+        self._available = True
+        return True
 
     async def transaction(
         self,

@@ -1,7 +1,9 @@
 """A database that hangs instead of dying: frozen with SIGSTOP, connections open, nothing
-answered. Requests end UNAVAILABLE within their operation timeout (MONGODB_REQUEST_TIMEOUT_MS,
-1.5 s), health goes NOT_SERVING, and everything recovers by itself after SIGCONT. A write whose
-acknowledgement was lost after it landed is counted as duplicates when the client retries.
+answered. From outside it is a database too busy to answer, not one that is down: requests end
+RESOURCE_EXHAUSTED (HTTP 429, with Retry-After) within their operation timeout
+(MONGODB_REQUEST_TIMEOUT_MS, 1.5 s), health goes NOT_SERVING as soon as a request has timed
+out, and everything recovers by itself after SIGCONT. A write whose acknowledgement was lost
+after it landed is counted as duplicates when the client retries.
 
 The "within 2 s / 3 s" bounds are the issue's acceptance numbers, asserted generously as
 upper bounds; the measured times are printed (`pytest -s`).
@@ -86,7 +88,7 @@ def stack(tmp_path: pathlib.Path) -> Iterator[tuple[Backend, str]]:
         backend.stop()
 
 
-def test_frozen_database_answers_503_fast_goes_not_serving_and_recovers(
+def test_frozen_database_answers_429_fast_goes_not_serving_and_recovers(
     stack: tuple[Backend, str],
 ) -> None:
     backend, rest_url = stack
@@ -102,13 +104,15 @@ def test_frozen_database_answers_503_fast_goes_not_serving_and_recovers(
                 body["events"][0]["event_id"] = "during"
                 reply = http.post("/ingest/ml", json=body)
                 rest_s = time.monotonic() - frozen_at
-                assert reply.status_code == 503, reply.text
+                assert reply.status_code == 429, reply.text
+                assert reply.json()["message"].startswith("database busy")
                 assert int(reply.headers["retry-after"]) >= 1
                 wait_until(lambda: health.first(NOT_SERVING, frozen_at) is not None, 10, "down")
                 not_serving_at = health.first(NOT_SERVING, frozen_at)
                 assert not_serving_at is not None
                 dashboard = http.get("/dashboard/overview")
-                assert dashboard.status_code == 503, dashboard.text
+                assert dashboard.status_code == 429, dashboard.text
+                assert int(dashboard.headers["retry-after"]) >= 1
                 assert http.get("/health").status_code == 503
             thawed_at = time.monotonic()  # SIGCONT has been sent
             wait_until(lambda: health.first(SERVING, thawed_at) is not None, 30, "SERVING again")
@@ -119,14 +123,48 @@ def test_frozen_database_answers_503_fast_goes_not_serving_and_recovers(
     finally:
         health.close()
     print(
-        f"\nhung database: REST 503 after {rest_s:.2f} s; health NOT_SERVING after "
+        f"\nhung database: REST 429 after {rest_s:.2f} s; health NOT_SERVING after "
         f"{not_serving_at - frozen_at:.2f} s; SERVING again {serving_at - thawed_at:.2f} s "
         "after SIGCONT"
     )
-    assert rest_s < 2.0, f"REST took {rest_s:.2f} s to answer 503"
+    assert rest_s < 2.0, f"REST took {rest_s:.2f} s to answer 429"
     assert not_serving_at - frozen_at < 3.0
     # The write refused while frozen was never written; the retry after the thaw stored it.
     assert after.json()["accepted"] == 1
+
+
+def test_health_says_what_a_request_just_met(
+    tmp_path: pathlib.Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The background ping is made rare here (HEALTH_INTERVAL_S): only the request that timed
+    out can tell health, and the very next health check, REST and gRPC, must say it. A ping
+    that begins after the timeout and is answered in time makes it SERVING again."""
+    backend = Backend(tmp_path, HEALTH_INTERVAL_S="3600").start_collector()
+    gateway, http_port = start_gateway(backend.target, tmp_path / "gateway.log")
+    channel = grpc.insecure_channel(backend.target)
+    check = health_pb2_grpc.HealthStub(channel).Check
+    try:
+        headers = {"Authorization": f"Bearer {_token(backend.target)}"}
+        body = {"events": [{"model_type": "t", "model_id": "m", "event_id": "e1"}]}
+        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30) as http:
+            assert http.get("/health").json() == {"status": "ok"}
+            with backend.db.frozen():
+                reply = http.post("/ingest/ml", json=body, headers=headers)
+                assert reply.status_code == 429, reply.text
+                assert reply.headers["retry-after"] == "2"
+                assert http.get("/health").status_code == 503
+                status = check(health_pb2.HealthCheckRequest(service=""), timeout=10).status
+                assert status == NOT_SERVING
+            wait_until(lambda: http.get("/health").status_code == 200, 30, "ok once it answers")
+            assert check(health_pb2.HealthCheckRequest(service=""), timeout=10).status == SERVING
+            assert http.post("/ingest/ml", json=body, headers=headers).status_code == 200
+        # The children's stderr is ours: the collector said why, once, as a WARNING.
+        warnings = [line for line in capfd.readouterr().err.splitlines() if "WARNING" in line]
+        assert any("database busy: a request's operation did not finish" in w for w in warnings)
+    finally:
+        channel.close()
+        gateway.stop()
+        backend.stop()
 
 
 def test_a_write_that_landed_but_timed_out_is_a_duplicate_when_retried(
@@ -146,7 +184,8 @@ def test_a_write_that_landed_but_timed_out_is_a_duplicate_when_retried(
             with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30) as http:
                 proxy.lose_next_commit_reply()
                 lost = http.post("/ingest/ml", json=body, headers=headers)
-                assert lost.status_code == 503, lost.text
+                # The commit's reply never came: a timeout, so busy, not down.
+                assert lost.status_code == 429, lost.text
                 assert proxy.commits_lost == 1
                 # It landed all the same: the commit reached the database.
                 assert count_events(db.url, "ml", "default") == 5

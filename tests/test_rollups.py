@@ -35,7 +35,8 @@ from aegis.v1 import (
 )
 from collector.jobs.retention import apply_retention
 from collector.rollups import histogram
-from collector.rollups.fold import fold_partials
+from collector.rollups import partials as partial_docs
+from collector.rollups.fold import Pace, fold_partials
 from collector.storage import Storage, open_storage
 from tests.procs import ADMIN_ID, ADMIN_SECRET, Backend, wait_until
 
@@ -307,6 +308,11 @@ async def partials_left(storage: Storage) -> int:
     return await storage.partials.count_documents({})
 
 
+def roomy() -> Pace:
+    """Rounds as large as `limit` makes them, whatever they take."""
+    return Pace(most=100_000, target_s=math.inf, pause_share=0)
+
+
 # --- Tests ---------------------------------------------------------------------------------
 
 
@@ -322,7 +328,8 @@ async def test_dashboards_equal_brute_force_before_during_and_after_folding(
             assert api.send(kind, events).accepted == 150
     check_everything(api, backend.db.url)  # nothing folded: partials only
 
-    assert await fold(backend, storage, limit=3, max_rounds=1) == 3  # the rest not folded
+    # Three whole partials in one round (room for all their buckets); the rest not folded.
+    assert await fold(backend, storage, limit=3, max_rounds=1, pace=roomy()) == 3
     for kind in ("llm", "ml"):
         # Late events (old timestamps, into buckets that exist), and retries of stored ones.
         late = random_events(rng, kind, 60, days=3)
@@ -379,6 +386,67 @@ async def test_a_killed_collector_and_an_interrupted_job_count_everything_once(
         await apply_retention(storage, retention_days=0, rollup_retention_days=7)
         assert await storage.buckets["minute"].count_documents({}) == 0
         check_everything(api, backend.db.url)
+
+
+async def test_a_partial_larger_than_a_round_is_folded_in_parts_each_cell_once(
+    backend: Backend, api: Api, storage: Storage
+) -> None:
+    """A backfill's partial has a cell per event, each in its own hour: more buckets than one
+    short round may write. Each round folds some cells and keeps the rest in the partial, in
+    one transaction, so every answer between two rounds is still exact."""
+    rng = random.Random(21)
+    assert api.send("llm", random_events(rng, "llm", 300, days=20)).accepted == 300
+    # A partial as collectors before packing wrote it (`cells` a plain list): read and
+    # folded all the same.
+    old_style = random_events(rng, "ml", 120, days=20)
+    docs = [
+        {
+            "_id": f"default:{e['event_id']}",
+            "tenant": "default",
+            "event_id": e["event_id"],
+            "model_id": e["model"],
+            "model_type": f"type-of-{e['model']}",
+            "prediction_count": e["tokens"],
+            "timestamp": e["timestamp"],
+            **({"error": e["error"]} if e["error"] else {}),
+            **({"latency_ms": e["latency"]} if e["latency"] is not None else {}),
+        }
+        for e in old_style
+    ]
+
+    def unpacked(new: list[dict[str, Any]]) -> dict[str, Any]:
+        partial = partial_docs.partial_of("default", "ml", new)
+        cells, recent = partial_docs.cells_of(partial), partial_docs.recent_of(partial)
+        for packed in ("packed_cells", "packed_totals", "packed_recent"):
+            del partial[packed]
+        return {**partial, "cells": cells, "recent": recent}
+
+    await storage.insert_new(storage.ml_events, docs, unpacked)
+    check_everything(api, backend.db.url)
+
+    small = Pace(most=100, pause_share=0)
+    rounds = 0
+    while await partials_left(storage):
+        folded = await fold(backend, storage, max_rounds=1, pace=small)
+        rounds += 1
+        assert folded in (0, 1)
+        odd_start = BASE + dt.timedelta(days=2, hours=5, minutes=7, seconds=13)
+        for kind in ("llm", "ml"):  # between two rounds: all time, and a range with edges
+            check_metrics(api, backend.db.url, kind)
+            check_metrics(api, backend.db.url, kind, odd_start, BASE + dt.timedelta(days=11))
+    # 300 + 120 cells over 20 days need hundreds of buckets: far more than one round of 100.
+    assert rounds >= 4
+    check_everything(api, backend.db.url)
+
+    # Two runners at once on partials that take several rounds each: still once.
+    for kind in ("llm", "ml"):
+        assert api.send(kind, random_events(rng, kind, 200, days=20)).accepted == 200
+    results = await asyncio.gather(
+        fold(backend, storage, pace=small), fold(backend, storage, pace=small)
+    )
+    assert sum(results) == 2
+    assert await partials_left(storage) == 0
+    check_everything(api, backend.db.url)
 
 
 def test_the_scheduled_job_folds_on_its_own(tmp_path: pathlib.Path) -> None:

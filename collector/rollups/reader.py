@@ -27,6 +27,7 @@ from pymongo.read_concern import ReadConcern
 from collector.rollups import cells, partials
 from collector.rollups.cells import Cell, Kind
 from collector.rollups.fold import bucket_id
+from collector.rollups.partials import CELLS_FIELDS, RECENT_FIELDS, TOTALS_FIELDS
 from collector.rollups.tiers import EPOCH, BucketTier, Segment, Tier, ceil, floor, segments
 from collector.storage import Storage
 
@@ -101,12 +102,16 @@ async def _pieces(
         query = {"tenant": tenant, "kind": kind, **_between("start", a, b)}
         async for doc in storage.buckets[tier].find(query, session=session):
             found.append(Piece(doc["model"], doc["start"], doc["cell"]))
-    if core[0] is None or core[1] is None or core[0] < core[1]:
-        unfolded = storage.partials.find(
-            {"tenant": tenant, "kind": kind}, {"cells": 1}, session=session
-        )
-        async for partial in unfolded:
-            for entry in partial["cells"]:
+    mine = {"tenant": tenant, "kind": kind}
+    if buckets == [("total", None, None)]:
+        # All time, per model: each partial's totals will do (a backfill's partial has a
+        # cell per event; its totals one per model).
+        async for partial in storage.partials.find(mine, TOTALS_FIELDS, session=session):
+            for entry in partials.totals_of(partial):
+                found.append(Piece(entry["model"], EPOCH, entry["cell"]))
+    elif core[0] is None or core[1] is None or core[0] < core[1]:
+        async for partial in storage.partials.find(mine, CELLS_FIELDS, session=session):
+            for entry in partials.cells_of(partial):
                 t = entry["start"]
                 # What raw events answer, partials must not answer again.
                 if _within(t, core) and not any(_within(t, span) for span in raw):
@@ -150,9 +155,9 @@ async def read_recent(storage: Storage, tenant: str) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []
         async for doc in storage.recent.find({"tenant": tenant}, session=session):
             entries.extend(doc["entries"])
-        query = storage.partials.find({"tenant": tenant}, {"recent": 1}, session=session)
+        query = storage.partials.find({"tenant": tenant}, RECENT_FIELDS, session=session)
         async for partial in query:
-            entries.extend(partial["recent"])
+            entries.extend(partials.recent_of(partial))
         return partials.newest(entries)
 
     return await storage.transaction(read, read_concern=SNAPSHOT)
