@@ -9,10 +9,12 @@ PROTOS := $(wildcard proto/aegis/v1/*.proto)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Three distributions from one checkout, all editable: aegis-proto (generated/), aegis-sdk (sdk/)
+# and the server (this directory), which depends on both.
+$(STAMP): pyproject.toml generated/pyproject.toml sdk/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ./generated -e ./sdk -e '.[dev]'
 	touch $(STAMP)
 
 run: install
