@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PROTOS := $(wildcard proto/aegis/v1/*.proto)
 
-.PHONY: install run test lint proto proto-check clean bench
+.PHONY: install run test lint proto proto-check docs docs-check clean bench
 
 install: $(STAMP)
 
@@ -27,7 +27,7 @@ bench: install
 	$(PY) -m bench
 	$(PY) -m bench.ops
 
-test: install proto-check lint
+test: install proto-check docs-check lint
 	$(PY) -m pytest
 
 lint: install
@@ -46,6 +46,16 @@ proto-check: install
 	$(PY) scripts/gen_proto.py .proto-check
 	diff -r -x __pycache__ generated/aegis .proto-check/aegis || { echo "generated/ is stale: run 'make proto' and commit"; exit 1; }
 	rm -rf .proto-check
+
+# Regenerate docs/configuration.md from the settings classes' Field descriptions. Committed.
+docs: install
+	$(PY) scripts/gen_config_docs.py
+
+# Fails when docs/configuration.md differs from what the settings classes produce, or when a
+# setting has no description. (Links and anchors of README.md and docs/ are checked by
+# tests/test_docs.py.)
+docs-check: install
+	$(PY) scripts/gen_config_docs.py --check
 
 clean:
 	rm -rf $(VENV) .proto-check .pytest_cache .mypy_cache .ruff_cache
