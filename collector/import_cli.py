@@ -24,10 +24,10 @@ from typing import Any
 
 import grpc
 from google.protobuf import struct_pb2
-from google.rpc import error_details_pb2, status_pb2
 from tqdm import tqdm
 
 from aegis.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
+from aegis_sdk.status import retry_info_delay
 from collector.remote import (
     CommandFailed,
     add_connection_args,
@@ -119,14 +119,9 @@ def _batches(path: pathlib.Path, forced: str | None) -> Iterator[tuple[str, list
 
 
 def _retry_delay(exc: grpc.RpcError, attempt: int) -> float:
-    for key, value in exc.trailing_metadata() or ():  # type: ignore[attr-defined]
-        if key == "grpc-status-details-bin" and isinstance(value, bytes):
-            status = status_pb2.Status.FromString(value)
-            for detail in status.details:
-                info = error_details_pb2.RetryInfo()
-                if detail.Unpack(info):
-                    return float(info.retry_delay.ToTimedelta().total_seconds())
-    return float(min(0.25 * 2**attempt, 10.0))
+    """The server's RetryInfo delay, else exponential backoff."""
+    delay = retry_info_delay(exc.trailing_metadata())
+    return delay if delay is not None else float(min(0.25 * 2**attempt, 10.0))
 
 
 def _send(
@@ -148,7 +143,7 @@ def _send(
             )
             return reply
         except grpc.RpcError as exc:
-            if exc.code() not in RETRIED or attempt == ATTEMPTS - 1:  # type: ignore[attr-defined]
+            if exc.code() not in RETRIED or attempt == ATTEMPTS - 1:
                 raise
             time.sleep(_retry_delay(exc, attempt))
     raise AssertionError("unreachable")
