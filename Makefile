@@ -5,14 +5,16 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PROTOS := $(wildcard proto/aegis/v1/*.proto)
 
-.PHONY: install run test lint proto proto-check clean bench bench-alerts
+.PHONY: install run test lint proto proto-check docs docs-check clean bench bench-alerts
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Three distributions from one checkout, all editable: aegis-proto (generated/), aegis-sdk (sdk/)
+# and the server (this directory), which depends on both.
+$(STAMP): pyproject.toml generated/pyproject.toml sdk/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ./generated -e ./sdk -e '.[dev]'
 	touch $(STAMP)
 
 run: install
@@ -31,7 +33,7 @@ bench: install
 bench-alerts: install
 	$(PY) -m bench.alerts
 
-test: install proto-check lint
+test: install proto-check docs-check lint
 	$(PY) -m pytest
 
 lint: install
@@ -50,6 +52,16 @@ proto-check: install
 	$(PY) scripts/gen_proto.py .proto-check
 	diff -r -x __pycache__ generated/aegis .proto-check/aegis || { echo "generated/ is stale: run 'make proto' and commit"; exit 1; }
 	rm -rf .proto-check
+
+# Regenerate docs/configuration.md from the settings classes' Field descriptions. Committed.
+docs: install
+	$(PY) scripts/gen_config_docs.py
+
+# Fails when docs/configuration.md differs from what the settings classes produce, or when a
+# setting has no description. (Links and anchors of README.md and docs/ are checked by
+# tests/test_docs.py.)
+docs-check: install
+	$(PY) scripts/gen_config_docs.py --check
 
 clean:
 	rm -rf $(VENV) .proto-check .pytest_cache .mypy_cache .ruff_cache

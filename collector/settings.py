@@ -25,73 +25,201 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    mongodb_url: str | None = Field(None, description="unset → start the embedded database")
-    database_name: str = "aegisai"
-    jwt_secret: str | None = None
-    jwt_algorithm: str = "HS256"
-    jwt_expiration: int = Field(3600, gt=0, description="token lifetime in seconds")
-    jwt_issuer: str = "aegisai"
-    jwt_audience: str = "aegisai"
-    log_level: str = "INFO"
-    # "text", or "json": one JSON object per line (collector.logs).
-    log_format: LogFormat = "text"
-    # Loopback unless told otherwise; expose with 0.0.0.0 behind TLS or a proxy (SECURITY.md).
-    grpc_host: str = "127.0.0.1"
-    grpc_port: int = Field(50051, ge=0, le=65535)
-    # PEM files: with both, gRPC is served over TLS only.
-    grpc_tls_cert: pathlib.Path | None = None
-    grpc_tls_key: pathlib.Path | None = None
-    # Per client, per replica (token buckets; 0 = no limit): events/s ingested (burst of the
-    # same size), read calls/s (same), and failed token requests per minute per client id.
-    rate_limit_ingest_per_s: float = Field(0, ge=0)
-    rate_limit_read_per_s: float = Field(20, ge=0)
-    auth_attempts_per_min: float = Field(10, ge=0)
-    # Prometheus text at http://GRPC_HOST:METRICS_PORT/metrics; 0 = any free port (announced
-    # on the READY line), -1 = no metrics endpoint.
-    metrics_port: int = Field(9464, ge=-1, le=65535)
-    data_dir: pathlib.Path = pathlib.Path("./data")
-    # Shared with the gateway, which signs with it the caller's address it forwards (for the
-    # sign-in limits, collector.caller_address). Unset: a file in DATA_DIR, created at start,
-    # that a gateway with the same DATA_DIR reads; set it on both when they do not share one.
-    forwarding_secret: str | None = None
-    bootstrap_client_id: str | None = None
-    bootstrap_client_secret: str | None = None
-    # Bounded so a dead database answers UNAVAILABLE within 2 s instead of hanging callers.
-    mongodb_timeout_ms: int = Field(1500, gt=0)
-    # Each database operation of a request, and each batch write as a whole, must finish
-    # within this (PyMongo's client-side operation timeout), so a database that is frozen
-    # rather than down still answers UNAVAILABLE within 2 s. Background jobs have minutes.
-    mongodb_request_timeout_ms: int = Field(1500, gt=0)
-    health_interval_s: float = Field(1.0, gt=0)
-    # Backpressure: batches written at once per stream, and in the whole process.
-    max_inflight_per_stream: int = Field(8, ge=1)
-    max_inflight_batches: int = Field(64, ge=1)
-    # SIGTERM: streams stop reading, finish and ack what they hold; then we exit.
-    shutdown_grace_s: float = Field(10.0, ge=0)
-    # Live tail: events a subscriber may fall behind before it is dropped.
-    tail_buffer: int = Field(10_000, ge=1)
-    # Background jobs (collector.jobs): how often each runs (0 = never, on this replica), and
-    # how long a replica's claim on a job lasts unless renewed (a dead holder's is taken over).
-    # Partials wait this long at most to be folded; dashboards read them meanwhile.
-    rollup_interval_s: float = Field(10.0, ge=0)
-    alerts_interval_s: float = Field(60.0, ge=0)
-    retention_interval_s: float = Field(3600.0, ge=0)
-    job_lease_s: float = Field(30.0, gt=0)
-    # Retention (collector.jobs.retention), in days, 0 = keep forever: raw events; minute
-    # rollup buckets (hour and day buckets stay); audit logs; alert events and their webhook
-    # attempts (an event whose webhook is still pending is kept).
-    retention_days: float = Field(0, ge=0)
-    rollup_retention_days: float = Field(7, ge=0)
-    audit_retention_days: float = Field(365, ge=0)
-    alert_history_retention_days: float = Field(90, ge=0)
-    # Alert webhooks to loopback, private and link-local addresses are refused unless true.
-    allow_private_webhooks: bool = False
-    # One webhook attempt as a whole (look-up, connect, send, status and headers) must end
-    # within this; a receiver that is slower has failed that attempt, and it is retried.
-    webhook_timeout_s: float = Field(10.0, gt=0, le=300)
-    # Alert rule creates, updates and deletes per client per minute (per replica; 0 = no
-    # limit): each write may look up a host name, and a flood of them must not crowd others.
-    alert_rule_writes_per_min: float = Field(60, ge=0)
+    mongodb_url: str | None = Field(
+        None,
+        description="MongoDB to use: MongoDB ≥ 7 as a replica set (one node is enough) or "
+        "Atlas. Unset: the embedded SecantusDB is started under `DATA_DIR`.",
+    )
+    database_name: str = Field("aegisai", description="Name of the database.")
+    jwt_secret: str | None = Field(
+        None,
+        description="HMAC secret that signs tokens, at least 32 bytes; **required with "
+        "`MONGODB_URL`**. Unset with the embedded database: one is generated once into "
+        "`DATA_DIR/jwt_secret`, so tokens survive restarts.",
+    )
+    jwt_algorithm: str = Field(
+        "HS256", description="`HS256`, `HS384` or `HS512`; verification accepts only this one."
+    )
+    jwt_expiration: int = Field(3600, gt=0, description="Token lifetime in seconds.")
+    jwt_issuer: str = Field(
+        "aegisai", description="The tokens' `iss` claim, set when issued and required when checked."
+    )
+    jwt_audience: str = Field(
+        "aegisai", description="The tokens' `aud` claim, set when issued and required when checked."
+    )
+    log_level: str = Field("INFO", description="Log level (`DEBUG`, `INFO`, `WARNING`, …).")
+    log_format: LogFormat = Field(
+        "text",
+        description="`text`, or `json`: one JSON object per line (time, level, logger, "
+        "message, request id when known).",
+    )
+    grpc_host: str = Field(
+        "127.0.0.1",
+        description="Address the collector listens on. Loopback unless told otherwise: "
+        "`0.0.0.0` exposes it, with `GRPC_TLS_*` or behind a TLS proxy (SECURITY.md).",
+    )
+    grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC port (`0`: any free port).")
+    grpc_tls_cert: pathlib.Path | None = Field(
+        None,
+        description="PEM certificate chain; with `GRPC_TLS_KEY` the collector serves gRPC over "
+        "TLS only.",
+    )
+    grpc_tls_key: pathlib.Path | None = Field(
+        None, description="PEM private key of `GRPC_TLS_CERT`; the two are given together."
+    )
+    rate_limit_ingest_per_s: float = Field(
+        0,
+        ge=0,
+        description="Events per second per client and replica (a token bucket with a burst of "
+        "the same size; a larger batch passes when it is full). `0`: no limit.",
+    )
+    rate_limit_read_per_s: float = Field(
+        20,
+        ge=0,
+        description="Read calls per second per client and replica, burst of the same size. "
+        "`0`: no limit.",
+    )
+    auth_attempts_per_min: float = Field(
+        10,
+        ge=0,
+        description="Failed sign-ins (token requests and HTTP Basic credentials) per client id "
+        "and source address and minute, per replica; past it that address is refused for that "
+        "client id (429 `slow_down`). An address also gets 5× that over all client ids, and a "
+        "client id 10× that from addresses it has not signed in from. `0`: no limit.",
+    )
+    metrics_port: int = Field(
+        9464,
+        ge=-1,
+        le=65535,
+        description="Port of the Prometheus text at `http://GRPC_HOST:METRICS_PORT/metrics`. "
+        "`0`: any free port (announced on the `READY` line); `-1`: no metrics endpoint.",
+    )
+    data_dir: pathlib.Path = Field(
+        pathlib.Path("./data"),
+        description="The embedded database's files and logs, the generated JWT and forwarding "
+        "secrets, and `sessions/`: the database sessions of each collector, so that one "
+        "restarted after a crash ends the transactions the dead one left open at once (keep it "
+        "across restarts, with `MONGODB_URL` too).",
+    )
+    forwarding_secret: str | None = Field(
+        None,
+        description="Shared by the collector and the gateway, which signs with it the caller's "
+        "address it forwards (for the sign-in limits), at least 32 bytes. Unset: a file in "
+        "`DATA_DIR`, created at start, that a gateway with the same `DATA_DIR` reads; set it on "
+        "both when they do not share one, or every REST caller counts as the gateway's address.",
+    )
+    bootstrap_client_id: str | None = Field(
+        None,
+        description="Id of a global admin client created, or updated, at every start. Unset "
+        "on a first start: one is created and its id and secret printed once.",
+    )
+    bootstrap_client_secret: str | None = Field(
+        None, description="Secret of `BOOTSTRAP_CLIENT_ID` (given together)."
+    )
+    mongodb_timeout_ms: int = Field(
+        1500,
+        gt=0,
+        description="Server-selection timeout: bounded so that an unreachable database "
+        "answers UNAVAILABLE / 503 within 2 s instead of hanging callers.",
+    )
+    mongodb_request_timeout_ms: int = Field(
+        1500,
+        gt=0,
+        description="Operation timeout of requests (PyMongo's `timeoutMS`): each database "
+        "operation of an RPC, and each batch write as a whole, ends within it, so a database "
+        "that hangs rather than dies still answers UNAVAILABLE within 2 s. Background jobs get "
+        "300 s per run instead.",
+    )
+    health_interval_s: float = Field(
+        1.0,
+        gt=0,
+        description="How often the database is pinged to drive gRPC health and fail-fast writes.",
+    )
+    max_inflight_per_stream: int = Field(
+        8,
+        ge=1,
+        description="Batches of one stream written at once; past that the stream is not read "
+        "(HTTP/2 flow control pushes back).",
+    )
+    max_inflight_batches: int = Field(
+        64,
+        ge=1,
+        description="Batches written at once by the process; past that: RESOURCE_EXHAUSTED "
+        "with RetryInfo / 429 with `Retry-After`.",
+    )
+    shutdown_grace_s: float = Field(
+        10.0,
+        ge=0,
+        description="On SIGTERM, streams stop reading and finish and acknowledge the batches "
+        "they hold within this time; then the process exits.",
+    )
+    tail_buffer: int = Field(
+        10_000,
+        ge=1,
+        description="Events a live-tail subscriber may fall behind before it is dropped.",
+    )
+    rollup_interval_s: float = Field(
+        10.0,
+        ge=0,
+        description="How often the rollups job folds partials into buckets (`0`: not on this "
+        "replica); dashboards read the partials not folded yet meanwhile.",
+    )
+    alerts_interval_s: float = Field(
+        60.0,
+        ge=0,
+        description="How often alert rules are evaluated and pending webhooks sent (`0`: not "
+        "on this replica).",
+    )
+    retention_interval_s: float = Field(
+        3600.0,
+        ge=0,
+        description="How often the retention job runs (`0`: not on this replica).",
+    )
+    job_lease_s: float = Field(
+        30.0,
+        gt=0,
+        description="How long a replica's claim on a job lasts unless renewed: a dead holder's "
+        "jobs are taken over after this long.",
+    )
+    retention_days: float = Field(
+        0,
+        ge=0,
+        description="Raw events older than this many days are deleted (`0`: kept forever).",
+    )
+    rollup_retention_days: float = Field(
+        7,
+        ge=0,
+        description="Minute rollup buckets older than this many days are deleted (`0`: kept); "
+        "hour and day buckets stay.",
+    )
+    audit_retention_days: float = Field(
+        365, ge=0, description="Audit log records older than this many days are deleted. `0`: keep."
+    )
+    alert_history_retention_days: float = Field(
+        90,
+        ge=0,
+        description="Alert events (state changes) and their webhook attempts older than this many "
+        "days are deleted; an event whose webhook is still pending is kept. `0`: keep.",
+    )
+    allow_private_webhooks: bool = Field(
+        False,
+        description="`true` lets alert webhooks go to loopback, private and link-local "
+        "addresses, which are refused otherwise.",
+    )
+    webhook_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="One webhook attempt as a whole (look-up, connect, send, status and headers) "
+        "must end within this many seconds; a slower receiver has failed that attempt, and it "
+        "is retried.",
+    )
+    alert_rule_writes_per_min: float = Field(
+        60,
+        ge=0,
+        description="Alert rule creates, updates and deletes per client and minute, per replica "
+        "(each may look up a host name). `0`: no limit.",
+    )
 
     def tls_key_pair(self) -> tuple[bytes, bytes] | None:
         """(private key, certificate chain) PEM bytes when TLS is configured, else None."""

@@ -15,34 +15,74 @@ from collector.ports import Listen
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    # Loopback unless told otherwise, as uvicorn's own default; see SECURITY.md to expose it.
-    http_host: str = "127.0.0.1"
-    http_port: int = Field(8000, ge=0, le=65535)
-    grpc_port: int = 50051
-    # Where the collector listens; defaults to this host's GRPC_PORT.
-    collector_addr: str | None = None
-    # Comma-separated origins allowed by CORS; empty → no CORS headers.
-    cors_origins: str = ""
-    log_level: str = "INFO"
-    log_format: LogFormat = "text"  # or "json" (collector.logs)
-    max_body_bytes: int = 4 * 1024 * 1024
-    rpc_timeout_s: float = 30.0
-    # The collector serves TLS when GRPC_TLS_CERT is set (the same variable as the collector's):
-    # then the channel uses TLS and trusts COLLECTOR_TLS_CA, or that certificate itself (a
-    # self-signed one), or, with COLLECTOR_TLS_CA=system, the system's roots.
-    grpc_tls_cert: pathlib.Path | None = None
-    collector_tls_ca: str | None = None
-    # The name the collector's certificate must carry, when not the host of COLLECTOR_ADDR
-    # (`make run` dials 127.0.0.1).
-    collector_tls_server_name: str | None = None
-    # Signs the caller's address the gateway forwards (collector.caller_address): the same
-    # FORWARDING_SECRET as the collector's, or else the file the collector keeps in DATA_DIR.
-    forwarding_secret: str | None = None
-    data_dir: pathlib.Path = pathlib.Path("./data")
-    # Proxies (comma-separated addresses or networks, as uvicorn's FORWARDED_ALLOW_IPS) whose
-    # X-Forwarded-For names the caller; anyone else is its connection's peer. By default a
-    # proxy on this host (SECURITY.md: TLS in front); empty: believe no one.
-    forwarded_allow_ips: str = "127.0.0.1,::1"
+    http_host: str = Field(
+        "127.0.0.1",
+        description="Address the REST gateway listens on: loopback unless told otherwise, as "
+        "uvicorn's own default. `0.0.0.0` exposes it, behind a TLS proxy (SECURITY.md).",
+    )
+    http_port: int = Field(8000, ge=0, le=65535, description="REST port (`0`: any free port).")
+    grpc_port: int = Field(
+        50051,
+        description="The collector's port on this host, dialled when `COLLECTOR_ADDR` is unset.",
+    )
+    collector_addr: str | None = Field(
+        None,
+        description="Where the gateway dials the collector (`host:port`); defaults to "
+        "`127.0.0.1:$GRPC_PORT`. `make run` sets it.",
+    )
+    cors_origins: str = Field(
+        "",
+        description="Comma-separated origins allowed to call the REST API from a browser; "
+        "empty: no CORS headers.",
+    )
+    log_level: str = Field("INFO", description="Log level (`DEBUG`, `INFO`, `WARNING`, …).")
+    log_format: LogFormat = Field(
+        "text",
+        description="`text`, or `json`: one JSON object per line, with the request id.",
+    )
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024,
+        description="Largest request body (413 past it), and largest gRPC message to or from "
+        "the collector.",
+    )
+    rpc_timeout_s: float = Field(
+        30.0,
+        description="Deadline of each unary call to the collector (REST routes, OTLP/HTTP); "
+        "the export and live-tail streams have none.",
+    )
+    grpc_tls_cert: pathlib.Path | None = Field(
+        None,
+        description="The collector's certificate when it serves TLS (the collector's own "
+        "variable): the gateway then dials it over TLS, trusting `COLLECTOR_TLS_CA`, or else "
+        "this certificate itself (a self-signed one).",
+    )
+    collector_tls_ca: str | None = Field(
+        None,
+        description="PEM roots to verify the collector's certificate with, or `system` for "
+        "the system's roots.",
+    )
+    collector_tls_server_name: str | None = Field(
+        None,
+        description="The name the collector's certificate must carry, when not the host of "
+        "`COLLECTOR_ADDR` (`make run` dials `127.0.0.1`).",
+    )
+    forwarding_secret: str | None = Field(
+        None,
+        description="Signs the caller's address the gateway forwards to the collector (for "
+        "the sign-in limits): the same `FORWARDING_SECRET` as the collector's, or else the file "
+        "the collector keeps in `DATA_DIR`.",
+    )
+    data_dir: pathlib.Path = Field(
+        pathlib.Path("./data"),
+        description="Where the gateway finds the collector's forwarding secret file when "
+        "`FORWARDING_SECRET` is unset (the collector's `DATA_DIR`).",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1,::1",
+        description="Proxies (comma-separated addresses or networks, as uvicorn's) whose "
+        "`X-Forwarded-For` names the caller; anyone else is its connection's peer. By default a "
+        "proxy on this host (SECURITY.md: TLS in front); empty: believe no one.",
+    )
 
     @property
     def http_listen(self) -> Listen:

@@ -47,13 +47,14 @@ from tests.procs import (
 # Small retry delays: the tests restart things and should not wait out production backoffs.
 FAST = {"max_backoff": 0.5, "initial_backoff": 0.05}
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+SDK_DOC = pathlib.Path(__file__).resolve().parent.parent / "docs" / "sdk.md"
 
 
 def readme_sdk_examples() -> list[str]:
-    """The Python blocks of the README's SDK section, run exactly as a reader would copy them."""
-    text = README.read_text()
-    section = text[text.index("## Python SDK") :]
+    """The Python blocks of docs/sdk.md's "Logging events" (the README shows the first one too,
+    tests/test_docs.py checks it is the same), run exactly as a reader would copy them."""
+    text = SDK_DOC.read_text()
+    section = text[text.index("## Logging events") :]
     section = section[: section.index("\n## ", 1)]
     return re.findall(r"```python\n(.*?)```", section, re.S)
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import random
-from collections.abc import Iterable
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
+
+from aegis_sdk.status import grpc_code, retry_info_delay
 
 # A definite answer about the batch itself: resending the same bytes cannot change it, so the
 # batch is dropped (and logged). Every other failure -- UNAVAILABLE, INTERNAL ("Internal error
@@ -25,23 +25,6 @@ FINAL = frozenset({"INVALID_ARGUMENT", "PERMISSION_DENIED"})
 # Failures that say "this server is not reachable" rather than "this server is busy".
 UNREACHABLE = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED"})
 
-# The inverse of the gateway's grpc-gateway status table.
-HTTP_CODES = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    408: "DEADLINE_EXCEEDED",
-    409: "ABORTED",
-    413: "INVALID_ARGUMENT",  # too large: resending the same body cannot help
-    422: "INVALID_ARGUMENT",
-    429: "RESOURCE_EXHAUSTED",
-    499: "CANCELLED",
-    501: "UNIMPLEMENTED",
-    502: "UNAVAILABLE",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
 JITTER = 0.2
 
 
@@ -68,19 +51,6 @@ class TransportError(Exception):
         return self.code in FINAL
 
 
-def retry_info_delay(trailers: Iterable[tuple[str, str | bytes]] | None) -> float | None:
-    """The RetryInfo delay carried in a google.rpc.Status in grpc-status-details-bin."""
-    for key, value in trailers or ():
-        if key != "grpc-status-details-bin" or not isinstance(value, bytes):
-            continue
-        status = status_pb2.Status.FromString(value)
-        for detail in status.details:
-            info = error_details_pb2.RetryInfo()
-            if detail.Unpack(info):
-                return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
-    return None
-
-
 def from_rpc_error(error: grpc.aio.AioRpcError) -> TransportError:
     return TransportError(
         error.code().name,
@@ -104,7 +74,7 @@ def retry_after_header(value: str | None) -> float | None:
 
 
 def from_http(status: int, message: str, retry_after: str | None) -> TransportError:
-    code = HTTP_CODES.get(status, "INTERNAL" if status >= 500 else "UNKNOWN")
+    code = grpc_code(status).name
     return TransportError(code, message, retry_after=retry_after_header(retry_after))
 
 
