@@ -39,9 +39,9 @@ from bench.events import Event, in_batches, llm_event, seed_ml_event
 from bench.resend_stream import stream
 from bench.stack import DATABASE_NAME, create_tenant_client, running_stack
 from collector.alerts.metrics import RollupMetrics
-from collector.rollups.cells import Kind
+from collector.domain import Kind
 from collector.rollups.reader import minutes_kept_since, read_window
-from collector.storage import Storage, open_storage
+from collector.store.storage import Storage, open_storage
 
 HERE = pathlib.Path(__file__).resolve().parent
 DAYS = 8

@@ -36,8 +36,8 @@ from pymongo.errors import NetworkTimeout, PyMongoError
 
 from bench.events import Event, in_batches, llm_event, seed_ml_event, to_json
 from bench.stack import DATABASE_NAME, Stack, create_tenant_client, issue_token
-from collector.rollups.cells import Kind
-from collector.storage import Storage, open_storage
+from collector.domain import Kind
+from collector.store.storage import Storage, open_storage
 
 DAYS = 30
 MODELS_PER_KIND = 10

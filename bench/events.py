@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 from google.protobuf import timestamp_pb2
 
 from aegis.v1 import events_pb2
-from collector import convert
-from collector.ingest import OPTIONAL
-from collector.rollups.cells import Kind
-from collector.validation import fill_and_check_llm, fill_and_check_ml
+from collector.api import convert
+from collector.domain import Kind
+from collector.ingest.batch import OPTIONAL
+from collector.ingest.validation import fill_and_check_llm, fill_and_check_ml
 
 Event = dict[str, Any]
 T = TypeVar("T")

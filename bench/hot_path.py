@@ -18,8 +18,8 @@ from google.protobuf import json_format
 
 from aegis.v1 import ingest_pb2
 from bench.events import seed_ml_events, to_proto
-from collector import convert
-from collector.validation import fill_and_check_ml
+from collector.api import convert
+from collector.ingest.validation import fill_and_check_ml
 
 REPEATS = 5
 

@@ -35,8 +35,8 @@ from bench.phase import Phase
 from bench.sampler import Sampler
 from bench.stack import DATABASE_NAME, Credentials, Stack, create_tenant_client, running_stack
 from bench.stream_ingest import ingest_stream
-from collector.listing import batch_listing
-from collector.storage import DURABLE
+from collector.ingest.listing import batch_listing
+from collector.store.storage import DURABLE
 
 HERE = pathlib.Path(__file__).resolve().parent
 SUBSCRIBERS = (0, 1, 50)

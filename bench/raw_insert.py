@@ -15,7 +15,7 @@ from pymongo import AsyncMongoClient
 
 from bench.events import Event
 from bench.phase import Phase
-from collector.storage import DURABLE
+from collector.store.storage import DURABLE
 
 Batch = Sequence[Event]
 

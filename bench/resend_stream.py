@@ -14,7 +14,7 @@ import grpc
 from aegis.v1 import auth_pb2, auth_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from bench.events import Event, to_llm_proto, to_proto
 from bench.stack import Credentials
-from collector.rollups.cells import Kind
+from collector.domain import Kind
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 

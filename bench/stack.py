@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import httpx
 import psutil
 
-from collector import child_process
-from collector.embedded import embedded_database
+from aegis_shared import child_process
+from collector.store.embedded import embedded_database
 from stack import supervision
 
 START_TIMEOUT_S = 120.0

@@ -2,7 +2,7 @@
 
 import sys
 
-from collector.cli import main
+from collector.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(prog="python -m collector"))

@@ -6,8 +6,8 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
+from collector.domain import Tier
 from collector.errors import InvalidArgument
-from collector.rollups.tiers import Tier
 
 STEP = dt.timedelta(milliseconds=1)
 

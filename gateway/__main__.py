@@ -8,8 +8,8 @@ import sys
 
 import uvicorn
 
-from collector import logs
-from collector.ports import unavailable
+from aegis_shared import logs
+from aegis_shared.ports import unavailable
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 

@@ -10,7 +10,7 @@ import time
 
 from fastapi import Request
 
-from collector.caller_address import ForwardingKey, read_secret
+from aegis_shared.caller_address import ForwardingKey, read_secret
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from collector import json_mapping, json_shape, structs
+from aegis_shared import json_mapping, json_shape, structs
 
 # The collector's own reading of Structs, so whole numbers print as 100, not 100.0.
 _STRUCTS: dict[str, Callable[[Any], Any]] = {

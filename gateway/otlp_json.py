@@ -15,7 +15,7 @@ from typing import Any
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from collector import json_shape
+from aegis_shared import json_shape
 from gateway.marshal import BadRequest
 
 ID_KEYS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")

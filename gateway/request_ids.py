@@ -10,7 +10,7 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from collector.logs import REQUEST_ID
+from aegis_shared.logs import REQUEST_ID
 
 HEADER = "x-request-id"
 # A caller's id is kept only when it cannot forge a log line or bloat one.

@@ -27,7 +27,7 @@ from google.protobuf.descriptor import FileDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
 from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, ingest_pb2, options_pb2, prices_pb2
-from collector import json_shape
+from aegis_shared import json_shape
 from gateway import oauth2
 from gateway.forwarding import Forwarder
 from gateway.marshal import BadRequest, from_json, to_json

@@ -8,8 +8,8 @@ import grpc
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from collector.logs import LogFormat
-from collector.ports import Listen
+from aegis_shared.logs import LogFormat
+from aegis_shared.ports import Listen
 
 
 class GatewaySettings(BaseSettings):

@@ -41,7 +41,7 @@ class Source:
 SOURCES = [
     Source(
         "Collector",
-        "collector.settings",
+        "collector.app.settings",
         "Settings",
         "The gRPC collector (`python -m collector`): storage, auth, limits, background jobs.",
     ),

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import sys
 import threading
 from types import FrameType
 
 from pydantic import ValidationError
 
-from collector import child_process
-from collector.ports import PortUnavailable, check_free
-from collector.settings import Settings
+from aegis_shared import child_process
+from aegis_shared.ports import PortUnavailable, check_free
 from gateway.settings import GatewaySettings
 from stack import supervision
 
@@ -24,12 +24,24 @@ START_TIMEOUT_S = 120.0
 
 
 def check_ports() -> None:
-    """PortUnavailable unless every port the children will listen on is free now."""
+    """PortUnavailable unless every port the children will listen on is free now. The
+    collector's are its own settings: it checks them itself (`check-ports`), so the stack
+    knows nothing of its configuration."""
     try:
-        collector, gateway = Settings(), GatewaySettings()
+        gateway = GatewaySettings()
     except ValidationError:
         return  # the child that reads the setting says what is wrong with it
-    check_free([gateway.http_listen, collector.grpc_listen, collector.metrics_listen])
+    check_free([gateway.http_listen])
+    done = subprocess.run(
+        child_process.python_module("collector", "check-ports"),
+        env=supervision.child_env(),
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_S,
+    )
+    if done.returncode == 2:
+        lines = done.stderr.strip().splitlines() or ["a port is in use"]
+        raise PortUnavailable(lines[-1].removeprefix("error: "))
 
 
 def main(argv: list[str] | None = None) -> int:

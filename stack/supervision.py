@@ -12,7 +12,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
-from collector.child_process import spawn, stop
+from aegis_shared.child_process import spawn, stop
 
 
 def child_env(**overrides: str) -> dict[str, str]:

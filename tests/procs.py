@@ -21,8 +21,8 @@ import grpc
 from pymongo import MongoClient
 
 from aegis.v1 import auth_pb2, auth_pb2_grpc
-from collector import child_process
-from collector.embedded import mongodb_url, server_command
+from aegis_shared import child_process
+from collector.store.embedded import mongodb_url, server_command
 from stack import supervision
 from tests.wire_proxy import WireProxy
 

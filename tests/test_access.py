@@ -17,7 +17,7 @@ from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.descriptor import MethodDescriptor
 
 from aegis.v1 import alerts_pb2, alerts_pb2_grpc, auth_pb2, auth_pb2_grpc
-from collector.server import SERVICE_NAMES
+from collector.app.server import SERVICE_NAMES
 from gateway.routes import annotated_routes
 from tests.conftest import ApiClient, create_client, ingest, ml_event, read
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from collector.alerts.ssrf import Resolver, UnsafeTarget, check_url
-from collector.storage import Storage, open_storage
+from collector.store.storage import Storage, open_storage
 from tests.conftest import ApiClient, assert_error, create_client, issue_token
 from tests.procs import (
     ADMIN_ID,

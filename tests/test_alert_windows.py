@@ -34,7 +34,7 @@ from collector.alerts.metrics import RollupMetrics
 from collector.alerts.webhooks import body
 from collector.rollups.fold import fold_partials
 from collector.rollups.reader import kinds_with_events
-from collector.storage import Storage, open_storage
+from collector.store.storage import Storage, open_storage
 from tests.procs import Backend, grpc_client_for
 
 pytestmark = pytest.mark.timeout(240)

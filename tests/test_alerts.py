@@ -27,7 +27,7 @@ from collector.alerts.delivery import deliver_pending
 from collector.alerts.job import evaluate_alerts, run_alerts
 from collector.alerts.ssrf import UnsafeTarget, check_url
 from collector.alerts.webhooks import DeliveryPolicy
-from collector.storage import Storage, open_storage
+from collector.store.storage import Storage, open_storage
 from tests.conftest import ApiClient, assert_error, create_client, issue_token
 from tests.procs import (
     ADMIN_ID,

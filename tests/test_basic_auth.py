@@ -9,9 +9,9 @@ import base64
 
 import pytest
 
-from collector.basic_auth import FAILURE_TTL_S, MAX_TTL_S, BasicCredentials
+from collector.auth.basic import FAILURE_TTL_S, MAX_TTL_S, BasicCredentials
+from collector.domain import Principal
 from collector.errors import ResourceExhausted, Unauthenticated
-from collector.tokens import Principal
 
 SECRET = "s3cret-value-of-the-client"
 SOURCE = "192.0.2.1"

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from collector.caller_address import (
+from aegis_shared.caller_address import (
     MAX_AGE_S,
     SECRET_FILE,
     ForwardingKey,

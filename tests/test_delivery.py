@@ -36,7 +36,7 @@ from pymongo import MongoClient
 from aegis.v1 import auth_pb2, auth_pb2_grpc, events_pb2, ingest_pb2, ingest_pb2_grpc
 from aegis_sdk import AegisClient
 from aegis_sdk.stats import Stats
-from collector.pipeline import RETRY_AFTER_S
+from collector.ingest.pipeline import RETRY_AFTER_S
 from tests.procs import (
     ADMIN_ID,
     ADMIN_SECRET,

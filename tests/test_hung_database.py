@@ -23,7 +23,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from aegis.v1 import auth_pb2, auth_pb2_grpc
-from collector.embedded import mongodb_url
+from collector.store.embedded import mongodb_url
 from tests.procs import (
     ADMIN_ID,
     ADMIN_SECRET,

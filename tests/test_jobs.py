@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from collector.ingest import IngestService
+from collector.app.settings import Settings
+from collector.domain import Principal
+from collector.ingest.batch import IngestService
 from collector.jobs.leases import Lease
 from collector.jobs.retention import apply_retention
 from collector.jobs.runner import JobRunner
-from collector.settings import Settings
-from collector.storage import Storage, open_storage
-from collector.tokens import Principal
+from collector.store.storage import Storage, open_storage
 from tests.procs import Database, collector_env, start_collector, wait_until
 
 pytestmark = pytest.mark.timeout(180)

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from aegis.v1 import auth_pb2, auth_pb2_grpc
-from collector.caller_address import ADDRESS_KEY, SIGNATURE_KEY, ForwardingKey, source_key
+from aegis_shared.caller_address import ADDRESS_KEY, SIGNATURE_KEY, ForwardingKey, source_key
+from collector.auth.ratelimit import CLIENT_FACTOR, SOURCE_FACTOR, LoginLimits
 from collector.errors import ResourceExhausted
-from collector.ratelimit import CLIENT_FACTOR, SOURCE_FACTOR, LoginLimits
 from tests.conftest import assert_oauth_error, error_reason, retry_delay_s, rpc_error
 from tests.procs import ADMIN_ID, ADMIN_SECRET, Stack, start_stack
 

@@ -8,7 +8,7 @@ import subprocess
 
 import httpx
 
-from collector import child_process
+from aegis_shared import child_process
 from stack import supervision
 from tests.procs import START_TIMEOUT_S, refusing_port
 

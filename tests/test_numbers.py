@@ -14,7 +14,7 @@ import grpc
 import httpx
 
 from aegis.v1 import tail_pb2, tail_pb2_grpc
-from collector.rounding import significant
+from collector.query.rounding import significant
 from tests.conftest import ApiClient, ingest, llm_event, read
 
 NOISY = 0.00035999999999999997  # as 0.12 * 0.003 computes; the example

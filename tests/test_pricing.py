@@ -16,7 +16,7 @@ import httpx
 import pytest
 from genai_prices import Usage, calc_price
 
-from collector.pricing import PriceTable
+from collector.ingest.pricing import PriceTable
 from tests.conftest import ApiClient, assert_error, create_client, ingest, llm_event, read
 from tests.procs import Stack
 from tests.test_tail import WITHIN_S, _ws_subscribed

@@ -37,7 +37,7 @@ from collector.jobs.retention import apply_retention
 from collector.rollups import histogram
 from collector.rollups import partials as partial_docs
 from collector.rollups.fold import Pace, fold_partials
-from collector.storage import Storage, open_storage
+from collector.store.storage import Storage, open_storage
 from tests.procs import ADMIN_ID, ADMIN_SECRET, Backend, wait_until
 
 pytestmark = pytest.mark.timeout(240)

@@ -521,7 +521,7 @@ def test_the_sdks_batch_limit_is_the_collectors() -> None:
     """The SDK cannot import the collector (it installs without it): the two constants are
     kept equal here."""
     from aegis_sdk.config import MAX_BATCH_EVENTS
-    from collector.ingest import MAX_BATCH
+    from collector.ingest.batch import MAX_BATCH
 
     assert MAX_BATCH_EVENTS == MAX_BATCH
 

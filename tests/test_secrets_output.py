@@ -10,7 +10,7 @@ import uuid
 import httpx
 from pymongo import MongoClient
 
-from collector import child_process
+from aegis_shared import child_process
 from stack import supervision
 from tests.procs import (
     ADMIN_ID,

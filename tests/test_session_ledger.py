@@ -11,8 +11,8 @@ import subprocess
 import sys
 import uuid
 
-from collector import session_ledger
-from collector.session_ledger import SessionLedger, claim_orphans
+from collector.store import session_ledger
+from collector.store.session_ledger import SessionLedger, claim_orphans
 
 CHILD = """
 import pathlib, sys, time

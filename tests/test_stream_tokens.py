@@ -15,7 +15,7 @@ import pytest
 
 from aegis.v1 import auth_pb2, auth_pb2_grpc, events_pb2, ingest_pb2, ingest_pb2_grpc
 from aegis_sdk import AegisClient, tokens
-from collector.tokens import LEEWAY_S
+from collector.auth.bearer import LEEWAY_S
 from tests.procs import ADMIN_ID, ADMIN_SECRET, Backend, stored_event_ids, wait_until
 
 pytestmark = pytest.mark.timeout(180)

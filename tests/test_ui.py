@@ -551,7 +551,7 @@ async def large_tenant(stack: Stack, http: httpx.AsyncClient, admin: ApiClient) 
     writes them (as `make bench` does), once the collector's rollup job has folded them."""
     from bench.dashboards import seed, until_folded
     from bench.stack import DATABASE_NAME, Credentials
-    from collector.storage import open_storage
+    from collector.store.storage import open_storage
 
     client = await create_client(http, admin, f"ui-large-{uuid.uuid4().hex[:8]}")
     now = dt.datetime.now(dt.UTC)

@@ -28,7 +28,7 @@ import httpx
 from pymongo.errors import PyMongoError
 
 from collector.alerts.webhooks import DeliveryCounts, DeliveryPolicy, Sender, ready_at
-from collector.storage import Document, Storage
+from collector.store.storage import Document, Storage
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ import logging
 from dataclasses import dataclass
 
 from collector.alerts.metrics import WindowValue
-from collector.storage import Document, Storage
+from collector.store.storage import Document, Storage
 
 log = logging.getLogger(__name__)
 

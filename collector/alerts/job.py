@@ -17,7 +17,7 @@ from collector.alerts.delivery import Deliverer, deliver_pending
 from collector.alerts.evaluate import Evaluation, evaluate_rules
 from collector.alerts.metrics import RollupMetrics, WindowValue
 from collector.alerts.webhooks import DeliveryPolicy
-from collector.storage import Storage
+from collector.store.storage import Storage
 
 
 async def evaluate_alerts(

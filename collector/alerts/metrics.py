@@ -30,10 +30,11 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
+from collector.domain import Kind
 from collector.rollups import cells, histogram
-from collector.rollups.cells import Cell, Kind
+from collector.rollups.cells import Cell
 from collector.rollups.reader import minutes_kept_since, read_window
-from collector.storage import Storage
+from collector.store.storage import Storage
 
 METRICS = ("cost", "requests", "tokens", "error_rate", "latency_p95", "predictions", "no_data")
 KINDS: dict[str, tuple[Kind, ...]] = {

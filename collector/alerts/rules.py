@@ -17,12 +17,12 @@ from typing import Any
 
 from collector.alerts.metrics import KINDS, METRICS, RANGES
 from collector.alerts.ssrf import UnsafeTarget, check_url
-from collector.audit import Auditor
+from collector.auth.audit import Auditor
+from collector.auth.ratelimit import RateLimiter
+from collector.domain import Kind
 from collector.errors import InvalidArgument, NotFound
-from collector.ratelimit import RateLimiter
-from collector.rollups.cells import Kind
 from collector.rollups.reader import kinds_with_events
-from collector.storage import Document, Storage
+from collector.store.storage import Document, Storage
 
 COMPARISONS = ("gt", "lt")
 MAX_NAME = 128

@@ -35,9 +35,9 @@ import pymongo
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from collector.alerts.ssrf import UnsafeTarget, check_url
-from collector.metrics import WEBHOOK_DELIVERIES
-from collector.rounding import significant
-from collector.storage import Document, Storage
+from collector.prometheus import WEBHOOK_DELIVERIES
+from collector.query.rounding import significant
+from collector.store.storage import Document, Storage
 
 log = logging.getLogger(__name__)
 USER_AGENT = "AegisAI-Webhook/1"

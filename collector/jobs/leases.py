@@ -20,7 +20,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from collector.storage import Document
+from collector.store.storage import Document
 
 log = logging.getLogger(__name__)
 

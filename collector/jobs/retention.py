@@ -22,7 +22,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from collector.jobs.leases import utcnow
-from collector.storage import Document, Storage
+from collector.store.storage import Document, Storage
 
 JOB_RUNS_KEEP = dt.timedelta(days=7)
 BATCH = 5000

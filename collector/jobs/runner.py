@@ -27,8 +27,8 @@ from bson import ObjectId
 from pymongo.errors import PyMongoError
 
 from collector.jobs.leases import Lease, utcnow
-from collector.metrics import JOB_RUNS
-from collector.storage import Storage
+from collector.prometheus import JOB_RUNS
+from collector.store.storage import Storage
 
 log = logging.getLogger(__name__)
 

@@ -7,5 +7,5 @@
   other;
 - servicer.py: the thin TraceService/Export servicer.
 
-May import collector.ingest, collector.validation, collector.errors and collector.tokens.
+May import collector.api (the interceptor's principal), collector.ingest and the base modules.
 """

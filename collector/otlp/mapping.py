@@ -11,8 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from collector.ingest.validation import MAX_ERROR, Invalid
 from collector.otlp.spans import Span
-from collector.validation import MAX_ERROR, Invalid
 
 # A span is an LLM call when it carries any of these, or openinference.span.kind = LLM.
 MARKERS = ("gen_ai.request.model", "gen_ai.response.model", "gen_ai.operation.name")

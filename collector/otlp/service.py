@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector import metrics
-from collector.ingest import IngestService
+from collector import prometheus as metrics
+from collector.domain import Principal
+from collector.ingest.batch import IngestService
+from collector.ingest.validation import Invalid
 from collector.otlp.mapping import llm_event
 from collector.otlp.spans import Span
-from collector.tokens import Principal
-from collector.validation import Invalid
 
 # error_message names at most this many rejected spans; the count covers them all.
 MAX_REASONS = 10

@@ -9,10 +9,10 @@ import logging
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from collector.interceptor import current_principal
+from collector.api.interceptor import current_principal
+from collector.ingest.pipeline import Admission, admitted
 from collector.otlp.service import ExportOutcome, OtlpIngest
 from collector.otlp.spans import export_response, spans_of
-from collector.pipeline import Admission, admitted
 
 log = logging.getLogger(__name__)
 

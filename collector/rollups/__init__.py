@@ -8,5 +8,5 @@ and deletes them, in one transaction: every stored event is counted exactly once
 Readers (`reader.py`) combine the coarsest tier covering a range, finer tiers at its edges,
 the partials not yet folded, and raw events for sub-minute edges.
 
-May import: collector.storage, collector.errors. Nothing here knows gRPC or HTTP.
+May import: collector.store.storage, collector.errors. Nothing here knows gRPC or HTTP.
 """

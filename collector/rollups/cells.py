@@ -12,12 +12,11 @@ A cell is a plain dict, stored as it is:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 from collector.rollups import histogram
 
 Cell = dict[str, Any]
-Kind = Literal["ml", "llm"]
 
 SUMS = (
     *("n", "errors", "timed", "predictions", "cost"),

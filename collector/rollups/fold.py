@@ -36,7 +36,7 @@ from collector.rollups import cells, partials
 from collector.rollups.cells import Cell
 from collector.rollups.partials import Entry
 from collector.rollups.tiers import BUCKET_TIERS, BucketTier, floor
-from collector.storage import Document, Storage
+from collector.store.storage import Document, Storage
 
 log = logging.getLogger(__name__)
 ROUND = 200  # partials per transaction at most

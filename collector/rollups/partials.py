@@ -27,12 +27,12 @@ from typing import Any
 import bson
 from bson.codec_options import CodecOptions
 
+from collector.domain import MODEL_KEY, Kind
 from collector.rollups import cells
-from collector.rollups.cells import Cell, Kind
+from collector.rollups.cells import Cell
 
 RECENT = 10  # recent events kept per tenant and kind (the overview shows the newest 10)
 MAX_RECENT_BYTES = 4096
-MODEL_KEY: dict[Kind, str] = {"ml": "model_id", "llm": "model_name"}
 HIDDEN = ("_id", "tenant")
 # What a reader needs of a partial, packed or not (see cells_of, totals_of, recent_of).
 CELLS_FIELDS = {"cells": 1, "packed_cells": 1}

@@ -24,12 +24,13 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.read_concern import ReadConcern
 
+from collector.domain import MODEL_KEY, Kind, Tier, prefix_range
 from collector.rollups import cells, partials
-from collector.rollups.cells import Cell, Kind
+from collector.rollups.cells import Cell
 from collector.rollups.fold import bucket_id
 from collector.rollups.partials import CELLS_FIELDS, RECENT_FIELDS, TOTALS_FIELDS
-from collector.rollups.tiers import EPOCH, BucketTier, Segment, Tier, ceil, floor, segments
-from collector.storage import Storage
+from collector.rollups.tiers import EPOCH, BucketTier, Segment, ceil, floor, segments
+from collector.store.storage import Storage
 
 SNAPSHOT = ReadConcern("snapshot")
 KINDS: tuple[Kind, ...] = ("ml", "llm")
@@ -116,10 +117,10 @@ async def _pieces(
                 # What raw events answer, partials must not answer again.
                 if _within(t, core) and not any(_within(t, span) for span in raw):
                     found.append(Piece(entry["model"], t, entry["cell"]))
-    model_key = partials.MODEL_KEY[kind]
+    model_key = MODEL_KEY[kind]
     # Raw events have no time index; their _id ("<tenant>:<event_id>") at least confines the
     # scan to this tenant's events.
-    own = {"$gte": f"{tenant}:", "$lt": f"{tenant};"}
+    own = prefix_range(f"{tenant}:")
     for a, b in raw:
         query = {"_id": own, "tenant": tenant, **_between("timestamp", a, b)}
         async for doc in storage.events(kind).find(query, session=session):

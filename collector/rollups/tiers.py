@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-Tier = Literal["minute", "hour", "day"]  # what a range is split over, and series intervals
+from collector.domain import Tier
+
 TIERS: tuple[Tier, ...] = ("minute", "hour", "day")  # finest first
 # Buckets are kept per tier and, for answers over all time, per model: "total" (one bucket
 # per tenant, kind and model, whatever its events' times).

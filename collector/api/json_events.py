@@ -1,0 +1,139 @@
+"""The events of a JSON batch (what the REST routes send: each event a google.protobuf.Value)
+as plain Python, each read on its own, so that one of the wrong shape is rejected alone (an
+`Invalid` naming the field) and its siblings are stored.
+
+An event is read as proto3's JSON mapping reads it (json_format.ParseDict, made strict by
+collector.json_mapping). ParseDict costs ~80 µs per seed-shaped event, so events whose values
+all have their plain JSON types take a fast reader instead (~10x cheaper) that gives the same
+result; anything else (an int64 as a string, metadata_json, a bad value) goes to ParseDict.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf.message import Message
+
+from aegis.v1 import events_pb2
+from aegis_shared import json_mapping, structs
+from aegis_shared.json_shape import show
+from aegis_shared.structs import struct_to_dict
+from collector.api.convert import llm_event_from_proto, ml_event_from_proto, time_from_proto
+from collector.ingest.validation import Invalid
+
+MAX_REASON = 200
+
+# The fast reader of JSON events: per field, the JSON key (proto and camelCase names), its
+# name in the plain event and its kind. "s": string, "i": int64, "d": double, "t": RFC 3339
+# timestamp, "m": Struct metadata, "l": list of int64.
+_FieldKinds = dict[str, tuple[str, str]]
+
+
+def _kinds(message: Any, kinds: dict[str, str]) -> _FieldKinds:
+    out: _FieldKinds = {}
+    for field in message.DESCRIPTOR.fields:
+        if field.name in kinds:
+            out[field.name] = out[field.json_name] = (field.name, kinds[field.name])
+    return out
+
+
+_ML_KINDS = _kinds(events_pb2.MLEvent, {
+    "event_id": "s", "model_type": "s", "model_id": "s", "input_shape": "l",
+    "prediction_count": "i", "timestamp": "t", "metadata": "m", "latency_ms": "d", "error": "s",
+})  # fmt: skip
+_LLM_KINDS = _kinds(events_pb2.LLMEvent, {
+    "event_id": "s", "model_name": "s", "prompt_length": "i", "response_length": "i",
+    "tokens_used": "i", "cost": "d", "timestamp": "t", "metadata": "m", "latency_ms": "d",
+    "error": "s", "input_tokens": "i", "output_tokens": "i",
+})  # fmt: skip
+_MIN_INT64, _MAX_INT64 = -(2**63), 2**63 - 1
+
+
+def _fast(data: dict[str, Any], kinds: _FieldKinds, event: dict[str, Any]) -> bool:
+    """Fill `event` from an event whose values all have their plain JSON types, as ParseDict
+    would; False, leaving the event half-filled, at anything else (metadata_json, an int as a
+    string, a bad value), for ParseDict to read or reject. ~10x cheaper than ParseDict."""
+    for key, value in data.items():
+        known = kinds.get(key)
+        if known is None:
+            return False
+        name, kind = known
+        if value is None:
+            continue  # null: unset
+        vtype = type(value)
+        if (kind == "s" and vtype is str) or (
+            kind == "i" and vtype is int and _MIN_INT64 <= value <= _MAX_INT64
+        ):
+            event[name] = value
+        elif kind == "d" and (vtype is float or vtype is int):
+            event[name] = float(value)
+        elif kind == "m" and vtype is dict:
+            event[name] = value  # what struct_to_dict read: as the Struct would hold it
+        elif kind == "t" and vtype is str:
+            ts = timestamp_pb2.Timestamp()
+            try:
+                ts.FromJsonString(value)
+            except ValueError:
+                return False
+            event[name] = time_from_proto(ts)
+        elif kind == "l" and vtype is list:
+            if not all(type(d) is int and _MIN_INT64 <= d <= _MAX_INT64 for d in value):
+                return False
+            event[name] = value
+        else:
+            return False
+    return True
+
+
+def _parse_slowly(data: dict[str, Any], message: Message) -> Message | Invalid:
+    """proto3's JSON mapping (ParseDict), naming the field to blame when it fails."""
+    try:
+        return json_mapping.parse_dict(data, message)
+    except json_mapping.ShapeError as exc:
+        problem = exc.problem
+    if problem.unknown is not None:
+        return Invalid(
+            problem.unknown[:MAX_REASON], f"unknown field; {problem.reason}"[:MAX_REASON]
+        )
+    # The event's own field is the one reported; a deeper path (input_shape[1]) says where.
+    field = re.split(r"[.\[]", problem.path, maxsplit=1)[0]
+    reason = problem.reason if problem.path == field else f"{problem.path}: {problem.reason}"
+    return Invalid(field, reason[:MAX_REASON])
+
+
+def _not_an_object(value: struct_pb2.Value) -> Invalid:
+    return Invalid(
+        "", f"expected a JSON object (an event), got {show(structs.value_to_python(value))}"
+    )
+
+
+def ml_event_from_json(value: struct_pb2.Value) -> dict[str, Any] | Invalid:
+    """One event of a JSON batch, read on its own as proto3's JSON mapping reads it."""
+    if value.WhichOneof("kind") != "struct_value":
+        return _not_an_object(value)
+    data = struct_to_dict(value.struct_value)
+    event = ml_event_from_proto(events_pb2.MLEvent())  # every field unset
+    if _fast(data, _ML_KINDS, event):
+        return event
+    message = _parse_slowly(data, events_pb2.MLEvent())
+    if isinstance(message, Invalid):
+        return message
+    assert isinstance(message, events_pb2.MLEvent)
+    return ml_event_from_proto(message)
+
+
+def llm_event_from_json(value: struct_pb2.Value) -> dict[str, Any] | Invalid:
+    """One event of a JSON batch, read on its own as proto3's JSON mapping reads it."""
+    if value.WhichOneof("kind") != "struct_value":
+        return _not_an_object(value)
+    data = struct_to_dict(value.struct_value)
+    event = llm_event_from_proto(events_pb2.LLMEvent())  # every field unset
+    if _fast(data, _LLM_KINDS, event):
+        return event
+    message = _parse_slowly(data, events_pb2.LLMEvent())
+    if isinstance(message, Invalid):
+        return message
+    assert isinstance(message, events_pb2.LLMEvent)
+    return llm_event_from_proto(message)

@@ -1,0 +1,5 @@
+"""Taking events in: validation, pricing (genai-prices and tenants' overrides), the stream
+pipeline with its backpressure, and the one-transaction-per-batch write of events, their
+rollup partial and their batch listing.
+
+May import auth, rollups, store and the base modules."""

@@ -1,0 +1,106 @@
+"""Validation plus durable, idempotent write of one batch of events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bson import ObjectId
+
+from collector import prometheus as metrics
+from collector.auth.ratelimit import RateLimiter
+from collector.domain import Kind, Principal
+from collector.errors import InvalidArgument
+from collector.ingest.listing import batch_listing
+from collector.ingest.price_overrides import PriceOverrides
+from collector.ingest.pricing import PriceTable, price_event
+from collector.ingest.validation import EventError, Invalid, fill_and_check_llm, fill_and_check_ml
+from collector.rollups.partials import partial_of
+from collector.store.storage import Storage
+
+MAX_BATCH = 10_000
+# Stored only when given: absent (None) and, for `error`, empty mean "not known" / "no error".
+OPTIONAL = ("latency_ms", "error", "input_tokens", "output_tokens", "provider")
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0  # newly stored
+    rejected: int = 0  # invalid, see errors
+    duplicates: int = 0  # event_id already stored: a retry, not stored again
+    errors: list[EventError] = field(default_factory=list)
+
+
+class IngestService:
+    def __init__(
+        self,
+        storage: Storage,
+        limit: RateLimiter | None = None,
+        prices: PriceTable | None = None,
+        overrides: PriceOverrides | None = None,
+    ) -> None:
+        self._storage = storage
+        self._limit = limit  # RATE_LIMIT_INGEST_PER_S: events per second per client
+        self._prices = prices or PriceTable()
+        self._overrides = overrides or PriceOverrides(storage)
+        self._targets: dict[Kind, tuple[Any, Callable[[dict[str, Any], dt.datetime], None]]] = {
+            "ml": (storage.ml_events, fill_and_check_ml),
+            "llm": (storage.llm_events, fill_and_check_llm),
+        }
+
+    async def ingest(
+        self, principal: Principal, kind: Kind, events: Sequence[dict[str, Any] | Invalid]
+    ) -> IngestResult:
+        """Store the valid events; `events` holds an Invalid where one could not be read."""
+        if len(events) > MAX_BATCH:
+            raise InvalidArgument(f"a batch holds at most {MAX_BATCH} events, not {len(events)}")
+        if self._limit is not None:
+            self._limit.take(principal.client_id, len(events), tenant=principal.tenant)
+        collection, fill_and_check = self._targets[kind]
+        result = IngestResult()
+        now = dt.datetime.now(dt.UTC)
+        docs: list[dict[str, Any]] = []
+        # Once per batch, from a cache: no database round trip per event.
+        overrides = await self._overrides.for_tenant(principal.tenant) if kind == "llm" else {}
+        for index, event in enumerate(events):
+            # Remember whether to price it (an unpriced event's cost may stay None).
+            unpriced = kind == "llm" and isinstance(event, dict) and event.get("cost") is None
+            try:
+                if isinstance(event, Invalid):
+                    raise event
+                fill_and_check(event, now)
+            except Invalid as exc:
+                result.errors.append(EventError(index, exc.field, exc.reason))
+                continue
+            if kind == "llm":
+                price_event(event, self._prices, overrides, unpriced=unpriced)
+            # The tenant comes from the token, never from the body.
+            event["tenant"] = principal.tenant
+            event["client_id"] = principal.client_id
+            event["received_at"] = now
+            if not event["event_id"]:
+                event["event_id"] = str(ObjectId())
+            # Unique per tenant by construction: tenants cannot contain ":".
+            event["_id"] = f"{principal.tenant}:{event['event_id']}"
+            for optional in OPTIONAL:
+                if event.get(optional) in (None, ""):
+                    event.pop(optional, None)
+            docs.append(event)
+        result.rejected = len(result.errors)
+        # The same id twice in one batch: the first is written, the rest are duplicates.
+        firsts: dict[str, dict[str, Any]] = {}
+        for doc in docs:
+            firsts.setdefault(doc["_id"], doc)
+        distinct = list(firsts.values())
+        outcome = await self._storage.insert_new(
+            collection,
+            distinct,
+            lambda new: partial_of(principal.tenant, kind, new),
+            lambda new: batch_listing(principal.tenant, kind, new),
+        )
+        result.accepted = outcome.inserted
+        result.duplicates = outcome.duplicates + len(docs) - len(distinct)
+        metrics.count_events(kind, result.accepted, result.duplicates, result.rejected)
+        return result

@@ -1,0 +1,25 @@
+"""A stored event as JSON-ready data, as export and the live tail deliver it: every stored
+field but the internal `_id` and `tenant` (what the overview's recent_events show of it),
+times as RFC 3339 strings, money to 12 significant digits (collector.rounding)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from collector.query.rounding import event_money
+
+HIDDEN = ("_id", "tenant")
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def event_data(doc: dict[str, Any]) -> dict[str, Any]:
+    data = {
+        k: _iso(v) if isinstance(v, dt.datetime) else v for k, v in doc.items() if k not in HIDDEN
+    }
+    if data.get("cost_source") == "unknown":
+        data["cost"] = None  # stored as 0 before unknown costs were stored as null
+    return event_money(data)
