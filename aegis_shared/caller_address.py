@@ -1,4 +1,4 @@
-"""Where a call comes from, for the sign-in limits (collector.ratelimit.LoginLimits).
+"""Where a call comes from, for the sign-in limits (collector.auth.ratelimit.LoginLimits).
 
 A direct gRPC caller is the peer of its connection (`context.peer()`), which it cannot choose.
 A REST caller reaches the collector through the gateway, so the peer is the gateway; the

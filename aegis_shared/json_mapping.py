@@ -1,7 +1,7 @@
 """proto3's JSON mapping, read strictly: json_format.ParseDict, except that a boolean is not
 taken for a float or double field (ParseDict reads `true` as 1.0 there, while it refuses
 booleans for every other scalar). A refusal is a ShapeError saying what is wrong in JSON's
-words (collector.json_shape), never ParseDict's own message, which speaks protobuf. Shared by
+words (aegis_shared.json_shape), never ParseDict's own message, which speaks protobuf. Shared by
 the gateway (whole request bodies) and the collector (each JSON event); it imports only
 protobuf."""
 

@@ -299,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
         "grpc_client": args.grpc_client,
         **_settings(args),
         "write_concern": {"w": "majority", "j": True},
-        "database": "SecantusDB, started by collector.embedded as the stack starts it",
+        "database": "SecantusDB, started by collector.store.embedded as the stack starts it",
     }
     data = report.results(phases, hot, dashboard_run, settings, time.perf_counter() - started)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """The collector's per-event ingest work, timed in-process on one batch of bench events.
 
 Steps in the order the collector runs them: parse the StreamEvents request, convert each
-event by field access (collector.convert), validate (collector.validation), BSON-encode the
-document (what pymongo does inside insert_many). MessageToDict is timed as the alternative
+event by field access (collector.api.convert), validate (collector.ingest.validation), BSON-encode
+the document (what pymongo does inside insert_many). MessageToDict is timed as the alternative
 the design rejects, so the claim "field access is much faster" carries a number.
 """
 

@@ -1,8 +1,9 @@
 """The ceiling: ready-made documents written straight into the database, no collector.
 
 The documents the collector would store (their `_id` included), into the same collection with
-the same write concern (collector.storage), under a tenant of its own so the data does not mix,
-with the same number of batches in flight. Raw events have only the `_id` index, so this is the
+the same write concern (collector.store.storage), under a tenant of its own so the data does not
+mix, with the same number of batches in flight. Raw events have only the `_id` index, so this is
+the
 most the database takes for this document shape: no transaction, no partial, no collector.
 """
 

@@ -1,6 +1,6 @@
 """The stack under test: SecantusDB, the collector and the gateway, as children of the bench.
 
-The database is started by collector.embedded exactly as the stack starts it (same flags,
+The database is started by collector.store.embedded exactly as the stack starts it (same flags,
 fsync on commit). Every child dies with us even if we are killed, and all are stopped in
 reverse order (gateway, collector, database) when the `async with` block ends.
 """

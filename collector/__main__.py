@@ -1,4 +1,4 @@
-"""`python -m collector`: the same command line as `aegis` (collector.cli)."""
+"""`python -m collector`: the same command line as `aegis` (collector.app.cli)."""
 
 import sys
 

@@ -78,7 +78,7 @@ _busy_listeners: list[BusyListener] = []
 
 def on_database_busy(listener: BusyListener) -> Callable[[], None]:
     """Call `listener` whenever a request is refused because the database did not answer in
-    time (collector.health turns NOT_SERVING); returns what unsubscribes it."""
+    time (collector.store.health turns NOT_SERVING); returns what unsubscribes it."""
     _busy_listeners.append(listener)
     return lambda: _busy_listeners.remove(listener)
 

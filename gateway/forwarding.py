@@ -1,5 +1,5 @@
 """The caller's address, vouched for to the collector: signed metadata on every relayed call
-(collector.caller_address), which the sign-in limits count by. Without the secret the
+(aegis_shared.caller_address), which the sign-in limits count by. Without the secret the
 collector sees every REST caller as this gateway's own address."""
 
 from __future__ import annotations

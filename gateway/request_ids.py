@@ -1,5 +1,5 @@
 """Request ids: each HTTP request gets one, from a sane `X-Request-ID` header or a new one;
-it is echoed in the response and set in collector.logs.REQUEST_ID, so every log line of the
+it is echoed in the response and set in aegis_shared.logs.REQUEST_ID, so every log line of the
 request (JSON logs) carries it."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Supervising servers that announce themselves: the `make run` stack runs its children so.
 
-Each child is started with collector.child_process (it dies with us) and prints
+Each child is started with aegis_shared.child_process (it dies with us) and prints
 `READY key=port ...` on stdout once it serves.
 """
 

@@ -1,4 +1,4 @@
-"""The Basic-credential cache in front of argon2 (collector.basic_auth). The argon2 check (with
+"""The Basic-credential cache in front of argon2 (collector.auth.basic). The argon2 check (with
 the sign-in limits, AuthService.authenticate_basic) is stood in for by a counting function:
 the cache's contract is about when it is called. End to end: tests/test_login_limits.py."""
 

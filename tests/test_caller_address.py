@@ -1,4 +1,4 @@
-"""The signed forwarded address (collector.caller_address): what the gateway vouches for, and
+"""The signed forwarded address (aegis_shared.caller_address): what the gateway vouches for, and
 the shared secret's file. End to end (a forged address over gRPC): tests/test_login_limits.py."""
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ def test_collector_killed_mid_stream_loses_and_doubles_nothing(
     commit never arrived (the proxy drops it): the dead collector leaves that transaction open,
     holding those events (on SecantusDB every ingest transaction of the tenant meets it), until
     the database expires it a minute later. The new collector ends it before serving
-    (collector.session_ledger), so every held batch is acknowledged within RECOVERY_S of it
+    (collector.store.session_ledger), so every held batch is acknowledged within RECOVERY_S of it
     answering, and none is ever refused as INTERNAL."""
     backend = make_backend(quiet_monitors=True, proxied=True)
     assert backend.collector is not None and backend.proxy is not None

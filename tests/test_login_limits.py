@@ -1,4 +1,4 @@
-"""Sign-in limits (collector.ratelimit.LoginLimits): failures count per client id and source
+"""Sign-in limits (collector.auth.ratelimit.LoginLimits): failures count per client id and source
 address, so a stranger cannot lock a client out; HTTP Basic (OTLP) counts like /auth/token;
 and a caller cannot choose the address it is counted by.
 
@@ -249,7 +249,7 @@ async def test_a_repeated_wrong_basic_header_neither_counts_again_nor_locks_out(
     limited: Stack, admin_http: httpx.AsyncClient
 ) -> None:
     """An exporter left with a stale secret sends the same header on every export: one
-    failure is remembered briefly (collector.basic_auth), so its repeats are refused without
+    failure is remembered briefly (collector.auth.basic), so its repeats are refused without
     argon2 and without spending the address's limit on one and the same guess."""
     client = await _new_client(admin_http)
     async with _from(limited, "127.0.0.9") as exporter:

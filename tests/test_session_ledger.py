@@ -1,4 +1,4 @@
-"""The session ledger (collector.session_ledger): a process that dies, however it dies, leaves
+"""The session ledger (collector.store.session_ledger): a process that dies, however it dies, leaves
 its session ids to be claimed by the next collector; a live process's ledger is never claimed.
 (That the claimed ids are then ended, unblocking retried batches, is test_delivery's
 test_collector_killed_mid_stream_loses_and_doubles_nothing.)"""
@@ -16,7 +16,7 @@ from collector.store.session_ledger import SessionLedger, claim_orphans
 
 CHILD = """
 import pathlib, sys, time
-from collector.session_ledger import SessionLedger
+from collector.store.session_ledger import SessionLedger
 ledger = SessionLedger(pathlib.Path(sys.argv[1]))
 for raw in sys.argv[2:]:
     ledger.record(bytes.fromhex(raw))

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 class Deliverer:
-    """One per process (collector/server.py), or one per call of deliver_pending."""
+    """One per process (collector/app/server.py), or one per call of deliver_pending."""
 
     def __init__(self, sender: Sender, policy: DeliveryPolicy) -> None:
         self._sender = sender

@@ -6,8 +6,8 @@ the Host header and TLS SNI), so a name that resolves differently a moment later
 it elsewhere. Redirects are not followed.
 
 Host names are looked up on a few threads of the guard's own, never on the event loop's default
-executor: argon2 hashing runs there (collector.clients), so a burst of sign-ins would stall rule
-writes and deliveries, and look-ups that hang would stall sign-ins. Each look-up is bounded by
+executor: argon2 hashing runs there (collector.auth.clients), so a burst of sign-ins would stall
+rule writes and deliveries, and look-ups that hang would stall sign-ins. Each look-up is bounded by
 RESOLVE_TIMEOUT_S; getaddrinfo cannot be interrupted, so one that outlives it finishes in its
 (daemon) thread, which stays counted until then: hanging look-ups can fill the threads, and
 then later ones wait and are cut at the same bound. Nothing else waits on them.

@@ -1,5 +1,5 @@
-"""The only place that turns protobuf into plain Python and back (with collector.structs,
-which reads Struct metadata and is shared with the gateway, and collector.json_events, which
+"""The only place that turns protobuf into plain Python and back (with aegis_shared.structs,
+which reads Struct metadata and is shared with the gateway, and collector.api.json_events, which
 reads the events of JSON batches).
 
 `*_from_proto` read request messages; `*_response` build reply messages.

@@ -75,7 +75,7 @@ READ_METHODS = frozenset(
     | {"/aegis.v1.AuthService/ListClients", "/aegis.v1.AuthService/ListAuditLogs"}
 )
 OUR_PACKAGE = "/aegis.v1."
-# How often a stream looks at its client's status (cached: see collector.client_status).
+# How often a stream looks at its client's status (cached: see collector.auth.client_status).
 STREAM_CHECK_S = 0.25
 # Methods that also take `authorization: Basic …` (exporters keep a static header).
 BASIC_METHODS = frozenset({OTLP_EXPORT})

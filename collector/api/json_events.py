@@ -3,7 +3,7 @@ as plain Python, each read on its own, so that one of the wrong shape is rejecte
 `Invalid` naming the field) and its siblings are stored.
 
 An event is read as proto3's JSON mapping reads it (json_format.ParseDict, made strict by
-collector.json_mapping). ParseDict costs ~80 µs per seed-shaped event, so events whose values
+aegis_shared.json_mapping). ParseDict costs ~80 µs per seed-shaped event, so events whose values
 all have their plain JSON types take a fast reader instead (~10x cheaper) that gives the same
 result; anything else (an int64 as a string, metadata_json, a bad value) goes to ParseDict.
 """

@@ -44,7 +44,7 @@ ENV_HELP = """environment (the main ones; all of them: docs/configuration.md):
   GRPC_TLS_CERT / GRPC_TLS_KEY   PEM certificate chain and key: serve gRPC over TLS
   RATE_LIMIT_INGEST_PER_S   events per second per client and replica (0 = no limit)
   RATE_LIMIT_READ_PER_S     read calls per second per client and replica (20)
-  AUTH_ATTEMPTS_PER_MIN     failed token requests per client id and minute (10)
+  AUTH_ATTEMPTS_PER_MIN     failed sign-ins per client id and source address and minute (10)
   ALERT_RULE_WRITES_PER_MIN alert rule creates/updates/deletes per client and minute (60)
   METRICS_PORT     Prometheus /metrics port on GRPC_HOST (9464; 0 = any free port; -1 = off)
   LOG_FORMAT       text (default) or json: one JSON object per line
@@ -53,7 +53,8 @@ ENV_HELP = """environment (the main ones; all of them: docs/configuration.md):
   BOOTSTRAP_CLIENT_ID / BOOTSTRAP_CLIENT_SECRET   global admin created or updated at start
   ROLLUP_INTERVAL_S / ALERTS_INTERVAL_S / RETENTION_INTERVAL_S
                    how often each background job runs (10 / 60 / 3600 s; 0 = not here)
-  RETENTION_DAYS   delete raw events and audit logs older than this (0 = keep forever)
+  RETENTION_DAYS   delete raw events older than this (0 = keep forever)
+  AUDIT_RETENTION_DAYS / ALERT_HISTORY_RETENTION_DAYS   audit logs, alert history (365 / 90)
   ROLLUP_RETENTION_DAYS   delete minute rollup buckets older than this (7; 0 = keep)
   ALLOW_PRIVATE_WEBHOOKS  let alert webhooks reach loopback/private addresses (false)
   WEBHOOK_TIMEOUT_S       one webhook attempt as a whole, from look-up to headers (10)

@@ -76,7 +76,7 @@ from collector.store.storage import Storage, open_storage
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-# Under DATA_DIR: which database sessions each collector uses (collector.session_ledger).
+# Under DATA_DIR: which database sessions each collector uses (collector.store.session_ledger).
 SESSION_LEDGERS = "sessions"
 SERVICE_NAMES = [
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,

@@ -1,6 +1,6 @@
 """API clients (the `users` collection): creation, argon2id secrets, authentication, the
 bootstrap admin, listing, revocation and secret rotation. Who may do what is decided by
-collector.auth_service; this module only keeps the records."""
+collector.auth.service; this module only keeps the records."""
 
 from __future__ import annotations
 

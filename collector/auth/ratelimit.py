@@ -149,7 +149,7 @@ class LoginLimits:
     - per client id, from sources it has not signed in from: CLIENT_FACTOR times that, which
       slows guessing spread over many addresses without refusing the client's own sources.
     A correct secret from a source that has not been failing always passes; argon2's cost
-    (collector.clients) bounds the speed of whatever is let through.
+    (collector.auth.clients) bounds the speed of whatever is let through.
 
     An attempt is counted before its secret is checked, so concurrent guesses cannot overrun
     a limit, and given back when it succeeds: only failures count.
@@ -164,7 +164,7 @@ class LoginLimits:
                 max(per_min, 1.0),
                 action="auth_rate_limited",
                 metric="auth",
-                audit=None,  # collector.auth_service records these itself
+                audit=None,  # collector.auth.service records these itself
                 clock=clock,
             )
 

@@ -2,9 +2,9 @@
 credentials grant, with its error codes), and the admin operations on clients. Every one of
 them leaves an audit record; none records a secret or a token.
 
-Every check of a client secret, for a token or as HTTP Basic credentials (collector.basic_auth),
+Every check of a client secret, for a token or as HTTP Basic credentials (collector.auth.basic),
 goes through `authenticate`: it counts failures against the sign-in limits
-(collector.ratelimit.LoginLimits, per client id and source address) and audits refusals.
+(collector.auth.ratelimit.LoginLimits, per client id and source address) and audits refusals.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class AuthService:
         self._failed_logins = failed_logins
 
     async def issue_token(self, request: TokenRequest, source: str) -> IssuedToken:
-        """A token for a client's credentials, from `source` (collector.caller_address)."""
+        """A token for a client's credentials, from `source` (aegis_shared.caller_address)."""
         check_grant(request)
         requested = requested_scopes(request.scope)
         if request.form and not (request.client_id and request.client_secret):
@@ -153,7 +153,7 @@ class AuthService:
         self, client_id: str, client_secret: str, source: str, refused: str, details: Document
     ) -> Principal:
         """The client's principal, or Unauthenticated (audited as `refused`), or
-        ResourceExhausted once the source has failed too often (collector.ratelimit)."""
+        ResourceExhausted once the source has failed too often (collector.auth.ratelimit)."""
         try:
             attempt = self._failed_logins.reserve(client_id, source)
         except ResourceExhausted:
@@ -174,7 +174,7 @@ class AuthService:
     async def authenticate_basic(
         self, client_id: str, client_secret: str, source: str
     ) -> Principal:
-        """HTTP Basic credentials of an exporter (collector.basic_auth): the same limits, and
+        """HTTP Basic credentials of an exporter (collector.auth.basic): the same limits, and
         audited like a refused token request."""
         return await self.authenticate(
             client_id, client_secret, source, "basic_auth_refused", {"source": source}

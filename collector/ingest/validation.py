@@ -184,5 +184,5 @@ def fill_and_check_llm(event: dict[str, Any], now: dt.datetime) -> None:
     provider = event.get("provider")
     if provider and len(provider) > MAX_NAME:
         raise Invalid("provider", f"longer than {MAX_NAME} characters ({len(provider)} sent)")
-    _amount(event, "cost")  # None: priced at ingest if it can be (collector.pricing)
+    _amount(event, "cost")  # None: priced at ingest if it can be (collector.ingest.pricing)
     _fill_and_check_common(event, now)

@@ -98,7 +98,7 @@ def _content(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> str | None
 
 
 def _time(ns: int) -> dt.datetime:
-    # Whole milliseconds, as BSON stores them (see collector.convert._time).
+    # Whole milliseconds, as BSON stores them (see collector.api.convert._time).
     return _EPOCH + dt.timedelta(milliseconds=ns // 1_000_000)
 
 
@@ -184,7 +184,7 @@ def llm_event(span: Span) -> dict[str, Any] | None:
         "prompt_length": len(prompt) if prompt is not None else None,
         "response_length": len(response) if response is not None else None,
         "tokens_used": total,
-        "cost": cost,  # None: priced at ingest (collector.pricing)
+        "cost": cost,  # None: priced at ingest (collector.ingest.pricing)
         "timestamp": _time(span.start_ns),
         "metadata": metadata,
         "latency_ms": latency_ms,

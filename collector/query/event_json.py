@@ -1,6 +1,6 @@
 """A stored event as JSON-ready data, as export and the live tail deliver it: every stored
 field but the internal `_id` and `tenant` (what the overview's recent_events show of it),
-times as RFC 3339 strings, money to 12 significant digits (collector.rounding)."""
+times as RFC 3339 strings, money to 12 significant digits (collector.query.rounding)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Export: a tenant's stored events of one kind, as NDJSON or CSV, streamed in chunks.
 
-Paging (see collector.listing for why): the tenant's batch listings are listed once — their
+Paging (see collector.ingest.listing for why): the tenant's batch listings are listed once — their
 `_id` and time span only, ~60 bytes per stored batch, so a million events in batches of 500
 cost ~120 kB — then read a few at a time by `_id`, and their events fetched by `_id` `$in`,
 PAGE at a time. Memory stays bounded by a page whatever the export's size, and the

@@ -6,7 +6,7 @@ sent (or the commit was never sent and its state is unknown). A retry of the sam
 meets WriteConflict until the server expires the transaction, a minute later. `killSessions`
 with that session's id aborts it (and is a no-op when it did commit), so it is sent here, in
 the background with a deadline of its own: the request that timed out is answered at once.
-The same command ends the sessions a killed predecessor left (collector.session_ledger).
+The same command ends the sessions a killed predecessor left (collector.store.session_ledger).
 
 A session handed over here is never ended, so PyMongo never lends its id to another
 transaction that the kill would then abort.

@@ -41,7 +41,7 @@ CONFLICT_PAUSE_S = 0.005
 INGEST_ATTEMPTS = 30
 INGEST_CONFLICT_SHARE = 2 / 3
 # A conflicting write first waits (this long at most) for our own abandoned transactions to
-# be ended: it may be meeting one of them (collector.abandoned_sessions).
+# be ended: it may be meeting one of them (collector.store.abandoned_sessions).
 CONFLICT_SETTLE_S = 1.0
 # A batch whose events stay held by another transaction after every attempt is answered
 # UNAVAILABLE with this retry delay: typically a transaction left open by a collector that was
@@ -86,7 +86,7 @@ class Storage:
         )
         self.audit_logs: AsyncCollection[Document] = db["audit_logs"]
         self.users: AsyncCollection[Document] = db["users"]
-        # Tenants' own model prices (collector.price_overrides); _id = "tenant:model".
+        # Tenants' own model prices (collector.ingest.price_overrides); _id = "tenant:model".
         self.price_overrides: AsyncCollection[Document] = db["price_overrides"]
         # Background jobs (collector.jobs) and alert rules (collector.alerts).
         self.job_leases: AsyncCollection[Document] = db["job_leases"]
@@ -105,7 +105,7 @@ class Storage:
         self.recent: AsyncCollection[Document] = db.get_collection(
             "rollup_recent", write_concern=DURABLE
         )
-        # Export (collector.export): one listing of the _ids each batch stored. No secondary
+        # Export (collector.query.export): one listing of the _ids each batch stored. No secondary
         # index: with one on (tenant, kind), concurrent ingest transactions conflicted until
         # they gave up (seen in test_delivery after a collector was killed mid-stream).
         self.event_batches: AsyncCollection[Document] = db.get_collection(
@@ -131,7 +131,7 @@ class Storage:
         await self.audit_logs.create_indexes(
             [
                 IndexModel([("tenant", ASCENDING), ("timestamp", DESCENDING)]),
-                # A global admin's own actions in other tenants (collector.audit).
+                # A global admin's own actions in other tenants (collector.auth.audit).
                 IndexModel([("actor_tenant", ASCENDING), ("timestamp", DESCENDING)], sparse=True),
             ]
         )
@@ -235,7 +235,7 @@ class Storage:
 
     async def _dispose(self, session: AsyncClientSession, *, left_open: bool) -> None:
         """End a failed transaction's session; one that may still be open on the server is
-        ended by killSessions instead, in the background (collector.abandoned_sessions)."""
+        ended by killSessions instead, in the background (collector.store.abandoned_sessions)."""
         if left_open:
             self.abandoned.abandon(session)
         else:
@@ -343,7 +343,7 @@ async def open_storage(
 ) -> AsyncIterator[Storage]:
     """The storage of one process. A server passes `ledger_dir` (DATA_DIR/sessions): before
     it serves, the transactions that a collector killed on the same DATA_DIR left open are
-    ended, and its own sessions are recorded for its successor (collector.session_ledger)."""
+    ended, and its own sessions are recorded for its successor (collector.store.session_ledger)."""
     client: AsyncMongoClient[Document] = AsyncMongoClient(
         url,
         tz_aware=True,
