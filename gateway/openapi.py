@@ -119,10 +119,15 @@ STATUS_RULES: tuple[tuple[int, str, Callable[[RouteShape], bool]], ...] = (
     ),
     (
         429,
-        "Too many requests or batches in flight; see Retry-After (RESOURCE_EXHAUSTED).",
+        "Too many requests or batches in flight, or the database is busy (it did not answer "
+        "in time); retry after Retry-After seconds (RESOURCE_EXHAUSTED).",
         lambda r: True,
     ),
-    (503, "The collector or its database is unavailable; retry (UNAVAILABLE).", lambda r: True),
+    (
+        503,
+        "The collector or its database cannot be reached; retry (UNAVAILABLE).",
+        lambda r: True,
+    ),
     (504, "The collector did not answer in time (DEADLINE_EXCEEDED).", lambda r: True),
 )
 

@@ -294,13 +294,17 @@ async def test_retention_deletes_old_events_audit_logs_and_minute_buckets_only(
             )
     minute = storage.buckets["minute"]
     hour = storage.buckets["hour"]
+    # Buckets as the rollup job writes them: every (tenant, kind) also has a total bucket.
+    owner = {"tenant": "ret-a", "kind": "ml", "model": "m"}
+    await storage.buckets["total"].insert_one({**owner, "start": dt.datetime(1970, 1, 1)})
     await minute.insert_many(
         [
-            {"start": now - dt.timedelta(days=8), "age": "old"},
-            {"start": now - dt.timedelta(days=6), "age": "new"},
+            {**owner, "start": now - dt.timedelta(days=8), "age": "old"},
+            {**owner, "start": now - dt.timedelta(days=6), "age": "new"},
         ]
     )
-    await hour.insert_one({"start": now - dt.timedelta(days=400), "age": "old"})
+    await hour.insert_one({**owner, "start": now - dt.timedelta(days=400), "age": "old"})
+    await storage.job_leases.insert_one({"_id": "x"})  # a job of this name exists
     await storage.job_runs.insert_one({"job": "x", "started_at": now - dt.timedelta(days=8)})
 
     kept = await apply_retention(storage, retention_days=0, rollup_retention_days=0, now=now)

@@ -10,8 +10,12 @@ Run history (`job_runs`) is kept for JOB_RUNS_KEEP.
 
 A job rather than a TTL index: a TTL index is one more index to maintain on every insert,
 which costs ingest throughput on the embedded database. For the same reason raw events have no
-time index: each run scans them, which an hourly job can afford and ingest cannot. Deletes go
-in batches so that ingest is never stuck behind one huge delete.
+time index: each run scans them, which an hourly job can afford and ingest cannot. Minute
+buckets and run records are found through their indexes instead, per tenant and kind (the
+total buckets list those) and per job (the leases list those): a backfill leaves one minute
+bucket per event, and the embedded database is single-threaded, so a scan of them all holds
+everyone else up. Deletes go in batches, each a few small deletes, so that ingest is never
+stuck behind one huge delete.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ BATCH = 5000
 # Delivery states an alert event does not leave (collector.alerts.webhooks); any other, such
 # as "pending", still has a webhook to send.
 SETTLED = ("delivered", "failed", "cancelled")
+# Ids per delete. The embedded database matches every document an `$in` finds against the
+# whole list: 300 ids cost 1.0 s, so one delete of 5,000 would hold it for minutes.
+DELETE_CHUNK = 50
 
 
 async def _delete_batches(
@@ -37,10 +44,9 @@ async def _delete_batches(
     deleted = 0
     while True:
         ids = [doc["_id"] async for doc in collection.find(query, {"_id": 1}).limit(batch)]
-        if not ids:
-            return deleted
-        result = await collection.delete_many({"_id": {"$in": ids}})
-        deleted += result.deleted_count
+        for i in range(0, len(ids), DELETE_CHUNK):
+            chunk = ids[i : i + DELETE_CHUNK]
+            deleted += (await collection.delete_many({"_id": {"$in": chunk}})).deleted_count
         if len(ids) < batch:
             return deleted
 
@@ -64,6 +70,12 @@ async def _delete_alert_history(
         deliveries, {"time": {"$lt": cutoff}, "transition_id": {"$nin": unsettled}}, batch
     )
     return deleted
+
+
+async def _owners(storage: Storage) -> list[tuple[str, str]]:
+    """Every (tenant, kind) that has buckets: each has a total bucket per model."""
+    found = storage.buckets["total"].find({}, {"tenant": 1, "kind": 1})
+    return sorted({(doc["tenant"], doc["kind"]) async for doc in found})
 
 
 async def apply_retention(
@@ -92,7 +104,10 @@ async def apply_retention(
     if rollup_retention_days > 0:
         cutoff = now - dt.timedelta(days=rollup_retention_days)
         minute = storage.buckets["minute"]
-        deleted[minute.name] = await _delete_batches(minute, {"start": {"$lt": cutoff}}, batch)
+        deleted[minute.name] = 0
+        for tenant, kind in await _owners(storage):
+            old = {"tenant": tenant, "kind": kind, "start": {"$lt": cutoff}}
+            deleted[minute.name] += await _delete_batches(minute, old, batch)
     if audit_retention_days > 0:
         cutoff = now - dt.timedelta(days=audit_retention_days)
         deleted[storage.audit_logs.name] = await _delete_batches(
@@ -101,7 +116,8 @@ async def apply_retention(
     if alert_history_retention_days > 0:
         cutoff = now - dt.timedelta(days=alert_history_retention_days)
         deleted |= await _delete_alert_history(storage, cutoff, batch)
-    deleted[storage.job_runs.name] = await _delete_batches(
-        storage.job_runs, {"started_at": {"$lt": now - JOB_RUNS_KEEP}}, batch
-    )
+    deleted[storage.job_runs.name] = 0
+    for job in [doc["_id"] async for doc in storage.job_leases.find({}, {"_id": 1})]:
+        old = {"job": job, "started_at": {"$lt": now - JOB_RUNS_KEEP}}
+        deleted[storage.job_runs.name] += await _delete_batches(storage.job_runs, old, batch)
     return {"deleted": deleted}

@@ -17,8 +17,8 @@ from collector.rollups.reader import (
     by_interval,
     by_model,
     minutes_kept_since,
+    read_all_time,
     read_pieces,
-    read_recent,
 )
 from collector.store.storage import Storage
 
@@ -197,12 +197,11 @@ class Dashboards:
         )
 
     async def overview(self, tenant: str) -> Overview:
-        everything = MetricsQuery(DateRange(None, None))
-        ml = by_model(await self._pieces(tenant, "ml", everything))
-        llm = by_model(await self._pieces(tenant, "llm", everything))
+        everything = await read_all_time(self._storage, tenant)
+        ml, llm = everything.totals["ml"], everything.totals["llm"]
         recent = [
             RecentEvent(e["kind"], e["event_id"], e["model"], e["timestamp"], _json_safe(e["data"]))
-            for e in await read_recent(self._storage, tenant)
+            for e in everything.recent
         ]
         return Overview(
             total_ml_predictions=sum(c["predictions"] for c in ml.values()),

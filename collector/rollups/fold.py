@@ -12,8 +12,8 @@ aborts and retries.
 
 Rounds are short because the embedded database serves everyone else while it works for us
 (one process, one interpreter: our work slows theirs): a round writes at most `writes` bucket
-documents, fewer when rounds run slow (Pace), and the job rests after each round as long as
-it took, so that ingest and dashboards get through between them. Figures: the measurements
+documents, fewer when rounds run slow (Pace), and the job rests after each round for half as
+long as it took, so that ingest and dashboards get through between them. Figures: the measurements
 quoted below, and README (Benchmark).
 """
 
@@ -41,17 +41,17 @@ from collector.store.storage import Document, Storage
 log = logging.getLogger(__name__)
 ROUND = 200  # partials per transaction at most
 # Bucket documents one round writes at most. Measured on the embedded database, 2 cores shared
-# with other work (load 9): a bucket costs 1.5-2.5 ms to read and insert, 2.5-4 ms to read
-# and replace; rounds of 300 took 0.3-0.8 s and now and then 2 s, and an ingest transaction
-# of 500 events running beside one (0.4-0.8 s alone) then outlasted its 1.5 s.
+# with other work (load 8): 2.4-3.3 ms per bucket written, whatever the round's size (rounds
+# of 100: median 0.24 s; of 400: 0.94 s); an ingest transaction of 500 events takes 0.4-0.8 s
+# there alone, and overlapping a round of 300 it now and then outlasted its 1.5 s.
 WRITES = 200
-MIN_WRITES = 40
+MIN_WRITES = 50
 # A round that takes longer than this makes the next ones smaller (the machine is busy);
 # quicker ones let them grow back, up to WRITES.
-ROUND_TARGET_S = 0.25
-# After each round the job rests as long as the round took: it holds the database at most
-# half the time, and a request overlaps at most one short round.
-PAUSE_SHARE = 1.0
+ROUND_TARGET_S = 0.3
+# After each round the job rests for this share of the round's length: the database serves
+# only others meanwhile, and a request overlaps at most one short round.
+PAUSE_SHARE = 0.5
 # One run stops starting rounds after this long and leaves the rest to the next run.
 RUN_BUDGET_S = 20.0
 FOLD_ATTEMPTS = 20

@@ -149,17 +149,38 @@ async def read_pieces(
     )
 
 
-async def read_recent(storage: Storage, tenant: str) -> list[dict[str, Any]]:
-    """The newest events of both kinds: the folded lists plus what partials hold."""
+@dataclass(frozen=True)
+class AllTime:
+    """A tenant's totals over all time per kind and model, and its newest events."""
 
-    async def read(session: AsyncClientSession) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = []
+    totals: dict[str, dict[str, Cell]]  # kind: {model: cell}
+    recent: list[dict[str, Any]]
+
+
+async def read_all_time(storage: Storage, tenant: str) -> AllTime:
+    """What the overview shows, in one snapshot and one pass over the partials: their totals
+    and recent events, the total buckets and the folded recent lists. (Read kind by kind and
+    then for the recent events, the partials were read three times; while a backfill waits
+    to be folded they are many, and each read of them is work the database does for nobody
+    else.)"""
+
+    async def read(session: AsyncClientSession) -> AllTime:
+        totals: dict[str, dict[str, Cell]] = {"ml": {}, "llm": {}}
+
+        def add(kind: str, model: str, cell: Cell) -> None:
+            cells.merge(totals[kind].setdefault(model, cells.empty()), cell)
+
+        async for doc in storage.buckets["total"].find({"tenant": tenant}, session=session):
+            add(doc["kind"], doc["model"], doc["cell"])
+        recent: list[dict[str, Any]] = []
         async for doc in storage.recent.find({"tenant": tenant}, session=session):
-            entries.extend(doc["entries"])
-        query = storage.partials.find({"tenant": tenant}, RECENT_FIELDS, session=session)
-        async for partial in query:
-            entries.extend(partials.recent_of(partial))
-        return partials.newest(entries)
+            recent.extend(doc["entries"])
+        fields = {"kind": 1, **TOTALS_FIELDS, **RECENT_FIELDS}
+        async for partial in storage.partials.find({"tenant": tenant}, fields, session=session):
+            for entry in partials.totals_of(partial):
+                add(partial["kind"], entry["model"], entry["cell"])
+            recent.extend(partials.recent_of(partial))
+        return AllTime(totals, partials.newest(recent))
 
     return await storage.transaction(read, read_concern=SNAPSHOT)
 
