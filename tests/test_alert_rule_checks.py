@@ -62,15 +62,17 @@ NEVER_FIRE = [
     ("no_data", "lt", 0, "threshold: no_data is never below 0, so 'lt 0' can never fire"),
     ("no_data", "gt", -1, "threshold: -1 is outside what no_data can be"),
 ]
-# At the edges of what may fire: accepted.
+# At the edges of what may fire: accepted. (None fires here: the tenant has no events, so
+# counts are 0 and rates and latencies unknown.)
 CAN_FIRE = [
     ("error_rate", "gt", 0),
     ("error_rate", "gt", 0.999),
     ("error_rate", "lt", 1),
     ("error_rate", "lt", 0.001),
-    ("cost", "lt", 0.01),
-    ("no_data", "lt", 1),
+    ("latency_p95", "lt", 0.5),
     ("latency_p95", "gt", 0),
+    ("cost", "gt", 0),
+    ("no_data", "gt", 0),
     ("requests", "gt", 1e9),
 ]
 
