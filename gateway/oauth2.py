@@ -88,7 +88,7 @@ def _from_json(raw: bytes) -> auth_pb2.IssueTokenRequest:
         if value is None:  # proto3's JSON mapping: null is unset
             continue
         if not isinstance(value, str):
-            raise BadRequest(f"{name}: must be a string, not {json.dumps(value)[:64]}")
+            raise BadRequest(f"{name}: expected a string, got {json.dumps(value)[:64]}")
         values[name] = value
     return Message(
         clientId=values.get("clientId", values.get("client_id", "")),

@@ -111,6 +111,11 @@ STATUS_RULES: tuple[tuple[int, str, Callable[[RouteShape], bool]], ...] = (
         lambda r: r.needs_token,
     ),
     (404, "No such resource for the caller's tenant (NOT_FOUND).", lambda r: bool(r.path_params)),
+    (
+        409,
+        "The resource's state forbids this, e.g. rotating a revoked client (ABORTED).",
+        lambda r: bool(r.path_params) and r.body == "*",
+    ),
     (413, "Request body larger than the limit (4 MiB).", lambda r: r.body == "*"),
     (
         415,

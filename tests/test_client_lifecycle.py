@@ -474,7 +474,7 @@ async def test_cli_lists_revokes_and_rotates(
     # The CLI is no tenant's client: a global admin sees what it did, in any tenant.
     everything = (await http.get("/admin/audit-logs", headers=admin.headers)).json()["entries"]
     cli_did = {
-        (e["action"], e["tenant"], e["actor_tenant"], e["details"]["target_client_id"])
+        (e["action"], e["tenant"], e["actor_tenant"], e["details"].get("target_client_id"))
         for e in everything
         if e["client_id"] == "cli"
     }

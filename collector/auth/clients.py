@@ -305,7 +305,8 @@ class ClientRegistry:
         if doc is None:
             raise NotFound(f"client {client_id!r} not found")
         if doc.get("revoked_at") is not None:
-            raise InvalidArgument(f"client {client_id!r} is revoked; create a new one")
+            # The request is fine; the client's state forbids it: 409, as for a conflict.
+            raise Conflict(f"client {client_id!r} is revoked; create a new one")
         secret = secrets.token_urlsafe(32)
         now = dt.datetime.now(dt.UTC)
         version = int(doc.get("secret_version", 0))

@@ -230,9 +230,10 @@ async def kinds_with_events(
             found[model].add(kind)
     unknown = [model for model, kinds in found.items() if len(kinds) < len(KINDS)]
     if unknown:
-        query = {"tenant": tenant, "cells.model": {"$in": unknown}}
-        async for partial in storage.partials.find(query, {"kind": 1, "cells.model": 1}):
-            for entry in partial["cells"]:
+        # Cells may be packed (partials.pack), so the models are read, not queried for.
+        fields = {"kind": 1, **TOTALS_FIELDS}
+        async for partial in storage.partials.find({"tenant": tenant}, fields):
+            for entry in partials.totals_of(partial):
                 if entry["model"] in found:
                     found[entry["model"]].add(partial["kind"])
     return found
