@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import functools
 import json
 import os
 import pathlib
@@ -549,16 +550,32 @@ def large_history(now: dt.datetime) -> list[tuple[str, list[dict[str, Any]]]]:
 async def large_tenant(stack: Stack, http: httpx.AsyncClient, admin: ApiClient) -> ApiClient:
     """A tenant with LARGE_HISTORY events, written straight into the database as the collector
     writes them (as `make bench` does), once the collector's rollup job has folded them."""
-    from bench.dashboards import seed, until_folded
-    from bench.stack import DATABASE_NAME, Credentials
+    from bench.dashboards import until_folded
+    from bench.events import to_document
+    from bench.stack import DATABASE_NAME
+    from collector.rollups.partials import partial_of
     from collector.store.storage import open_storage
 
     client = await create_client(http, admin, f"ui-large-{uuid.uuid4().hex[:8]}")
     now = dt.datetime.now(dt.UTC)
-    who = Credentials(client.client_id, client.client_secret, client.tenant)
     async with open_storage(stack_mongodb_url(stack), DATABASE_NAME, 5000) as storage:
         started = time.perf_counter()
-        await seed(storage, who, large_history(now), 4, now)
+        # A test's set-up, not a measurement of ingest: each batch is written as the collector
+        # writes it (its documents and its partial in one transaction), four at a time.
+        pending = list(reversed(large_history(now)))
+
+        async def writer() -> None:
+            while pending:
+                kind, events = pending.pop()
+                docs = [to_document(e, client.tenant, client.client_id, now, kind) for e in events]
+                outcome = await storage.insert_new(
+                    storage.events(kind),
+                    docs,
+                    functools.partial(partial_of, client.tenant, kind),
+                )
+                assert outcome.inserted == len(docs)
+
+        await asyncio.gather(*(writer() for _ in range(4)))
         seeded = time.perf_counter()
         assert await until_folded(storage, 60) == 0, "the rollup job stopped folding"
     _record(
