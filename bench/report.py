@@ -129,6 +129,8 @@ def dashboard_figures(run: DashboardRun) -> dict[str, float | None]:
     answers = [a for size in sizes for a in (size.ingest, size.overview_polls)]
     figures["dashboard_import_429s"] = sum(a.statuses[429] for a in answers) if sizes else None
     figures["dashboard_import_503s"] = sum(a.statuses[503] for a in answers) if sizes else None
+    # A batch sent again after a timeout may meet item 1.2's WriteConflict (another branch).
+    figures["dashboard_import_500s"] = sum(a.statuses[500] for a in answers) if sizes else None
     return figures
 
 

@@ -41,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = GatewaySettings()
     logs.configure(settings.log_level, settings.log_format)
     # Bind ourselves so HTTP_PORT=0 works and the real port can be announced.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
+    # proto says TCP, and accepted sockets inherit ours. With proto 0 every small answer (the
+    # headers, then the body) met the client's delayed ACK: 40 ms added to each REST call.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((settings.http_host, settings.http_port))

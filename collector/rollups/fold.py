@@ -196,14 +196,14 @@ async def _merge_into(
     for chunk in _chunks(list(ids)):
         async for doc in collection.find({"_id": {"$in": chunk}}, session=session):
             existing.add(doc["_id"])
-            cells.merge(buckets[ids[doc["_id"]]], doc["cell"])
+            cells.merge(buckets[ids[doc["_id"]]], cells.of_bucket(doc))
 
     def document(key: BucketKey) -> dict[str, Any]:
         tenant, kind, model, start = key
         return {
             "_id": bucket_id(key),
             **{"tenant": tenant, "kind": kind, "model": model, "start": start},
-            "cell": buckets[key],
+            "packed_cell": cells.packed(buckets[key]),
         }
 
     # New buckets are inserted (the common case, and far cheaper); known ones replaced.

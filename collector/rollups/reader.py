@@ -102,7 +102,7 @@ async def _pieces(
     for tier, a, b in buckets:
         query = {"tenant": tenant, "kind": kind, **_between("start", a, b)}
         async for doc in storage.buckets[tier].find(query, session=session):
-            found.append(Piece(doc["model"], doc["start"], doc["cell"]))
+            found.append(Piece(doc["model"], doc["start"], cells.of_bucket(doc)))
     mine = {"tenant": tenant, "kind": kind}
     if buckets == [("total", None, None)]:
         # All time, per model: each partial's totals will do (a backfill's partial has a
@@ -171,7 +171,7 @@ async def read_all_time(storage: Storage, tenant: str) -> AllTime:
             cells.merge(totals[kind].setdefault(model, cells.empty()), cell)
 
         async for doc in storage.buckets["total"].find({"tenant": tenant}, session=session):
-            add(doc["kind"], doc["model"], doc["cell"])
+            add(doc["kind"], doc["model"], cells.of_bucket(doc))
         recent: list[dict[str, Any]] = []
         async for doc in storage.recent.find({"tenant": tenant}, session=session):
             recent.extend(doc["entries"])
