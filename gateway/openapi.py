@@ -1,8 +1,10 @@
 """The OpenAPI contract, derived from the descriptors by rules, never written per route.
 
 - Request schemas come from the request messages: `google.api.field_behavior = REQUIRED` marks
-  required fields, `(aegis.v1.json_schema)` adds the bounds the collector enforces, and a
-  `(aegis.v1.json_message)` Value field is documented as that message.
+  required fields, `(aegis.v1.json_schema)` (or another field's, named by
+  `(aegis.v1.json_schema_as)`) adds the bounds the collector enforces, read by both through
+  aegis_shared.json_schema, and a `(aegis.v1.json_message)` Value field is documented as that
+  message.
 - Response schemas come from the response messages as `gateway.marshal.to_json` prints them:
   every field present, an unset optional or message field null.
 - The error statuses of a route follow from its shape (STATUS_RULES): every route may answer
@@ -16,7 +18,6 @@ of their success response (`operation(..., success_content=...)`, `error_respons
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 
 from aegis.v1 import options_pb2
+from aegis_shared import json_schema
 
 _SCALARS: dict[int, dict[str, Any]] = {
     FieldDescriptor.CPPTYPE_INT32: {"type": "integer", "format": "int32"},
@@ -137,12 +139,6 @@ STATUS_RULES: tuple[tuple[int, str, Callable[[RouteShape], bool]], ...] = (
 )
 
 
-def _extra(field: FieldDescriptor) -> dict[str, Any]:
-    text = field.GetOptions().Extensions[options_pb2.json_schema]
-    extra: dict[str, Any] = json.loads(text) if text else {}
-    return extra
-
-
 def _required(field: FieldDescriptor) -> bool:
     behaviors = field.GetOptions().Extensions[field_behavior_pb2.field_behavior]
     return field_behavior_pb2.REQUIRED in behaviors
@@ -179,7 +175,7 @@ def field_schema(
     if field.is_repeated:
         schema = {"type": "array", "items": schema}
     if not response:
-        schema = _merge(schema, _extra(field))
+        schema = _merge(schema, json_schema.keywords(field))
     if (response and field.has_presence and not field.is_repeated) or (
         nullable and not _required(field)
     ):

@@ -26,7 +26,7 @@ from aegis.v1 import options_pb2 as aegis_dot_v1_dot_options__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x65gis/v1/export.proto\x12\x08\x61\x65gis.v1\x1a\x16\x61\x65gis/v1/options.proto\x1a\x1fgoogle/api/field_behavior.proto\"\xce\x02\n\x13\x45xportEventsRequest\x12-\n\x04kind\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\x9a\xb5\x18\x17{\"enum\": [\"ml\", \"llm\"]}\x12\x62\n\nstart_date\x18\x02 \x01(\tBN\x9a\xb5\x18J{\"anyOf\": [{\"format\": \"date\"}, {\"format\": \"date-time\"}, {\"maxLength\": 0}]}\x12`\n\x08\x65nd_date\x18\x03 \x01(\tBN\x9a\xb5\x18J{\"anyOf\": [{\"format\": \"date\"}, {\"format\": \"date-time\"}, {\"maxLength\": 0}]}\x12\r\n\x05model\x18\x04 \x01(\t\x12\x33\n\x06\x66ormat\x18\x05 \x01(\tB#\x9a\xb5\x18\x1f{\"enum\": [\"\", \"ndjson\", \"csv\"]}\"A\n\x0b\x45xportChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06\x65vents\x18\x02 \x01(\r\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t2W\n\rExportService\x12\x46\n\x0c\x45xportEvents\x12\x1d.aegis.v1.ExportEventsRequest\x1a\x15.aegis.v1.ExportChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x65gis/v1/export.proto\x12\x08\x61\x65gis.v1\x1a\x16\x61\x65gis/v1/options.proto\x1a\x1fgoogle/api/field_behavior.proto\"\xab\x02\n\x13\x45xportEventsRequest\x12-\n\x04kind\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\x9a\xb5\x18\x17{\"enum\": [\"ml\", \"llm\"]}\x12\x62\n\nstart_date\x18\x02 \x01(\tBN\x9a\xb5\x18J{\"anyOf\": [{\"format\": \"date\"}, {\"format\": \"date-time\"}, {\"maxLength\": 0}]}\x12=\n\x08\x65nd_date\x18\x03 \x01(\tB+\xaa\xb5\x18\'aegis.v1.ExportEventsRequest.start_date\x12\r\n\x05model\x18\x04 \x01(\t\x12\x33\n\x06\x66ormat\x18\x05 \x01(\tB#\x9a\xb5\x18\x1f{\"enum\": [\"\", \"ndjson\", \"csv\"]}\"A\n\x0b\x45xportChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06\x65vents\x18\x02 \x01(\r\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t2W\n\rExportService\x12\x46\n\x0c\x45xportEvents\x12\x1d.aegis.v1.ExportEventsRequest\x1a\x15.aegis.v1.ExportChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,13 +38,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPORTEVENTSREQUEST'].fields_by_name['start_date']._loaded_options = None
   _globals['_EXPORTEVENTSREQUEST'].fields_by_name['start_date']._serialized_options = b'\232\265\030J{\"anyOf\": [{\"format\": \"date\"}, {\"format\": \"date-time\"}, {\"maxLength\": 0}]}'
   _globals['_EXPORTEVENTSREQUEST'].fields_by_name['end_date']._loaded_options = None
-  _globals['_EXPORTEVENTSREQUEST'].fields_by_name['end_date']._serialized_options = b'\232\265\030J{\"anyOf\": [{\"format\": \"date\"}, {\"format\": \"date-time\"}, {\"maxLength\": 0}]}'
+  _globals['_EXPORTEVENTSREQUEST'].fields_by_name['end_date']._serialized_options = b'\252\265\030\'aegis.v1.ExportEventsRequest.start_date'
   _globals['_EXPORTEVENTSREQUEST'].fields_by_name['format']._loaded_options = None
   _globals['_EXPORTEVENTSREQUEST'].fields_by_name['format']._serialized_options = b'\232\265\030\037{\"enum\": [\"\", \"ndjson\", \"csv\"]}'
   _globals['_EXPORTEVENTSREQUEST']._serialized_start=93
-  _globals['_EXPORTEVENTSREQUEST']._serialized_end=427
-  _globals['_EXPORTCHUNK']._serialized_start=429
-  _globals['_EXPORTCHUNK']._serialized_end=494
-  _globals['_EXPORTSERVICE']._serialized_start=496
-  _globals['_EXPORTSERVICE']._serialized_end=583
+  _globals['_EXPORTEVENTSREQUEST']._serialized_end=392
+  _globals['_EXPORTCHUNK']._serialized_start=394
+  _globals['_EXPORTCHUNK']._serialized_end=459
+  _globals['_EXPORTSERVICE']._serialized_start=461
+  _globals['_EXPORTSERVICE']._serialized_end=548
 # @@protoc_insertion_point(module_scope)

@@ -13,3 +13,5 @@ JSON_MESSAGE_FIELD_NUMBER: _ClassVar[int]
 json_message: _descriptor.FieldDescriptor
 JSON_SCHEMA_FIELD_NUMBER: _ClassVar[int]
 json_schema: _descriptor.FieldDescriptor
+JSON_SCHEMA_AS_FIELD_NUMBER: _ClassVar[int]
+json_schema_as: _descriptor.FieldDescriptor

@@ -28,7 +28,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x65gis/v1/prices.proto\x12\x08\x61\x65gis.v1\x1a\x16\x61\x65gis/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x01\n\x0fSetPriceRequest\x12\x64\n\x05model\x18\x01 \x01(\tBU\xe2\x41\x01\x02\x9a\xb5\x18M{\"minLength\": 1, \"maxLength\": 256, \"pattern\": \"^[^\\\\x00-\\\\x1f\\\\x7f-\\\\x9f]*$\"}\x12>\n\x0einput_per_mtok\x18\x02 \x01(\x01\x42&\x9a\xb5\x18\"{\"minimum\": 0, \"maximum\": 1000000}\x12?\n\x0foutput_per_mtok\x18\x03 \x01(\x01\x42&\x9a\xb5\x18\"{\"minimum\": 0, \"maximum\": 1000000}\"|\n\nModelPrice\x12\r\n\x05model\x18\x01 \x01(\t\x12\x16\n\x0einput_per_mtok\x18\x02 \x01(\x01\x12\x17\n\x0foutput_per_mtok\x18\x03 \x01(\x01\x12.\n\nupdated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x13\n\x11ListPricesRequest\":\n\x12ListPricesResponse\x12$\n\x06prices\x18\x01 \x03(\x0b\x32\x14.aegis.v1.ModelPrice\"z\n\x12\x44\x65letePriceRequest\x12\x64\n\x05model\x18\x01 \x01(\tBU\xe2\x41\x01\x02\x9a\xb5\x18M{\"minLength\": 1, \"maxLength\": 256, \"pattern\": \"^[^\\\\x00-\\\\x1f\\\\x7f-\\\\x9f]*$\"}\"\x15\n\x13\x44\x65letePriceResponse2\xb8\x02\n\x0cPriceService\x12]\n\x08SetPrice\x12\x19.aegis.v1.SetPriceRequest\x1a\x14.aegis.v1.ModelPrice\" \x82\xd3\xe4\x93\x02\x1a\x1a\x15/admin/prices/{model}:\x01*\x12^\n\nListPrices\x12\x1b.aegis.v1.ListPricesRequest\x1a\x1c.aegis.v1.ListPricesResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/admin/prices\x12i\n\x0b\x44\x65letePrice\x12\x1c.aegis.v1.DeletePriceRequest\x1a\x1d.aegis.v1.DeletePriceResponse\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/admin/prices/{model}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x65gis/v1/prices.proto\x12\x08\x61\x65gis.v1\x1a\x16\x61\x65gis/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x01\n\x0fSetPriceRequest\x12\x64\n\x05model\x18\x01 \x01(\tBU\xe2\x41\x01\x02\x9a\xb5\x18M{\"minLength\": 1, \"maxLength\": 256, \"pattern\": \"^[^\\\\x00-\\\\x1f\\\\x7f-\\\\x9f]*$\"}\x12>\n\x0einput_per_mtok\x18\x02 \x01(\x01\x42&\x9a\xb5\x18\"{\"minimum\": 0, \"maximum\": 1000000}\x12\x44\n\x0foutput_per_mtok\x18\x03 \x01(\x01\x42+\xaa\xb5\x18\'aegis.v1.SetPriceRequest.input_per_mtok\"|\n\nModelPrice\x12\r\n\x05model\x18\x01 \x01(\t\x12\x16\n\x0einput_per_mtok\x18\x02 \x01(\x01\x12\x17\n\x0foutput_per_mtok\x18\x03 \x01(\x01\x12.\n\nupdated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x13\n\x11ListPricesRequest\":\n\x12ListPricesResponse\x12$\n\x06prices\x18\x01 \x03(\x0b\x32\x14.aegis.v1.ModelPrice\"K\n\x12\x44\x65letePriceRequest\x12\x35\n\x05model\x18\x01 \x01(\tB&\xe2\x41\x01\x02\xaa\xb5\x18\x1e\x61\x65gis.v1.SetPriceRequest.model\"\x15\n\x13\x44\x65letePriceResponse2\xb8\x02\n\x0cPriceService\x12]\n\x08SetPrice\x12\x19.aegis.v1.SetPriceRequest\x1a\x14.aegis.v1.ModelPrice\" \x82\xd3\xe4\x93\x02\x1a\x1a\x15/admin/prices/{model}:\x01*\x12^\n\nListPrices\x12\x1b.aegis.v1.ListPricesRequest\x1a\x1c.aegis.v1.ListPricesResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/admin/prices\x12i\n\x0b\x44\x65letePrice\x12\x1c.aegis.v1.DeletePriceRequest\x1a\x1d.aegis.v1.DeletePriceResponse\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/admin/prices/{model}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,9 +40,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SETPRICEREQUEST'].fields_by_name['input_per_mtok']._loaded_options = None
   _globals['_SETPRICEREQUEST'].fields_by_name['input_per_mtok']._serialized_options = b'\232\265\030\"{\"minimum\": 0, \"maximum\": 1000000}'
   _globals['_SETPRICEREQUEST'].fields_by_name['output_per_mtok']._loaded_options = None
-  _globals['_SETPRICEREQUEST'].fields_by_name['output_per_mtok']._serialized_options = b'\232\265\030\"{\"minimum\": 0, \"maximum\": 1000000}'
+  _globals['_SETPRICEREQUEST'].fields_by_name['output_per_mtok']._serialized_options = b'\252\265\030\'aegis.v1.SetPriceRequest.input_per_mtok'
   _globals['_DELETEPRICEREQUEST'].fields_by_name['model']._loaded_options = None
-  _globals['_DELETEPRICEREQUEST'].fields_by_name['model']._serialized_options = b'\342A\001\002\232\265\030M{\"minLength\": 1, \"maxLength\": 256, \"pattern\": \"^[^\\\\x00-\\\\x1f\\\\x7f-\\\\x9f]*$\"}'
+  _globals['_DELETEPRICEREQUEST'].fields_by_name['model']._serialized_options = b'\342A\001\002\252\265\030\036aegis.v1.SetPriceRequest.model'
   _globals['_PRICESERVICE'].methods_by_name['SetPrice']._loaded_options = None
   _globals['_PRICESERVICE'].methods_by_name['SetPrice']._serialized_options = b'\202\323\344\223\002\032\032\025/admin/prices/{model}:\001*'
   _globals['_PRICESERVICE'].methods_by_name['ListPrices']._loaded_options = None
@@ -50,17 +50,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PRICESERVICE'].methods_by_name['DeletePrice']._loaded_options = None
   _globals['_PRICESERVICE'].methods_by_name['DeletePrice']._serialized_options = b'\202\323\344\223\002\027*\025/admin/prices/{model}'
   _globals['_SETPRICEREQUEST']._serialized_start=156
-  _globals['_SETPRICEREQUEST']._serialized_end=404
-  _globals['_MODELPRICE']._serialized_start=406
-  _globals['_MODELPRICE']._serialized_end=530
-  _globals['_LISTPRICESREQUEST']._serialized_start=532
-  _globals['_LISTPRICESREQUEST']._serialized_end=551
-  _globals['_LISTPRICESRESPONSE']._serialized_start=553
-  _globals['_LISTPRICESRESPONSE']._serialized_end=611
-  _globals['_DELETEPRICEREQUEST']._serialized_start=613
-  _globals['_DELETEPRICEREQUEST']._serialized_end=735
-  _globals['_DELETEPRICERESPONSE']._serialized_start=737
-  _globals['_DELETEPRICERESPONSE']._serialized_end=758
-  _globals['_PRICESERVICE']._serialized_start=761
-  _globals['_PRICESERVICE']._serialized_end=1073
+  _globals['_SETPRICEREQUEST']._serialized_end=409
+  _globals['_MODELPRICE']._serialized_start=411
+  _globals['_MODELPRICE']._serialized_end=535
+  _globals['_LISTPRICESREQUEST']._serialized_start=537
+  _globals['_LISTPRICESREQUEST']._serialized_end=556
+  _globals['_LISTPRICESRESPONSE']._serialized_start=558
+  _globals['_LISTPRICESRESPONSE']._serialized_end=616
+  _globals['_DELETEPRICEREQUEST']._serialized_start=618
+  _globals['_DELETEPRICEREQUEST']._serialized_end=693
+  _globals['_DELETEPRICERESPONSE']._serialized_start=695
+  _globals['_DELETEPRICERESPONSE']._serialized_end=716
+  _globals['_PRICESERVICE']._serialized_start=719
+  _globals['_PRICESERVICE']._serialized_end=1031
 # @@protoc_insertion_point(module_scope)
