@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from google.protobuf import descriptor_pool
@@ -90,3 +91,18 @@ def pattern(regex: str) -> re.Pattern[str]:
             continue
         out.append(char)
     return re.compile("".join(out))
+
+
+def choices(message: str, field: str) -> tuple[str, ...]:
+    """A string field's enum without "" (which only stands for the default)."""
+    return tuple(value for value in of(message, field)["enum"] if value != "")
+
+
+def agree(what: str, ours: Iterable[str], documented: Iterable[str]) -> None:
+    """Raise at import when a table of behaviour (keyed by what the API accepts) and the
+    proto's enum have come apart: the collector must not start with the two disagreeing."""
+    if set(ours) != set(documented):
+        raise SchemaError(
+            f"{what} must have exactly the values of the proto ({', '.join(documented)}); it "
+            f"has {', '.join(ours)}"
+        )

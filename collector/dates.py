@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
+from aegis_shared import json_schema
 from collector.domain import Tier
 from collector.errors import InvalidArgument
 
@@ -73,6 +74,9 @@ SERIES_SPAN: dict[Tier, dt.timedelta | None] = {
     "hour": dt.timedelta(days=31),
     "day": None,
 }
+# What dashboard.proto documents as the intervals (aegis_shared.json_schema).
+INTERVALS = json_schema.choices("aegis.v1.MetricsRequest", "interval")
+json_schema.agree("collector.dates.SERIES_SPAN", SERIES_SPAN, INTERVALS)
 
 
 def parse_interval(text: str, dates: DateRange) -> Tier | None:
@@ -81,7 +85,9 @@ def parse_interval(text: str, dates: DateRange) -> Tier | None:
     if not text:
         return None
     if text not in SERIES_SPAN:
-        raise InvalidArgument(f"interval: {json.dumps(text[:20])} is not one of minute, hour, day")
+        raise InvalidArgument(
+            f"interval: {json.dumps(text[:20])} is not one of {', '.join(INTERVALS)}"
+        )
     interval: Tier = text
     longest = SERIES_SPAN[interval]
     if longest is not None:

@@ -30,13 +30,17 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
+from aegis_shared import json_schema
 from collector.domain import Kind
 from collector.rollups import cells, histogram
 from collector.rollups.cells import Cell
 from collector.rollups.reader import minutes_kept_since, read_window
 from collector.store.storage import Storage
 
-METRICS = ("cost", "requests", "tokens", "error_rate", "latency_p95", "predictions", "no_data")
+# The metrics a rule may name: the enum of CreateRuleRequest.metric in alerts.proto, which the
+# REST documentation states and the dashboard reads from it. KINDS and RANGES say how each
+# behaves; a metric added to the proto without them stops the collector at import.
+METRICS: tuple[str, ...] = tuple(json_schema.of("aegis.v1.CreateRuleRequest", "metric")["enum"])
 KINDS: dict[str, tuple[Kind, ...]] = {
     "cost": ("llm",),
     "tokens": ("llm",),
@@ -68,6 +72,9 @@ RANGES: dict[str, Range] = {
     "predictions": Range(0, math.inf, "a sum of ML predictions, 0 or more"),
     "no_data": Range(0, math.inf, "a number of ML and LLM events, 0 or more"),
 }
+
+json_schema.agree("collector.alerts.metrics.KINDS", KINDS, METRICS)
+json_schema.agree("collector.alerts.metrics.RANGES", RANGES, METRICS)
 
 
 class WindowValue(Protocol):

@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from aegis_shared import json_schema
 from collector.alerts.metrics import KINDS, METRICS, RANGES
 from collector.alerts.ssrf import UnsafeTarget, check_url
 from collector.auth.audit import Auditor
@@ -24,13 +25,29 @@ from collector.errors import InvalidArgument, NotFound
 from collector.rollups.reader import kinds_with_events
 from collector.store.storage import Document, Storage
 
-COMPARISONS = ("gt", "lt")
-MAX_NAME = 128
-MAX_MODEL = 256
-MIN_SECRET, MAX_SECRET = 16, 256
-MAX_WINDOW_MINUTES = 7 * 24 * 60
+# The bounds are alerts.proto's (aegis_shared.json_schema), which the REST documentation states.
+_CREATE = "aegis.v1.CreateRuleRequest"
+_NAME = json_schema.of(_CREATE, "name")
+_MODEL = json_schema.of(_CREATE, "model")
+_SECRET = json_schema.of(_CREATE, "webhook_secret")
+_WINDOW = json_schema.of(_CREATE, "window_minutes")
+COMPARISONS: tuple[str, ...] = tuple(json_schema.of(_CREATE, "comparison")["enum"])
+MIN_NAME: int = _NAME["minLength"]
+MAX_NAME: int = _NAME["maxLength"]
+MIN_MODEL: int = _MODEL["minLength"]
+MAX_MODEL: int = _MODEL["maxLength"]
+MIN_SECRET: int = _SECRET["minLength"]
+MAX_SECRET: int = _SECRET["maxLength"]
+MIN_WINDOW_MINUTES: int = _WINDOW["minimum"]
+MAX_WINDOW_MINUTES: int = _WINDOW["maximum"]
+MIN_THRESHOLD: float = json_schema.of(_CREATE, "threshold")["minimum"]
 MAX_RULES_PER_TENANT = 100
-DEFAULT_EVENTS, MAX_EVENTS = 100, 1000
+DEFAULT_EVENTS = 100
+MAX_EVENTS: int = json_schema.of("aegis.v1.ListAlertEventsRequest", "limit")["maximum"]
+# The document's minimum threshold is the lowest any metric can be: below it every rule is
+# refused by never_fires, so a lower minimum would document rules that are refused.
+if min(r.low for r in RANGES.values()) != MIN_THRESHOLD:
+    raise RuntimeError("alerts.proto's threshold minimum must be the lowest value of a metric")
 
 
 @dataclass(frozen=True)
@@ -128,21 +145,23 @@ def _stored_precision(moment: dt.datetime) -> dt.datetime:
 
 def _check_definition(spec: RuleSpec) -> dict[str, Any]:
     name = spec.name.strip()
-    if not 1 <= len(name) <= MAX_NAME:
+    if not MIN_NAME <= len(name) <= MAX_NAME:
         raise InvalidArgument(f"name: required, at most {MAX_NAME} characters")
     if spec.metric not in METRICS:
         raise InvalidArgument(f"metric: must be one of {', '.join(METRICS)}")
     model = spec.model.strip() if spec.model is not None else None
-    if model is not None and not 1 <= len(model) <= MAX_MODEL:
-        raise InvalidArgument(f"model: 1-{MAX_MODEL} characters, or absent for all models")
+    if model is not None and not MIN_MODEL <= len(model) <= MAX_MODEL:
+        raise InvalidArgument(
+            f"model: {MIN_MODEL}-{MAX_MODEL} characters, or absent for all models"
+        )
     if spec.comparison not in COMPARISONS:
-        raise InvalidArgument("comparison: must be 'gt' or 'lt'")
+        raise InvalidArgument(f"comparison: must be {' or '.join(map(repr, COMPARISONS))}")
     if spec.threshold is None or not math.isfinite(spec.threshold):
         raise InvalidArgument("threshold: required, a finite number")
     if never := never_fires(spec.metric, spec.comparison, spec.threshold):
         raise InvalidArgument(f"threshold: {never}")
-    if not 1 <= spec.window_minutes <= MAX_WINDOW_MINUTES:
-        raise InvalidArgument(f"window_minutes: must be 1-{MAX_WINDOW_MINUTES}")
+    if not MIN_WINDOW_MINUTES <= spec.window_minutes <= MAX_WINDOW_MINUTES:
+        raise InvalidArgument(f"window_minutes: must be {MIN_WINDOW_MINUTES}-{MAX_WINDOW_MINUTES}")
     return {
         "name": name,
         "metric": spec.metric,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import re
 import secrets
 from dataclasses import dataclass
 
@@ -16,20 +15,29 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from aegis_shared import json_schema
 from collector.domain import Principal
 from collector.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, Unauthenticated
 from collector.store.storage import Document, Storage
 
 log = logging.getLogger(__name__)
 
+# The bounds are auth.proto's (aegis_shared.json_schema), which the REST documentation states.
+_NAME = json_schema.of("aegis.v1.CreateClientRequest", "name")
+_GRACE = json_schema.of("aegis.v1.RotateClientSecretRequest", "grace_seconds")
 # "alerts": manage alert rules (reading them needs only "read"; "admin" may manage them too).
-SCOPES = frozenset({"ingest", "read", "alerts", "admin"})
+SCOPES = frozenset(json_schema.of("aegis.v1.CreateClientRequest", "scopes")["items"]["enum"])
 DEFAULT_SCOPES = ("ingest", "read")
 DEFAULT_TENANT = "default"
 MAX_CONCURRENT_HASHES = 2
-_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{3,128}$")
-MAX_GRACE_S = 86_400
+MIN_NAME: int = _NAME["minLength"]
+MAX_NAME: int = _NAME["maxLength"]
+_TENANT = json_schema.pattern(json_schema.of("aegis.v1.CreateClientRequest", "tenant")["pattern"])
+_CLIENT_ID = json_schema.pattern(
+    json_schema.of("aegis.v1.RevokeClientRequest", "clientId")["pattern"]
+)
+MIN_GRACE_S: int = _GRACE["minimum"]
+MAX_GRACE_S: int = _GRACE["maximum"]
 MAX_LISTED = 10_000
 UPSERT_ATTEMPTS = 5
 # What an admin may see of a client: never a hash.
@@ -94,9 +102,9 @@ class ClientSpec:
 def client_spec(name: str, tenant: str, scopes: list[str] | tuple[str, ...] = ()) -> ClientSpec:
     """Validate a new client's fields (InvalidArgument); no scopes means DEFAULT_SCOPES."""
     name = name.strip()
-    if not 1 <= len(name) <= 128:
-        raise InvalidArgument("name: required, at most 128 characters")
-    if not _TENANT.match(tenant):
+    if not MIN_NAME <= len(name) <= MAX_NAME:
+        raise InvalidArgument(f"name: required, at most {MAX_NAME} characters")
+    if not _TENANT.search(tenant):
         raise InvalidArgument(
             "tenant: 1-63 characters of letters, digits, '_', '-' or '.', starting with a "
             "letter or digit"
@@ -175,7 +183,7 @@ class ClientRegistry:
         )
 
     async def _upsert_admin(self, client_id: str, client_secret: str) -> None:
-        if not _CLIENT_ID.match(client_id):
+        if not _CLIENT_ID.search(client_id):
             raise InvalidArgument("BOOTSTRAP_CLIENT_ID: 3-128 letters, digits, '_', '-', '.'")
         role = {
             "name": "bootstrap admin",
@@ -299,8 +307,8 @@ class ClientRegistry:
 
     async def rotate(self, client_id: str, grace_s: int) -> str:
         """A new secret for the client; the current one keeps working for grace_s seconds."""
-        if not 0 <= grace_s <= MAX_GRACE_S:
-            raise InvalidArgument(f"grace_seconds: must be 0-{MAX_GRACE_S}")
+        if not MIN_GRACE_S <= grace_s <= MAX_GRACE_S:
+            raise InvalidArgument(f"grace_seconds: must be {MIN_GRACE_S}-{MAX_GRACE_S}")
         doc = await self._users.find_one({"client_id": client_id})
         if doc is None:
             raise NotFound(f"client {client_id!r} not found")

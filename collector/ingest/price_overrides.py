@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from aegis_shared import json_schema
 from collector.domain import Principal, prefix_range
 from collector.errors import (
     InvalidArgument,
@@ -28,9 +28,17 @@ from collector.store.storage import Storage
 
 REFRESH_S = 5.0
 MAX_PER_TENANT = 1000
-MAX_MODEL = 256
 MAX_CACHED_TENANTS = 10_000
-MAX_PRICE = 1e6  # USD per million tokens: far above any real price, far below overflow
+# The bounds are prices.proto's (aegis_shared.json_schema), which the REST documentation states.
+_MODEL = json_schema.of("aegis.v1.SetPriceRequest", "model")
+MIN_MODEL: int = _MODEL["minLength"]
+MAX_MODEL: int = _MODEL["maxLength"]
+# No C0/C1 control characters.
+_MODEL_PATTERN = json_schema.pattern(_MODEL["pattern"])
+# USD per million tokens: 1e6 is far above any real price, far below overflow.
+_PRICE = json_schema.of("aegis.v1.SetPriceRequest", "input_per_mtok")
+MIN_PRICE: float = _PRICE["minimum"]
+MAX_PRICE: float = _PRICE["maximum"]
 
 
 @dataclass(frozen=True)
@@ -51,19 +59,14 @@ def _range(tenant: str) -> dict[str, dict[str, str]]:
     return {"_id": prefix_range(f"{tenant}:")}
 
 
-# No C0/C1 control characters: the rule the REST documentation states as a JSON Schema pattern
-# (prices.proto), so whatever the document allows is accepted.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def _check_model(model: str) -> None:
-    if not model or len(model) > MAX_MODEL or _CONTROL.search(model):
-        raise InvalidArgument(f"model: 1-{MAX_MODEL} characters, no control characters")
+    if not MIN_MODEL <= len(model) <= MAX_MODEL or not _MODEL_PATTERN.search(model):
+        raise InvalidArgument(f"model: {MIN_MODEL}-{MAX_MODEL} characters, no control characters")
 
 
 def _check_price(name: str, value: float) -> None:
-    if not math.isfinite(value) or not 0 <= value <= MAX_PRICE:
-        raise InvalidArgument(f"{name}: a number from 0 to {MAX_PRICE:g}")
+    if not math.isfinite(value) or not MIN_PRICE <= value <= MAX_PRICE:
+        raise InvalidArgument(f"{name}: a number from {MIN_PRICE:g} to {MAX_PRICE:g}")
 
 
 class PriceOverrides:

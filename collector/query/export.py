@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from aegis_shared import json_schema
 from collector import prometheus as metrics
 from collector.dates import DateRange
 from collector.domain import MODEL_KEY, Kind, prefix_range
@@ -30,6 +31,11 @@ from collector.store.storage import Document, Storage
 
 Format = Literal["ndjson", "csv"]
 MEDIA_TYPES: dict[Format, str] = {"ndjson": "application/x-ndjson", "csv": "text/csv"}
+# What export.proto documents as the kinds and formats (aegis_shared.json_schema).
+KIND_NAMES = json_schema.choices("aegis.v1.ExportEventsRequest", "kind")
+FORMAT_NAMES = json_schema.choices("aegis.v1.ExportEventsRequest", "format")
+json_schema.agree("collector.query.export's kinds", MODEL_KEY, KIND_NAMES)
+json_schema.agree("collector.query.export.MEDIA_TYPES", MEDIA_TYPES, FORMAT_NAMES)
 # Events fetched per query. On the embedded database an `_id` `$in` slows down sharply past
 # ~100 ids (measured over 20k stored events: 50 ids 6 ms, 100 ids 14 ms, 200 ids 58 ms,
 # 400 ids 0.76 s, 1000 ids 3.1 s), so pages are small and a few are fetched at once.
@@ -72,7 +78,7 @@ def parse_kind(text: str) -> Kind:
         return "ml"
     if text == "llm":
         return "llm"
-    raise InvalidArgument(f"kind: {text[:20]!r} is not one of ml, llm")
+    raise InvalidArgument(f"kind: {text[:20]!r} is not one of {', '.join(KIND_NAMES)}")
 
 
 def parse_format(text: str) -> Format:
@@ -81,7 +87,7 @@ def parse_format(text: str) -> Format:
         return "ndjson"
     if text == "csv":
         return "csv"
-    raise InvalidArgument(f"format: {text[:20]!r} is not one of ndjson, csv")
+    raise InvalidArgument(f"format: {text[:20]!r} is not one of {', '.join(FORMAT_NAMES)}")
 
 
 def _ndjson(kind: Kind) -> tuple[bytes, Callable[[Iterable[Document]], bytes]]:
