@@ -452,6 +452,68 @@ async def test_create_and_delete_an_alert_rule(
     assert (await read(http, viewer, "/alerts/rules"))["rules"] == []
 
 
+async def test_the_rule_form_offers_what_the_openapi_document_allows(
+    ui: Watched, viewer: ApiClient, http: httpx.AsyncClient
+) -> None:
+    """The metrics, comparisons and bounds of the form are the served document's (the one
+    definition the server validates with), not a copy kept in the page's script."""
+    doc = (await http.get("/openapi.json")).json()
+    body = doc["paths"]["/alerts/rules"]["post"]["requestBody"]["content"]["application/json"]
+    fields = body["schema"]["properties"]
+    page = ui.page
+    await sign_in(ui, viewer)
+    await page.get_by_role("link", name="Alerts").click()
+    metric = page.get_by_label("Metric")
+    await expect(metric).to_be_visible()
+    assert (
+        await metric.locator("option").evaluate_all("os => os.map(o => o.value)")
+        == (fields["metric"]["enum"])
+    )
+    comparison = page.get_by_label("Comparison").locator("option")
+    assert (
+        await comparison.evaluate_all("os => os.map(o => o.value)")
+        == (fields["comparison"]["enum"])
+    )
+    bounds = {
+        "Name": ("maxlength", fields["name"]["maxLength"]),
+        "Window (minutes)": ("max", fields["window_minutes"]["maximum"]),
+        "Webhook secret": ("minlength", fields["webhook_secret"]["minLength"]),
+    }
+    for label, (attribute, bound) in bounds.items():
+        await expect(page.get_by_label(label)).to_have_attribute(attribute, f"{bound:g}")
+
+
+async def test_a_rules_warning_is_shown_under_it(
+    ui: Watched, viewer: ApiClient, http: httpx.AsyncClient
+) -> None:
+    """A rule on a model with no events is accepted with a warning (maybe a typo): the rules
+    table says so under the rule's name."""
+    rule = {
+        "name": f"typo {uuid.uuid4().hex[:6]}",
+        "metric": "cost",
+        "model": "gpt-tset-a",
+        "comparison": "gt",
+        "threshold": 5,
+        "window_minutes": 60,
+        "webhook_url": "https://93.184.215.14/aegis",
+        "webhook_secret": "a-webhook-secret-of-enough-length",
+    }
+    created = await http.post("/alerts/rules", json=rule, headers=viewer.headers)
+    assert created.status_code == 201, created.text
+    warnings = created.json()["warnings"]
+    assert warnings == ["model 'gpt-tset-a' has no events yet"]
+    try:
+        page = ui.page
+        await sign_in(ui, viewer)
+        await page.get_by_role("link", name="Alerts").click()
+        row = page.locator(f'#rules tr[data-key="{created.json()["id"]}"]')
+        await expect(row.get_by_role("note")).to_have_text(warnings)
+        await ui.screenshot("alerts-warning")
+    finally:
+        deleted = await http.delete(f"/alerts/rules/{created.json()['id']}", headers=viewer.headers)
+        assert deleted.status_code == 200, deleted.text
+
+
 async def _tail_served(stack: Stack) -> bool:
     """Whether the running gateway answers a WebSocket handshake at /ws/events (101)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", stack.http_port)

@@ -83,6 +83,32 @@ export async function call(method, path, { query, body } = {}) {
 
 export const get = (path, query) => call("GET", path, { query });
 
+// The server's OpenAPI document (no token needed), read once per page load: the one place the
+// dashboard learns what a request may hold (enums, lengths, ranges), so it never keeps a copy.
+let apiDocument = null;
+
+export function openapi() {
+  apiDocument ??= fetch("/openapi.json").then(
+    async (reply) => {
+      if (!reply.ok) throw new ApiError(reply.status, await errorOf(reply));
+      return reply.json();
+    },
+    () => {
+      throw new ApiError(0, "The server could not be reached.");
+    },
+  );
+  apiDocument.catch(() => {
+    apiDocument = null; // a failure is retried on the next call
+  });
+  return apiDocument;
+}
+
+// The JSON Schema of a JSON request body, e.g. requestSchema("post", "/alerts/rules").
+export async function requestSchema(method, path) {
+  const doc = await openapi();
+  return doc.paths[path][method].requestBody.content["application/json"].schema;
+}
+
 // The token was refused (e.g. by the WebSocket tail): back to sign-in, keeping the page.
 export function expire() {
   signOut();

@@ -1,25 +1,28 @@
 // Alerts: the tenant's rules (create, delete) and their recent state changes.
-import { ApiError, SignedOut, call, get } from "../api.js";
+import { ApiError, SignedOut, call, get, requestSchema } from "../api.js";
 import * as fmt from "../format.js";
 import { empty, h, load, table } from "../view.js";
 
-const METRICS = ["cost", "tokens", "requests", "error_rate", "latency_p95", "predictions", "no_data"];
+// The metrics, comparisons and bounds come from the OpenAPI document (CreateRuleRequest's
+// schema), the same definition the server validates with: nothing here to keep in step.
+const COMPARISON_LABELS = { gt: "above (gt)", lt: "below (lt)" };
 
 function field(label, id, input) {
   input.id = id;
   return h("div", { class: "field" }, h("label", { for: id }, label), input);
 }
 
-function ruleForm(onCreated) {
+function ruleForm(schema, onCreated) {
+  const { name, metric, comparison, threshold, window_minutes, model, webhook_url, webhook_secret } = schema.properties;
   const inputs = {
-    name: h("input", { required: true, maxlength: 200 }),
-    metric: h("select", {}, METRICS.map((m) => h("option", { value: m }, m))),
-    comparison: h("select", {}, h("option", { value: "gt" }, "above (gt)"), h("option", { value: "lt" }, "below (lt)")),
-    threshold: h("input", { type: "number", step: "any", required: true }),
-    window_minutes: h("input", { type: "number", min: 1, max: 10080, value: 60, required: true }),
-    model: h("input", { placeholder: "all models" }),
-    webhook_url: h("input", { type: "url", required: true, placeholder: "https://…" }),
-    webhook_secret: h("input", { type: "password", minlength: 16, maxlength: 256, required: true, autocomplete: "new-password" }),
+    name: h("input", { required: true, maxlength: name.maxLength }),
+    metric: h("select", {}, metric.enum.map((m) => h("option", { value: m }, m))),
+    comparison: h("select", {}, comparison.enum.map((c) => h("option", { value: c }, COMPARISON_LABELS[c] || c))),
+    threshold: h("input", { type: "number", step: "any", min: threshold.minimum, required: true }),
+    window_minutes: h("input", { type: "number", min: window_minutes.minimum, max: window_minutes.maximum, value: 60, required: true }),
+    model: h("input", { placeholder: "all models", maxlength: (model.anyOf ? model.anyOf[0] : model).maxLength }),
+    webhook_url: h("input", { type: "url", required: true, placeholder: "https://…", maxlength: webhook_url.maxLength }),
+    webhook_secret: h("input", { type: "password", minlength: webhook_secret.minLength, maxlength: webhook_secret.maxLength, required: true, autocomplete: "new-password" }),
   };
   const error = h("p", { class: "form-error", role: "alert", id: "rule-error" });
   const button = h("button", { type: "submit" }, "Create rule");
@@ -34,7 +37,7 @@ function ruleForm(onCreated) {
     field("Window (minutes)", "rule-window", inputs.window_minutes),
     field("Model (optional)", "rule-model", inputs.model),
     field("Webhook URL", "rule-webhook-url", inputs.webhook_url),
-    field("Webhook secret (16+ characters)", "rule-webhook-secret", inputs.webhook_secret),
+    field(`Webhook secret (${webhook_secret.minLength}+ characters)`, "rule-webhook-secret", inputs.webhook_secret),
     error,
     button,
   );
@@ -80,7 +83,8 @@ function rulesTable(rules, refresh) {
   return table(
     "Rules",
     [
-      { label: "Name", value: (r) => r.name },
+      // What may keep the rule from firing (e.g. a model with no events yet), under its name.
+      { label: "Name", value: (r) => h("div", {}, r.name, (r.warnings || []).map((w) => h("p", { class: "rule-warning", role: "note" }, w))) },
       { label: "Condition", value: (r) => `${r.metric} ${r.comparison === "gt" ? ">" : "<"} ${fmt.number(r.threshold)} over ${fmt.count(r.window_minutes)} min${r.model ? ` (${r.model})` : ""}` },
       { label: "State", value: (r) => h("span", { class: `badge ${r.state}` }, r.state) },
       { label: "Since", value: (r) => fmt.time(r.state_since) },
@@ -110,6 +114,7 @@ const TRANSITIONS = [
 
 export default function alerts(page) {
   const rules = h("div", { class: "box", id: "rules" });
+  const form = h("div", { id: "rule-form" });
   const events = h("div", { class: "box", id: "transitions" });
   const refresh = () => {
     load(rules, () => get("/alerts/rules"), (data) => {
@@ -121,6 +126,7 @@ export default function alerts(page) {
       events.append(list.length ? table("Recent transitions, newest first", TRANSITIONS, list, (e) => e.id) : empty("No rule has changed state yet."));
     });
   };
-  page.append(h("h1", { id: "page-title" }, "Alerts"), rules, ruleForm(refresh), h("h2", {}, "Recent transitions"), events);
+  page.append(h("h1", { id: "page-title" }, "Alerts"), rules, form, h("h2", {}, "Recent transitions"), events);
   refresh();
+  load(form, () => requestSchema("post", "/alerts/rules"), (schema) => form.append(ruleForm(schema, refresh)));
 }
