@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from google.protobuf import timestamp_pb2
 
 from aegis.v1 import events_pb2
-from collector.api import convert
+from collector.api.proto_events import llm_event_from_proto, ml_event_from_proto
 from collector.domain import Kind
 from collector.ingest.batch import OPTIONAL
 from collector.ingest.validation import fill_and_check_llm, fill_and_check_ml
@@ -146,10 +146,10 @@ def to_document(
     """What the collector stores for this event: converted and validated by the collector's
     own code, then given the keys collector.ingest adds, in the same way."""
     if kind == "ml":
-        doc = convert.ml_event_from_proto(to_proto(event))
+        doc = ml_event_from_proto(to_proto(event))
         fill_and_check_ml(doc, now)
     else:
-        doc = convert.llm_event_from_proto(to_llm_proto(event))
+        doc = llm_event_from_proto(to_llm_proto(event))
         fill_and_check_llm(doc, now)
     doc.update(tenant=tenant, client_id=client_id, received_at=now)
     doc["_id"] = f"{tenant}:{doc['event_id']}"

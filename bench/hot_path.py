@@ -1,9 +1,9 @@
 """The collector's per-event ingest work, timed in-process on one batch of bench events.
 
 Steps in the order the collector runs them: parse the StreamEvents request, convert each
-event by field access (collector.api.convert), validate (collector.ingest.validation), BSON-encode
-the document (what pymongo does inside insert_many). MessageToDict is timed as the alternative
-the design rejects, so the claim "field access is much faster" carries a number.
+event by field access (collector.api.proto_events), validate (collector.ingest.validation),
+BSON-encode the document (what pymongo does inside insert_many). MessageToDict is timed as the
+alternative the design rejects, so the claim "field access is much faster" carries a number.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from google.protobuf import json_format
 
 from aegis.v1 import ingest_pb2
 from bench.events import seed_ml_events, to_proto
-from collector.api import convert
+from collector.api.proto_events import ml_event_from_proto
 from collector.ingest.validation import fill_and_check_ml
 
 REPEATS = 5
@@ -65,7 +65,7 @@ def measure(batch_size: int) -> HotPath:
     wire = ingest_pb2.StreamEventsRequest(
         sequence=1, ml=ingest_pb2.IngestMLRequest(events=protos)
     ).SerializeToString()
-    converted = [convert.ml_event_from_proto(p) for p in protos]
+    converted = [ml_event_from_proto(p) for p in protos]
     for doc in converted:
         fill_and_check_ml(doc, now)
     n = len(protos)
@@ -77,7 +77,7 @@ def measure(batch_size: int) -> HotPath:
 
     return HotPath(
         parse_us=_best_us_per_event(lambda: ingest_pb2.StreamEventsRequest.FromString(wire), n),
-        convert_us=_best_us_per_event(lambda: [convert.ml_event_from_proto(p) for p in protos], n),
+        convert_us=_best_us_per_event(lambda: [ml_event_from_proto(p) for p in protos], n),
         message_to_dict_us=_best_us_per_event(
             lambda: [
                 json_format.MessageToDict(p, preserving_proto_field_name=True) for p in protos

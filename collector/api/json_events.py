@@ -20,7 +20,8 @@ from aegis.v1 import events_pb2
 from aegis_shared import json_mapping, structs
 from aegis_shared.json_shape import show
 from aegis_shared.structs import struct_to_dict
-from collector.api.convert import llm_event_from_proto, ml_event_from_proto, time_from_proto
+from collector.api.proto_events import llm_event_from_proto, ml_event_from_proto
+from collector.api.proto_values import time_from_proto
 from collector.ingest.validation import Invalid
 
 MAX_REASON = 200

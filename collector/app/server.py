@@ -38,17 +38,14 @@ from collector.alerts.delivery import Deliverer, open_deliverer
 from collector.alerts.job import alerts_job
 from collector.alerts.rules import RuleService
 from collector.alerts.webhooks import DeliveryPolicy
-from collector.api import convert
+from collector.api.alert_service import AlertServicer
+from collector.api.auth_service import AuthServicer
+from collector.api.dashboard_service import DashboardServicer
+from collector.api.export_service import ExportServicer
+from collector.api.ingest_service import IngestServicer
 from collector.api.interceptor import AuthInterceptor
-from collector.api.servicers import (
-    AlertServicer,
-    AuthServicer,
-    DashboardServicer,
-    ExportServicer,
-    IngestServicer,
-    PriceServicer,
-    TailServicer,
-)
+from collector.api.price_service import PriceServicer
+from collector.api.tail_service import TailServicer, tail_event
 from collector.app.settings import Settings
 from collector.auth.audit import Auditor
 from collector.auth.basic import BasicCredentials
@@ -174,7 +171,7 @@ async def grpc_server(
     )
     export_pb2_grpc.add_ExportServiceServicer_to_server(ExportServicer(Exporter(storage)), server)
     tail_pb2_grpc.add_TailServiceServicer_to_server(
-        TailServicer(TailHub(storage, buffer=settings.tail_buffer, render=convert.tail_event)),
+        TailServicer(TailHub(storage, buffer=settings.tail_buffer, render=tail_event)),
         server,
     )
     health = health_aio.HealthServicer()

@@ -98,7 +98,7 @@ def _content(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> str | None
 
 
 def _time(ns: int) -> dt.datetime:
-    # Whole milliseconds, as BSON stores them (see collector.api.convert._time).
+    # Whole milliseconds, as BSON stores them (see collector.api.proto_values.time_from_proto).
     return _EPOCH + dt.timedelta(milliseconds=ns // 1_000_000)
 
 
