@@ -29,31 +29,51 @@ async def main(target: str, client_id: str, client_secret: str) -> None:
         )
         metadata = (("authorization", f"Bearer {token.access_token}"),)
 
+        # Numbered batches of fixed events: a batch sent again (after UNAVAILABLE or
+        # RESOURCE_EXHAUSTED) keeps its event ids, so what was stored is not stored twice.
+        pending = {
+            sequence: ingest_pb2.StreamEventsRequest(
+                sequence=sequence,
+                llm=ingest_pb2.IngestLLMRequest(
+                    events=[
+                        events_pb2.LLMEvent(
+                            event_id=str(uuid.uuid4()),
+                            model_name="gemini-2.0-flash",
+                            prompt_length=50,
+                            response_length=200,
+                            tokens_used=250,
+                            cost=0.001,
+                            latency_ms=420.0,
+                        )
+                        for _ in range(100)
+                    ]
+                ),
+            )
+            for sequence in range(3)
+        }
+
         async def batches() -> AsyncIterator[ingest_pb2.StreamEventsRequest]:
-            # Numbered batches; each is acknowledged once it is stored.
-            for sequence in range(3):
-                events = [
-                    events_pb2.LLMEvent(
-                        event_id=str(uuid.uuid4()),  # a retry with the same id is not re-counted
-                        model_name="gemini-2.0-flash",
-                        prompt_length=50,
-                        response_length=200,
-                        tokens_used=250,
-                        cost=0.001,
-                        latency_ms=420.0,
-                    )
-                    for _ in range(100)
-                ]
-                yield ingest_pb2.StreamEventsRequest(
-                    sequence=sequence, llm=ingest_pb2.IngestLLMRequest(events=events)
-                )
+            for request in list(pending.values()):
+                yield request
 
         ingest = ingest_pb2_grpc.IngestServiceStub(channel)
-        async for ack in ingest.StreamEvents(batches(), metadata=metadata):
-            print(
-                f"batch {ack.sequence}: accepted={ack.result.accepted} "
-                f"duplicates={ack.result.duplicates} rejected={ack.result.rejected}"
-            )
+        for attempt in range(1, 6):
+            try:
+                async for ack in ingest.StreamEvents(batches(), metadata=metadata):
+                    pending.pop(ack.sequence, None)  # acknowledged: stored
+                    print(
+                        f"batch {ack.sequence}: accepted={ack.result.accepted} "
+                        f"duplicates={ack.result.duplicates} rejected={ack.result.rejected}"
+                    )
+                break
+            except grpc.aio.AioRpcError as exc:
+                retryable = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+                if exc.code() not in retryable or attempt == 5:
+                    raise
+                print(
+                    f"{exc.code().name}: {exc.details()}; sending the rest again", file=sys.stderr
+                )
+                await asyncio.sleep(attempt)
 
         dashboard = dashboard_pb2_grpc.DashboardServiceStub(channel)
         overview = await dashboard.Overview(dashboard_pb2.OverviewRequest(), metadata=metadata)
