@@ -27,6 +27,7 @@ class Phase:
     sampler: Sampler
     timeline: Timeline = field(init=False)
     segments: list[Segment] = field(default_factory=list)
+    resent: int = 0  # batches a client sent again after the collector asked it to retry
 
     def __post_init__(self) -> None:
         self.timeline = Timeline(self.mode)

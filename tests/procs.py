@@ -105,8 +105,11 @@ def refusing_port() -> Iterator[int]:
 class Database:
     """SecantusDB on a fixed loopback port, so it can be killed and restarted at one URL."""
 
-    def __init__(self, data_dir: pathlib.Path) -> None:
+    def __init__(self, data_dir: pathlib.Path, *, test_commands: bool = False) -> None:
+        """`test_commands`: allow `configureFailPoint`, to make the database fail chosen
+        commands the way a real one can (an error code, a closed connection)."""
         self.data_dir = data_dir
+        self.test_commands = test_commands
         self.port = fixed_port()
         self.url = mongodb_url(self.port)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -114,8 +117,11 @@ class Database:
     def start(self) -> Database:
         (self.data_dir / "db").mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "secantus.log").open("ab")
+        command = server_command(self.port, self.data_dir / "db")
+        if self.test_commands:
+            command.append("--enable-test-commands")
         self.proc = child_process.spawn(
-            server_command(self.port, self.data_dir / "db"),
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -180,10 +180,19 @@ class Storage:
         """Ping the database (the health monitor does, periodically); return whether it
         answered within timeout_s. A ping that timed out on a database we are connected to
         leaves it `available`: busy is not down (requests still try, and are told to retry
-        later if they time out too)."""
+        later if they time out too). A ping that failed otherwise (a connection the database
+        or the network closed: PyMongo then forgets the server and reconnects) is tried once
+        more within the same timeout, and only a second failure means down: one dropped
+        connection of a live database must not refuse every write until the next probe."""
         try:
             with pymongo.timeout(timeout_s):
-                await self.client.admin.command("ping")
+                for attempt in (1, 2):
+                    try:
+                        await self.client.admin.command("ping")
+                        break
+                    except PyMongoError as exc:
+                        if database_busy(exc) or attempt == 2:
+                            raise
         except PyMongoError as exc:
             self._available = database_busy(exc)
             return False
