@@ -14,6 +14,9 @@ Kind = Literal["ml", "llm"]
 Tier = Literal["minute", "hour", "day"]  # what a range is split over, and series intervals
 # The field that names an event's model, per kind.
 MODEL_KEY: dict[Kind, str] = {"ml": "model_id", "llm": "model_name"}
+# An LLM event's content (collector.ingest.content): stored on the raw event only, never in
+# rollups, recent events, metrics, logs or the live tail.
+CONTENT_FIELDS: tuple[str, ...] = ("input", "output", "system")
 
 
 @dataclass(frozen=True)

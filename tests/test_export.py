@@ -88,7 +88,17 @@ async def test_csv_has_every_field_that_ndjson_has(
     http: httpx.AsyncClient, tenant_client: ApiClient
 ) -> None:
     """With every field of an event set, the CSV header names exactly the NDJSON keys (LLM:
-    provider and cost_source too), and the cells hold the same values."""
+    provider, cost_source and content_truncated too), and the cells hold the same values."""
+    attribution = {
+        "user_id": "u-1",
+        "session_id": "s-1",
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "span_id": "00f067aa0ba902b7",
+        "parent_span_id": "b7ad6b7169203331",
+        "environment": "production",
+        "release": "2.3.1",
+        "tags": ["a", "b"],
+    }
     full: dict[str, dict[str, Any]] = {
         "ml": ml_event(
             event_id="ml-1",
@@ -98,6 +108,7 @@ async def test_csv_has_every_field_that_ndjson_has(
             metadata={"k": 1},
             latency_ms=12.5,
             error="Timeout",
+            **attribution,
         ),
         "llm": llm_event(
             event_id="llm-1",
@@ -107,11 +118,18 @@ async def test_csv_has_every_field_that_ndjson_has(
             tokens_used=30,
             input_tokens=12,
             output_tokens=18,
+            cache_read_tokens=4,
+            cache_write_tokens=2,
+            reasoning_tokens=6,
             cost=0.5,
             timestamp="2024-03-01T10:00:00Z",
             metadata={"k": 1},
             latency_ms=12.5,
             error="Timeout",
+            **attribution,
+            system="s" * 40_000,  # over MAX_CONTENT_BYTES: cut, and content_truncated
+            input=[{"role": "user", "content": 'quote " and, comma'}],
+            output="plain text",
         ),
     }
     for kind, event in full.items():
@@ -126,11 +144,12 @@ async def test_csv_has_every_field_that_ndjson_has(
         for key, value in data.items():
             cell = (
                 json.dumps(value, separators=(",", ":"))
-                if isinstance(value, dict | list)
+                if isinstance(value, dict | list | bool)
                 else str(value)
             )
             assert row[key] == cell, (kind, key)
     assert (row["provider"], row["cost_source"]) == ("openai", "client")
+    assert row["content_truncated"] == "true" and row["output"] == "plain text"
 
 
 async def test_date_range_and_model_filters(
@@ -181,7 +200,8 @@ async def test_empty_export(http: httpx.AsyncClient, tenant_client: ApiClient) -
     assert reply.status_code == 200
     assert reply.text.splitlines() == [
         "event_id,timestamp,model_type,model_id,input_shape,prediction_count,latency_ms,"
-        "error,metadata,client_id,received_at"
+        "error,metadata,client_id,received_at,user_id,session_id,trace_id,span_id,"
+        "parent_span_id,environment,release,tags"
     ]
     await ingest(http, tenant_client, "ml", [ml_event(input_shape=[2, 3])])
     reply = await http.get("/export/ml", headers=tenant_client.headers)

@@ -16,6 +16,10 @@ from hypothesis import strategies as st
 from tests.conftest import ApiClient
 from tests.procs import ADMIN_ID, ADMIN_SECRET, Stack
 
+ATTRIBUTION_FIELDS = [
+    *("user_id", "session_id", "trace_id", "span_id", "parent_span_id", "environment"),
+    *("release", "tags"),
+]
 ML_FIELDS = [
     "event_id",
     "model_type",
@@ -27,6 +31,7 @@ ML_FIELDS = [
     "metadata_json",
     "latency_ms",
     "error",
+    *ATTRIBUTION_FIELDS,
 ]
 LLM_FIELDS = [
     "event_id",
@@ -42,6 +47,10 @@ LLM_FIELDS = [
     "error",
     "input_tokens",
     "output_tokens",
+    "provider",
+    *ATTRIBUTION_FIELDS,
+    *("cache_read_tokens", "cache_write_tokens", "reasoning_tokens"),
+    *("input", "input_json", "output", "output_json", "system"),
 ]
 
 leaves = st.one_of(

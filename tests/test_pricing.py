@@ -47,6 +47,96 @@ def test_costs_match_the_library(
         assert cost == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
+# Models whose cached input has its own price (cache-read below the input price; Anthropic's
+# cache writes above it), and one that is tiered by prompt size.
+CACHED = [
+    ("claude-sonnet-4-20250514", "anthropic"),
+    ("gpt-4o", "openai"),
+    ("gemini-2.5-pro", "google"),
+]
+
+
+@pytest.mark.parametrize(("model", "provider"), CACHED)
+@pytest.mark.parametrize(
+    ("input_tokens", "cache_read", "cache_write", "output_tokens"),
+    [(10_000, 8_000, 0, 500), (10_000, 2_000, 6_000, 500), (300_000, 250_000, 0, 10)],
+)
+def test_cached_input_costs_what_the_library_says(
+    model: str,
+    provider: str,
+    input_tokens: int,
+    cache_read: int,
+    cache_write: int,
+    output_tokens: int,
+) -> None:
+    """input_tokens counts the cached tokens (GenAI conventions), as genai-prices' Usage does."""
+    table = PriceTable()
+    usage = Usage(
+        input_tokens=input_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write or None,
+        output_tokens=output_tokens,
+    )
+    calc = calc_price(usage, model, provider_id=provider, genai_request_timestamp=AT)
+    expected = float(calc.total_price)
+    uncached = table.cost(model, provider, input_tokens, output_tokens, AT)
+    assert uncached is not None and expected < uncached  # the cache is cheaper to read
+    for _ in range(2):  # computed, then cached
+        cost = table.cost(
+            model,
+            provider,
+            input_tokens,
+            output_tokens,
+            AT,
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
+        )
+        assert cost == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_cached_tokens_counted_apart_from_input_are_added_to_it() -> None:
+    """More cached tokens than input_tokens: the caller counted them apart (as Anthropic's API
+    reports usage), so they are priced as input_tokens + cached."""
+    model, provider = CACHED[0]
+    usage = Usage(input_tokens=1500, cache_read_tokens=1000, cache_write_tokens=300)
+    calc = calc_price(usage, model, provider_id=provider, genai_request_timestamp=AT)
+    cost = PriceTable().cost(
+        model, provider, 200, 0, AT, cache_read_tokens=1000, cache_write_tokens=300
+    )
+    assert cost == pytest.approx(float(calc.total_price), rel=1e-9)
+
+
+async def test_ingest_prices_cached_tokens_at_their_own_rates(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    stamp = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    model, provider = CACHED[0]
+    counts = {"input_tokens": 12_000, "cache_read_tokens": 9_000, "cache_write_tokens": 2_000}
+    await ingest(
+        http,
+        tenant_client,
+        "llm",
+        [
+            llm_event(
+                model,
+                event_id="cached",
+                provider=provider,
+                output_tokens=700,
+                reasoning_tokens=200,
+                timestamp=stamp.isoformat().replace("+00:00", "Z"),
+                **counts,
+            )
+        ],
+    )
+    reply = await http.get("/export/llm", headers=tenant_client.headers)
+    (event,) = [json.loads(line) for line in reply.text.splitlines()]
+    usage = Usage(output_tokens=700, **counts)
+    calc = calc_price(usage, model, provider_id=provider, genai_request_timestamp=stamp)
+    assert event["cost"] == pytest.approx(float(calc.total_price), rel=1e-9)
+    assert event["cost_source"] == "price_table"
+    assert {k: event[k] for k in counts} == counts and event["reasoning_tokens"] == 200
+
+
 def test_an_unknown_model_has_no_price() -> None:
     assert PriceTable().cost("no-such-model-anywhere", "openai", 10, 10, AT) is None
 

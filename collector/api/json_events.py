@@ -28,7 +28,8 @@ MAX_REASON = 200
 
 # The fast reader of JSON events: per field, the JSON key (proto and camelCase names), its
 # name in the plain event and its kind. "s": string, "i": int64, "d": double, "t": RFC 3339
-# timestamp, "m": Struct metadata, "l": list of int64.
+# timestamp, "m": Struct metadata, "l": list of int64, "ls": list of strings, "v": any JSON
+# value (a google.protobuf.Value: content, whose shape validation checks).
 _FieldKinds = dict[str, tuple[str, str]]
 
 
@@ -40,14 +41,21 @@ def _kinds(message: Any, kinds: dict[str, str]) -> _FieldKinds:
     return out
 
 
+_ATTRIBUTION = {
+    "user_id": "s", "session_id": "s", "trace_id": "s", "span_id": "s", "parent_span_id": "s",
+    "environment": "s", "release": "s", "tags": "ls",
+}  # fmt: skip
 _ML_KINDS = _kinds(events_pb2.MLEvent, {
     "event_id": "s", "model_type": "s", "model_id": "s", "input_shape": "l",
     "prediction_count": "i", "timestamp": "t", "metadata": "m", "latency_ms": "d", "error": "s",
+    **_ATTRIBUTION,
 })  # fmt: skip
 _LLM_KINDS = _kinds(events_pb2.LLMEvent, {
     "event_id": "s", "model_name": "s", "prompt_length": "i", "response_length": "i",
     "tokens_used": "i", "cost": "d", "timestamp": "t", "metadata": "m", "latency_ms": "d",
-    "error": "s", "input_tokens": "i", "output_tokens": "i",
+    "error": "s", "input_tokens": "i", "output_tokens": "i", "provider": "s", **_ATTRIBUTION,
+    "cache_read_tokens": "i", "cache_write_tokens": "i", "reasoning_tokens": "i",
+    "input": "v", "output": "v", "system": "s",
 })  # fmt: skip
 _MIN_INT64, _MAX_INT64 = -(2**63), 2**63 - 1
 
@@ -83,6 +91,12 @@ def _fast(data: dict[str, Any], kinds: _FieldKinds, event: dict[str, Any]) -> bo
             if not all(type(d) is int and _MIN_INT64 <= d <= _MAX_INT64 for d in value):
                 return False
             event[name] = value
+        elif kind == "ls" and vtype is list:
+            if not all(type(d) is str for d in value):
+                return False
+            event[name] = value
+        elif kind == "v":
+            event[name] = value  # a Value holds any JSON, as read from the request
         else:
             return False
     return True

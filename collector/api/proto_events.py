@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from aegis.v1 import events_pb2
-from aegis_shared.structs import struct_to_dict
+from aegis_shared.structs import struct_to_dict, value_to_python
 from collector.api.proto_values import time_from_proto
 
 
@@ -32,6 +32,33 @@ def _metadata(e: events_pb2.MLEvent | events_pb2.LLMEvent) -> Any:
     return {}
 
 
+def _content(e: events_pb2.LLMEvent, form: str) -> Any:
+    """Input or output, in either form, as plain Python (None: not given); validation rejects
+    anything but a string or a list of messages. Never echoed in an error: it is content."""
+    which = e.WhichOneof(f"{form}_form")
+    if which == f"{form}_json":
+        try:
+            return json.loads(getattr(e, which))
+        except (ValueError, RecursionError):
+            return getattr(e, which)  # not JSON: left for validation to reject
+    if which == form:
+        return value_to_python(getattr(e, form))
+    return None
+
+
+def _attribution(e: events_pb2.MLEvent | events_pb2.LLMEvent) -> dict[str, Any]:
+    return {
+        "user_id": e.user_id,
+        "session_id": e.session_id,
+        "trace_id": e.trace_id,
+        "span_id": e.span_id,
+        "parent_span_id": e.parent_span_id,
+        "environment": e.environment,
+        "release": e.release,
+        "tags": list(e.tags),
+    }
+
+
 def ml_event_from_proto(e: events_pb2.MLEvent) -> dict[str, Any]:
     return {
         "event_id": e.event_id,
@@ -43,6 +70,7 @@ def ml_event_from_proto(e: events_pb2.MLEvent) -> dict[str, Any]:
         "metadata": _metadata(e),
         "latency_ms": e.latency_ms if e.HasField("latency_ms") else None,
         "error": e.error,
+        **_attribution(e),
     }
 
 
@@ -61,4 +89,11 @@ def llm_event_from_proto(e: events_pb2.LLMEvent) -> dict[str, Any]:
         "input_tokens": e.input_tokens if e.HasField("input_tokens") else None,
         "output_tokens": e.output_tokens if e.HasField("output_tokens") else None,
         "provider": e.provider,
+        **_attribution(e),
+        "cache_read_tokens": e.cache_read_tokens if e.HasField("cache_read_tokens") else None,
+        "cache_write_tokens": e.cache_write_tokens if e.HasField("cache_write_tokens") else None,
+        "reasoning_tokens": e.reasoning_tokens if e.HasField("reasoning_tokens") else None,
+        "input": _content(e, "input"),
+        "output": _content(e, "output"),
+        "system": e.system,
     }

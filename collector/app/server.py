@@ -55,6 +55,7 @@ from collector.auth.clients import ClientRegistry
 from collector.auth.ratelimit import Limits
 from collector.auth.service import AuthService
 from collector.ingest.batch import IngestService
+from collector.ingest.content import ContentPolicy
 from collector.ingest.pipeline import Admission
 from collector.ingest.price_overrides import PriceOverrides
 from collector.jobs.retention import apply_retention
@@ -140,7 +141,12 @@ async def grpc_server(
     )
     auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(auth, audit, addresses), server)
     overrides = PriceOverrides(storage)
-    ingest = IngestService(storage, limits.ingest, overrides=overrides)
+    ingest = IngestService(
+        storage,
+        limits.ingest,
+        overrides=overrides,
+        content=ContentPolicy(settings.store_content, settings.max_content_bytes),
+    )
     admission = Admission(settings.max_inflight_batches)
     ingest_pb2_grpc.add_IngestServiceServicer_to_server(
         IngestServicer(

@@ -153,6 +153,19 @@ class Settings(BaseSettings):
         description="On SIGTERM, streams stop reading and finish and acknowledge the batches "
         "they hold within this time; then the process exits.",
     )
+    store_content: bool = Field(
+        True,
+        description="`false`: LLM events' content (`input`, `output`, `system`) is dropped at "
+        "ingest, never stored; the rest of each event is.",
+    )
+    max_content_bytes: int = Field(
+        32768,
+        gt=0,
+        description="UTF-8 bytes of one LLM event's content (`input`, `output` and `system` "
+        "together) that are stored; larger content is cut to fit, shared fairly among the "
+        "three (strings cut on a character boundary, messages dropped from the end), and the "
+        "event is marked `content_truncated: true`.",
+    )
     tail_buffer: int = Field(
         10_000,
         ge=1,

@@ -11,18 +11,28 @@ from bson import ObjectId
 
 from collector import prometheus as metrics
 from collector.auth.ratelimit import RateLimiter
-from collector.domain import Kind, Principal
+from collector.domain import CONTENT_FIELDS, Kind, Principal
 from collector.errors import InvalidArgument
+from collector.ingest import attribution
+from collector.ingest.content import ContentPolicy
+from collector.ingest.invalid import EventError, Invalid
 from collector.ingest.listing import batch_listing
 from collector.ingest.price_overrides import PriceOverrides
 from collector.ingest.pricing import PriceTable, price_event
-from collector.ingest.validation import EventError, Invalid, fill_and_check_llm, fill_and_check_ml
+from collector.ingest.validation import fill_and_check_llm, fill_and_check_ml
 from collector.rollups.partials import partial_of
 from collector.store.storage import Storage
 
 MAX_BATCH = 10_000
-# Stored only when given: absent (None) and, for `error`, empty mean "not known" / "no error".
-OPTIONAL = ("latency_ms", "error", "input_tokens", "output_tokens", "provider")
+# Stored only when given: absent (None) and, for strings, empty mean "not known" / "no error",
+# and no tags means none; so documents of before a field existed read like events without it.
+OPTIONAL = (
+    *("latency_ms", "error", "input_tokens", "output_tokens", "provider"),
+    *attribution.FIELDS,
+    *("cache_read_tokens", "cache_write_tokens", "reasoning_tokens"),
+    *CONTENT_FIELDS,
+)
+_NOT_GIVEN: tuple[Any, ...] = (None, "", [])
 
 
 @dataclass
@@ -40,8 +50,10 @@ class IngestService:
         limit: RateLimiter | None = None,
         prices: PriceTable | None = None,
         overrides: PriceOverrides | None = None,
+        content: ContentPolicy | None = None,
     ) -> None:
         self._storage = storage
+        self._content = content or ContentPolicy()  # STORE_CONTENT, MAX_CONTENT_BYTES
         self._limit = limit  # RATE_LIMIT_INGEST_PER_S: events per second per client
         self._prices = prices or PriceTable()
         self._overrides = overrides or PriceOverrides(storage)
@@ -76,6 +88,7 @@ class IngestService:
                 continue
             if kind == "llm":
                 price_event(event, self._prices, overrides, unpriced=unpriced)
+                self._content.apply(event)
             # The tenant comes from the token, never from the body.
             event["tenant"] = principal.tenant
             event["client_id"] = principal.client_id
@@ -85,7 +98,7 @@ class IngestService:
             # Unique per tenant by construction: tenants cannot contain ":".
             event["_id"] = f"{principal.tenant}:{event['event_id']}"
             for optional in OPTIONAL:
-                if event.get(optional) in (None, ""):
+                if event.get(optional) in _NOT_GIVEN:
                     event.pop(optional, None)
             docs.append(event)
         result.rejected = len(result.errors)

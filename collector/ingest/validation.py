@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from aegis_shared.json_shape import show
+from collector.ingest import attribution, content
+from collector.ingest.invalid import Invalid
 
 MAX_NAME = 256
 MAX_EVENT_ID = 128
@@ -27,20 +28,6 @@ MAX_METADATA_CHARS = 65_536
 MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 MAX_FUTURE = dt.timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class EventError:
-    index: int
-    field: str
-    reason: str
-
-
-class Invalid(Exception):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def _name(event: dict[str, Any], key: str) -> None:
@@ -151,6 +138,7 @@ def _fill_and_check_common(event: dict[str, Any], now: dt.datetime) -> None:
             raise Invalid("metadata", "expected a JSON object; metadata_json is not valid JSON")
         raise Invalid("metadata", f"expected a JSON object, got {show(sent)}")
     _metadata(event["metadata"])
+    attribution.check(event)
 
 
 def fill_and_check_ml(event: dict[str, Any], now: dt.datetime) -> None:
@@ -184,5 +172,8 @@ def fill_and_check_llm(event: dict[str, Any], now: dt.datetime) -> None:
     provider = event.get("provider")
     if provider and len(provider) > MAX_NAME:
         raise Invalid("provider", f"longer than {MAX_NAME} characters ({len(provider)} sent)")
+    for key in ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens"):
+        _count(event, key)
     _amount(event, "cost")  # None: priced at ingest if it can be (collector.ingest.pricing)
     _fill_and_check_common(event, now)
+    content.check(event)

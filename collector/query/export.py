@@ -43,19 +43,28 @@ PAGE = 100
 PAGES_IN_FLIGHT = 4
 LISTINGS_PER_READ = 4  # batch listings read per query (each lists up to a batch's ids)
 CHUNK_BYTES = 1024 * 1024  # a chunk is sent once it holds this much (gRPC allows 4 MiB)
-# Every field NDJSON shows of an event (an unset one is an empty cell).
+# Every field NDJSON shows of an event (an unset one is an empty cell); fields added later
+# come after the first ones, so a column keeps its place.
+_ATTRIBUTION = (
+    "user_id", "session_id", "trace_id", "span_id", "parent_span_id", "environment", "release",
+    "tags",
+)  # fmt: skip
 CSV_COLUMNS: dict[Kind, tuple[str, ...]] = {
     "ml": (
         "event_id", "timestamp", "model_type", "model_id", "input_shape", "prediction_count",
-        "latency_ms", "error", "metadata", "client_id", "received_at",
+        "latency_ms", "error", "metadata", "client_id", "received_at", *_ATTRIBUTION,
     ),
     "llm": (
         "event_id", "timestamp", "model_name", "provider", "prompt_length", "response_length",
         "tokens_used", "input_tokens", "output_tokens", "cost", "cost_source", "latency_ms",
-        "error", "metadata", "client_id", "received_at",
+        "error", "metadata", "client_id", "received_at", "cache_read_tokens",
+        "cache_write_tokens", "reasoning_tokens", *_ATTRIBUTION, "system", "input", "output",
+        "content_truncated",
     ),
 }  # fmt: skip
-JSON_COLUMNS = ("metadata", "input_shape")
+# Cells holding JSON; so does input or output when it is a list of messages (a string is
+# the string itself), and a boolean.
+JSON_COLUMNS = ("metadata", "input_shape", "tags")
 
 
 @dataclass(frozen=True)
@@ -109,9 +118,11 @@ def _csv(kind: Kind) -> tuple[bytes, Callable[[Iterable[Document]], bytes]]:
 
     def cell(data: dict[str, Any], column: str) -> Any:
         value = data.get(column)
-        if column in JSON_COLUMNS:
+        if value is None:
+            return ""
+        if column in JSON_COLUMNS or type(value) in (list, bool):  # true, not Python's True
             return json.dumps(value, separators=(",", ":"))
-        return "" if value is None else value
+        return value
 
     def rows(docs: Iterable[Document]) -> bytes:
         out = io.StringIO()

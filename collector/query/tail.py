@@ -197,6 +197,6 @@ class TailHub:
         for sub in list(self._subscribers):
             if sub.wants(tenant, kind):
                 if item is None:
-                    item = self._render(kind, event_data(doc))
+                    item = self._render(kind, event_data(doc, content=False))
                 if not sub.offer(item):
                     metrics.TAIL_DROPPED.inc()

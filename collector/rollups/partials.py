@@ -27,13 +27,13 @@ from typing import Any
 import bson
 from bson.codec_options import CodecOptions
 
-from collector.domain import MODEL_KEY, Kind
+from collector.domain import CONTENT_FIELDS, MODEL_KEY, Kind
 from collector.rollups import cells
 from collector.rollups.cells import Cell
 
 RECENT = 10  # recent events kept per tenant and kind (the overview shows the newest 10)
 MAX_RECENT_BYTES = 4096
-HIDDEN = ("_id", "tenant")
+HIDDEN = ("_id", "tenant", *CONTENT_FIELDS)  # content stays on the raw event only
 # What a reader needs of a partial, packed or not (see cells_of, totals_of, recent_of).
 CELLS_FIELDS = {"cells": 1, "packed_cells": 1}
 TOTALS_FIELDS = {"cells": 1, "packed_totals": 1}
@@ -47,8 +47,9 @@ def minute_of(moment: dt.datetime) -> dt.datetime:
 
 
 def recent_entry(kind: Kind, doc: dict[str, Any]) -> dict[str, Any]:
-    """What the overview shows of an event: the stored event without its internal keys, and
-    without its metadata when that is large (ten of them must fit one small document)."""
+    """What the overview shows of an event: the stored event without its internal keys and
+    content, and without its metadata when that is large (ten of them must fit one small
+    document)."""
     data = {k: v for k, v in doc.items() if k not in HIDDEN}
     if len(bson.encode(data)) > MAX_RECENT_BYTES:
         data.pop("metadata", None)

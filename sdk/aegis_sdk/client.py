@@ -121,13 +121,18 @@ class AegisClient(_Client):
     def log_ml(self, **fields: Unpack[MLFields]) -> str:
         """Queue one ML prediction event; returns its event_id (given, or a fresh UUIDv7).
         Fields: model_type, model_id (required), input_shape, prediction_count, timestamp,
-        metadata, latency_ms, event_id."""
+        metadata, latency_ms, event_id, error; attribution: user_id, session_id, trace_id,
+        span_id, parent_span_id, environment, release, tags (trace_id and span_id default to
+        the active OpenTelemetry span's when neither is given)."""
         return self._queue("ml", ml_event(**fields))
 
     def log_llm(self, **fields: Unpack[LLMFields]) -> str:
         """Queue one LLM call event; returns its event_id (given, or a fresh UUIDv7).
         Fields: model_name (required), prompt_length, response_length, tokens_used, cost,
-        timestamp, metadata, latency_ms, event_id."""
+        timestamp, metadata, latency_ms, event_id, error, input_tokens, output_tokens,
+        provider, cache_read_tokens, cache_write_tokens, reasoning_tokens; content: input,
+        output (each a string or a list of {"role", "content"} messages), system; and the
+        attribution fields of log_ml."""
         return self._queue("llm", llm_event(**fields))
 
     def _queue(self, kind: Kind, event: Event) -> str:

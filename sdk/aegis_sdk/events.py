@@ -16,6 +16,7 @@ from google.protobuf import timestamp_pb2
 
 from aegis.v1 import events_pb2
 from aegis_sdk.ids import new_event_id
+from aegis_sdk.trace_context import current_ids
 
 Kind = Literal["ml", "llm"]
 Event: TypeAlias = events_pb2.MLEvent | events_pb2.LLMEvent
@@ -46,6 +47,44 @@ def _with_metadata(event: Event, metadata: Mapping[str, Any] | None) -> Event:
     return event
 
 
+def _content(event: events_pb2.LLMEvent, name: str, value: str | Sequence[Any] | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, str):
+        getattr(event, name).string_value = value
+    elif isinstance(value, Sequence):
+        # A list of messages as JSON text, like metadata: cheaper to build here and to read
+        # in the collector than a google.protobuf.Value (see events.proto's ContentForm).
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        setattr(event, f"{name}_json", text.encode())
+    else:
+        raise TypeError(
+            f"{name} must be a string or a list of {{'role': ..., 'content': ...}} messages, "
+            f"not {type(value).__name__}"
+        )
+
+
+def _attribution(f: Mapping[str, Any]) -> dict[str, Any]:
+    """The attribution fields given, with trace_id and span_id taken from the active
+    OpenTelemetry span when neither is given (an explicit value, even "", wins)."""
+    trace_id, span_id = f.get("trace_id"), f.get("span_id")
+    if trace_id is None and span_id is None and (ids := current_ids()) is not None:
+        trace_id, span_id = ids
+    tags = f.get("tags")
+    if isinstance(tags, str):
+        raise TypeError("tags must be a list of strings, not a string")
+    return _present(
+        user_id=f.get("user_id"),
+        session_id=f.get("session_id"),
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=f.get("parent_span_id"),
+        environment=f.get("environment"),
+        release=f.get("release"),
+        tags=None if tags is None else list(tags),
+    )
+
+
 # Required keys live in a total base class: with postponed annotations Python 3.11 cannot
 # see Required[...] when it builds __required_keys__.
 class _MLRequired(TypedDict):
@@ -53,8 +92,22 @@ class _MLRequired(TypedDict):
     model_id: str
 
 
-class MLFields(_MLRequired, total=False):
-    """log_ml's keyword arguments: the seed's ML event fields."""
+class _Attribution(TypedDict, total=False):
+    """Who, which conversation, which trace, where: optional on every event. trace_id and
+    span_id default to the active OpenTelemetry span's when neither is given."""
+
+    user_id: str | None
+    session_id: str | None
+    trace_id: str | None  # 32 lowercase hex digits
+    span_id: str | None  # 16 lowercase hex digits
+    parent_span_id: str | None
+    environment: str | None  # e.g. "production"
+    release: str | None  # the application's version
+    tags: Sequence[str] | None  # at most 20, each 1 to 64 characters
+
+
+class MLFields(_MLRequired, _Attribution, total=False):
+    """log_ml's keyword arguments: the ML event's fields."""
 
     input_shape: Sequence[int]
     prediction_count: int | None
@@ -69,8 +122,11 @@ class _LLMRequired(TypedDict):
     model_name: str
 
 
-class LLMFields(_LLMRequired, total=False):
-    """log_llm's keyword arguments: the seed's LLM event fields."""
+Messages: TypeAlias = Sequence[Mapping[str, str]]  # [{"role": ..., "content": ...}, ...]
+
+
+class LLMFields(_LLMRequired, _Attribution, total=False):
+    """log_llm's keyword arguments: the LLM event's fields."""
 
     prompt_length: int | None
     response_length: int | None
@@ -84,6 +140,12 @@ class LLMFields(_LLMRequired, total=False):
     input_tokens: int | None  # where known; tokens_used stays the total
     output_tokens: int | None
     provider: str | None  # "openai", "anthropic", …: helps price events sent without cost
+    cache_read_tokens: int | None  # part of input_tokens, priced at the cache-read rate
+    cache_write_tokens: int | None
+    reasoning_tokens: int | None  # part of output_tokens
+    input: str | Messages | None  # content: a string, or a list of messages
+    output: str | Messages | None
+    system: str | None
 
 
 def _checked(fields: Mapping[str, Any], spec: type, call: str) -> Mapping[str, Any]:
@@ -111,6 +173,7 @@ def ml_event(**fields: Unpack[MLFields]) -> events_pb2.MLEvent:
             latency_ms=f.get("latency_ms"),
             error=f.get("error"),
         ),
+        **_attribution(f),
     )
     _with_metadata(event, f.get("metadata"))
     return event
@@ -132,7 +195,14 @@ def llm_event(**fields: Unpack[LLMFields]) -> events_pb2.LLMEvent:
             input_tokens=f.get("input_tokens"),
             output_tokens=f.get("output_tokens"),
             provider=f.get("provider"),
+            cache_read_tokens=f.get("cache_read_tokens"),
+            cache_write_tokens=f.get("cache_write_tokens"),
+            reasoning_tokens=f.get("reasoning_tokens"),
+            system=f.get("system"),
         ),
+        **_attribution(f),
     )
     _with_metadata(event, f.get("metadata"))
+    _content(event, "input", f.get("input"))
+    _content(event, "output", f.get("output"))
     return event

@@ -22,19 +22,56 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from aegis.v1 import options_pb2 as aegis_dot_v1_dot_options__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x65gis/v1/events.proto\x12\x08\x61\x65gis.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x02\n\x07MLEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nmodel_type\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x13\n\x0binput_shape\x18\x04 \x03(\x03\x12\x1d\n\x10prediction_count\x18\x05 \x01(\x03H\x01\x88\x01\x01\x12-\n\ttimestamp\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructH\x00\x12\x17\n\rmetadata_json\x18\t \x01(\x0cH\x00\x12\x17\n\nlatency_ms\x18\x08 \x01(\x01H\x02\x88\x01\x01\x12\r\n\x05\x65rror\x18\n \x01(\tB\x0f\n\rmetadata_formB\x13\n\x11_prediction_countB\r\n\x0b_latency_ms\"\xff\x03\n\x08LLMEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12\x1a\n\rprompt_length\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x1c\n\x0fresponse_length\x18\x04 \x01(\x03H\x02\x88\x01\x01\x12\x18\n\x0btokens_used\x18\x05 \x01(\x03H\x03\x88\x01\x01\x12\x11\n\x04\x63ost\x18\x06 \x01(\x01H\x04\x88\x01\x01\x12-\n\ttimestamp\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08metadata\x18\x08 \x01(\x0b\x32\x17.google.protobuf.StructH\x00\x12\x17\n\rmetadata_json\x18\n \x01(\x0cH\x00\x12\x17\n\nlatency_ms\x18\t \x01(\x01H\x05\x88\x01\x01\x12\r\n\x05\x65rror\x18\x0b \x01(\t\x12\x19\n\x0cinput_tokens\x18\x0c \x01(\x03H\x06\x88\x01\x01\x12\x1a\n\routput_tokens\x18\r \x01(\x03H\x07\x88\x01\x01\x12\x10\n\x08provider\x18\x0e \x01(\tB\x0f\n\rmetadata_formB\x10\n\x0e_prompt_lengthB\x12\n\x10_response_lengthB\x0e\n\x0c_tokens_usedB\x07\n\x05_costB\r\n\x0b_latency_msB\x0f\n\r_input_tokensB\x10\n\x0e_output_tokensb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x65gis/v1/events.proto\x12\x08\x61\x65gis.v1\x1a\x16\x61\x65gis/v1/options.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x05\n\x07MLEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nmodel_type\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x13\n\x0binput_shape\x18\x04 \x03(\x03\x12\x1d\n\x10prediction_count\x18\x05 \x01(\x03H\x01\x88\x01\x01\x12-\n\ttimestamp\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructH\x00\x12\x17\n\rmetadata_json\x18\t \x01(\x0cH\x00\x12\x17\n\nlatency_ms\x18\x08 \x01(\x01H\x02\x88\x01\x01\x12\r\n\x05\x65rror\x18\n \x01(\t\x12.\n\x07user_id\x18\x0b \x01(\tB\x1d\xaa\xb5\x18\x19\x61\x65gis.v1.LLMEvent.user_id\x12\x34\n\nsession_id\x18\x0c \x01(\tB \xaa\xb5\x18\x1c\x61\x65gis.v1.LLMEvent.session_id\x12\x30\n\x08trace_id\x18\r \x01(\tB\x1e\xaa\xb5\x18\x1a\x61\x65gis.v1.LLMEvent.trace_id\x12.\n\x07span_id\x18\x0e \x01(\tB\x1d\xaa\xb5\x18\x19\x61\x65gis.v1.LLMEvent.span_id\x12<\n\x0eparent_span_id\x18\x0f \x01(\tB$\xaa\xb5\x18 aegis.v1.LLMEvent.parent_span_id\x12\x36\n\x0b\x65nvironment\x18\x10 \x01(\tB!\xaa\xb5\x18\x1d\x61\x65gis.v1.LLMEvent.environment\x12.\n\x07release\x18\x11 \x01(\tB\x1d\xaa\xb5\x18\x19\x61\x65gis.v1.LLMEvent.release\x12(\n\x04tags\x18\x12 \x03(\tB\x1a\xaa\xb5\x18\x16\x61\x65gis.v1.LLMEvent.tagsB\x0f\n\rmetadata_formB\x13\n\x11_prediction_countB\r\n\x0b_latency_ms\"\xac\x0c\n\x08LLMEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12\x1a\n\rprompt_length\x18\x03 \x01(\x03H\x03\x88\x01\x01\x12\x1c\n\x0fresponse_length\x18\x04 \x01(\x03H\x04\x88\x01\x01\x12\x18\n\x0btokens_used\x18\x05 \x01(\x03H\x05\x88\x01\x01\x12\x11\n\x04\x63ost\x18\x06 \x01(\x01H\x06\x88\x01\x01\x12-\n\ttimestamp\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08metadata\x18\x08 \x01(\x0b\x32\x17.google.protobuf.StructH\x00\x12\x17\n\rmetadata_json\x18\n \x01(\x0cH\x00\x12\x17\n\nlatency_ms\x18\t \x01(\x01H\x07\x88\x01\x01\x12\r\n\x05\x65rror\x18\x0b \x01(\t\x12\x19\n\x0cinput_tokens\x18\x0c \x01(\x03H\x08\x88\x01\x01\x12\x1a\n\routput_tokens\x18\r \x01(\x03H\t\x88\x01\x01\x12\x10\n\x08provider\x18\x0e \x01(\t\x12\'\n\x07user_id\x18\x0f \x01(\tB\x16\x9a\xb5\x18\x12{\"maxLength\": 256}\x12*\n\nsession_id\x18\x10 \x01(\tB\x16\x9a\xb5\x18\x12{\"maxLength\": 256}\x12?\n\x08trace_id\x18\x11 \x01(\tB-\x9a\xb5\x18){\"pattern\": \"^(?:(?!0+$)[0-9a-f]{32})?$\"}\x12>\n\x07span_id\x18\x12 \x01(\tB-\x9a\xb5\x18){\"pattern\": \"^(?:(?!0+$)[0-9a-f]{16})?$\"}\x12\x35\n\x0eparent_span_id\x18\x13 \x01(\tB\x1d\xaa\xb5\x18\x19\x61\x65gis.v1.LLMEvent.span_id\x12*\n\x0b\x65nvironment\x18\x14 \x01(\tB\x15\x9a\xb5\x18\x11{\"maxLength\": 64}\x12\x32\n\x07release\x18\x15 \x01(\tB!\xaa\xb5\x18\x1d\x61\x65gis.v1.LLMEvent.environment\x12N\n\x04tags\x18\x16 \x03(\tB@\x9a\xb5\x18<{\"maxItems\": 20, \"items\": {\"minLength\": 1, \"maxLength\": 64}}\x12\x1e\n\x11\x63\x61\x63he_read_tokens\x18\x17 \x01(\x03H\n\x88\x01\x01\x12\x1f\n\x12\x63\x61\x63he_write_tokens\x18\x18 \x01(\x03H\x0b\x88\x01\x01\x12\x1d\n\x10reasoning_tokens\x18\x19 \x01(\x03H\x0c\x88\x01\x01\x12\xaa\x02\n\x05input\x18\x1a \x01(\x0b\x32\x16.google.protobuf.ValueB\x80\x02\x9a\xb5\x18\xfb\x01{\"anyOf\": [{\"type\": \"string\"}, {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\": {\"role\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 64}, \"content\": {\"type\": \"string\"}}, \"required\": [\"role\", \"content\"], \"additionalProperties\": false}}]}H\x01\x12\x14\n\ninput_json\x18\x1b \x01(\x0cH\x01\x12\x45\n\x06output\x18\x1c \x01(\x0b\x32\x16.google.protobuf.ValueB\x1b\xaa\xb5\x18\x17\x61\x65gis.v1.LLMEvent.inputH\x02\x12\x15\n\x0boutput_json\x18\x1d \x01(\x0cH\x02\x12\x0e\n\x06system\x18\x1e \x01(\tB\x0f\n\rmetadata_formB\x0c\n\ninput_formB\r\n\x0boutput_formB\x10\n\x0e_prompt_lengthB\x12\n\x10_response_lengthB\x0e\n\x0c_tokens_usedB\x07\n\x05_costB\r\n\x0b_latency_msB\x0f\n\r_input_tokensB\x10\n\x0e_output_tokensB\x14\n\x12_cache_read_tokensB\x15\n\x13_cache_write_tokensB\x13\n\x11_reasoning_tokensb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aegis.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MLEVENT']._serialized_start=99
-  _globals['_MLEVENT']._serialized_end=426
-  _globals['_LLMEVENT']._serialized_start=429
-  _globals['_LLMEVENT']._serialized_end=940
+  _globals['_MLEVENT'].fields_by_name['user_id']._loaded_options = None
+  _globals['_MLEVENT'].fields_by_name['user_id']._serialized_options = b'\252\265\030\031aegis.v1.LLMEvent.user_id'
+  _globals['_MLEVENT'].fields_by_name['session_id']._loaded_options = None
+  _globals['_MLEVENT'].fields_by_name['session_id']._serialized_options = b'\252\265\030\034aegis.v1.LLMEvent.session_id'
+  _globals['_MLEVENT'].fields_by_name['trace_id']._loaded_options = None
+  _globals['_MLEVENT'].fields_by_name['trace_id']._serialized_options = b'\252\265\030\032aegis.v1.LLMEvent.trace_id'
+  _globals['_MLEVENT'].fields_by_name['span_id']._loaded_options = None
+  _globals['_MLEVENT'].fields_by_name['span_id']._serialized_options = b'\252\265\030\031aegis.v1.LLMEvent.span_id'
+  _globals['_MLEVENT'].fields_by_name['parent_span_id']._loaded_options = None
+  _globals['_MLEVENT'].fields_by_name['parent_span_id']._serialized_options = b'\252\265\030 aegis.v1.LLMEvent.parent_span_id'
+  _globals['_MLEVENT'].fields_by_name['environment']._loaded_options = None
+  _globals['_MLEVENT'].fields_by_name['environment']._serialized_options = b'\252\265\030\035aegis.v1.LLMEvent.environment'
+  _globals['_MLEVENT'].fields_by_name['release']._loaded_options = None
+  _globals['_MLEVENT'].fields_by_name['release']._serialized_options = b'\252\265\030\031aegis.v1.LLMEvent.release'
+  _globals['_MLEVENT'].fields_by_name['tags']._loaded_options = None
+  _globals['_MLEVENT'].fields_by_name['tags']._serialized_options = b'\252\265\030\026aegis.v1.LLMEvent.tags'
+  _globals['_LLMEVENT'].fields_by_name['user_id']._loaded_options = None
+  _globals['_LLMEVENT'].fields_by_name['user_id']._serialized_options = b'\232\265\030\022{\"maxLength\": 256}'
+  _globals['_LLMEVENT'].fields_by_name['session_id']._loaded_options = None
+  _globals['_LLMEVENT'].fields_by_name['session_id']._serialized_options = b'\232\265\030\022{\"maxLength\": 256}'
+  _globals['_LLMEVENT'].fields_by_name['trace_id']._loaded_options = None
+  _globals['_LLMEVENT'].fields_by_name['trace_id']._serialized_options = b'\232\265\030){\"pattern\": \"^(?:(?!0+$)[0-9a-f]{32})?$\"}'
+  _globals['_LLMEVENT'].fields_by_name['span_id']._loaded_options = None
+  _globals['_LLMEVENT'].fields_by_name['span_id']._serialized_options = b'\232\265\030){\"pattern\": \"^(?:(?!0+$)[0-9a-f]{16})?$\"}'
+  _globals['_LLMEVENT'].fields_by_name['parent_span_id']._loaded_options = None
+  _globals['_LLMEVENT'].fields_by_name['parent_span_id']._serialized_options = b'\252\265\030\031aegis.v1.LLMEvent.span_id'
+  _globals['_LLMEVENT'].fields_by_name['environment']._loaded_options = None
+  _globals['_LLMEVENT'].fields_by_name['environment']._serialized_options = b'\232\265\030\021{\"maxLength\": 64}'
+  _globals['_LLMEVENT'].fields_by_name['release']._loaded_options = None
+  _globals['_LLMEVENT'].fields_by_name['release']._serialized_options = b'\252\265\030\035aegis.v1.LLMEvent.environment'
+  _globals['_LLMEVENT'].fields_by_name['tags']._loaded_options = None
+  _globals['_LLMEVENT'].fields_by_name['tags']._serialized_options = b'\232\265\030<{\"maxItems\": 20, \"items\": {\"minLength\": 1, \"maxLength\": 64}}'
+  _globals['_LLMEVENT'].fields_by_name['input']._loaded_options = None
+  _globals['_LLMEVENT'].fields_by_name['input']._serialized_options = b'\232\265\030\373\001{\"anyOf\": [{\"type\": \"string\"}, {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\": {\"role\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 64}, \"content\": {\"type\": \"string\"}}, \"required\": [\"role\", \"content\"], \"additionalProperties\": false}}]}'
+  _globals['_LLMEVENT'].fields_by_name['output']._loaded_options = None
+  _globals['_LLMEVENT'].fields_by_name['output']._serialized_options = b'\252\265\030\027aegis.v1.LLMEvent.input'
+  _globals['_MLEVENT']._serialized_start=123
+  _globals['_MLEVENT']._serialized_end=858
+  _globals['_LLMEVENT']._serialized_start=861
+  _globals['_LLMEVENT']._serialized_end=2441
 # @@protoc_insertion_point(module_scope)
