@@ -2,7 +2,7 @@
 checked against the bounds events.proto declares, which the REST documentation states too
 (aegis_shared.json_schema): an ML event's fields share the LLM event's.
 
-An empty string, or no tags, means "not given": ingest stores the field only when given.
+An empty string, or no tags, means "not given": the field is stored only when given.
 """
 
 from __future__ import annotations
@@ -38,27 +38,35 @@ _TAGS = json_schema.of(_EVENT, "tags")
 MAX_TAGS: int = _TAGS["maxItems"]
 MIN_TAG: int = _TAGS["items"]["minLength"]
 MAX_TAG: int = _TAGS["items"]["maxLength"]
-FIELDS = (*LENGTHS, *IDS, "tags")
+FIELDS = frozenset((*LENGTHS, *IDS, "tags"))
 
 
 def check(event: dict[str, Any]) -> None:
-    """Raise Invalid for the first attribution field out of bounds. Events from OTLP may lack
-    the keys: absent is "not given". Fields are strings and a list of strings by the time
-    they get here (the converters' job)."""
+    """Raise Invalid for the first attribution field out of bounds, and remove those not given
+    (None, "" or no tags: a JSON event may send them so), so that the stored event has only
+    what was given. Values are strings and a list of strings by now (the converters' job)."""
+    if FIELDS.isdisjoint(event):  # most events: ~4x cheaper than looking at each field
+        return
     for name, limit in LENGTHS.items():
         value = event.get(name)
-        if value and len(value) > limit:
+        if not value:
+            event.pop(name, None)
+        elif len(value) > limit:
             raise Invalid(name, f"longer than {limit} characters ({len(value)} sent)")
     for name, (pattern, expected) in IDS.items():
         value = event.get(name)
-        if value and not pattern.search(value):
+        if not value:
+            event.pop(name, None)
+        elif not pattern.search(value):
             raise Invalid(name, f"{expected}, got {show(value)}")
     tags = event.get("tags")
-    if tags:
-        if len(tags) > MAX_TAGS:
-            raise Invalid("tags", f"at most {MAX_TAGS} tags, got {len(tags)}")
-        for tag in tags:
-            if not MIN_TAG <= len(tag) <= MAX_TAG:
-                raise Invalid(
-                    "tags", f"each tag must be {MIN_TAG} to {MAX_TAG} characters, got {show(tag)}"
-                )
+    if not tags:
+        event.pop("tags", None)
+        return
+    if len(tags) > MAX_TAGS:
+        raise Invalid("tags", f"at most {MAX_TAGS} tags, got {len(tags)}")
+    for tag in tags:
+        if not MIN_TAG <= len(tag) <= MAX_TAG:
+            raise Invalid(
+                "tags", f"each tag must be {MIN_TAG} to {MAX_TAG} characters, got {show(tag)}"
+            )

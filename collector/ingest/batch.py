@@ -11,9 +11,8 @@ from bson import ObjectId
 
 from collector import prometheus as metrics
 from collector.auth.ratelimit import RateLimiter
-from collector.domain import CONTENT_FIELDS, Kind, Principal
+from collector.domain import Kind, Principal
 from collector.errors import InvalidArgument
-from collector.ingest import attribution
 from collector.ingest.content import ContentPolicy
 from collector.ingest.invalid import EventError, Invalid
 from collector.ingest.listing import batch_listing
@@ -24,15 +23,9 @@ from collector.rollups.partials import partial_of
 from collector.store.storage import Storage
 
 MAX_BATCH = 10_000
-# Stored only when given: absent (None) and, for strings, empty mean "not known" / "no error",
-# and no tags means none; so documents of before a field existed read like events without it.
-OPTIONAL = (
-    *("latency_ms", "error", "input_tokens", "output_tokens", "provider"),
-    *attribution.FIELDS,
-    *("cache_read_tokens", "cache_write_tokens", "reasoning_tokens"),
-    *CONTENT_FIELDS,
-)
-_NOT_GIVEN: tuple[Any, ...] = (None, "", [])
+# Stored only when given: absent (None) and, for `error`, empty mean "not known" / "no error".
+# (The fields added later are removed when not given by their own checks: attribution, content.)
+OPTIONAL = ("latency_ms", "error", "input_tokens", "output_tokens", "provider")
 
 
 @dataclass
@@ -98,7 +91,7 @@ class IngestService:
             # Unique per tenant by construction: tenants cannot contain ":".
             event["_id"] = f"{principal.tenant}:{event['event_id']}"
             for optional in OPTIONAL:
-                if event.get(optional) in _NOT_GIVEN:
+                if event.get(optional) in (None, ""):
                     event.pop(optional, None)
             docs.append(event)
         result.rejected = len(result.errors)

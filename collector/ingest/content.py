@@ -32,6 +32,7 @@ MIN_ROLE: int = _ROLE["minLength"]
 MAX_ROLE: int = _ROLE["maxLength"]
 SHAPE = "expected a string or a list of messages {role, content} with string values"
 MESSAGE_KEYS = frozenset(("role", "content"))
+_CONTENT = frozenset(CONTENT_FIELDS)
 # UTF-8 takes at most 4 bytes a character: text of at most cap/4 characters fits unmeasured.
 MAX_UTF8 = 4
 
@@ -44,7 +45,7 @@ def _kind(value: Any) -> str:
 
 
 def _check_part(name: str, value: Any) -> None:
-    if value is None or type(value) is str:
+    if type(value) is str:
         return
     if type(value) is bytes:  # input_json / output_json that does not parse (gRPC, the SDK)
         raise Invalid(name, f"{SHAPE}; {name}_json is not valid JSON")
@@ -63,13 +64,19 @@ def _check_part(name: str, value: Any) -> None:
 
 
 def check(event: dict[str, Any]) -> None:
-    """Raise Invalid when input, output or system is not of its shape. Events from OTLP may
-    lack the keys: absent is "not given"."""
-    _check_part("input", event.get("input"))
-    _check_part("output", event.get("output"))
-    system = event.get("system")
-    if system is not None and type(system) is not str:
-        raise Invalid("system", f"expected a string, got {_kind(system)}")
+    """Raise Invalid when input, output or system is not of its shape, and remove those not
+    given (absent, null, "" or no messages), so that the stored event has only what was."""
+    if _CONTENT.isdisjoint(event):
+        return
+    for name in CONTENT_FIELDS:
+        value = event.get(name)
+        if value is None or value == "" or value == []:
+            event.pop(name, None)
+        elif name == "system":
+            if type(value) is not str:
+                raise Invalid("system", f"expected a string, got {_kind(value)}")
+        else:
+            _check_part(name, value)
 
 
 def _chars(value: Any) -> int:
@@ -129,7 +136,8 @@ class ContentPolicy:
     max_bytes: int = 32768
 
     def apply(self, event: dict[str, Any]) -> None:
-        present = {name: event[name] for name in CONTENT_FIELDS if event.get(name)}
+        """On a checked event (`check`): what it holds of content is of its shape."""
+        present = {name: event[name] for name in CONTENT_FIELDS if name in event}
         if not present:
             return
         if not self.store:

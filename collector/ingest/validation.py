@@ -173,7 +173,10 @@ def fill_and_check_llm(event: dict[str, Any], now: dt.datetime) -> None:
     if provider and len(provider) > MAX_NAME:
         raise Invalid("provider", f"longer than {MAX_NAME} characters ({len(provider)} sent)")
     for key in ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens"):
-        _count(event, key)
+        if event.get(key) is None:  # not given: not stored
+            event.pop(key, None)
+        else:
+            _count(event, key)
     _amount(event, "cost")  # None: priced at ingest if it can be (collector.ingest.pricing)
     _fill_and_check_common(event, now)
     content.check(event)
