@@ -84,7 +84,16 @@ OtlpOutcome = Literal["accepted", "duplicate", "rejected", "other"]
 OTLP_OUTCOMES: tuple[OtlpOutcome, ...] = ("accepted", "duplicate", "rejected", "other")
 OTLP_SPANS = Counter(
     "aegis_otlp_spans",
-    "OTLP spans received, by outcome: LLM calls accepted, duplicate or rejected; other spans",
+    "OTLP spans received, by outcome: LLM calls accepted, duplicate or rejected (as LLM "
+    "events); other spans",
+    ["outcome"],
+    registry=REGISTRY,
+)
+SpanOutcome = Literal["stored", "duplicate"]
+SPAN_OUTCOMES: tuple[SpanOutcome, ...] = ("stored", "duplicate")
+SPANS = Counter(
+    "aegis_spans",
+    "Span records of traces (OTLP spans, events with a trace_id), by outcome",
     ["outcome"],
     registry=REGISTRY,
 )
@@ -95,6 +104,8 @@ for _limit in RATE_LIMITS:
     RATE_LIMITED.labels(_limit)
 for _otlp in OTLP_OUTCOMES:
     OTLP_SPANS.labels(_otlp)
+for _span in SPAN_OUTCOMES:
+    SPANS.labels(_span)
 for _kind in KINDS:
     EXPORTED_EVENTS.labels(_kind)
     for _outcome in EVENT_OUTCOMES:
@@ -107,6 +118,11 @@ def count_events(kind: str, accepted: int, duplicates: int, rejected: int) -> No
     EVENTS.labels(kind, "accepted").inc(accepted)
     EVENTS.labels(kind, "duplicate").inc(duplicates)
     EVENTS.labels(kind, "rejected").inc(rejected)
+
+
+def count_spans(stored: int, duplicates: int) -> None:
+    SPANS.labels("stored").inc(stored)
+    SPANS.labels("duplicate").inc(duplicates)
 
 
 @contextlib.contextmanager

@@ -335,6 +335,54 @@ async def test_retention_deletes_old_events_audit_logs_and_minute_buckets_only(
     assert [d["age"] async for d in hour.find()] == ["old"], "hour buckets are kept"
 
 
+async def test_retention_deletes_old_spans_by_their_start(storage: Storage) -> None:
+    """Spans written with their events (an event with a trace_id) or alone (OTLP's other
+    spans) go once their start is older than RETENTION_DAYS."""
+    now = utcnow()
+    principal = Principal("cl-ret-spans", "ret-spans", frozenset({"ingest"}))
+    trace_id = "ab" * 16
+
+    def span(key: str, start: dt.datetime) -> dict[str, Any]:
+        return {
+            "trace_id": trace_id,
+            "span_id": key,
+            "name": key,
+            "kind": "INTERNAL",
+            "start": start,
+            "end": start,
+            "status": "UNSET",
+            "attributes": [],
+        }
+
+    events = [
+        {
+            "event_id": f"span-{age}",
+            "model_name": "l",
+            "prompt_length": 1,
+            "response_length": 1,
+            "tokens_used": 1,
+            "cost": 0.1,
+            "timestamp": now - dt.timedelta(days=days),
+            "metadata": {},
+            "latency_ms": None,
+            "trace_id": trace_id,
+        }
+        for age, days in (("old", 31), ("new", 29))
+    ]
+    spans = [span("old-alone", now - dt.timedelta(days=40)), span("new-alone", now)]
+    result = await IngestService(storage).ingest(principal, "llm", events, spans)
+    assert result.spans_stored == 4
+
+    kept = await apply_retention(storage, retention_days=0, rollup_retention_days=0, now=now)
+    assert "spans" not in kept["deleted"], "0 keeps spans"
+    result = await apply_retention(
+        storage, retention_days=30, rollup_retention_days=0, now=now, batch=1
+    )
+    assert result["deleted"]["spans"] == 2
+    left = [d["span_id"] async for d in storage.spans.find({"tenant": "ret-spans"})]
+    assert sorted(left) == ["new-alone", "span-new"]
+
+
 async def test_alert_history_and_audit_logs_are_pruned_but_never_a_pending_delivery(
     storage: Storage,
 ) -> None:

@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
+from pymongo import MongoClient
 
 from tests.conftest import ApiClient, create_client, read
 from tests.metrics_text import scrape, value
@@ -141,7 +142,7 @@ async def test_grpc_exporter_spans_reach_the_dashboard_once(
     assert model["cost"] == pytest.approx(expected, rel=1e-9)
     assert 240 <= model["latency_p50_ms"] <= 760
     assert model["latency_p99_ms"] == pytest.approx(750, rel=0.05)
-    # One stored event per LLM span, under trace id + span id; the root span is not stored.
+    # One stored event per LLM span, under trace id + span id; the root span is no LLM event.
     ids = stored_event_ids(stack_mongodb_url(stack), "llm", client.tenant)
     llm_spans = [s for s in spans if s.name.startswith("chat")]
     assert sorted(ids) == sorted(
@@ -330,13 +331,18 @@ async def test_openinference_spans_are_mapped_and_other_spans_not_counted(
     assert data["cost_source"] == "price_table"
     assert data["provider"] == "openai"
     assert data["metadata"]["service_name"] == "chat-app"
-    assert data["metadata"]["input_messages"] == "What is OTLP?"
-    assert data["metadata"]["parent_span_id"]
+    assert (data["input"], data["output"]) == ("What is OTLP?", "A protocol.")
+    llm_span = next(s for s in spans if s.name == "ChatCompletion")
+    assert llm_span.parent is not None
+    assert data["parent_span_id"] == f"{llm_span.parent.span_id:016x}"
 
 
-async def test_mixed_export_reports_partial_success_for_the_bad_spans_only(
+async def test_mixed_export_warns_of_the_bad_llm_spans_only(
     stack: Stack, http: httpx.AsyncClient, channel: grpc.aio.Channel, client: ApiClient
 ) -> None:
+    """LLM spans that cannot be LLM events are still stored as spans of their trace, so none is
+    rejected: partial_success carries a warning naming them (OTLP's error_message with
+    rejected_spans 0)."""
     spans = record(
         [
             ("good", chat(), 100),
@@ -361,10 +367,22 @@ async def test_mixed_export_reports_partial_success_for_the_bad_spans_only(
     # Other spans: "not llm" and record()'s root span.
     assert [counted(o) for o in ("accepted", "duplicate", "rejected", "other")] == [2, 0, 2, 2]
     assert reply.HasField("partial_success")
-    assert reply.partial_success.rejected_spans == 2
+    assert reply.partial_success.rejected_spans == 0
     message = reply.partial_success.error_message
+    assert message.startswith("2 LLM span(s) stored as spans but not as LLM calls: ")
     assert "gen_ai.usage.input_tokens: must not be negative" in message
     assert "model_name" in message
+    with MongoClient(stack_mongodb_url(stack)) as mongo:
+        stored = mongo["aegisai"]["spans"].find({"tenant": client.tenant})
+        llm_flags = {doc["name"]: doc.get("llm", False) for doc in stored}
+    assert llm_flags == {
+        "handle request": False,
+        "good": True,
+        "negative tokens": False,
+        "no model": False,
+        "good too": True,
+        "not llm": False,
+    }
     metrics = await llm_metrics(http, client)
     assert metrics["total_requests"] == 2
     assert {m["model_name"] for m in metrics["models"]} == {"gpt-4o", "gpt-4o-mini"}
@@ -378,7 +396,7 @@ async def test_mixed_export_reports_partial_success_for_the_bad_spans_only(
     assert reply_http.status_code == 200
     assert reply_http.headers["content-type"] == "application/x-protobuf"
     decoded = trace_service_pb2.ExportTraceServiceResponse.FromString(reply_http.content)
-    assert decoded.partial_success.rejected_spans == 2
+    assert decoded.partial_success.error_message == message
     assert (await llm_metrics(http, client))["total_requests"] == 2
 
 

@@ -197,7 +197,8 @@ class Settings(BaseSettings):
     retention_days: float = Field(
         0,
         ge=0,
-        description="Raw events older than this many days are deleted (`0`: kept forever).",
+        description="Raw events, and spans of traces by their start, older than this many days "
+        "are deleted (`0`: kept forever).",
     )
     rollup_retention_days: float = Field(
         7,

@@ -1,4 +1,6 @@
-"""Validation plus durable, idempotent write of one batch of events."""
+"""Validation plus durable, idempotent write of one batch of events, and of the span records
+of its trace-carrying events (and of other spans an OTLP export brings) in the same
+transaction."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from collector.ingest.invalid import EventError, Invalid
 from collector.ingest.listing import batch_listing
 from collector.ingest.price_overrides import PriceOverrides
 from collector.ingest.pricing import PriceTable, price_event
+from collector.ingest.span_records import event_span, mark_event, stored_records
 from collector.ingest.validation import fill_and_check_llm, fill_and_check_ml
 from collector.rollups.partials import partial_of
 from collector.store.storage import Storage
@@ -34,6 +37,8 @@ class IngestResult:
     rejected: int = 0  # invalid, see errors
     duplicates: int = 0  # event_id already stored: a retry, not stored again
     errors: list[EventError] = field(default_factory=list)
+    spans_stored: int = 0  # span records newly stored (collector.ingest.span_records)
+    span_duplicates: int = 0  # span records already stored: a re-exported span
 
 
 class IngestService:
@@ -56,13 +61,23 @@ class IngestService:
         }
 
     async def ingest(
-        self, principal: Principal, kind: Kind, events: Sequence[dict[str, Any] | Invalid]
+        self,
+        principal: Principal,
+        kind: Kind,
+        events: Sequence[dict[str, Any] | Invalid],
+        spans: Sequence[dict[str, Any]] = (),
     ) -> IngestResult:
-        """Store the valid events; `events` holds an Invalid where one could not be read."""
-        if len(events) > MAX_BATCH:
-            raise InvalidArgument(f"a batch holds at most {MAX_BATCH} events, not {len(events)}")
+        """Store the valid events; `events` holds an Invalid where one could not be read.
+
+        Every valid event with a trace_id gets its span record; `spans` are further span
+        records (collector.ingest.span_records.span_record; OTLP's), one of which, when it has
+        the key of a valid event's span, becomes that event's span instead."""
+        size = len(events) + len(spans)
+        if size > MAX_BATCH:
+            raise InvalidArgument(f"a batch holds at most {MAX_BATCH} events and spans, not {size}")
         if self._limit is not None:
-            self._limit.take(principal.client_id, len(events), tenant=principal.tenant)
+            # A span record costs a write as an event does.
+            self._limit.take(principal.client_id, size, tenant=principal.tenant)
         collection, fill_and_check = self._targets[kind]
         result = IngestResult()
         now = dt.datetime.now(dt.UTC)
@@ -105,8 +120,30 @@ class IngestService:
             distinct,
             lambda new: partial_of(principal.tenant, kind, new),
             lambda new: batch_listing(principal.tenant, kind, new),
+            spans=stored_records(principal.tenant, _span_records(kind, distinct, spans), now),
         )
         result.accepted = outcome.inserted
         result.duplicates = outcome.duplicates + len(docs) - len(distinct)
+        result.spans_stored = outcome.spans_inserted
+        result.span_duplicates = outcome.span_duplicates
         metrics.count_events(kind, result.accepted, result.duplicates, result.rejected)
+        metrics.count_spans(result.spans_stored, result.span_duplicates)
         return result
+
+
+def _span_records(
+    kind: Kind, events: Sequence[dict[str, Any]], given: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The given span records, each valid event's own span being the given one with its key
+    (marked as the event's), else the one made from the event."""
+    records = {(record["trace_id"], record["span_id"]): record for record in given}
+    for event in events:
+        derived = event_span(kind, event)
+        if derived is None:
+            continue
+        key = (derived["trace_id"], derived["span_id"])
+        if key in records:
+            mark_event(records[key], kind, event["event_id"])
+        else:
+            records[key] = derived
+    return list(records.values())

@@ -1,6 +1,7 @@
 """Retention: delete what is older than its cut-off, by range, in batches.
 
-RETENTION_DAYS applies to raw events (`ml_events`, `llm_events`, by event time `timestamp`);
+RETENTION_DAYS applies to raw events (`ml_events`, `llm_events`, by event time `timestamp`)
+and to the spans of traces (`spans`, by span start);
 ROLLUP_RETENTION_DAYS to minute rollup buckets (by bucket `start`); hour and day buckets are
 kept. AUDIT_RETENTION_DAYS (365) applies to `audit_logs` (by `timestamp`), and
 ALERT_HISTORY_RETENTION_DAYS (90) to alert events (`alert_events`, by the time of the state
@@ -97,6 +98,9 @@ async def apply_retention(
             deleted[collection.name] = await _delete_batches(
                 collection, {"timestamp": {"$lt": cutoff}}, batch
             )
+        deleted[storage.spans.name] = await _delete_batches(
+            storage.spans, {"start": {"$lt": cutoff}}, batch
+        )
         # A listing goes with the newest of its events (export skips ids no longer stored).
         deleted[storage.event_batches.name] = await _delete_batches(
             storage.event_batches, {"last": {"$lt": cutoff}}, batch

@@ -2,21 +2,25 @@
 
 Attribute names, in order of preference: the current OpenTelemetry GenAI semantic conventions,
 then their deprecated names (still emitted by many instrumentations), then OpenInference's.
+Content (input, output, system) is read by collector.otlp.content.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from collector.ingest.validation import MAX_ERROR, Invalid
+from collector.otlp import content
+from collector.otlp.records import check_ids, span_time
 from collector.otlp.spans import Span
 
-# A span is an LLM call when it carries any of these, or openinference.span.kind = LLM.
+# A span is an LLM call when it carries any of these (and is not an agent's or a tool's), or
+# openinference.span.kind = LLM.
 MARKERS = ("gen_ai.request.model", "gen_ai.response.model", "gen_ai.operation.name")
 OI_KIND = "openinference.span.kind"
+# gen_ai.operation.name values of the GenAI conventions that are not a call to a model.
+NOT_MODEL_CALLS = frozenset(("create_agent", "invoke_agent", "execute_tool", "invoke_workflow"))
 OI_MODEL = "llm.model_name"
 
 RESPONSE_MODEL = ("gen_ai.response.model",)
@@ -29,26 +33,55 @@ OUTPUT_TOKENS = (
     "llm.token_count.completion",
 )
 TOTAL_TOKENS = ("gen_ai.usage.total_tokens", "llm.usage.total_tokens", "llm.token_count.total")
+# Parts of the input and output tokens (each included in them, as the conventions say): the
+# released GenAI names, the renamed cache write (semantic-conventions main: cache_write, was
+# cache_creation), the flat names of older instrumentations, then OpenInference's.
+CACHE_READ_TOKENS = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read",
+)
+CACHE_WRITE_TOKENS = (
+    "gen_ai.usage.cache_write.input_tokens",
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+    "llm.token_count.prompt_details.cache_write",
+)
+REASONING_TOKENS = (
+    "gen_ai.usage.reasoning.output_tokens",
+    "llm.token_count.completion_details.reasoning",
+)
 # No GenAI convention for cost exists yet; these are what instrumentations emit today
 # (OpenLIT: gen_ai.usage.cost; OpenInference: llm.cost.total).
 COST = ("gen_ai.usage.cost", "llm.cost.total")
-INPUT_CONTENT = ("gen_ai.input.messages", "gen_ai.prompt", "input.value")
-OUTPUT_CONTENT = ("gen_ai.output.messages", "gen_ai.completion", "output.value")
 FINISH_REASONS = ("gen_ai.response.finish_reasons",)
 OPERATION = ("gen_ai.operation.name",)
-# Message contents are stored only up to this many characters each; longer ones are counted
-# (prompt_length / response_length) but not kept.
-MAX_CONTENT = 4096
+# Attribution. user.id and session.id are OpenTelemetry's general names (OpenInference uses
+# them too); enduser.id is the older one, gen_ai.conversation.id the GenAI one. A span without
+# them takes them from its nearest ancestor in the same export that has them (an agent's root
+# span usually carries the user and the conversation, its LLM calls do not).
+USER = ("user.id", "enduser.id")
+SESSION = ("session.id", "gen_ai.conversation.id")
+# Resource attributes.
+ENVIRONMENT = ("deployment.environment.name", "deployment.environment")
+RELEASE = ("service.version",)
+TAGS = "tag.tags"  # OpenInference
 MAX_LABEL = 256
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MAX_ID = 256  # user_id, session_id
+MAX_SHORT = 64  # environment, release, a tag
+MAX_TAGS = 20
 
 
 def is_llm_call(attributes: Mapping[str, Any]) -> bool:
-    if any(key in attributes for key in MARKERS) or OI_MODEL in attributes:
-        return True
+    """Agents and tools carry gen_ai.* attributes too (an invoke_agent span may name its model
+    and sum its calls' tokens): those spans are spans of the trace, not LLM calls, or the
+    calls would be counted twice."""
     kind = attributes.get(OI_KIND)
-    return isinstance(kind, str) and kind.upper() == "LLM"
+    if isinstance(kind, str):
+        return kind.upper() == "LLM"
+    if attributes.get("gen_ai.operation.name") in NOT_MODEL_CALLS:
+        return False
+    return any(key in attributes for key in MARKERS) or OI_MODEL in attributes
 
 
 def _first(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, Any]:
@@ -90,23 +123,47 @@ def _cost(attributes: Mapping[str, Any]) -> float | None:
     return float(value)
 
 
-def _content(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
-    _, value = _first(attributes, keys)
-    if value is None:
+def _text(value: Any, bound: int) -> str | None:
+    """An identifier or a short label, cut to its bound: ints are ids too (user.id = 42)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    text = str(value)[:bound]
+    return text or None
 
 
-def _time(ns: int) -> dt.datetime:
-    # Whole milliseconds, as BSON stores them (see collector.api.proto_values.time_from_proto).
-    return _EPOCH + dt.timedelta(milliseconds=ns // 1_000_000)
+def _inherited(span: Span, ancestors: Sequence[Span], keys: tuple[str, ...]) -> str | None:
+    for source in (span, *ancestors):
+        _, value = _first(source.attributes, keys)
+        if (text := _text(value, MAX_ID)) is not None:
+            return text
+    return None
+
+
+def _tags(attributes: Mapping[str, Any]) -> list[str] | None:
+    value = attributes.get(TAGS)
+    if not isinstance(value, list):
+        return None
+    tags = [tag[:MAX_SHORT] for tag in value if isinstance(tag, str) and tag][:MAX_TAGS]
+    return tags or None
+
+
+def _attribution(span: Span, ancestors: Sequence[Span]) -> dict[str, Any]:
+    """trace/span ids, user, session, environment, release and tags: set only when known."""
+    found: dict[str, Any] = {
+        "trace_id": span.trace_id,
+        "span_id": span.span_id,
+        "parent_span_id": span.parent_span_id or None,
+        "user_id": _inherited(span, ancestors, USER),
+        "session_id": _inherited(span, ancestors, SESSION),
+        "environment": _text(_first(span.resource, ENVIRONMENT)[1], MAX_SHORT),
+        "release": _text(_first(span.resource, RELEASE)[1], MAX_SHORT),
+        "tags": _tags(span.attributes),
+    }
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def _ids(span: Span) -> str:
-    if len(span.trace_id) != 32 or span.trace_id == "0" * 32:
-        raise Invalid("trace_id", "must be 16 bytes, not all zero")
-    if len(span.span_id) != 16 or span.span_id == "0" * 16:
-        raise Invalid("span_id", "must be 8 bytes, not all zero")
+    check_ids(span)
     # Deterministic, so a re-exported span is the same event and counted once.
     return span.trace_id + span.span_id
 
@@ -121,14 +178,7 @@ def _error(span: Span) -> str:
 
 def _metadata(span: Span, operation: str, provider: str) -> dict[str, Any]:
     service = span.resource.get("service.name")
-    metadata: dict[str, Any] = {
-        "source": "otlp",
-        "trace_id": span.trace_id,
-        "span_id": span.span_id,
-        "span_name": span.name[:MAX_LABEL],
-    }
-    if span.parent_span_id:
-        metadata["parent_span_id"] = span.parent_span_id
+    metadata: dict[str, Any] = {"source": "otlp", "span_name": span.name[:MAX_LABEL]}
     if operation:
         metadata["operation"] = operation
     if provider:
@@ -143,9 +193,10 @@ def _metadata(span: Span, operation: str, provider: str) -> dict[str, Any]:
     return metadata
 
 
-def llm_event(span: Span) -> dict[str, Any] | None:
+def llm_event(span: Span, ancestors: Sequence[Span] = ()) -> dict[str, Any] | None:
     """The LLM event for a span, None when the span is not an LLM call; Invalid (naming the
-    attribute and the reason) when it is one that cannot be stored."""
+    attribute and the reason) when it is one that cannot be stored. `ancestors`: the span's
+    parent, its parent's parent… as far as the same export holds them."""
     attributes = span.attributes
     if not is_llm_call(attributes):
         return None
@@ -171,27 +222,36 @@ def llm_event(span: Span) -> dict[str, Any] | None:
             raise Invalid("end_time_unix_nano", "before start_time_unix_nano")
         latency_ms = (span.end_ns - span.start_ns) / 1e6
     metadata = _metadata(span, operation, provider)
-    prompt = _content(attributes, INPUT_CONTENT)
-    response = _content(attributes, OUTPUT_CONTENT)
-    if prompt is not None and len(prompt) <= MAX_CONTENT:
-        metadata["input_messages"] = prompt
-    if response is not None and len(response) <= MAX_CONTENT:
-        metadata["output_messages"] = response
+    prompt = content.input_of(attributes, span.details)
+    response = content.output_of(attributes, span.details)
+    system = content.system_of(attributes, span.details)
     cost = _cost(attributes)
     event: dict[str, Any] = {
         "event_id": event_id,
         "model_name": model,
-        "prompt_length": len(prompt) if prompt is not None else None,
-        "response_length": len(response) if response is not None else None,
+        "prompt_length": content.length(prompt),
+        "response_length": content.length(response),
         "tokens_used": total,
         "cost": cost,  # None: priced at ingest (collector.ingest.pricing)
-        "timestamp": _time(span.start_ns),
+        "timestamp": span_time(span.start_ns),
         "metadata": metadata,
         "latency_ms": latency_ms,
         "error": _error(span),
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
+        **_attribution(span, ancestors),
     }
+    usage_parts = (
+        ("cache_read_tokens", CACHE_READ_TOKENS),
+        ("cache_write_tokens", CACHE_WRITE_TOKENS),
+        ("reasoning_tokens", REASONING_TOKENS),
+    )
+    for name, keys in usage_parts:
+        if (count := _tokens(attributes, keys)) is not None:
+            event[name] = count
+    for name, value in (("input", prompt), ("output", response), ("system", system)):
+        if value is not None:
+            event[name] = value  # bounded (MAX_CONTENT_BYTES) by validation, as any event's
     if provider:
         event["provider"] = provider
     return event

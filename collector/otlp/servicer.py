@@ -39,10 +39,13 @@ class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
             self._admission, lambda: self._otlp.export(principal, spans)
         )
         log.debug(
-            "otlp export: %d stored, %d duplicates, %d other spans, %d rejected",
+            "otlp export: %d LLM events stored, %d duplicates; %d spans stored, %d duplicates; "
+            "%d rejected, %d LLM spans not stored as events",
             outcome.accepted,
             outcome.duplicates,
-            outcome.other_spans,
+            outcome.spans_stored,
+            outcome.span_duplicates,
             outcome.rejected,
+            outcome.not_events,
         )
         return export_response(outcome.rejected, outcome.error_message)

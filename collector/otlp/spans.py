@@ -1,12 +1,13 @@
 """OTLP protobuf → plain spans: the only module of collector.otlp that reads protobuf.
 
 Attributes are read field by field (MessageToDict is far slower), and resource attributes are
-read once per resource, not once per span.
+read once per resource, not once per span. Of a span's events only the GenAI content event is
+read (its attributes carry the messages when an instrumentation records them there).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -16,6 +17,17 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 STATUS_ERROR = trace_pb2.Status.STATUS_CODE_ERROR
 # An attribute value nested deeper than this is cut off: arrays of arrays are rare in spans.
 MAX_VALUE_DEPTH = 4
+# The GenAI semantic conventions' event that carries gen_ai.input.messages,
+# gen_ai.output.messages and gen_ai.system_instructions as attributes.
+DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+# OTLP's enum names without their prefixes: "INTERNAL", "CLIENT"…; "UNSET", "OK", "ERROR".
+KINDS = {
+    number: name.removeprefix("SPAN_KIND_") for name, number in trace_pb2.Span.SpanKind.items()
+}
+STATUSES = {
+    number: name.removeprefix("STATUS_CODE_")
+    for name, number in trace_pb2.Status.StatusCode.items()
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,10 @@ class Span:
     status_message: str
     attributes: dict[str, Any]
     resource: dict[str, Any]  # shared by the spans of one resource: never modified
+    kind: str = "UNSPECIFIED"
+    status: str = "UNSET"
+    # The attributes of the span's DETAILS_EVENT, if it has one.
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def _value(value: common_pb2.AnyValue, depth: int = 0) -> Any:
@@ -57,6 +73,14 @@ def attributes(pairs: Any) -> dict[str, Any]:
     return {kv.key: _value(kv.value) for kv in pairs}
 
 
+def _details(span: trace_pb2.Span) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for event in span.events:
+        if event.name == DETAILS_EVENT:
+            found.update(attributes(event.attributes))
+    return found
+
+
 def spans_of(request: trace_service_pb2.ExportTraceServiceRequest) -> list[Span]:
     out: list[Span] = []
     for resource_spans in request.resource_spans:
@@ -75,13 +99,17 @@ def spans_of(request: trace_service_pb2.ExportTraceServiceRequest) -> list[Span]
                         status_message=span.status.message,
                         attributes=attributes(span.attributes),
                         resource=resource,
+                        kind=KINDS.get(span.kind, "UNSPECIFIED"),
+                        status=STATUSES.get(span.status.code, "UNSET"),
+                        details=_details(span) if span.events else {},
                     )
                 )
     return out
 
 
 def export_response(rejected: int, message: str) -> trace_service_pb2.ExportTraceServiceResponse:
-    """Per the OTLP spec, partial_success is left unset when every span was accepted."""
+    """Per the OTLP spec, partial_success is left unset when every span was accepted and there
+    is nothing to warn about; a message with no rejected span is a warning."""
     response = trace_service_pb2.ExportTraceServiceResponse()
     if rejected or message:
         response.partial_success.rejected_spans = rejected

@@ -65,6 +65,8 @@ BACKGROUND_TIMEOUT_S = 300.0
 class InsertOutcome:
     inserted: int = 0
     duplicates: int = 0  # already stored under the same (tenant, event_id)
+    spans_inserted: int = 0
+    span_duplicates: int = 0  # already stored under the same (tenant, trace_id, span key)
 
 
 class Storage:
@@ -111,6 +113,9 @@ class Storage:
         self.event_batches: AsyncCollection[Document] = db.get_collection(
             "event_batches", write_concern=DURABLE
         )
+        # The spans of traces (collector.ingest.span_records), written with their batch. No
+        # secondary index, as raw events: each costs ingest throughput.
+        self.spans: AsyncCollection[Document] = db.get_collection("spans", write_concern=DURABLE)
         self._available = True
         self.abandoned = AbandonedSessions(client)
         self.ledger: SessionLedger | None = None
@@ -256,33 +261,42 @@ class Storage:
         docs: Sequence[Document],
         summary: Callable[[list[Document]], Document],
         listing: Callable[[list[Document]], Document] | None = None,
+        *,
+        spans: Sequence[Document] = (),
     ) -> InsertOutcome:
         """Insert the documents whose `_id` is not stored yet, `summary(inserted)` into the
-        partials and `listing(inserted)` into event_batches, in one transaction: all or
-        none. The `_id`s are derived from (tenant, event_id) and distinct within `docs`, so a
-        retried event is found, counted as a duplicate and written no second time."""
-        if not docs:
+        partials, `listing(inserted)` into event_batches and the span records whose `_id` is
+        not stored yet into spans, in one transaction: all or none. The `_id`s are derived
+        from (tenant, event_id) and (tenant, trace_id, span key) and distinct within `docs`
+        and `spans`, so a retried event or a re-exported span is found, counted as a duplicate
+        and written no second time."""
+        if not docs and not spans:
             return InsertOutcome()
         if not self._available:
             raise Unavailable("database unavailable, retry later", retry_after=1.0)
-        ids = [doc["_id"] for doc in docs]
 
-        async def write(session: AsyncClientSession) -> int:
-            found = collection.find({"_id": {"$in": ids}}, {"_id": 1}, session=session)
-            stored = {doc["_id"] async for doc in found}
-            new = [doc for doc in docs if doc["_id"] not in stored]
+        async def write(session: AsyncClientSession) -> InsertOutcome:
+            new = await _not_stored(collection, docs, session)
             if new:
                 await collection.insert_many(new, session=session)
                 await self.partials.insert_one(summary(new), session=session)
                 if listing is not None:
                     await self.event_batches.insert_one(listing(new), session=session)
-            return len(new)
+            new_spans = await _not_stored(self.spans, spans, session)
+            if new_spans:
+                await self.spans.insert_many(new_spans, session=session)
+            return InsertOutcome(
+                inserted=len(new),
+                duplicates=len(docs) - len(new),
+                spans_inserted=len(new_spans),
+                span_duplicates=len(spans) - len(new_spans),
+            )
 
         # A write that times out may still have landed (its commit sent, the answer not yet
         # read): the client's retry then finds the _ids stored and counts them as duplicates.
         try:
             with self.request_deadline():
-                inserted = await self.transaction(
+                return await self.transaction(
                     write,
                     attempts=INGEST_ATTEMPTS,
                     within_s=self.request_timeout_s * INGEST_CONFLICT_SHARE,
@@ -295,7 +309,6 @@ class Storage:
                 "these events are being written by another request; retry later",
                 retry_after=CONFLICT_RETRY_AFTER_S,
             ) from exc
-        return InsertOutcome(inserted=inserted, duplicates=len(docs) - inserted)
 
     async def audit(
         self,
@@ -319,6 +332,18 @@ class Storage:
         if actor_tenant is not None and actor_tenant != tenant:
             record["actor_tenant"] = actor_tenant
         await self.audit_logs.insert_one(record)
+
+
+async def _not_stored(
+    collection: AsyncCollection[Document], docs: Sequence[Document], session: AsyncClientSession
+) -> list[Document]:
+    """The documents whose `_id` is not in the collection yet (read inside the transaction)."""
+    if not docs:
+        return []
+    ids = [doc["_id"] for doc in docs]
+    found = collection.find({"_id": {"$in": ids}}, {"_id": 1}, session=session)
+    stored = {doc["_id"] async for doc in found}
+    return [doc for doc in docs if doc["_id"] not in stored]
 
 
 def _conflict(exc: PyMongoError) -> bool:
