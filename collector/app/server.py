@@ -156,7 +156,10 @@ async def grpc_server(
     )
     prices_pb2_grpc.add_PriceServiceServicer_to_server(PriceServicer(overrides), server)
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
-        otlp_servicer.TraceServicer(OtlpIngest(ingest), admission), server
+        otlp_servicer.TraceServicer(
+            OtlpIngest(ingest, store_content=settings.store_content), admission
+        ),
+        server,
     )
     dashboard_pb2_grpc.add_DashboardServiceServicer_to_server(
         DashboardServicer(
