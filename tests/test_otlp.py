@@ -331,7 +331,11 @@ async def test_openinference_spans_are_mapped_and_other_spans_not_counted(
     assert data["cost_source"] == "price_table"
     assert data["provider"] == "openai"
     assert data["metadata"]["service_name"] == "chat-app"
-    assert (data["input"], data["output"]) == ("What is OTLP?", "A protocol.")
+    assert "input" not in data and "output" not in data  # content: never in recent events
+    exported = await http.get("/export/llm", headers=client.headers)
+    assert exported.status_code == 200, exported.text
+    (stored,) = [json.loads(line) for line in exported.text.splitlines()]
+    assert (stored["input"], stored["output"]) == ("What is OTLP?", "A protocol.")
     llm_span = next(s for s in spans if s.name == "ChatCompletion")
     assert llm_span.parent is not None
     assert data["parent_span_id"] == f"{llm_span.parent.span_id:016x}"
