@@ -89,10 +89,12 @@ async def stream(
     in_flight: int,
     say: Callable[[str], None],
     acked: Callable[[int], None] = lambda events: None,
+    ready: Callable[[], None] = lambda: None,
 ) -> Streamed:
     """Send every batch, resending those not acknowledged when a stream ends in a retryable
     error, as the SDK does (event ids make a resent event a duplicate, never a second one).
-    `acked` is told the size of each batch as it is acknowledged."""
+    `acked` is told the size of each batch as it is acknowledged; `ready` is called once
+    connected and signed in, just before the first batch is sent (a timed phase starts there)."""
     options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
     pending = dict(enumerate(batches, start=1))
     outcome = Streamed()
@@ -100,6 +102,7 @@ async def stream(
         token = await auth_pb2_grpc.AuthServiceStub(channel).IssueToken(
             auth_pb2.IssueTokenRequest(clientId=who.client_id, clientSecret=who.client_secret)
         )
+        ready()
         backoff_s, progress_at = 1.0, time.perf_counter()
         while pending:
             before = len(pending)

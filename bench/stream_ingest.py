@@ -36,7 +36,8 @@ async def ingest_stream(
     batches: list[tuple[Kind, Sequence[Event]]] = [
         ("ml", batch) for batch in in_batches(events, batch_size)
     ]
-    phase.start()
-    outcome = await stream(target, who, batches, in_flight, _say, acked=phase.acked)
+    outcome = await stream(
+        target, who, batches, in_flight, _say, acked=phase.acked, ready=phase.start
+    )
     phase.stop()
     phase.retries += outcome.retries
