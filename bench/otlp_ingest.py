@@ -119,7 +119,7 @@ async def ingest_otlp(
                     if attempt == EXPORTS_PER_BATCH:
                         failures.append(f"{attempt} exports of the same {len(batch)} spans failed")
                         return
-                    phase.resent += 1
+                    phase.retries += 1
             phase.acked(len(batch))
 
     try:

@@ -27,7 +27,9 @@ class Phase:
     sampler: Sampler
     timeline: Timeline = field(init=False)
     segments: list[Segment] = field(default_factory=list)
-    resent: int = 0  # batches a client sent again after the collector asked it to retry
+    # Times a client sent again what the collector had answered "retry later" to (an OTLP
+    # export, or a stream's unacknowledged batches): same event ids, stored once.
+    retries: int = 0
 
     def __post_init__(self) -> None:
         self.timeline = Timeline(self.mode)

@@ -81,7 +81,7 @@ def _phase(phase: Phase) -> dict[str, Any]:
         "events": phase.timeline.events,
         "seconds": round(phase.timeline.elapsed_s, 3),
         "events_per_s": round(phase.timeline.events_per_s, 1),
-        "resent_batches": phase.resent,
+        "retries": phase.retries,
         "cpu_us_per_event": {
             name: round(phase.cpu_us_per_event(name), 1) for name in phase.sampler.series
         },

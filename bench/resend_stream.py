@@ -51,6 +51,7 @@ async def _stream_once(
     token: str,
     pending: dict[int, tuple[Kind, Sequence[Event]]],
     in_flight: int,
+    acked: Callable[[int], None],
 ) -> None:
     """Send the pending batches on one StreamEvents call; each one acknowledged whole (new or
     duplicate: a resent batch's events may have been stored before) leaves `pending`."""
@@ -74,6 +75,7 @@ async def _stream_once(
             if stored != len(batch):
                 raise RuntimeError(f"batch {reply.sequence}: {reply.result}")
             del pending[reply.sequence]
+            acked(len(batch))
             window.release()
     finally:
         sender.cancel()
@@ -86,9 +88,13 @@ async def stream(
     batches: Sequence[tuple[Kind, Sequence[Event]]],
     in_flight: int,
     say: Callable[[str], None],
+    acked: Callable[[int], None] = lambda events: None,
+    ready: Callable[[], None] = lambda: None,
 ) -> Streamed:
     """Send every batch, resending those not acknowledged when a stream ends in a retryable
-    error, as the SDK does (event ids make a resent event a duplicate, never a second one)."""
+    error, as the SDK does (event ids make a resent event a duplicate, never a second one).
+    `acked` is told the size of each batch as it is acknowledged; `ready` is called once
+    connected and signed in, just before the first batch is sent (a timed phase starts there)."""
     options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
     pending = dict(enumerate(batches, start=1))
     outcome = Streamed()
@@ -96,11 +102,12 @@ async def stream(
         token = await auth_pb2_grpc.AuthServiceStub(channel).IssueToken(
             auth_pb2.IssueTokenRequest(clientId=who.client_id, clientSecret=who.client_secret)
         )
+        ready()
         backoff_s, progress_at = 1.0, time.perf_counter()
         while pending:
             before = len(pending)
             try:
-                await _stream_once(channel, token.access_token, pending, in_flight)
+                await _stream_once(channel, token.access_token, pending, in_flight, acked)
             except grpc.aio.AioRpcError as exc:
                 if len(pending) < before:
                     backoff_s, progress_at = 1.0, time.perf_counter()

@@ -1,32 +1,25 @@
-"""gRPC streaming ingest without the SDK: one StreamEvents call, a window of batches in flight.
+"""gRPC streaming ingest without the SDK: StreamEvents calls with a window of batches in flight.
 
 `--grpc-client stream` uses it to tell the collector's cost from the SDK's: same events,
-batches and window, but the client does nothing beyond building and sending the messages.
+batches and window, but the client does nothing beyond building and sending the messages, and
+sending again (same event ids) what a stream ended without acknowledging, as any client must
+when the collector answers "busy" (bench.resend_stream).
 """
 
 from __future__ import annotations
 
-import asyncio
+import sys
 from collections.abc import Sequence
 
-import grpc
-
-from aegis.v1 import auth_pb2, auth_pb2_grpc, ingest_pb2, ingest_pb2_grpc
-from bench.events import Event, in_batches, to_proto
+from bench.events import Event, in_batches
 from bench.phase import Phase
+from bench.resend_stream import stream
 from bench.stack import Credentials
-
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-
-
-class StreamFailed(RuntimeError):
-    pass
+from collector.domain import Kind
 
 
-def _request(sequence: int, batch: Sequence[Event]) -> ingest_pb2.StreamEventsRequest:
-    return ingest_pb2.StreamEventsRequest(
-        sequence=sequence, ml=ingest_pb2.IngestMLRequest(events=[to_proto(e) for e in batch])
-    )
+def _say(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
 async def ingest_stream(
@@ -39,41 +32,12 @@ async def ingest_stream(
     in_flight: int,
     phase: Phase,
 ) -> None:
-    batches = in_batches(events, batch_size)
-    options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
-    async with grpc.aio.insecure_channel(target, options=options) as channel:
-        token = await auth_pb2_grpc.AuthServiceStub(channel).IssueToken(
-            auth_pb2.IssueTokenRequest(clientId=who.client_id, clientSecret=who.client_secret)
-        )
-        call = ingest_pb2_grpc.IngestServiceStub(channel).StreamEvents(
-            metadata=(("authorization", f"Bearer {token.access_token}"),)
-        )
-        await call.write(_request(0, warmup))
-        warm = await call.read()
-        assert isinstance(warm, ingest_pb2.StreamEventsResponse)
-        if warm.result.accepted != len(warmup):
-            raise StreamFailed(f"warm-up batch: {warm.result}")
-
-        window = asyncio.Semaphore(in_flight)
-        sizes: dict[int, int] = {}
-
-        async def send() -> None:
-            for sequence, batch in enumerate(batches, start=1):
-                await window.acquire()
-                sizes[sequence] = len(batch)
-                await call.write(_request(sequence, batch))
-            await call.done_writing()
-
-        phase.start()
-        sender = asyncio.ensure_future(send())
-        while (reply := await call.read()) is not grpc.aio.EOF:
-            assert isinstance(reply, ingest_pb2.StreamEventsResponse)
-            expected = sizes.pop(reply.sequence)
-            if reply.result.accepted != expected:
-                raise StreamFailed(f"batch {reply.sequence}: {reply.result}")
-            phase.acked(expected)
-            window.release()
-        phase.stop()
-        await sender
-        if sizes:
-            raise StreamFailed(f"{len(sizes)} batches were never acknowledged")
+    await stream(target, who, [("ml", warmup)], in_flight, _say)
+    batches: list[tuple[Kind, Sequence[Event]]] = [
+        ("ml", batch) for batch in in_batches(events, batch_size)
+    ]
+    outcome = await stream(
+        target, who, batches, in_flight, _say, acked=phase.acked, ready=phase.start
+    )
+    phase.stop()
+    phase.retries += outcome.retries

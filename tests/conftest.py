@@ -5,7 +5,9 @@ Tests that share it isolate themselves by tenant: `tenant_client` makes a fresh 
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass
@@ -56,8 +58,25 @@ async def channel(stack: Stack) -> AsyncIterator[grpc.aio.Channel]:
         yield ch
 
 
+# How long a fixture keeps answering 429s with their Retry-After before it gives up: a test
+# before it may have left the database digesting a large history (test_ui's 200k events).
+BUSY_PATIENCE_S = 120.0
+
+
+async def post_when_not_busy(http: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
+    """POST as a client must: a 429 ("busy, retry later") is sent again after its Retry-After."""
+    give_up_at = time.monotonic() + BUSY_PATIENCE_S
+    while True:
+        reply = await http.post(url, **kwargs)
+        if reply.status_code != 429 or time.monotonic() > give_up_at:
+            return reply
+        await asyncio.sleep(float(reply.headers.get("Retry-After", "1")))
+
+
 async def issue_token(http: httpx.AsyncClient, client_id: str, secret: str) -> str:
-    reply = await http.post("/auth/token", json={"clientId": client_id, "clientSecret": secret})
+    reply = await post_when_not_busy(
+        http, "/auth/token", json={"clientId": client_id, "clientSecret": secret}
+    )
     assert reply.status_code == 200, reply.text
     return str(reply.json()["access_token"])
 
@@ -74,7 +93,7 @@ async def create_client(
     body: dict[str, object] = {"name": f"client of {tenant}", "tenant": tenant}
     if scopes is not None:
         body["scopes"] = scopes
-    reply = await http.post("/admin/clients", json=body, headers=admin.headers)
+    reply = await post_when_not_busy(http, "/admin/clients", json=body, headers=admin.headers)
     assert reply.status_code == 200, reply.text
     data = reply.json()
     token = await issue_token(http, data["clientId"], data["clientSecret"])
