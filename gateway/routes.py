@@ -26,7 +26,15 @@ from google.protobuf import symbol_database
 from google.protobuf.descriptor import FileDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
-from aegis.v1 import alerts_pb2, auth_pb2, dashboard_pb2, ingest_pb2, options_pb2, prices_pb2
+from aegis.v1 import (
+    alerts_pb2,
+    auth_pb2,
+    dashboard_pb2,
+    explore_pb2,
+    ingest_pb2,
+    options_pb2,
+    prices_pb2,
+)
 from aegis_shared import json_shape
 from gateway import oauth2
 from gateway.forwarding import Forwarder
@@ -40,6 +48,7 @@ API_FILES: tuple[FileDescriptor, ...] = (
     dashboard_pb2.DESCRIPTOR,
     alerts_pb2.DESCRIPTOR,
     prices_pb2.DESCRIPTOR,
+    explore_pb2.DESCRIPTOR,
 )
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_INT_DIGITS = 300  # a double holds at most ~1.8e308

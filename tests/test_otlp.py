@@ -376,9 +376,18 @@ async def test_mixed_export_warns_of_the_bad_llm_spans_only(
     assert message.startswith("2 LLM span(s) stored as spans but not as LLM calls: ")
     assert "gen_ai.usage.input_tokens: must not be negative" in message
     assert "model_name" in message
+    # The good LLM spans are stored as their events, every other span as a span.
     with MongoClient(stack_mongodb_url(stack)) as mongo:
         stored = mongo["aegisai"]["spans"].find({"tenant": client.tenant})
-        llm_flags = {doc["name"]: doc.get("llm", False) for doc in stored}
+        assert sorted(doc["name"] for doc in stored) == [
+            "handle request",
+            "negative tokens",
+            "no model",
+            "not llm",
+        ]
+    (trace_id,) = {f"{s.context.trace_id:032x}" for s in spans if s.context is not None}
+    whole = await read(http, client, f"/traces/{trace_id}")
+    llm_flags = {s["name"]: s["llm"] is not None for s in whole["spans"]}
     assert llm_flags == {
         "handle request": False,
         "good": True,

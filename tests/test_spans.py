@@ -1,7 +1,8 @@
 """Whole traces: every span the real OpenTelemetry SDK exports (over gRPC to the collector, over
-HTTP to the gateway) is stored as a span of its trace in `spans`, an LLM call also as an LLM
-event carrying its attribution; events sent with a trace_id join the trace. What the SDK made
-(an InMemorySpanExporter alongside) is the truth the stored documents are compared with."""
+HTTP to the gateway) is kept: an LLM call as an LLM event carrying its attribution, every other
+span as a span of its trace; events sent with a trace_id join the trace. GET /traces/{id}
+reads it back. What the SDK made (an InMemorySpanExporter alongside) is the truth the answers
+are compared with."""
 
 from __future__ import annotations
 
@@ -25,12 +26,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pymongo import MongoClient
 
-from aegis.v1 import events_pb2
-from collector.domain import Principal, prefix_range
+from collector.domain import Principal
 from collector.ingest.batch import IngestService
-from collector.ingest.span_records import MAX_ATTRIBUTES, MAX_VALUE_BYTES, trace_prefix
+from collector.ingest.span_records import MAX_ATTRIBUTES, MAX_VALUE_BYTES
 from collector.store.storage import open_storage
-from tests.conftest import ApiClient, ingest
+from tests.conftest import ApiClient, ingest, read
 from tests.metrics_text import scrape, value
 from tests.procs import Stack, stack_mongodb_url
 from tests.test_otlp import basic, chat, grpc_exporter, http_exporter
@@ -70,18 +70,25 @@ def database(stack: Stack) -> Iterator[Any]:
         yield client["aegisai"]
 
 
-def stored_tree(records: Sequence[dict[str, Any]]) -> dict[str, tuple[str | None, str, str]]:
-    return {r["span_id"]: (r.get("parent_span_id"), r["name"], r["kind"]) for r in records}
+def stored_tree(spans: Sequence[dict[str, Any]]) -> dict[str, tuple[str | None, str, str]]:
+    return {s["span_id"]: (s["parent_span_id"], s["name"], s["kind"]) for s in spans}
 
 
-def trace_records(database: Any, tenant: str, trace_id: str) -> list[dict[str, Any]]:
-    """One trace as a reader gets it: one range on `_id`."""
-    found = database["spans"].find({"_id": prefix_range(trace_prefix(tenant, trace_id))})
-    return list(found)
+async def trace_spans(
+    http: httpx.AsyncClient, client: ApiClient, trace_id: str
+) -> list[dict[str, Any]]:
+    """GET /traces/{trace_id}: its spans, each span id once, ordered by start."""
+    found = await read(http, client, f"/traces/{trace_id}")
+    assert found["trace_id"] == trace_id
+    spans: list[dict[str, Any]] = found["spans"]
+    assert len({s["span_id"] for s in spans}) == len(spans)
+    starts = [(moment(s["start"]), s["span_id"]) for s in spans]
+    assert starts == sorted(starts)
+    return spans
 
 
-def attributes_of(record: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in record["attributes"]}
+def moment(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class Recorder:
@@ -204,7 +211,11 @@ def agent_trace() -> list[ReadableSpan]:
 
 @pytest.mark.parametrize("transport", ["grpc", "http"])
 async def test_a_nested_agent_trace_is_stored_whole_with_its_llm_calls(
-    stack: Stack, database: Any, tenant_client: ApiClient, transport: str
+    stack: Stack,
+    database: Any,
+    http: httpx.AsyncClient,
+    tenant_client: ApiClient,
+    transport: str,
 ) -> None:
     spans = agent_trace()
     assert len(spans) == 6
@@ -212,38 +223,47 @@ async def test_a_nested_agent_trace_is_stored_whole_with_its_llm_calls(
 
     tenant = tenant_client.tenant
     (trace_id,) = {hex_ids(s)[0] for s in spans}
-    records = trace_records(database, tenant, trace_id)
+    found = await trace_spans(http, tenant_client, trace_id)
     # The exact tree: ids, parents, names, kinds; each span once.
-    assert len(records) == 6
-    assert stored_tree(records) == tree(spans)
-    assert {r["_id"] for r in records} == {f"{tenant}:{trace_id}:{s}" for s in tree(spans)}
-    assert database["spans"].count_documents({"tenant": tenant}) == 6
+    assert len(found) == 6
+    assert stored_tree(found) == tree(spans)
+    # An LLM call is stored once, as its event: not also as a span.
+    assert database["spans"].count_documents({"tenant": tenant}) == 4
+    assert database["llm_events"].count_documents({"tenant": tenant}) == 2
 
-    by_id = {r["span_id"]: r for r in records}
+    by_id = {s["span_id"]: s for s in found}
     truth = {hex_ids(s)[1]: s for s in spans}
     llm_ids = {i for i, s in truth.items() if s.name.startswith("chat")}
     for span_id, span in truth.items():
-        record = by_id[span_id]
-        assert (record["start"], record["end"]) == (at(span.start_time), at(span.end_time))
-        assert record["trace_id"] == trace_id and record["tenant"] == tenant
-        assert ("parent_span_id" in record) == (span.parent is not None)
+        got = by_id[span_id]
+        assert (moment(got["start"]), moment(got["end"])) == (
+            at(span.start_time),
+            at(span.end_time),
+        )
+        assert got["duration_ms"] == (span.end_time - span.start_time) / MS
         if span_id in llm_ids:
-            assert record["llm"] is True
-            assert record["event_id"] == trace_id + span_id
+            assert got["llm"]["span_id"] == span_id
+            assert got["llm"]["event_id"] == trace_id + span_id
+            assert not {"input", "output", "system"} & set(got["llm"])
+            assert got["attributes"] == {}
         else:
-            assert "llm" not in record and "event_id" not in record
-    statuses = {truth[i].name: (r["status"], r.get("status_message")) for i, r in by_id.items()}
+            assert got["llm"] is None
+    statuses = {truth[i].name: (s["status"], s["status_message"]) for i, s in by_id.items()}
     assert statuses["execute_tool book"] == ("ERROR", "card declined")
     assert statuses["invoke_agent trip-planner"] == ("OK", None)
     assert statuses["execute_tool search_flights"] == ("UNSET", None)
-    tool = next(r for r in records if r["name"] == "execute_tool search_hotels")
-    assert attributes_of(tool) == {
+    tool = next(s for s in found if s["name"] == "execute_tool search_hotels")
+    assert tool["attributes"] == {
         "gen_ai.operation.name": "execute_tool",
         "gen_ai.tool.name": "search_hotels",
     }
 
     # Two LLM events, not three: the agent's root names a model and tokens but is no call.
-    events = {e["span_id"]: e for e in database["llm_events"].find({"tenant": tenant})}
+    # Each read whole, with its content.
+    events = {}
+    for span_id in llm_ids:
+        event = await read(http, tenant_client, f"/events/llm/{by_id[span_id]['llm']['event_id']}")
+        events[event["span_id"]] = event
     assert set(events) == llm_ids
     flights, booking = (
         next(e for e in events.values() if e["model_name"] == model)
@@ -269,14 +289,10 @@ async def test_a_nested_agent_trace_is_stored_whole_with_its_llm_calls(
         {"role": "user", "content": "2"},
     ]
     assert booking["output"] == [{"role": "assistant", "content": "Booked."}]
-    # The content is on the event; the LLM span's record does not repeat it.
-    flights_record = by_id[flights["span_id"]]
-    assert attributes_of(flights_record)["gen_ai.request.model"] == "gpt-4o"
-    assert not {k for k in attributes_of(flights_record) if "messages" in k or "system_" in k}
 
 
 async def test_openinference_and_openllmetry_llm_spans_carry_their_content_and_attribution(
-    stack: Stack, database: Any, tenant_client: ApiClient
+    stack: Stack, database: Any, http: httpx.AsyncClient, tenant_client: ApiClient
 ) -> None:
     rec = Recorder(**{"deployment.environment": "prod"})  # the older resource name
     t0 = start_ns()
@@ -345,8 +361,10 @@ async def test_openinference_and_openllmetry_llm_spans_carry_their_content_and_a
     assert llmetry["output"] == [{"role": "assistant", "content": "Pong."}]
     assert llmetry["cache_read_tokens"] == 7
     assert "user_id" not in llmetry and "session_id" not in llmetry
-    records = database["spans"].find({"tenant": tenant_client.tenant})
-    assert sorted(r["name"] for r in records) == ["ChatCompletion", "agent", "openai.chat"]
+    (trace_id,) = {hex_ids(s)[0] for s in spans}
+    found = await trace_spans(http, tenant_client, trace_id)
+    assert stored_tree(found) == tree(spans)
+    assert [s["name"] for s in found] == ["agent", "ChatCompletion", "openai.chat"]
 
 
 # --- Re-exports, orphans, late spans ----------------------------------------------------------
@@ -355,6 +373,7 @@ async def test_openinference_and_openllmetry_llm_spans_carry_their_content_and_a
 async def test_re_exported_orphan_and_late_spans_join_their_trace_once(
     stack: Stack,
     database: Any,
+    http: httpx.AsyncClient,
     channel: grpc.aio.Channel,
     tenant_client: ApiClient,
 ) -> None:
@@ -384,14 +403,14 @@ async def test_re_exported_orphan_and_late_spans_join_their_trace_once(
         )
         assert not reply.HasField("partial_success"), reply
 
-    def stored() -> dict[str, tuple[str | None, str, str]]:
-        return stored_tree(trace_records(database, tenant, trace_id))
+    async def stored() -> dict[str, tuple[str | None, str, str]]:
+        return stored_tree(await trace_spans(http, tenant_client, trace_id))
 
     # First the grandchild and a child: their parents have not arrived (the root never will).
     _, before = await scrape(stack.metrics_url)
     await export_names("retrieve", "respond")
-    assert stored() == tree([spans["retrieve"], spans["respond"]])
-    assert stored()[hex_ids(spans["retrieve"])[1]][0] == hex_ids(spans["plan"])[1]
+    assert await stored() == tree([spans["retrieve"], spans["respond"]])
+    assert (await stored())[hex_ids(spans["retrieve"])[1]][0] == hex_ids(spans["plan"])[1]
     # The same export again (an exporter's retry): nothing is stored twice.
     await export_names("retrieve", "respond")
     _, after = await scrape(stack.metrics_url)
@@ -406,10 +425,11 @@ async def test_re_exported_orphan_and_late_spans_join_their_trace_once(
     await export_names("plan", "chat", "retrieve")
     await export_names("chat")
     expected = tree([spans[n] for n in ("plan", "retrieve", "chat", "respond")])
-    assert stored() == expected
-    assert database["spans"].count_documents({"tenant": tenant}) == 4
+    assert await stored() == expected
+    # Each once: three spans, and the LLM call as its one event.
+    assert database["spans"].count_documents({"tenant": tenant}) == 3
     # "plan" is a root of what arrived, and keeps the parent that never came.
-    assert stored()[hex_ids(spans["plan"])[1]][0] == hex_ids(spans["request"])[1]
+    assert (await stored())[hex_ids(spans["plan"])[1]][0] == hex_ids(spans["request"])[1]
     (event,) = database["llm_events"].find({"tenant": tenant})
     assert event["span_id"] == hex_ids(spans["chat"])[1]
 
@@ -495,21 +515,25 @@ async def test_a_span_with_bad_ids_is_rejected_alone_and_bad_llm_spans_are_kept_
     message = partial["errorMessage"]
     assert "1 span(s) rejected: span 0000000000000000: span_id: must be 8 bytes" in message
     assert "1 LLM span(s) stored as spans but not as LLM calls: span 2222222222222222" in message
-    records = trace_records(database, tenant_client.tenant, trace_id)
-    assert sorted(r["name"] for r in records) == ["chat without a model", "fine"]
-    assert all("llm" not in r for r in records)
-    assert all(r["kind"] == "SERVER" for r in records)
+    found = await trace_spans(http, tenant_client, trace_id)
+    assert sorted(s["name"] for s in found) == ["chat without a model", "fine"]
+    assert all(s["llm"] is None for s in found)
+    assert all(s["kind"] == "SERVER" for s in found)
 
 
 # --- Events with a trace_id ---------------------------------------------------------------------
 
 
 async def test_events_with_a_trace_id_join_their_trace(
-    stack: Stack, database: Any, channel: grpc.aio.Channel, tenant_client: ApiClient
+    stack: Stack,
+    database: Any,
+    http: httpx.AsyncClient,
+    channel: grpc.aio.Channel,
+    tenant_client: ApiClient,
 ) -> None:
     """Through the ingest service itself (what every transport calls): an LLM event with its
     own span id, one without (keyed by its event id), an ML event; then the trace's root span
-    over OTLP. A retried batch stores no span twice."""
+    over OTLP. An event is its own span: no span record is written for it."""
     tenant = tenant_client.tenant
     rec = Recorder()
     t0 = start_ns()
@@ -575,37 +599,36 @@ async def test_events_with_a_trace_id_join_their_trace(
     async with open_storage(stack_mongodb_url(stack), "aegisai", 5000) as storage:
         service = IngestService(storage)
         result = await service.ingest(principal, "llm", [dict(e) for e in llm])
-        assert (result.accepted, result.spans_stored, result.span_duplicates) == (3, 2, 0)
-        assert (await service.ingest(principal, "ml", [dict(e) for e in ml])).spans_stored == 1
+        assert (result.accepted, result.spans_stored) == (3, 0)
+        assert (await service.ingest(principal, "ml", [dict(e) for e in ml])).accepted == 1
         again = await service.ingest(principal, "llm", [dict(e) for e in llm])
-        assert (again.duplicates, again.spans_stored, again.span_duplicates) == (3, 0, 2)
+        assert (again.duplicates, again.spans_stored) == (3, 0)
     stub = trace_service_pb2_grpc.TraceServiceStub(channel)
     await stub.Export(encode_spans([root]), metadata=(("authorization", basic(tenant_client)),))
 
-    records = {r["span_id"]: r for r in trace_records(database, tenant, trace_id)}
-    assert set(records) == {root_id, "a" * 16, "sdk-2", "ml-1"}
-    own = records["a" * 16]
+    found = {s["span_id"]: s for s in await trace_spans(http, tenant_client, trace_id)}
+    assert set(found) == {root_id, "a" * 16, "sdk-2", "ml-1"}
+    own = found["a" * 16]
     assert (own["parent_span_id"], own["name"], own["kind"]) == (root_id, "gpt-4o-mini", "CLIENT")
-    assert (own["llm"], own["event_id"]) == (True, "sdk-1")
-    assert (own["start"], own["end"]) == (when, when + dt.timedelta(milliseconds=120))
+    assert (own["llm"]["event_id"], own["ml"]) == ("sdk-1", None)
+    assert (moment(own["start"]), moment(own["end"])) == (
+        when,
+        when + dt.timedelta(milliseconds=120),
+    )
     assert (own["status"], own["status_message"]) == ("ERROR", "rate_limited")
-    keyed = records["sdk-2"]
-    assert "parent_span_id" not in keyed  # shown as a root of its trace
-    assert (keyed["llm"], keyed["event_id"], keyed["status"]) == (True, "sdk-2", "UNSET")
-    assert keyed["start"] == keyed["end"] == when
-    ranker = records["ml-1"]
-    assert (ranker["ml"], ranker["event_id"], ranker["name"]) == (True, "ml-1", "ranker")
-    assert "llm" not in ranker
-    assert database["spans"].count_documents({"tenant": tenant}) == 4
+    keyed = found["sdk-2"]
+    assert keyed["parent_span_id"] is None  # shown as a root of its trace
+    assert (keyed["llm"]["event_id"], keyed["status"]) == ("sdk-2", "UNSET")
+    assert keyed["start"] == keyed["end"] and moment(keyed["start"]) == when
+    ranker = found["ml-1"]
+    assert (ranker["ml"]["event_id"], ranker["name"], ranker["llm"]) == ("ml-1", "ranker", None)
+    assert ranker["parent_span_id"] == root_id
+    assert found[root_id]["name"] == "handle"
+    assert database["spans"].count_documents({"tenant": tenant}) == 1  # the root alone
 
 
-# needs explore-attr: REST events carry trace_id once events.proto has it.
-@pytest.mark.skipif(
-    "trace_id" not in events_pb2.LLMEvent.DESCRIPTOR.fields_by_name,
-    reason="needs explore-attr (LLMEvent.trace_id in events.proto)",
-)
 async def test_a_rest_event_with_a_trace_id_gets_its_span(
-    database: Any, http: httpx.AsyncClient, tenant_client: ApiClient
+    http: httpx.AsyncClient, tenant_client: ApiClient
 ) -> None:
     trace_id, span_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
     event = {
@@ -617,6 +640,16 @@ async def test_a_rest_event_with_a_trace_id_gets_its_span(
     }
     for _ in range(2):  # a retry stores it once
         await ingest(http, tenant_client, "llm", [event])
-    (record,) = trace_records(database, tenant_client.tenant, trace_id)
-    assert (record["span_id"], record["name"], record["kind"]) == (span_id, "gpt-4o", "CLIENT")
-    assert (record["llm"], record["event_id"]) == (True, "rest-1")
+    (span,) = await trace_spans(http, tenant_client, trace_id)
+    assert (span["span_id"], span["name"], span["kind"]) == (span_id, "gpt-4o", "CLIENT")
+    assert span["llm"]["event_id"] == "rest-1"
+
+
+async def test_an_unknown_trace_is_not_found_and_a_bad_id_is_a_400(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    reply = await http.get(f"/traces/{uuid.uuid4().hex}", headers=tenant_client.headers)
+    assert reply.status_code == 404, reply.text
+    reply = await http.get("/traces/not-hex", headers=tenant_client.headers)
+    assert reply.status_code == 400, reply.text
+    assert "trace_id" in reply.json()["message"]

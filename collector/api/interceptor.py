@@ -68,6 +68,9 @@ METHOD_SCOPES: dict[str, Scope] = {
     OTLP_EXPORT: "ingest",
     "/aegis.v1.ExportService/ExportEvents": "read",
     "/aegis.v1.TailService/TailEvents": "read",
+    "/aegis.v1.ExploreService/ListEvents": "read",
+    "/aegis.v1.ExploreService/GetEvent": "read",
+    "/aegis.v1.ExploreService/GetTrace": "read",
 }
 # Methods that count against RATE_LIMIT_READ_PER_S: every call that only reads.
 READ_METHODS = frozenset(

@@ -23,6 +23,8 @@ from aegis.v1 import (
     auth_pb2_grpc,
     dashboard_pb2,
     dashboard_pb2_grpc,
+    explore_pb2,
+    explore_pb2_grpc,
     export_pb2,
     export_pb2_grpc,
     ingest_pb2,
@@ -41,6 +43,7 @@ from collector.alerts.webhooks import DeliveryPolicy
 from collector.api.alert_service import AlertServicer
 from collector.api.auth_service import AuthServicer
 from collector.api.dashboard_service import DashboardServicer
+from collector.api.explore_service import ExploreServicer
 from collector.api.export_service import ExportServicer
 from collector.api.ingest_service import IngestServicer
 from collector.api.interceptor import AuthInterceptor
@@ -54,6 +57,7 @@ from collector.auth.client_status import ClientStatusCache
 from collector.auth.clients import ClientRegistry
 from collector.auth.ratelimit import Limits
 from collector.auth.service import AuthService
+from collector.explore.directory import run_directory
 from collector.ingest.batch import IngestService
 from collector.ingest.content import ContentPolicy
 from collector.ingest.pipeline import Admission
@@ -85,6 +89,7 @@ SERVICE_NAMES = [
     otlp_servicer.SERVICE_NAME,
     export_pb2.DESCRIPTOR.services_by_name["ExportService"].full_name,
     tail_pb2.DESCRIPTOR.services_by_name["TailService"].full_name,
+    explore_pb2.DESCRIPTOR.services_by_name["ExploreService"].full_name,
 ]
 
 
@@ -179,6 +184,7 @@ async def grpc_server(
         server,
     )
     export_pb2_grpc.add_ExportServiceServicer_to_server(ExportServicer(Exporter(storage)), server)
+    explore_pb2_grpc.add_ExploreServiceServicer_to_server(ExploreServicer(storage), server)
     tail_pb2_grpc.add_TailServiceServicer_to_server(
         TailServicer(TailHub(storage, buffer=settings.tail_buffer, render=tail_event)),
         server,
@@ -238,6 +244,7 @@ def background_jobs(settings: Settings, storage: Storage, deliverer: Deliverer) 
             pace=Pace(),  # one for every run: how large a round the database can take
         ),
     )
+    runner.add("explore", settings.rollup_interval_s, functools.partial(run_directory, storage))
     runner.add(
         "alerts",
         settings.alerts_interval_s,

@@ -1,6 +1,6 @@
-"""Validation plus durable, idempotent write of one batch of events, and of the span records
-of its trace-carrying events (and of other spans an OTLP export brings) in the same
-transaction."""
+"""Validation plus durable, idempotent write of one batch of events, with what else the batch
+writes in the same transaction: its rollup partial, its export listing, its explore rows and
+the span records an OTLP export brings."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from collector import prometheus as metrics
 from collector.auth.ratelimit import RateLimiter
 from collector.domain import Kind, Principal
 from collector.errors import InvalidArgument
+from collector.explore.rows import row_pieces
 from collector.ingest.content import ContentPolicy
 from collector.ingest.invalid import EventError, Invalid
 from collector.ingest.listing import batch_listing
 from collector.ingest.price_overrides import PriceOverrides
 from collector.ingest.pricing import PriceTable, price_event
-from collector.ingest.span_records import event_span, mark_event, stored_records
+from collector.ingest.span_records import stored_records
 from collector.ingest.validation import fill_and_check_llm, fill_and_check_ml
 from collector.rollups.partials import partial_of
 from collector.store.storage import Storage
@@ -66,12 +67,15 @@ class IngestService:
         kind: Kind,
         events: Sequence[dict[str, Any] | Invalid],
         spans: Sequence[dict[str, Any]] = (),
+        fallbacks: Sequence[dict[str, Any]] = (),
     ) -> IngestResult:
         """Store the valid events; `events` holds an Invalid where one could not be read.
 
-        Every valid event with a trace_id gets its span record; `spans` are further span
-        records (collector.ingest.span_records.span_record; OTLP's), one of which, when it has
-        the key of a valid event's span, becomes that event's span instead."""
+        `spans` are span records to store with them (collector.ingest.span_records.span_record:
+        an OTLP export's spans that are not LLM calls). `fallbacks`, when given, holds one span
+        record per event: an LLM span's own record, stored instead of its event when the event
+        is rejected, so that its trace keeps it. An event is its own span otherwise: its row
+        carries its trace, span and parent ids (collector.explore.rows)."""
         size = len(events) + len(spans)
         if size > MAX_BATCH:
             raise InvalidArgument(f"a batch holds at most {MAX_BATCH} events and spans, not {size}")
@@ -82,6 +86,7 @@ class IngestService:
         result = IngestResult()
         now = dt.datetime.now(dt.UTC)
         docs: list[dict[str, Any]] = []
+        records = list(spans)
         # Once per batch, from a cache: no database round trip per event.
         overrides = await self._overrides.for_tenant(principal.tenant) if kind == "llm" else {}
         for index, event in enumerate(events):
@@ -93,6 +98,8 @@ class IngestService:
                 fill_and_check(event, now)
             except Invalid as exc:
                 result.errors.append(EventError(index, exc.field, exc.reason))
+                if fallbacks:
+                    records.append(fallbacks[index])
                 continue
             if kind == "llm":
                 price_event(event, self._prices, overrides, unpriced=unpriced)
@@ -120,7 +127,8 @@ class IngestService:
             distinct,
             lambda new: partial_of(principal.tenant, kind, new),
             lambda new: batch_listing(principal.tenant, kind, new),
-            spans=stored_records(principal.tenant, _span_records(kind, distinct, spans), now),
+            spans=stored_records(principal.tenant, records, now),
+            rows=lambda new, new_spans: row_pieces(principal.tenant, kind, new, new_spans),
         )
         result.accepted = outcome.inserted
         result.duplicates = outcome.duplicates + len(docs) - len(distinct)
@@ -129,21 +137,3 @@ class IngestService:
         metrics.count_events(kind, result.accepted, result.duplicates, result.rejected)
         metrics.count_spans(result.spans_stored, result.span_duplicates)
         return result
-
-
-def _span_records(
-    kind: Kind, events: Sequence[dict[str, Any]], given: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The given span records, each valid event's own span being the given one with its key
-    (marked as the event's), else the one made from the event."""
-    records = {(record["trace_id"], record["span_id"]): record for record in given}
-    for event in events:
-        derived = event_span(kind, event)
-        if derived is None:
-            continue
-        key = (derived["trace_id"], derived["span_id"])
-        if key in records:
-            mark_event(records[key], kind, event["event_id"])
-        else:
-            records[key] = derived
-    return list(records.values())

@@ -3,8 +3,9 @@ the same transaction as the batch's events.
 
 {_id: "<tenant>:<trace_id>:<span key>", tenant, trace_id, span_id, parent_span_id (absent for
 a root), name, kind ("INTERNAL", "CLIENT"…), start, end, status ("UNSET", "OK", "ERROR"),
-status_message (when there is one), attributes, received_at}, plus, for the span of an event,
-`llm: true` (or `ml: true`) and its `event_id`.
+status_message (when there is one), attributes, received_at}. An LLM call is not stored here
+but as its LLM event, whose row (collector.explore.rows) carries its trace, span and parent
+ids; so is an SDK event that carries a trace_id.
 
 The `_id` makes a re-exported span a duplicate, stored once, and puts the spans of one trace
 next to each other under one prefix. Attributes are a list of [key, value] pairs, not a
@@ -19,17 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
-
-from collector.domain import MODEL_KEY, Kind
 
 MAX_ATTRIBUTES = 64
 MAX_VALUE_BYTES = 1024
 MAX_ATTRIBUTE_KEY = 256
 MAX_SPAN_NAME = 256
-# The end of an event's span is its timestamp plus its latency, this long at most.
-MAX_DURATION_MS = 86_400_000.0
 
 
 def trace_prefix(tenant: str, trace_id: str) -> str:
@@ -106,39 +103,6 @@ def span_record(
     if status_message:
         record["status_message"] = _cut(status_message)
     record |= bounded_attributes(attributes)
-    return record
-
-
-def event_span(kind: Kind, event: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The span of a validated event that carries a trace_id (None without one): a CLIENT span
-    named for the model, from its timestamp for its latency, keyed by its span_id or, without
-    one, its event_id."""
-    trace_id = event.get("trace_id")
-    if not trace_id:
-        return None
-    start: dt.datetime = event["timestamp"]
-    latency_ms = min(event.get("latency_ms") or 0.0, MAX_DURATION_MS)
-    end = start + dt.timedelta(milliseconds=latency_ms)
-    error = event.get("error") or ""
-    record = span_record(
-        trace_id=trace_id,
-        span_id=event.get("span_id") or event["event_id"],
-        parent_span_id=event.get("parent_span_id") or "",
-        name=event[MODEL_KEY[kind]],
-        kind="CLIENT",
-        start=start,
-        end=end,
-        status="ERROR" if error else "UNSET",
-        status_message=error,
-        attributes=(),
-    )
-    return mark_event(record, kind, event["event_id"])
-
-
-def mark_event(record: dict[str, Any], kind: Kind, event_id: str) -> dict[str, Any]:
-    """A span record that is also a stored event: its reader finds the event by `event_id`."""
-    record[kind] = True
-    record["event_id"] = event_id
     return record
 
 

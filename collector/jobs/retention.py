@@ -101,6 +101,14 @@ async def apply_retention(
         deleted[storage.spans.name] = await _delete_batches(
             storage.spans, {"start": {"$lt": cutoff}}, batch
         )
+        # Explore's rows and directory go with the last events they cover (a read skips the
+        # events no longer stored).
+        deleted[storage.event_rows.name] = await _delete_batches(
+            storage.event_rows, {"hour": {"$lt": cutoff - dt.timedelta(hours=1)}}, batch
+        )
+        deleted[storage.explore_directory.name] = await _delete_batches(
+            storage.explore_directory, {"day": {"$lt": cutoff - dt.timedelta(days=1)}}, batch
+        )
         # A listing goes with the newest of its events (export skips ids no longer stored).
         deleted[storage.event_batches.name] = await _delete_batches(
             storage.event_batches, {"last": {"$lt": cutoff}}, batch

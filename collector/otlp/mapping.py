@@ -178,7 +178,11 @@ def _error(span: Span) -> str:
 
 def _metadata(span: Span, operation: str, provider: str) -> dict[str, Any]:
     service = span.resource.get("service.name")
-    metadata: dict[str, Any] = {"source": "otlp", "span_name": span.name[:MAX_LABEL]}
+    metadata: dict[str, Any] = {
+        "source": "otlp",
+        "span_name": span.name[:MAX_LABEL],
+        "span_kind": span.kind,
+    }
     if operation:
         metadata["operation"] = operation
     if provider:

@@ -1,4 +1,5 @@
-"""Every OTLP span → its span record (collector.ingest.span_records), the LLM calls' too.
+"""Every OTLP span → its span record (collector.ingest.span_records). An LLM call's record is
+stored only when its LLM event is rejected (its trace keeps it so).
 
 An LLM span's record leaves its content attributes out: the content is on its event, bounded
 there (and dropped there when content is not stored). With `store_content` off every span's

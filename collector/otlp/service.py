@@ -1,7 +1,7 @@
-"""One OTLP export: every span becomes a span record of its trace, and each LLM span also an LLM
-event; both go through the ordinary ingest path in one transaction (so OTLP events are
-validated, priced, stored, deduplicated and rolled up exactly like events from the SDK or
-REST, and a re-exported span is stored once)."""
+"""One OTLP export: each LLM span becomes an LLM event, every other span a span record of its
+trace (as does an LLM span that cannot be an event); both go through the ordinary ingest path
+in one transaction (so OTLP events are validated, priced, stored, deduplicated and rolled up
+exactly like events from the SDK or REST, and a re-exported span is stored once)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class ExportOutcome:
     accepted: int = 0  # LLM events newly stored
     duplicates: int = 0  # LLM events already stored: a re-exported span
     other_spans: int = 0  # spans that are not LLM calls (stored as spans of their trace)
-    spans_stored: int = 0  # span records newly stored, LLM calls' included
+    spans_stored: int = 0  # span records newly stored (LLM calls are stored as events)
     span_duplicates: int = 0  # span records already stored
     # Spans not stored at all (bad ids or times): partial_success.rejected_spans.
     rejected: int = 0
@@ -90,11 +90,12 @@ class OtlpIngest:
         by_key = {(span.trace_id, span.span_id): span for span in spans}
         events: list[dict[str, Any]] = []
         event_span_ids: list[str] = []
-        records: list[dict[str, Any]] = []
+        records: list[dict[str, Any]] = []  # the spans stored as spans
+        fallbacks: list[dict[str, Any]] = []  # per event: its span's record, if it is rejected
         for span in spans:
             llm = is_llm_call(span.attributes)
             try:
-                records.append(record_of(span, llm=llm, store_content=self._store_content, now=now))
+                record = record_of(span, llm=llm, store_content=self._store_content, now=now)
             except Invalid as exc:
                 outcome.reject(span.span_id, exc.field, exc.reason)
                 continue
@@ -102,14 +103,17 @@ class OtlpIngest:
                 event = llm_event(span, _ancestors(span, by_key)) if llm else None
             except Invalid as exc:
                 outcome.warn(span.span_id, exc.field, exc.reason)
+                records.append(record)
                 continue
             if event is None:
                 outcome.other_spans += 1
+                records.append(record)
                 continue
             events.append(event)
+            fallbacks.append(record)
             event_span_ids.append(span.span_id)
-        if records:
-            result = await self._ingest.ingest(principal, "llm", events, records)
+        if records or events:
+            result = await self._ingest.ingest(principal, "llm", events, records, fallbacks)
             for error in result.errors:
                 outcome.warn(event_span_ids[error.index], error.field, error.reason)
             outcome.accepted = result.accepted

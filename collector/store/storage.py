@@ -116,6 +116,19 @@ class Storage:
         # The spans of traces (collector.ingest.span_records), written with their batch. No
         # secondary index, as raw events: each costs ingest throughput.
         self.spans: AsyncCollection[Document] = db.get_collection("spans", write_concern=DURABLE)
+        # Explore's rows (collector.explore.rows): one document per batch and hour, indexed by
+        # (tenant, kind, hour): an index entry per batch, not per event.
+        self.event_rows: AsyncCollection[Document] = db.get_collection(
+            "event_rows", write_concern=DURABLE
+        )
+        # Explore's directory (collector.explore.directory): ingest's notes of which hours
+        # hold a trace's and a session's rows (no secondary index), and the job's fold of them.
+        self.explore_pending: AsyncCollection[Document] = db.get_collection(
+            "explore_pending", write_concern=DURABLE
+        )
+        self.explore_directory: AsyncCollection[Document] = db.get_collection(
+            "explore_directory", write_concern=DURABLE
+        )
         self._available = True
         self.abandoned = AbandonedSessions(client)
         self.ledger: SessionLedger | None = None
@@ -130,6 +143,12 @@ class Storage:
                 [IndexModel([("tenant", ASCENDING), ("kind", ASCENDING), ("start", ASCENDING)])]
             )
         await self.recent.create_indexes([IndexModel([("tenant", ASCENDING)])])
+        await self.event_rows.create_indexes(
+            [IndexModel([("tenant", ASCENDING), ("kind", ASCENDING), ("hour", ASCENDING)])]
+        )
+        await self.explore_directory.create_indexes(
+            [IndexModel([("tenant", ASCENDING), ("dim", ASCENDING), ("bucket", ASCENDING)])]
+        )
         await self.users.create_indexes(
             [IndexModel([("client_id", ASCENDING)], unique=True, name="client_id_unique")]
         )
@@ -263,10 +282,13 @@ class Storage:
         listing: Callable[[list[Document]], Document] | None = None,
         *,
         spans: Sequence[Document] = (),
+        rows: Callable[[list[Document], list[Document]], tuple[list[Document], Document | None]]
+        | None = None,
     ) -> InsertOutcome:
         """Insert the documents whose `_id` is not stored yet, `summary(inserted)` into the
-        partials, `listing(inserted)` into event_batches and the span records whose `_id` is
-        not stored yet into spans, in one transaction: all or none. The `_id`s are derived
+        partials, `listing(inserted)` into event_batches, the span records whose `_id` is
+        not stored yet into spans and `rows(inserted, inserted spans)` into event_rows and
+        explore_pending, in one transaction: all or none. The `_id`s are derived
         from (tenant, event_id) and (tenant, trace_id, span key) and distinct within `docs`
         and `spans`, so a retried event or a re-exported span is found, counted as a duplicate
         and written no second time."""
@@ -285,6 +307,11 @@ class Storage:
             new_spans = await _not_stored(self.spans, spans, session)
             if new_spans:
                 await self.spans.insert_many(new_spans, session=session)
+            pieces, note = rows(new, new_spans) if rows is not None else ([], None)
+            if pieces:
+                await self.event_rows.insert_many(pieces, session=session)
+            if note is not None:
+                await self.explore_pending.insert_one(note, session=session)
             return InsertOutcome(
                 inserted=len(new),
                 duplicates=len(docs) - len(new),

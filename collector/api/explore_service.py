@@ -1,0 +1,101 @@
+"""ExploreService: protobuf in → event search (collector.explore) → protobuf out."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import grpc
+from google.protobuf import struct_pb2
+
+from aegis.v1 import explore_pb2, explore_pb2_grpc
+from collector.api.interceptor import current_principal
+from collector.api.proto_values import struct, timestamp
+from collector.dates import parse_range
+from collector.errors import NotFound
+from collector.explore.events import EventFilter, EventSearch, check_limit, position_of
+from collector.explore.stored import fetch_event
+from collector.explore.traces import TraceSpan, check_trace_id, trace
+from collector.query.event_json import event_data
+from collector.query.export import parse_kind
+from collector.store.storage import Storage
+
+Context: TypeAlias = grpc.aio.ServicerContext
+
+
+def event_filter(request: explore_pb2.ListEventsRequest) -> EventFilter:
+    return EventFilter(
+        model=request.model or None,
+        user_id=request.user_id or None,
+        session_id=request.session_id or None,
+        trace_id=request.trace_id or None,
+        environment=request.environment or None,
+        release=request.release or None,
+        tag=request.tag or None,
+        errors_only=request.errors_only,
+        min_cost=request.min_cost if request.HasField("min_cost") else None,
+        min_latency_ms=request.min_latency_ms if request.HasField("min_latency_ms") else None,
+    )
+
+
+def trace_span(span: TraceSpan) -> explore_pb2.TraceSpan:
+    message = explore_pb2.TraceSpan(
+        span_id=span.span_id,
+        name=span.name,
+        kind=span.kind,
+        start=timestamp(span.start),
+        end=timestamp(span.end),
+        duration_ms=span.duration_ms,
+        status=span.status,
+        attributes=struct(span.attributes),
+    )
+    if span.parent_span_id is not None:
+        message.parent_span_id = span.parent_span_id
+    if span.status_message is not None:
+        message.status_message = span.status_message
+    if span.llm is not None:
+        message.llm.CopyFrom(struct(event_data(span.llm, content=False)))
+    if span.ml is not None:
+        message.ml.CopyFrom(struct(event_data(span.ml, content=False)))
+    return message
+
+
+class ExploreServicer(explore_pb2_grpc.ExploreServiceServicer):
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._search = EventSearch(storage)
+
+    async def ListEvents(
+        self, request: explore_pb2.ListEventsRequest, context: Context
+    ) -> explore_pb2.ListEventsResponse:
+        kind = parse_kind(request.kind)
+        dates = parse_range(request.start_date, request.end_date)
+        limit = check_limit(request.limit)
+        wanted = event_filter(request)
+        position = position_of(request.cursor, dates.start, dates.end, wanted)
+        page = await self._search.page(current_principal().tenant, kind, position, wanted, limit)
+        response = explore_pb2.ListEventsResponse(
+            events=[struct(event_data(doc, content=False)) for doc in page.events]
+        )
+        if page.next_cursor is not None:
+            response.next_cursor = page.next_cursor
+        return response
+
+    async def GetEvent(
+        self, request: explore_pb2.GetEventRequest, context: Context
+    ) -> struct_pb2.Struct:
+        kind = parse_kind(request.kind)
+        doc = await fetch_event(self._storage, kind, current_principal().tenant, request.event_id)
+        if doc is None:
+            raise NotFound(f"no {kind} event with event_id {request.event_id!r}")
+        return struct(event_data(doc))
+
+    async def GetTrace(
+        self, request: explore_pb2.GetTraceRequest, context: Context
+    ) -> explore_pb2.Trace:
+        trace_id = check_trace_id(request.trace_id)
+        found = await trace(self._storage, current_principal().tenant, trace_id)
+        if found is None:
+            raise NotFound(f"no trace with trace_id {trace_id!r}")
+        return explore_pb2.Trace(
+            trace_id=found.trace_id, spans=[trace_span(span) for span in found.spans]
+        )
