@@ -11,12 +11,14 @@ from aegis.v1 import explore_pb2, explore_pb2_grpc
 from collector.api.interceptor import current_principal
 from collector.api.proto_values import struct, timestamp
 from collector.dates import parse_range
-from collector.errors import NotFound
+from collector.errors import InvalidArgument, NotFound
 from collector.explore.events import EventFilter, EventSearch, check_limit, position_of
+from collector.explore.sessions import MAX_EVENTS, check_session_id, session
 from collector.explore.stored import fetch_event
 from collector.explore.traces import TraceSpan, check_trace_id, trace
 from collector.query.event_json import event_data
 from collector.query.export import parse_kind
+from collector.query.rounding import significant
 from collector.store.storage import Storage
 
 Context: TypeAlias = grpc.aio.ServicerContext
@@ -99,3 +101,36 @@ class ExploreServicer(explore_pb2_grpc.ExploreServiceServicer):
         return explore_pb2.Trace(
             trace_id=found.trace_id, spans=[trace_span(span) for span in found.spans]
         )
+
+    async def GetSession(
+        self, request: explore_pb2.GetSessionRequest, context: Context
+    ) -> explore_pb2.Session:
+        session_id = check_session_id(request.session_id)
+        limit = request.limit or MAX_EVENTS
+        if not 1 <= limit <= MAX_EVENTS:
+            raise InvalidArgument(f"limit: must be 1 to {MAX_EVENTS}, got {limit}")
+        page = await session(
+            self._storage,
+            current_principal().tenant,
+            session_id,
+            given_cursor=request.cursor,
+            limit=limit,
+        )
+        if page is None:
+            raise NotFound(f"no session with session_id {session_id!r}")
+        totals = page.totals
+        response = explore_pb2.Session(
+            session_id=page.session_id,
+            events=[struct({**event_data(doc), "kind": kind}) for kind, doc in page.events],
+            totals=explore_pb2.SessionTotals(
+                requests=totals.requests,
+                tokens=totals.tokens,
+                cost=significant(totals.cost),
+                errors=totals.errors,
+            ),
+        )
+        if page.user_id is not None:
+            response.user_id = page.user_id
+        if page.next_cursor is not None:
+            response.next_cursor = page.next_cursor
+        return response

@@ -71,6 +71,7 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/aegis.v1.ExploreService/ListEvents": "read",
     "/aegis.v1.ExploreService/GetEvent": "read",
     "/aegis.v1.ExploreService/GetTrace": "read",
+    "/aegis.v1.ExploreService/GetSession": "read",
 }
 # Methods that count against RATE_LIMIT_READ_PER_S: every call that only reads.
 READ_METHODS = frozenset(

@@ -104,3 +104,39 @@ class Trace(_message.Message):
     trace_id: str
     spans: _containers.RepeatedCompositeFieldContainer[TraceSpan]
     def __init__(self, trace_id: _Optional[str] = ..., spans: _Optional[_Iterable[_Union[TraceSpan, _Mapping]]] = ...) -> None: ...
+
+class GetSessionRequest(_message.Message):
+    __slots__ = ("session_id", "limit", "cursor")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    limit: int
+    cursor: str
+    def __init__(self, session_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class SessionTotals(_message.Message):
+    __slots__ = ("requests", "tokens", "cost", "errors")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    requests: int
+    tokens: int
+    cost: float
+    errors: int
+    def __init__(self, requests: _Optional[int] = ..., tokens: _Optional[int] = ..., cost: _Optional[float] = ..., errors: _Optional[int] = ...) -> None: ...
+
+class Session(_message.Message):
+    __slots__ = ("session_id", "user_id", "events", "totals", "next_cursor")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    user_id: str
+    events: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]
+    totals: SessionTotals
+    next_cursor: str
+    def __init__(self, session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., totals: _Optional[_Union[SessionTotals, _Mapping]] = ..., next_cursor: _Optional[str] = ...) -> None: ...

@@ -52,6 +52,11 @@ class ExploreServiceStub:
                 request_serializer=aegis_dot_v1_dot_explore__pb2.GetTraceRequest.SerializeToString,
                 response_deserializer=aegis_dot_v1_dot_explore__pb2.Trace.FromString,
                 _registered_method=True)
+        self.GetSession = channel.unary_unary(
+                '/aegis.v1.ExploreService/GetSession',
+                request_serializer=aegis_dot_v1_dot_explore__pb2.GetSessionRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_explore__pb2.Session.FromString,
+                _registered_method=True)
 
 
 class ExploreServiceServicer:
@@ -83,6 +88,14 @@ class ExploreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSession(self, request, context):
+        """One session: its events of both kinds, oldest first, with content (at most 1000 a
+        page), and its totals over all of them; NOT_FOUND when the tenant has none of it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExploreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -100,6 +113,11 @@ def add_ExploreServiceServicer_to_server(servicer, server):
                     servicer.GetTrace,
                     request_deserializer=aegis_dot_v1_dot_explore__pb2.GetTraceRequest.FromString,
                     response_serializer=aegis_dot_v1_dot_explore__pb2.Trace.SerializeToString,
+            ),
+            'GetSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSession,
+                    request_deserializer=aegis_dot_v1_dot_explore__pb2.GetSessionRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_explore__pb2.Session.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -185,6 +203,33 @@ class ExploreService:
             '/aegis.v1.ExploreService/GetTrace',
             aegis_dot_v1_dot_explore__pb2.GetTraceRequest.SerializeToString,
             aegis_dot_v1_dot_explore__pb2.Trace.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.ExploreService/GetSession',
+            aegis_dot_v1_dot_explore__pb2.GetSessionRequest.SerializeToString,
+            aegis_dot_v1_dot_explore__pb2.Session.FromString,
             options,
             channel_credentials,
             insecure,
