@@ -67,10 +67,26 @@ def from_json(data: Any, message: Message, *, query: bool = False) -> Message:
     fields = message.DESCRIPTOR.fields
     known = {f.name for f in fields} | {f.json_name for f in fields}
     data = {key: value for key, value in data.items() if value is not None or key not in known}
+    if query:
+        data = _query_booleans(data, message)
     try:
         return json_mapping.parse_dict(data, message)
     except json_mapping.ShapeError as exc:
         raise BadRequest(_in_rest_words(exc.problem, message, query)) from None
+
+
+def _query_booleans(data: dict[str, Any], message: Message) -> dict[str, Any]:
+    """A query string's "true" / "false" for a bool field, as the JSON values they mean (a query
+    string has only strings; ParseDict takes strings for numbers, not for bools)."""
+    descriptor = message.DESCRIPTOR
+    out = dict(data)
+    for key, value in data.items():
+        field = descriptor.fields_by_name.get(key) or descriptor.fields_by_camelcase_name.get(key)
+        if field is not None and field.type == FieldDescriptor.TYPE_BOOL and isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in ("true", "false"):
+                out[key] = lowered == "true"
+    return out
 
 
 def _in_rest_words(problem: json_shape.Problem, message: Message, query: bool) -> str:

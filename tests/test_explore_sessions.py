@@ -13,7 +13,7 @@ import grpc
 import httpx
 import pytest
 
-from collector.explore.directory import ROUND_WRITES, fold_notes
+from collector.explore.fold import ROUND_WRITES, fold_notes
 from collector.store.storage import Storage, open_storage
 from tests.conftest import ApiClient, assert_error, create_client, ingest, read
 from tests.procs import Stack, stack_mongodb_url

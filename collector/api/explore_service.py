@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
+import datetime as dt
+from typing import Any, TypeAlias
 
 import grpc
 from google.protobuf import struct_pb2
@@ -12,9 +13,27 @@ from collector.api.interceptor import current_principal
 from collector.api.proto_values import struct, timestamp
 from collector.dates import parse_range
 from collector.errors import InvalidArgument, NotFound
-from collector.explore.events import EventFilter, EventSearch, check_limit, position_of
+from collector.explore.events import (
+    EventFilter,
+    EventSearch,
+    Position,
+    check_limit,
+    position_of,
+    window,
+)
+from collector.explore.lists import (
+    check_sort,
+    check_users_limit,
+    newest,
+    resumed,
+    session_filter,
+    top_users,
+    trace_filter,
+)
+from collector.explore.rows import from_ms
 from collector.explore.sessions import MAX_EVENTS, check_session_id, session
 from collector.explore.stored import fetch_event
+from collector.explore.summaries import Summary
 from collector.explore.traces import TraceSpan, check_trace_id, trace
 from collector.query.event_json import event_data
 from collector.query.export import parse_kind
@@ -134,3 +153,119 @@ class ExploreServicer(explore_pb2_grpc.ExploreServiceServicer):
         if page.next_cursor is not None:
             response.next_cursor = page.next_cursor
         return response
+
+    async def ListTraces(
+        self, request: explore_pb2.ListTracesRequest, context: Context
+    ) -> explore_pb2.ListTracesResponse:
+        wanted = {
+            "list": "traces",
+            "user": request.user_id,
+            "session": request.session_id,
+            "errors": request.errors_only,
+        }
+        page = await newest(
+            self._storage,
+            current_principal().tenant,
+            "trace",
+            _position(request, wanted),
+            wanted,
+            trace_filter(request.user_id, request.session_id, request.errors_only),
+            lambda s: s.first,
+            check_limit(request.limit),
+        )
+        response = explore_pb2.ListTracesResponse(
+            traces=[_trace_summary(item.key, item.summary) for item in page.items]
+        )
+        if page.next_cursor is not None:
+            response.next_cursor = page.next_cursor
+        return response
+
+    async def ListSessions(
+        self, request: explore_pb2.ListSessionsRequest, context: Context
+    ) -> explore_pb2.ListSessionsResponse:
+        wanted = {"list": "sessions", "user": request.user_id}
+        page = await newest(
+            self._storage,
+            current_principal().tenant,
+            "session",
+            _position(request, wanted),
+            wanted,
+            session_filter(request.user_id),
+            lambda s: s.last,
+            check_limit(request.limit),
+        )
+        response = explore_pb2.ListSessionsResponse(
+            sessions=[_session_summary(item.key, item.summary) for item in page.items]
+        )
+        if page.next_cursor is not None:
+            response.next_cursor = page.next_cursor
+        return response
+
+    async def TopUsers(
+        self, request: explore_pb2.TopUsersRequest, context: Context
+    ) -> explore_pb2.TopUsersResponse:
+        dates = parse_range(request.start_date, request.end_date)
+        position = window(dates.start, dates.end, dt.datetime.now(dt.UTC))
+        users = await top_users(
+            self._storage,
+            current_principal().tenant,
+            position,
+            check_sort(request.sort),
+            check_users_limit(request.limit),
+        )
+        return explore_pb2.TopUsersResponse(
+            users=[
+                explore_pb2.UserSummary(
+                    user_id=item.key,
+                    requests=item.summary.n,
+                    tokens=item.summary.tokens,
+                    cost=significant(item.summary.cost),
+                    errors=item.summary.errors,
+                    last_seen=timestamp(from_ms(item.summary.last)),
+                )
+                for item in users
+            ]
+        )
+
+
+def _position(
+    request: explore_pb2.ListTracesRequest | explore_pb2.ListSessionsRequest,
+    wanted: dict[str, Any],
+) -> Position:
+    dates = parse_range(request.start_date, request.end_date)
+    return resumed(request.cursor, wanted, window(dates.start, dates.end, dt.datetime.now(dt.UTC)))
+
+
+def _trace_summary(trace_id: str, s: Summary) -> explore_pb2.TraceSummary:
+    message = explore_pb2.TraceSummary(
+        trace_id=trace_id,
+        start=timestamp(from_ms(s.first)),
+        duration_ms=float(max(s.end, s.last) - s.first),
+        spans=s.n,
+        llm_calls=s.llm,
+        tokens=s.tokens,
+        cost=significant(s.cost),
+        errors=s.errors,
+    )
+    if s.root_name is not None:
+        message.root_name = s.root_name
+    if s.user is not None:
+        message.user_id = s.user
+    if s.session is not None:
+        message.session_id = s.session
+    return message
+
+
+def _session_summary(session_id: str, s: Summary) -> explore_pb2.SessionSummary:
+    message = explore_pb2.SessionSummary(
+        session_id=session_id,
+        first_seen=timestamp(from_ms(s.first)),
+        last_seen=timestamp(from_ms(s.last)),
+        requests=s.n,
+        tokens=s.tokens,
+        cost=significant(s.cost),
+        errors=s.errors,
+    )
+    if s.user is not None:
+        message.user_id = s.user
+    return message

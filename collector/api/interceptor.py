@@ -72,6 +72,9 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/aegis.v1.ExploreService/GetEvent": "read",
     "/aegis.v1.ExploreService/GetTrace": "read",
     "/aegis.v1.ExploreService/GetSession": "read",
+    "/aegis.v1.ExploreService/ListTraces": "read",
+    "/aegis.v1.ExploreService/ListSessions": "read",
+    "/aegis.v1.ExploreService/TopUsers": "read",
 }
 # Methods that count against RATE_LIMIT_READ_PER_S: every call that only reads.
 READ_METHODS = frozenset(

@@ -57,7 +57,7 @@ from collector.auth.client_status import ClientStatusCache
 from collector.auth.clients import ClientRegistry
 from collector.auth.ratelimit import Limits
 from collector.auth.service import AuthService
-from collector.explore.directory import run_directory
+from collector.explore.fold import run_explore
 from collector.ingest.batch import IngestService
 from collector.ingest.content import ContentPolicy
 from collector.ingest.pipeline import Admission
@@ -244,7 +244,7 @@ def background_jobs(settings: Settings, storage: Storage, deliverer: Deliverer) 
             pace=Pace(),  # one for every run: how large a round the database can take
         ),
     )
-    runner.add("explore", settings.rollup_interval_s, functools.partial(run_directory, storage))
+    runner.add("explore", settings.rollup_interval_s, functools.partial(run_explore, storage))
     runner.add(
         "alerts",
         settings.alerts_interval_s,

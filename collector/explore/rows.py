@@ -27,7 +27,6 @@ from bson import ObjectId
 from bson.codec_options import CodecOptions
 
 from collector.domain import MODEL_KEY, Kind
-from collector.explore.directory import keys_of, pending_note
 
 # What a row holds, in the packed document's column order. `ts` is the event's timestamp in
 # epoch milliseconds; `id` its event_id; `error` 1 when it has a non-empty error.
@@ -50,6 +49,10 @@ COLUMNS = (
 )
 _UNPACK: CodecOptions[dict[str, Any]] = CodecOptions()
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def from_ms(ms: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(milliseconds=ms)
 
 
 def epoch_ms(moment: dt.datetime) -> int:
@@ -128,18 +131,25 @@ def span_row_values(record: dict[str, Any]) -> list[Any]:
     ]
 
 
-def row_pieces(
-    tenant: str, kind: Kind, docs: Sequence[dict[str, Any]], spans: Sequence[dict[str, Any]] = ()
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """The row documents of a batch's newly stored events and spans, one per kind ("ml" or
-    "llm", and "span") and hour they fall in; and the batch's directory note (the hours of
-    its traces and sessions: collector.explore.directory), None when it has none."""
-    per_hour: dict[tuple[str, dt.datetime], list[list[Any]]] = {}
+RowsByHour = dict[tuple[str, dt.datetime], list[list[Any]]]  # (row kind, hour) → rows
+
+
+def rows_by_hour(
+    kind: Kind, docs: Sequence[dict[str, Any]], spans: Sequence[dict[str, Any]] = ()
+) -> RowsByHour:
+    """A batch's newly stored events and spans as rows, per row kind ("ml" or "llm", and
+    "span") and hour."""
+    per_hour: RowsByHour = {}
     for doc in docs:
         per_hour.setdefault((kind, hour_of(doc["timestamp"])), []).append(row_values(kind, doc))
     for record in spans:
         key = ("span", hour_of(record["start"]))
         per_hour.setdefault(key, []).append(span_row_values(record))
+    return per_hour
+
+
+def pieces_of(tenant: str, per_hour: RowsByHour) -> list[dict[str, Any]]:
+    """The row documents: one per row kind and hour."""
     pieces = []
     for (row_kind, hour), rows in per_hour.items():
         columns = {name: [row[i] for row in rows] for i, name in enumerate(COLUMNS)}
@@ -153,14 +163,7 @@ def row_pieces(
                 "rows": bson.Binary(bson.encode(columns)),
             }
         )
-    hour_ms = {hour: epoch_ms(hour) for _, hour in per_hour}
-    note = pending_note(
-        tenant,
-        keys_of(
-            (row[5], row[4], hour_ms[hour]) for (_, hour), rows in per_hour.items() for row in rows
-        ),
-    )
-    return pieces, note
+    return pieces
 
 
 def rows_of(piece: dict[str, Any]) -> Iterator[Row]:

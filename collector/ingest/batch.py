@@ -15,7 +15,7 @@ from collector import prometheus as metrics
 from collector.auth.ratelimit import RateLimiter
 from collector.domain import Kind, Principal
 from collector.errors import InvalidArgument
-from collector.explore.rows import row_pieces
+from collector.explore.notes import batch_writes
 from collector.ingest.content import ContentPolicy
 from collector.ingest.invalid import EventError, Invalid
 from collector.ingest.listing import batch_listing
@@ -128,7 +128,7 @@ class IngestService:
             lambda new: partial_of(principal.tenant, kind, new),
             lambda new: batch_listing(principal.tenant, kind, new),
             spans=stored_records(principal.tenant, records, now),
-            rows=lambda new, new_spans: row_pieces(principal.tenant, kind, new, new_spans),
+            rows=lambda new, new_spans: batch_writes(principal.tenant, kind, new, new_spans),
         )
         result.accepted = outcome.inserted
         result.duplicates = outcome.duplicates + len(docs) - len(distinct)

@@ -109,6 +109,9 @@ async def apply_retention(
         deleted[storage.explore_directory.name] = await _delete_batches(
             storage.explore_directory, {"day": {"$lt": cutoff - dt.timedelta(days=1)}}, batch
         )
+        deleted[storage.explore_summaries.name] = await _delete_batches(
+            storage.explore_summaries, {"start": {"$lt": cutoff - dt.timedelta(days=1)}}, batch
+        )
         # A listing goes with the newest of its events (export skips ids no longer stored).
         deleted[storage.event_batches.name] = await _delete_batches(
             storage.event_batches, {"last": {"$lt": cutoff}}, batch

@@ -121,13 +121,17 @@ class Storage:
         self.event_rows: AsyncCollection[Document] = db.get_collection(
             "event_rows", write_concern=DURABLE
         )
-        # Explore's directory (collector.explore.directory): ingest's notes of which hours
-        # hold a trace's and a session's rows (no secondary index), and the job's fold of them.
+        # Explore's notes (collector.explore.notes), one per batch, and the job's fold of them:
+        # which hours hold a trace's and a session's rows (collector.explore.directory).
         self.explore_pending: AsyncCollection[Document] = db.get_collection(
             "explore_pending", write_concern=DURABLE
         )
         self.explore_directory: AsyncCollection[Document] = db.get_collection(
             "explore_directory", write_concern=DURABLE
+        )
+        # Per user, session and trace, hour and day summaries (collector.explore.summaries).
+        self.explore_summaries: AsyncCollection[Document] = db.get_collection(
+            "explore_summaries", write_concern=DURABLE
         )
         self._available = True
         self.abandoned = AbandonedSessions(client)
@@ -146,8 +150,21 @@ class Storage:
         await self.event_rows.create_indexes(
             [IndexModel([("tenant", ASCENDING), ("kind", ASCENDING), ("hour", ASCENDING)])]
         )
+        await self.explore_pending.create_indexes([IndexModel([("tenant", ASCENDING)])])
         await self.explore_directory.create_indexes(
             [IndexModel([("tenant", ASCENDING), ("dim", ASCENDING), ("bucket", ASCENDING)])]
+        )
+        await self.explore_summaries.create_indexes(
+            [
+                IndexModel(
+                    [
+                        ("tenant", ASCENDING),
+                        ("dim", ASCENDING),
+                        ("period", ASCENDING),
+                        ("start", ASCENDING),
+                    ]
+                )
+            ]
         )
         await self.users.create_indexes(
             [IndexModel([("client_id", ASCENDING)], unique=True, name="client_id_unique")]

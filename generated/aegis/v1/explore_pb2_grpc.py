@@ -57,6 +57,21 @@ class ExploreServiceStub:
                 request_serializer=aegis_dot_v1_dot_explore__pb2.GetSessionRequest.SerializeToString,
                 response_deserializer=aegis_dot_v1_dot_explore__pb2.Session.FromString,
                 _registered_method=True)
+        self.ListTraces = channel.unary_unary(
+                '/aegis.v1.ExploreService/ListTraces',
+                request_serializer=aegis_dot_v1_dot_explore__pb2.ListTracesRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_explore__pb2.ListTracesResponse.FromString,
+                _registered_method=True)
+        self.ListSessions = channel.unary_unary(
+                '/aegis.v1.ExploreService/ListSessions',
+                request_serializer=aegis_dot_v1_dot_explore__pb2.ListSessionsRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_explore__pb2.ListSessionsResponse.FromString,
+                _registered_method=True)
+        self.TopUsers = channel.unary_unary(
+                '/aegis.v1.ExploreService/TopUsers',
+                request_serializer=aegis_dot_v1_dot_explore__pb2.TopUsersRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_explore__pb2.TopUsersResponse.FromString,
+                _registered_method=True)
 
 
 class ExploreServiceServicer:
@@ -96,6 +111,28 @@ class ExploreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTraces(self, request, context):
+        """Traces with spans in the window, newest start first, summed over those spans.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSessions(self, request, context):
+        """Sessions with events in the window, newest last_seen first, summed over those events.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TopUsers(self, request, context):
+        """The users with the largest totals in the window (events of both kinds): exact totals,
+        as the other dashboards are.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExploreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -118,6 +155,21 @@ def add_ExploreServiceServicer_to_server(servicer, server):
                     servicer.GetSession,
                     request_deserializer=aegis_dot_v1_dot_explore__pb2.GetSessionRequest.FromString,
                     response_serializer=aegis_dot_v1_dot_explore__pb2.Session.SerializeToString,
+            ),
+            'ListTraces': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTraces,
+                    request_deserializer=aegis_dot_v1_dot_explore__pb2.ListTracesRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_explore__pb2.ListTracesResponse.SerializeToString,
+            ),
+            'ListSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSessions,
+                    request_deserializer=aegis_dot_v1_dot_explore__pb2.ListSessionsRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_explore__pb2.ListSessionsResponse.SerializeToString,
+            ),
+            'TopUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.TopUsers,
+                    request_deserializer=aegis_dot_v1_dot_explore__pb2.TopUsersRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_explore__pb2.TopUsersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -230,6 +282,87 @@ class ExploreService:
             '/aegis.v1.ExploreService/GetSession',
             aegis_dot_v1_dot_explore__pb2.GetSessionRequest.SerializeToString,
             aegis_dot_v1_dot_explore__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTraces(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.ExploreService/ListTraces',
+            aegis_dot_v1_dot_explore__pb2.ListTracesRequest.SerializeToString,
+            aegis_dot_v1_dot_explore__pb2.ListTracesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.ExploreService/ListSessions',
+            aegis_dot_v1_dot_explore__pb2.ListSessionsRequest.SerializeToString,
+            aegis_dot_v1_dot_explore__pb2.ListSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TopUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.ExploreService/TopUsers',
+            aegis_dot_v1_dot_explore__pb2.TopUsersRequest.SerializeToString,
+            aegis_dot_v1_dot_explore__pb2.TopUsersResponse.FromString,
             options,
             channel_credentials,
             insecure,
