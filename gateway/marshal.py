@@ -39,7 +39,10 @@ def to_json(message: Message) -> Any:
     out: dict[str, Any] = {}
     for field in message.DESCRIPTOR.fields:
         value = getattr(message, field.name)
-        if field.is_repeated:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            entry = field.message_type.fields_by_name["value"]
+            out[field.name] = {key: _scalar(entry, item) for key, item in value.items()}
+        elif field.is_repeated:
             out[field.name] = [_scalar(field, v) for v in value]
         elif field.has_presence and not message.HasField(field.name):
             out[field.name] = None

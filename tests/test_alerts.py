@@ -449,7 +449,7 @@ async def test_get_update_delete_and_tenancy(
         ({"comparison": "ge"}, "comparison"),
         ({"threshold": None}, "threshold"),
         ({"window_minutes": 0}, "window_minutes"),
-        ({"window_minutes": 7 * 24 * 60 + 1}, "window_minutes"),
+        ({"window_minutes": 30 * 24 * 60 + 1}, "window_minutes"),
         ({"model": ""}, "model"),
         ({"webhook_secret": "short"}, "webhook_secret"),
         ({"webhook_url": "not a url"}, "webhook_url"),
@@ -539,3 +539,130 @@ async def test_openapi_documents_path_parameters_and_the_201(api: httpx.AsyncCli
     assert "201" in spec["paths"]["/alerts/rules"]["post"]["responses"]
     events = {p["name"]: p["in"] for p in spec["paths"]["/alerts/events"]["get"]["parameters"]}
     assert events == {"rule_id": "query", "limit": "query"}
+
+
+# --- Grouped rules: a state per user, session or model -----------------------------------
+
+MONTH = 43_200  # minutes
+
+
+async def spend(
+    api: httpx.AsyncClient, client: ApiClient, events: list[tuple[str, float, dt.datetime]]
+) -> None:
+    body = {
+        "events": [
+            {
+                "model_name": "gpt-4o",
+                "tokens_used": 10,
+                "cost": cost,
+                "timestamp": at.isoformat(),
+                "user_id": user,
+                "session_id": f"s-{user}",
+            }
+            for user, cost, at in events
+        ]
+    }
+    reply = await api.post("/ingest/llm", json=body, headers=client.headers)
+    assert reply.status_code == 200 and reply.json()["accepted"] == len(events), reply.text
+
+
+async def test_a_budget_per_user_fires_for_the_one_user_over_it_and_resolves(
+    api: httpx.AsyncClient, storage: Storage, manager: ApiClient
+) -> None:
+    t0 = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with WebhookReceiver() as receiver:
+        rule = await create_rule(
+            api,
+            manager,
+            rule_body(receiver.url, threshold=20.0, window_minutes=MONTH, group_by="user_id"),
+        )
+        assert (rule["group_by"], rule["firing_groups"]) == ("user_id", [])
+        # 29 days of spend: alice $24 in all, bob $19.50, carol $5; one of alice's old.
+        await spend(
+            api,
+            manager,
+            [
+                ("alice", 15.0, t0 - dt.timedelta(days=29)),
+                ("alice", 9.0, t0 - dt.timedelta(days=2)),
+                ("bob", 19.5, t0 - dt.timedelta(days=10)),
+                ("carol", 5.0, t0 - dt.timedelta(hours=1)),
+            ],
+        )
+        await run_alerts(storage, allow_private_webhooks=True, policy=FAST, now=t0)
+        assert [r.json["group"] for r in receiver.received] == [{"user_id": "alice"}]
+        fired = receiver.received[0]
+        assert fired.signed_by(SECRET)
+        assert (fired.json["state"], fired.json["value"]) == ("firing", pytest.approx(24.0))
+        current = await get(api, manager, f"/alerts/rules/{rule['id']}")
+        assert current["state"] == "firing" and current["firing_groups"] == ["alice"]
+
+        # Still over: quiet. Bob crosses: one event for bob alone.
+        await run_alerts(storage, allow_private_webhooks=True, policy=FAST, now=t0)
+        await spend(api, manager, [("bob", 1.0, t0 - dt.timedelta(minutes=5))])
+        await run_alerts(storage, allow_private_webhooks=True, policy=FAST, now=t0)
+        assert [r.json["group"] for r in receiver.received] == [
+            {"user_id": "alice"},
+            {"user_id": "bob"},
+        ]
+
+        # Two days on, alice's $15 left the window ($9 remain): alice resolves, bob fires on.
+        later = t0 + dt.timedelta(days=2)
+        await run_alerts(storage, allow_private_webhooks=True, policy=FAST, now=later)
+        assert len(receiver.received) == 3
+        resolved = receiver.received[2].json
+        assert (resolved["group"], resolved["state"]) == ({"user_id": "alice"}, "resolved")
+        assert resolved["value"] == pytest.approx(9.0)
+        current = await get(api, manager, f"/alerts/rules/{rule['id']}")
+        assert current["state"] == "firing" and current["firing_groups"] == ["bob"]
+
+    events = (await get(api, manager, "/alerts/events", rule_id=rule["id"]))["events"]
+    assert [(e["group"], e["previous_state"], e["state"]) for e in events] == [
+        ({"user_id": "alice"}, "firing", "resolved"),
+        ({"user_id": "bob"}, "ok", "firing"),
+        ({"user_id": "alice"}, "ok", "firing"),
+    ]
+    assert all(e["delivery_status"] == "delivered" for e in events)
+
+
+async def test_a_rule_per_model_and_per_session(
+    api: httpx.AsyncClient, storage: Storage, manager: ApiClient
+) -> None:
+    t0 = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with WebhookReceiver() as receiver:
+        await create_rule(api, manager, rule_body(receiver.url, threshold=2.0, group_by="model"))
+        await create_rule(
+            api,
+            manager,
+            rule_body(receiver.url, metric="requests", threshold=2, group_by="session_id"),
+        )
+        await spend(
+            api,
+            manager,
+            [
+                ("dan", 1.0, t0 - dt.timedelta(minutes=1)),
+                ("dan", 1.5, t0 - dt.timedelta(minutes=2)),
+                ("dan", 0.1, t0 - dt.timedelta(minutes=3)),
+                ("eve", 0.1, t0 - dt.timedelta(minutes=1)),
+            ],
+        )
+        await run_alerts(storage, allow_private_webhooks=True, policy=FAST, now=t0)
+        groups = {tuple(r.json["group"].items())[0]: r.json["value"] for r in receiver.received}
+    assert len(receiver.received) == 2
+    assert groups == {("model", "gpt-4o"): pytest.approx(2.7), ("session_id", "s-dan"): 3.0}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"group_by": "tenant"}, "group_by"),
+        ({"group_by": "user_id", "metric": "latency_p95"}, "group_by"),
+        ({"group_by": "user_id", "model": "gpt-4o"}, "model"),
+        ({"window_minutes": MONTH + 1}, "window_minutes"),
+    ],
+)
+async def test_what_a_grouped_rule_may_not_say_is_a_400(
+    api: httpx.AsyncClient, manager: ApiClient, overrides: dict[str, Any], named: str
+) -> None:
+    body = rule_body("http://127.0.0.1:9/hook", **overrides)
+    reply = await api.post("/alerts/rules", json=body, headers=manager.headers)
+    assert named in assert_error(reply, 400, grpc.StatusCode.INVALID_ARGUMENT)

@@ -11,6 +11,12 @@ States and transitions (a rule starts `ok`; "holds" = the value is known and
 So a rule notifies only on a change: once when it starts firing, never while it keeps firing,
 once when it resolves. An unknown value (e.g. error_rate with no requests) does not hold.
 
+A rule with `group_by` has a state per value of its group (a user, a session, a model): each
+evaluation judges every value seen in the window, and every value firing so far (one no longer
+seen has no value: it resolves). The values firing are kept on the rule (`firing_groups`, at
+most MAX_FIRING_GROUPS); each change of one value's state is one event naming it in `group`.
+The rule itself is "firing" while any value is.
+
 Recording is idempotent without transactions. The rule document is the source of truth: its
 state changes by compare-and-set on `seq` (the number of changes so far), so two evaluators
 can never both move it. The change is then written to `alert_events` under the id
@@ -26,7 +32,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from collector.alerts.metrics import WindowValue
+from collector.alerts.metrics import GroupValues, WindowValue
 from collector.store.storage import Document, Storage
 
 log = logging.getLogger(__name__)
@@ -55,8 +61,60 @@ def transition_id(rule_id: str, seq: int) -> str:
     return f"{rule_id}:{seq}"
 
 
+MAX_FIRING_GROUPS = 1000
+
+
+def _event_fields(rule: Document) -> Document:
+    return {
+        "tenant": rule["tenant"],
+        "rule_id": rule["_id"],
+        "rule_name": rule["name"],
+        "metric": rule["metric"],
+        "model": rule.get("model"),
+        "comparison": rule["comparison"],
+        "threshold": rule["threshold"],
+        "window_minutes": rule["window_minutes"],
+        "delivery_status": "pending",
+        "delivery_attempts": 0,
+        # Wall-clock, not the evaluation's `now` (tests and backfills pass their own).
+        "next_attempt_at": dt.datetime.now(dt.UTC),
+        "claim_until": None,
+        "delivered_at": None,
+        "last_error": None,
+    }
+
+
+async def _record_groups(storage: Storage, rule: Document) -> None:
+    """Write the events of a grouped rule's last move (`group_changes`), each once."""
+    for change in rule.get("group_changes", []):
+        if change["seq"] <= rule.get("recorded_seq", 0):
+            continue
+        await storage.alert_events.update_one(
+            {"_id": transition_id(rule["_id"], change["seq"])},
+            {
+                "$setOnInsert": {
+                    **_event_fields(rule),
+                    "seq": change["seq"],
+                    "previous_state": change["previous_state"],
+                    "state": change["state"],
+                    "value": change["value"],
+                    "group": {rule["group_by"]: change["group"]},
+                    "time": change["time"],
+                }
+            },
+            upsert=True,
+        )
+    await storage.alert_rules.update_one(
+        {"_id": rule["_id"], "recorded_seq": {"$lt": rule["seq"]}},
+        {"$set": {"recorded_seq": rule["seq"]}},
+    )
+
+
 async def _record(storage: Storage, rule: Document) -> None:
     """Write the alert event for the rule's current state change (`seq`), once."""
+    if rule.get("group_by"):
+        await _record_groups(storage, rule)
+        return
     seq = rule["seq"]
     await storage.alert_events.update_one(
         {"_id": transition_id(rule["_id"], seq)},
@@ -124,15 +182,83 @@ async def evaluate_rule(
     return True
 
 
+def _group_changes(
+    rule: Document, values: dict[str, float | None], now: dt.datetime
+) -> tuple[list[Document], list[Document]]:
+    """(the changes of this evaluation, the values firing after it)."""
+    by = rule["group_by"]
+    firing = {g["group"]: g for g in rule.get("firing_groups", []) if g.get("by") == by}
+    changes: list[Document] = []
+    still: list[Document] = []
+    for group in sorted(firing):
+        value = values.get(group)
+        if holds(rule["comparison"], value, rule["threshold"]):
+            still.append(firing[group])
+        else:
+            changes.append(
+                {"group": group, "previous_state": "firing", "state": "resolved", "value": value}
+            )
+    room = MAX_FIRING_GROUPS - len(still)
+    started = [
+        group
+        for group in sorted(values)
+        if group not in firing and holds(rule["comparison"], values[group], rule["threshold"])
+    ][: max(room, 0)]
+    for group in started:
+        changes.append(
+            {"group": group, "previous_state": "ok", "state": "firing", "value": values[group]}
+        )
+        still.append({"by": by, "group": group, "since": now})
+    return [{**c, "time": now} for c in changes], still
+
+
+async def evaluate_grouped(
+    storage: Storage, group_values: GroupValues, rule: Document, now: dt.datetime
+) -> int:
+    """Judge one grouped rule at `now`; returns how many values changed state."""
+    if rule.get("recorded_seq", 0) < rule["seq"]:
+        await _record(storage, rule)  # changes whose events were not written (crash)
+    start = now - dt.timedelta(minutes=rule["window_minutes"])
+    values = await group_values(
+        rule["tenant"], rule["metric"], rule["group_by"], rule.get("model"), start, now
+    )
+    changes, firing = _group_changes(rule, values, now)
+    known = [v for v in values.values() if v is not None]
+    seen = {"last_value": max(known) if known else None, "last_evaluated_at": now}
+    if not changes:
+        await storage.alert_rules.update_one(
+            {"_id": rule["_id"], "seq": rule["seq"]}, {"$set": seen}
+        )
+        return 0
+    state = next_state(rule["state"], bool(firing))
+    seq = rule["seq"]
+    change = {
+        **seen,
+        "seq": seq + len(changes),
+        "group_changes": [{**c, "seq": seq + 1 + i} for i, c in enumerate(changes)],
+        "firing_groups": firing,
+    }
+    if state != rule["state"]:
+        change |= {"previous_state": rule["state"], "state": state, "state_since": now}
+    moved = await storage.alert_rules.update_one({"_id": rule["_id"], "seq": seq}, {"$set": change})
+    if moved.matched_count == 0:
+        return 0  # deleted, or moved by another evaluator in the meantime
+    await _record(storage, {**rule, **change})
+    log.info("alert rule %s: %d group(s) changed state", rule["_id"], len(changes))
+    return len(changes)
+
+
 async def evaluate_rules(
-    storage: Storage, window_value: WindowValue, now: dt.datetime
+    storage: Storage, window_value: WindowValue, now: dt.datetime, group_values: GroupValues
 ) -> Evaluation:
     """Judge every rule of every tenant at `now`. One rule failing does not stop the rest."""
     result = Evaluation()
     async for rule in storage.alert_rules.find({}, {"webhook_secret": 0}):
         result.rules += 1
         try:
-            if await evaluate_rule(storage, window_value, rule, now):
+            if rule.get("group_by"):
+                result.transitions += await evaluate_grouped(storage, group_values, rule, now)
+            elif await evaluate_rule(storage, window_value, rule, now):
                 result.transitions += 1
         except Exception:
             log.exception("alert rule %s: evaluation failed", rule["_id"])

@@ -30,7 +30,9 @@ async def evaluate_alerts(
     """One evaluation of every rule at `now` (default: the current time)."""
     metrics = RollupMetrics(storage, minute_retention_days=minute_retention_days)
     values = window_value or metrics.window_value
-    return await evaluate_rules(storage, values, now or dt.datetime.now(dt.UTC))
+    return await evaluate_rules(
+        storage, values, now or dt.datetime.now(dt.UTC), metrics.group_values
+    )
 
 
 async def alerts_job(

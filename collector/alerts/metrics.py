@@ -32,6 +32,9 @@ from typing import Protocol
 
 from aegis_shared import json_schema
 from collector.domain import Kind
+from collector.explore.rows import epoch_ms
+from collector.explore.summaries import Summary
+from collector.explore.windows import summaries
 from collector.rollups import cells, histogram
 from collector.rollups.cells import Cell
 from collector.rollups.reader import minutes_kept_since, read_window
@@ -73,6 +76,15 @@ RANGES: dict[str, Range] = {
     "no_data": Range(0, math.inf, "a number of ML and LLM events, 0 or more"),
 }
 
+# What a rule may be grouped by (CreateRuleRequest.group_by), and what a rule grouped by user
+# or session can judge: the explore summaries (collector.explore.summaries) hold sums, counts
+# and errors per user and session, not latency histograms or predictions.
+GROUPS: tuple[str, ...] = tuple(
+    g for g in json_schema.of("aegis.v1.CreateRuleRequest", "group_by")["enum"] if g
+)
+ATTRIBUTION_GROUPS = {"user_id": "user", "session_id": "session"}  # → summary dimension
+ATTRIBUTION_METRICS = ("cost", "tokens", "requests", "error_rate", "no_data")
+
 json_schema.agree("collector.alerts.metrics.KINDS", KINDS, METRICS)
 json_schema.agree("collector.alerts.metrics.RANGES", RANGES, METRICS)
 
@@ -101,6 +113,32 @@ def value_of(metric: str, cell: Cell) -> float | None:
     raise ValueError(f"unknown metric {metric!r}")
 
 
+class GroupValues(Protocol):
+    def __call__(
+        self,
+        tenant: str,
+        metric: str,
+        group_by: str,
+        model: str | None,
+        start: dt.datetime,
+        end: dt.datetime,
+    ) -> Awaitable[dict[str, float | None]]: ...
+
+
+def summary_value(metric: str, summary: Summary) -> float | None:
+    if metric == "cost":
+        return summary.cost
+    if metric == "tokens":
+        return float(summary.tokens)
+    if metric == "requests":
+        return float(summary.llm)
+    if metric == "no_data":
+        return float(summary.n)
+    if metric == "error_rate":
+        return summary.errors / summary.n if summary.n else None
+    raise ValueError(f"metric {metric!r} is not kept per user or session")
+
+
 class RollupMetrics:
     def __init__(self, storage: Storage, *, minute_retention_days: float = 0) -> None:
         self._storage = storage
@@ -119,3 +157,29 @@ class RollupMetrics:
                 if model is None or piece.model == model:
                     cells.merge(total, piece.cell)
         return value_of(metric, total)
+
+    async def group_values(
+        self,
+        tenant: str,
+        metric: str,
+        group_by: str,
+        model: str | None,
+        start: dt.datetime,
+        end: dt.datetime,
+    ) -> dict[str, float | None]:
+        """The value per group seen in the window: per model from the rollups (as an
+        ungrouped rule's, widened the same way), per user or session from the explore
+        summaries (exact to the millisecond)."""
+        if group_by in ATTRIBUTION_GROUPS:
+            dim = ATTRIBUTION_GROUPS[group_by]
+            found = await summaries(self._storage, tenant, dim, epoch_ms(start), epoch_ms(end))
+            return {key: summary_value(metric, s) for key, s in found.items()}
+        if group_by != "model":
+            raise ValueError(f"unknown group_by {group_by!r}")
+        per_model: dict[str, Cell] = {}
+        since = minutes_kept_since(self._minute_days)
+        for kind in KINDS[metric]:
+            for piece in await read_window(self._storage, tenant, kind, start, end, since):
+                if model is None or piece.model == model:
+                    cells.merge(per_model.setdefault(piece.model, cells.empty()), piece.cell)
+        return {name: value_of(metric, cell) for name, cell in per_model.items()}

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from aegis_shared import json_schema
-from collector.alerts.metrics import KINDS, METRICS, RANGES
+from collector.alerts.metrics import (
+    ATTRIBUTION_GROUPS,
+    ATTRIBUTION_METRICS,
+    GROUPS,
+    KINDS,
+    METRICS,
+    RANGES,
+)
 from collector.alerts.ssrf import UnsafeTarget, check_url
 from collector.auth.audit import Auditor
 from collector.auth.ratelimit import RateLimiter
@@ -62,6 +69,7 @@ class RuleSpec:
     webhook_url: str
     webhook_secret: str
     model: str | None = None
+    group_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,8 @@ class Rule:
     updated_at: dt.datetime
     # What may keep the rule from ever firing, worked out for each answer (not stored).
     warnings: tuple[str, ...] = ()
+    group_by: str | None = None
+    firing_groups: tuple[str, ...] = ()
 
     @classmethod
     def from_doc(cls, doc: Document) -> Rule:
@@ -100,6 +110,8 @@ class Rule:
             last_evaluated_at=doc.get("last_evaluated_at"),
             created_at=doc["created_at"],
             updated_at=doc["updated_at"],
+            group_by=doc.get("group_by"),
+            firing_groups=tuple(g["group"] for g in doc.get("firing_groups", [])),
         )
 
 
@@ -118,6 +130,7 @@ class AlertEvent:
     delivery_status: str
     delivery_attempts: int
     delivered_at: dt.datetime | None
+    group: dict[str, str]
 
     @classmethod
     def from_doc(cls, doc: Document) -> AlertEvent:
@@ -135,6 +148,7 @@ class AlertEvent:
             delivery_status=doc["delivery_status"],
             delivery_attempts=doc["delivery_attempts"],
             delivered_at=doc.get("delivered_at"),
+            group=doc.get("group") or {},
         )
 
 
@@ -162,7 +176,9 @@ def _check_definition(spec: RuleSpec) -> dict[str, Any]:
         raise InvalidArgument(f"threshold: {never}")
     if not MIN_WINDOW_MINUTES <= spec.window_minutes <= MAX_WINDOW_MINUTES:
         raise InvalidArgument(f"window_minutes: must be {MIN_WINDOW_MINUTES}-{MAX_WINDOW_MINUTES}")
+    group_by = _check_group(spec, model)
     return {
+        "group_by": group_by,
         "name": name,
         "metric": spec.metric,
         "model": model,
@@ -170,6 +186,24 @@ def _check_definition(spec: RuleSpec) -> dict[str, Any]:
         "threshold": float(spec.threshold),
         "window_minutes": spec.window_minutes,
     }
+
+
+def _check_group(spec: RuleSpec, model: str | None) -> str | None:
+    """The rule's group_by (None: ungrouped); InvalidArgument for one it cannot be judged by."""
+    group_by = spec.group_by.strip()
+    if not group_by:
+        return None
+    if group_by not in GROUPS:
+        raise InvalidArgument(f"group_by: must be one of {', '.join(GROUPS)}, or empty")
+    if group_by in ATTRIBUTION_GROUPS:
+        if spec.metric not in ATTRIBUTION_METRICS:
+            raise InvalidArgument(
+                f"group_by: a rule grouped by {group_by} judges "
+                f"{', '.join(ATTRIBUTION_METRICS)}, not {spec.metric}"
+            )
+        if model is not None:
+            raise InvalidArgument(f"model: a rule grouped by {group_by} covers every model")
+    return group_by
 
 
 def never_fires(metric: str, comparison: str, threshold: float) -> str | None:
@@ -284,6 +318,9 @@ class RuleService:
             "recorded_seq": 0,
             "last_value": None,
             "last_evaluated_at": None,
+            # A grouped rule: the values firing now, and the changes of its last move.
+            "firing_groups": [],
+            "group_changes": [],
         }
         await self._rules.insert_one(doc)
         rule = Rule.from_doc(doc)

@@ -2,7 +2,8 @@
 (collector.alerts.delivery decides when attempts run.)
 
 Request: POST, JSON body {"id", "name", "state", "value", "threshold", "window_minutes",
-"time"} (the rule's id and name, and the state change), headers
+"time", and for a grouped rule "group": {"user_id": …}} (the rule's id and name, and the state
+change), headers
 `X-Aegis-Timestamp: <unix seconds>` and
 `X-Aegis-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>" keyed by the secret>`,
 plus `X-Aegis-Event-Id` (the same for every attempt of one event). A 2xx status (with its
@@ -81,18 +82,18 @@ def _iso(moment: dt.datetime) -> str:
 
 
 def body(event: Document) -> bytes:
-    return json.dumps(
-        {
-            "id": event["rule_id"],
-            "name": event["rule_name"],
-            "state": event["state"],
-            "value": significant(event.get("value")),
-            "threshold": significant(event["threshold"]),
-            "window_minutes": event["window_minutes"],
-            "time": _iso(event["time"]),
-        },
-        separators=(",", ":"),
-    ).encode()
+    data = {
+        "id": event["rule_id"],
+        "name": event["rule_name"],
+        "state": event["state"],
+        "value": significant(event.get("value")),
+        "threshold": significant(event["threshold"]),
+        "window_minutes": event["window_minutes"],
+        "time": _iso(event["time"]),
+    }
+    if event.get("group"):
+        data["group"] = event["group"]  # a grouped rule's value, e.g. {"user_id": "u-42"}
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 def signature(secret: str, timestamp: int, raw_body: bytes) -> str:

@@ -25,6 +25,7 @@ def rule_spec(r: alerts_pb2.CreateRuleRequest | alerts_pb2.UpdateRuleRequest) ->
         window_minutes=r.window_minutes,
         webhook_url=r.webhook_url,
         webhook_secret=r.webhook_secret,
+        group_by=r.group_by,
     )
 
 
@@ -44,6 +45,8 @@ def alert_rule(rule: Rule) -> alerts_pb2.AlertRule:
         created_at=timestamp(rule.created_at),
         updated_at=timestamp(rule.updated_at),
         warnings=list(rule.warnings),
+        group_by=rule.group_by or "",
+        firing_groups=list(rule.firing_groups),
     )
     if rule.last_evaluated_at is not None:
         message.last_evaluated_at.CopyFrom(timestamp(rule.last_evaluated_at))
@@ -64,6 +67,7 @@ def alert_event(event: AlertEvent) -> alerts_pb2.AlertEvent:
         time=timestamp(event.time),
         delivery_status=event.delivery_status,
         delivery_attempts=event.delivery_attempts,
+        group=event.group,
     )
     if event.delivered_at is not None:
         message.delivered_at.CopyFrom(timestamp(event.delivered_at))

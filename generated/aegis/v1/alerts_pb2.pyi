@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateRuleRequest(_message.Message):
-    __slots__ = ("name", "metric", "model", "comparison", "threshold", "window_minutes", "webhook_url", "webhook_secret")
+    __slots__ = ("name", "metric", "model", "comparison", "threshold", "window_minutes", "webhook_url", "webhook_secret", "group_by")
     NAME_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class CreateRuleRequest(_message.Message):
     WINDOW_MINUTES_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_URL_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
     name: str
     metric: str
     model: str
@@ -30,10 +31,11 @@ class CreateRuleRequest(_message.Message):
     window_minutes: int
     webhook_url: str
     webhook_secret: str
-    def __init__(self, name: _Optional[str] = ..., metric: _Optional[str] = ..., model: _Optional[str] = ..., comparison: _Optional[str] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., webhook_url: _Optional[str] = ..., webhook_secret: _Optional[str] = ...) -> None: ...
+    group_by: str
+    def __init__(self, name: _Optional[str] = ..., metric: _Optional[str] = ..., model: _Optional[str] = ..., comparison: _Optional[str] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., webhook_url: _Optional[str] = ..., webhook_secret: _Optional[str] = ..., group_by: _Optional[str] = ...) -> None: ...
 
 class UpdateRuleRequest(_message.Message):
-    __slots__ = ("id", "name", "metric", "model", "comparison", "threshold", "window_minutes", "webhook_url", "webhook_secret")
+    __slots__ = ("id", "name", "metric", "model", "comparison", "threshold", "window_minutes", "webhook_url", "webhook_secret", "group_by")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +45,7 @@ class UpdateRuleRequest(_message.Message):
     WINDOW_MINUTES_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_URL_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     metric: str
@@ -52,10 +55,11 @@ class UpdateRuleRequest(_message.Message):
     window_minutes: int
     webhook_url: str
     webhook_secret: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., metric: _Optional[str] = ..., model: _Optional[str] = ..., comparison: _Optional[str] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., webhook_url: _Optional[str] = ..., webhook_secret: _Optional[str] = ...) -> None: ...
+    group_by: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., metric: _Optional[str] = ..., model: _Optional[str] = ..., comparison: _Optional[str] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., webhook_url: _Optional[str] = ..., webhook_secret: _Optional[str] = ..., group_by: _Optional[str] = ...) -> None: ...
 
 class AlertRule(_message.Message):
-    __slots__ = ("id", "name", "metric", "model", "comparison", "threshold", "window_minutes", "webhook_url", "state", "state_since", "last_value", "last_evaluated_at", "created_at", "updated_at", "warnings")
+    __slots__ = ("id", "name", "metric", "model", "comparison", "threshold", "window_minutes", "webhook_url", "state", "state_since", "last_value", "last_evaluated_at", "created_at", "updated_at", "warnings", "group_by", "firing_groups")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +75,8 @@ class AlertRule(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    FIRING_GROUPS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     metric: str
@@ -86,7 +92,9 @@ class AlertRule(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     warnings: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., metric: _Optional[str] = ..., model: _Optional[str] = ..., comparison: _Optional[str] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., webhook_url: _Optional[str] = ..., state: _Optional[str] = ..., state_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_value: _Optional[float] = ..., last_evaluated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+    group_by: str
+    firing_groups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., metric: _Optional[str] = ..., model: _Optional[str] = ..., comparison: _Optional[str] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., webhook_url: _Optional[str] = ..., state: _Optional[str] = ..., state_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_value: _Optional[float] = ..., last_evaluated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ..., group_by: _Optional[str] = ..., firing_groups: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListRulesRequest(_message.Message):
     __slots__ = ()
@@ -123,7 +131,14 @@ class ListAlertEventsRequest(_message.Message):
     def __init__(self, rule_id: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class AlertEvent(_message.Message):
-    __slots__ = ("id", "rule_id", "rule_name", "metric", "previous_state", "state", "value", "threshold", "window_minutes", "time", "delivery_status", "delivery_attempts", "delivered_at")
+    __slots__ = ("id", "rule_id", "rule_name", "metric", "previous_state", "state", "value", "threshold", "window_minutes", "time", "delivery_status", "delivery_attempts", "delivered_at", "group")
+    class GroupEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     RULE_ID_FIELD_NUMBER: _ClassVar[int]
     RULE_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -137,6 +152,7 @@ class AlertEvent(_message.Message):
     DELIVERY_STATUS_FIELD_NUMBER: _ClassVar[int]
     DELIVERY_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     DELIVERED_AT_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
     id: str
     rule_id: str
     rule_name: str
@@ -150,7 +166,8 @@ class AlertEvent(_message.Message):
     delivery_status: str
     delivery_attempts: int
     delivered_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., rule_id: _Optional[str] = ..., rule_name: _Optional[str] = ..., metric: _Optional[str] = ..., previous_state: _Optional[str] = ..., state: _Optional[str] = ..., value: _Optional[float] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivery_status: _Optional[str] = ..., delivery_attempts: _Optional[int] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    group: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[str] = ..., rule_id: _Optional[str] = ..., rule_name: _Optional[str] = ..., metric: _Optional[str] = ..., previous_state: _Optional[str] = ..., state: _Optional[str] = ..., value: _Optional[float] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivery_status: _Optional[str] = ..., delivery_attempts: _Optional[int] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ListAlertEventsResponse(_message.Message):
     __slots__ = ("events",)
