@@ -646,7 +646,7 @@ async def test_a_rule_per_model_and_per_session(
             ],
         )
         await run_alerts(storage, allow_private_webhooks=True, policy=FAST, now=t0)
-        groups = {tuple(r.json["group"].items())[0]: r.json["value"] for r in receiver.received}
+        groups = {next(iter(r.json["group"].items())): r.json["value"] for r in receiver.received}
     assert len(receiver.received) == 2
     assert groups == {("model", "gpt-4o"): pytest.approx(2.7), ("session_id", "s-dan"): 3.0}
 

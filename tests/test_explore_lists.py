@@ -111,6 +111,10 @@ def make_events(run: str, rng: random.Random) -> list[tuple[str, dict[str, Any]]
                 e["parent_span_id"] = f"{rng.randrange(1 << 60):016x}"
         if rng.random() < 0.1:
             e["error"] = "boom"
+        if rng.random() < 0.7:
+            e["environment"] = rng.choice(["prod", "staging"])
+        if rng.random() < 0.7:
+            e["release"] = rng.choice(["1.0", "1.1"])
         if kind == "llm":
             e |= {"model_name": f"m-{i % 3}", "tokens_used": rng.randrange(1, 900)}
             e["cost"] = round(rng.random(), 6)
@@ -242,3 +246,49 @@ async def test_list_errors_are_named(http: httpx.AsyncClient, tenant_client: Api
         assert named in assert_error(reply, 400, grpc.StatusCode.INVALID_ARGUMENT)
     first = await read(http, tenant_client, "/traces", limit="1")
     assert first["traces"] == [] and first["next_cursor"] is None
+
+
+async def test_dashboards_filtered_by_user_environment_and_release(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    events = make_events(run, random.Random(7))
+    await send(http, tenant_client, events)
+    start, end = WINDOWS[0]
+    dates = {"start_date": iso(start), "end_date": iso(end - dt.timedelta(milliseconds=1))}
+    s, e = ms(start), ms(end)
+
+    def within(event: dict[str, Any]) -> bool:
+        ts = ms(dt.datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")))
+        return s <= ts < e
+
+    for params in (
+        {"user_id": "u-3"},
+        {"environment": "prod"},
+        {"release": "1.1", "user_id": "u-1"},
+    ):
+        field_of = {"user_id": "user_id", "environment": "environment", "release": "release"}
+        chosen = [
+            (k, ev)
+            for k, ev in events
+            if within(ev) and all(ev.get(field_of[p]) == v for p, v in params.items())
+        ]
+        llm = await read(http, tenant_client, "/dashboard/llm-metrics", **dates, **params)
+        mine = [ev for k, ev in chosen if k == "llm"]
+        assert llm["total_requests"] == len(mine)
+        assert llm["total_tokens"] == sum(ev["tokens_used"] for ev in mine)
+        assert llm["total_cost"] == pytest.approx(sum(ev["cost"] for ev in mine), abs=1e-9)
+        assert llm["total_errors"] == sum(1 for ev in mine if ev.get("error"))
+        per_model = {m["model_name"]: m["requests"] for m in llm["models"]}
+        assert per_model == {
+            name: sum(1 for ev in mine if ev["model_name"] == name)
+            for name in {ev["model_name"] for ev in mine}
+        }
+        ml = await read(
+            http, tenant_client, "/dashboard/ml-metrics", interval="day", **dates, **params
+        )
+        theirs = [ev for k, ev in chosen if k == "ml"]
+        assert ml["total_events"] == len(theirs)
+        assert sum(p["events"] for p in ml["series"]) == len(theirs)
+    unfiltered = await read(http, tenant_client, "/dashboard/llm-metrics", **dates)
+    assert unfiltered["total_requests"] == sum(1 for k, ev in events if k == "llm" and within(ev))

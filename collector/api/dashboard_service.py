@@ -139,7 +139,13 @@ def llm_metrics_response(m: LLMMetrics) -> dashboard_pb2.LLMMetricsResponse:
 
 def _query(request: dashboard_pb2.MetricsRequest) -> MetricsQuery:
     dates = parse_range(request.start_date, request.end_date)
-    return MetricsQuery(dates, parse_interval(request.interval, dates))
+    return MetricsQuery(
+        dates,
+        parse_interval(request.interval, dates),
+        user_id=request.user_id or None,
+        environment=request.environment or None,
+        release=request.release or None,
+    )
 
 
 class DashboardServicer(dashboard_pb2_grpc.DashboardServiceServicer):

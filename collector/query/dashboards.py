@@ -1,6 +1,7 @@
 """Overview and per-model metrics, always for the caller's tenant only, read from rollups
 (collector.rollups): the cost of an answer grows with the range and the number of models,
-not with the number of events stored."""
+not with the number of events stored. An answer for one user, environment or release is
+computed from the matching events instead (collector.explore.matching)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.dates import DateRange
-from collector.domain import Kind, Tier
+from collector.domain import MODEL_KEY, Kind, Tier
+from collector.explore.events import EventFilter
+from collector.explore.matching import matching_events
 from collector.rollups import cells
 from collector.rollups.cells import Cell
 from collector.rollups.reader import (
@@ -27,6 +30,15 @@ from collector.store.storage import Storage
 class MetricsQuery:
     dates: DateRange
     interval: Tier | None = None  # adds a series when set
+    # Attribution filters (None: all): answered from the matching events, not the rollups.
+    user_id: str | None = None
+    environment: str | None = None
+    release: str | None = None
+
+    def attribution(self) -> EventFilter | None:
+        if self.user_id is None and self.environment is None and self.release is None:
+            return None
+        return EventFilter(user_id=self.user_id, environment=self.environment, release=self.release)
 
 
 @dataclass(frozen=True)
@@ -186,6 +198,17 @@ class Dashboards:
 
     async def _pieces(self, tenant: str, kind: Kind, query: MetricsQuery) -> list[Piece]:
         dates = query.dates
+        wanted = query.attribution()
+        if wanted is not None:
+            model_key = MODEL_KEY[kind]
+            found = []
+            async for doc in matching_events(
+                self._storage, tenant, kind, dates.start, dates.end, wanted
+            ):
+                one = cells.empty()
+                cells.add_event(one, doc)
+                found.append(Piece(doc[model_key], doc["timestamp"], one))
+            return found
         return await read_pieces(
             self._storage,
             tenant,

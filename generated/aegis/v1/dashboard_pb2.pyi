@@ -47,14 +47,20 @@ class OverviewResponse(_message.Message):
     def __init__(self, total_ml_predictions: _Optional[int] = ..., total_llm_requests: _Optional[int] = ..., active_models: _Optional[int] = ..., total_cost: _Optional[float] = ..., recent_events: _Optional[_Iterable[_Union[RecentEvent, _Mapping]]] = ..., total_errors: _Optional[int] = ...) -> None: ...
 
 class MetricsRequest(_message.Message):
-    __slots__ = ("start_date", "end_date", "interval")
+    __slots__ = ("start_date", "end_date", "interval", "user_id", "environment", "release")
     START_DATE_FIELD_NUMBER: _ClassVar[int]
     END_DATE_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
     start_date: str
     end_date: str
     interval: str
-    def __init__(self, start_date: _Optional[str] = ..., end_date: _Optional[str] = ..., interval: _Optional[str] = ...) -> None: ...
+    user_id: str
+    environment: str
+    release: str
+    def __init__(self, start_date: _Optional[str] = ..., end_date: _Optional[str] = ..., interval: _Optional[str] = ..., user_id: _Optional[str] = ..., environment: _Optional[str] = ..., release: _Optional[str] = ...) -> None: ...
 
 class MLSeriesPoint(_message.Message):
     __slots__ = ("time", "events", "predictions", "errors", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
