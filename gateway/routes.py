@@ -23,7 +23,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from google.api import annotations_pb2
 from google.protobuf import symbol_database
-from google.protobuf.descriptor import FileDescriptor, MethodDescriptor
+from google.protobuf.descriptor import FieldDescriptor, FileDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
 from aegis.v1 import (
@@ -52,6 +52,7 @@ API_FILES: tuple[FileDescriptor, ...] = (
 )
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_INT_DIGITS = 300  # a double holds at most ~1.8e308
+_QUERY_BOOLEANS = {"true": True, "false": False}
 # RFC 6749 section 5.1: token responses must not be cached by anyone.
 OAUTH2_NO_STORE = {**NO_STORE, "Pragma": "no-cache"}
 
@@ -141,7 +142,7 @@ def status_response(
 
 async def _request_message(request: Request, route: AnnotatedRoute, cls: type[Message]) -> Message:
     if route.body != "*":
-        data: Any = dict(request.query_params)
+        data: Any = _query_data(request.query_params, cls)
     else:
         raw = await request.body()
         if not raw.strip():
@@ -157,6 +158,18 @@ async def _request_message(request: Request, route: AnnotatedRoute, cls: type[Me
             raise BadRequest(f"body: expected a JSON object, got {json_shape.show(data)}")
         data = {**data, **request.path_params}
     return from_json(data, cls(), query=route.body != "*")
+
+
+def _query_data(params: Mapping[str, str], cls: type[Message]) -> dict[str, Any]:
+    """Query parameters as JSON: all text, but proto3's JSON mapping wants a boolean as true or
+    false, not as a string; "true" and "false" are booleans in a query, as in grpc-gateway."""
+    data: dict[str, Any] = dict(params)
+    descriptor = cls.DESCRIPTOR
+    for name, value in data.items():
+        field = descriptor.fields_by_name.get(name) or descriptor.fields_by_camelcase_name.get(name)
+        if field is not None and field.cpp_type == FieldDescriptor.CPPTYPE_BOOL:
+            data[name] = _QUERY_BOOLEANS.get(value, value)
+    return data
 
 
 def _not_json(request: Request, exc: ValueError) -> BadRequest:

@@ -23,7 +23,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 
-from collector.domain import Kind
+from collector.domain import EARLIEST, Kind
 from collector.errors import InvalidArgument
 from collector.explore.directory import from_ms
 from collector.explore.rows import Row, epoch_ms, hour_of, rows_of
@@ -36,6 +36,9 @@ DEFAULT_WINDOW = dt.timedelta(hours=24)
 HOUR = dt.timedelta(hours=1)
 # The hours one read covers at most, as the walk widens.
 MAX_HOURS_PER_READ = 24 * 7
+# How far another replica's clock may run ahead of this one's: a cursor's window ends at its
+# now.
+CLOCK_SKEW = HOUR
 _CURSOR_VERSION = 1
 
 
@@ -104,7 +107,7 @@ def encode_cursor(position: Position, digest: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(text: str, digest: str) -> Position:
+def decode_cursor(text: str, digest: str, now: dt.datetime) -> Position:
     """The position a cursor holds; InvalidArgument when it is not one of ours or was made for
     other filters."""
     try:
@@ -112,14 +115,15 @@ def decode_cursor(text: str, digest: str) -> Position:
         data = json.loads(raw)
         if data["v"] != _CURSOR_VERSION:
             raise ValueError
-        after = data["a"]
-        position = Position(
-            start_ms=int(data["s"]),
-            end_ms=int(data["e"]),
-            after=(int(after[0]), str(after[1])) if after is not None else None,
-        )
+        after = (int(data["a"][0]), str(data["a"][1]))
+        position = Position(start_ms=int(data["s"]), end_ms=int(data["e"]), after=after)
+        # What every cursor given holds (a next page's starts after an event of its window);
+        # one made up could have a walk read hours no date can name.
+        latest = epoch_ms(now + CLOCK_SKEW)
+        if not epoch_ms(EARLIEST) <= position.start_ms <= after[0] < position.end_ms <= latest:
+            raise ValueError
         matches = data["f"] == digest
-    except (ValueError, KeyError, TypeError, IndexError, binascii.Error):
+    except (ValueError, KeyError, TypeError, IndexError, OverflowError, binascii.Error):
         raise InvalidArgument(
             "cursor: not a cursor this API gave (pass next_cursor as is)"
         ) from None
@@ -140,9 +144,10 @@ def check_limit(limit: int) -> int:
 
 def window(start: dt.datetime | None, end: dt.datetime | None, now: dt.datetime) -> Position:
     """A first page's position: the window asked for (default: the last 24 hours), its end
-    capped at now."""
+    capped at now, its start at the earliest time an event may have (each hour before it
+    would cost a read)."""
     end = min(end, now) if end is not None else now
-    start = start if start is not None else end - DEFAULT_WINDOW
+    start = max(start if start is not None else end - DEFAULT_WINDOW, EARLIEST)
     return Position(epoch_ms(start), max(epoch_ms(end), epoch_ms(start)), None)
 
 
@@ -206,6 +211,7 @@ def position_of(
     cursor: str, start: dt.datetime | None, end: dt.datetime | None, wanted: EventFilter
 ) -> Position:
     """Where a page starts: the cursor's position, or the window's end for a first page."""
+    now = dt.datetime.now(dt.UTC)
     if cursor:
-        return decode_cursor(cursor, wanted.digest())
-    return window(start, end, dt.datetime.now(dt.UTC))
+        return decode_cursor(cursor, wanted.digest(), now)
+    return window(start, end, now)
