@@ -6,6 +6,7 @@ and alerts name the same things without importing each other.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -17,6 +18,9 @@ MODEL_KEY: dict[Kind, str] = {"ml": "model_id", "llm": "model_name"}
 # An LLM event's content (collector.ingest.content): stored on the raw event only, never in
 # rollups, recent events, metrics, logs or the live tail.
 CONTENT_FIELDS: tuple[str, ...] = ("input", "output", "system")
+# No event or span is older (collector.ingest.validation refuses it): reads need not look
+# further back.
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

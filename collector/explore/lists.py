@@ -7,6 +7,7 @@ the window (its end capped at the first page's now) and the last (time, id) give
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -93,7 +94,9 @@ async def newest(
 
 def resumed(given: str, wanted: dict[str, Any], first: Position) -> Position:
     """Where a page of a list starts: the cursor's position, or the first page's."""
-    return decode_cursor(given, cursor.digest_of(wanted)) if given else first
+    if not given:
+        return first
+    return decode_cursor(given, cursor.digest_of(wanted), dt.datetime.now(dt.UTC))
 
 
 def trace_filter(user_id: str, session_id: str, errors_only: bool) -> Callable[[Summary], bool]:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from aegis_shared.json_shape import show
+from collector.domain import EARLIEST
 from collector.ingest import attribution, content
 from collector.ingest.invalid import Invalid
 
@@ -26,7 +27,6 @@ MAX_METADATA_KEY = 256
 # Characters of all keys and strings of one event's metadata: what it costs to store.
 MAX_METADATA_CHARS = 65_536
 MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 MAX_FUTURE = dt.timedelta(days=1)
 
 
