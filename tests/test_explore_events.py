@@ -397,7 +397,8 @@ async def test_content_only_on_one_event_and_tenants_never_see_each_other(
 
 # Cursors never given: another version, a position that is not one, or outside any date.
 FORGERIES: list[dict[str, Any]] = [
-    {"v": 2}, {"f": "0" * 16}, {"a": ["x"]}, {"a": None}, {"s": 1e400}, {"e": 10**17}, {"a": [-(10**17), "x"]},
+    {"v": 2}, {"f": "0" * 16}, {"a": ["x"]}, {"a": None}, {"s": 1e400}, {"e": 10**17},
+    {"a": [-(10**17), "x"]},
 ]  # fmt: skip
 
 
