@@ -174,8 +174,9 @@ class Settings(BaseSettings):
     rollup_interval_s: float = Field(
         10.0,
         ge=0,
-        description="How often the rollups job folds partials into buckets (`0`: not on this "
-        "replica); dashboards read the partials not folded yet meanwhile.",
+        description="How often the rollups job folds partials into buckets, and the explore "
+        "job its notes into summaries (`0`: neither on this replica); reads take what is not "
+        "folded yet meanwhile.",
     )
     alerts_interval_s: float = Field(
         60.0,
