@@ -22,6 +22,7 @@ from pymongo import MongoClient
 
 from collector.app.settings import Settings
 from collector.domain import Principal
+from collector.explore.fold import fold_notes
 from collector.ingest.batch import IngestService
 from collector.jobs.leases import Lease
 from collector.jobs.retention import apply_retention
@@ -335,9 +336,9 @@ async def test_retention_deletes_old_events_audit_logs_and_minute_buckets_only(
     assert [d["age"] async for d in hour.find()] == ["old"], "hour buckets are kept"
 
 
-async def test_retention_deletes_old_spans_by_their_start(storage: Storage) -> None:
-    """Spans written with their events (an event with a trace_id) or alone (OTLP's other
-    spans) go once their start is older than RETENTION_DAYS."""
+async def test_retention_deletes_old_spans_and_explore_documents(storage: Storage) -> None:
+    """OTLP's spans go once their start is older than RETENTION_DAYS; explore's rows, directory
+    and summaries once the hour or day they cover is."""
     now = utcnow()
     principal = Principal("cl-ret-spans", "ret-spans", frozenset({"ingest"}))
     trace_id = "ab" * 16
@@ -371,16 +372,32 @@ async def test_retention_deletes_old_spans_by_their_start(storage: Storage) -> N
     ]
     spans = [span("old-alone", now - dt.timedelta(days=40)), span("new-alone", now)]
     result = await IngestService(storage).ingest(principal, "llm", events, spans)
-    assert result.spans_stored == 4
+    assert (result.accepted, result.spans_stored) == (2, 2)  # an event is its own span
+    await fold_notes(storage)
+    mine = {"tenant": "ret-spans"}
 
+    async def hours(collection: Any, field: str) -> list[dt.datetime]:
+        return sorted([d[field] async for d in collection.find(mine)])
+
+    assert len(await hours(storage.event_rows, "hour")) == 4  # 2 events, 2 spans; 4 hours
     kept = await apply_retention(storage, retention_days=0, rollup_retention_days=0, now=now)
     assert "spans" not in kept["deleted"], "0 keeps spans"
     result = await apply_retention(
         storage, retention_days=30, rollup_retention_days=0, now=now, batch=1
     )
-    assert result["deleted"]["spans"] == 2
-    left = [d["span_id"] async for d in storage.spans.find({"tenant": "ret-spans"})]
-    assert sorted(left) == ["new-alone", "span-new"]
+    assert result["deleted"]["spans"] == 1
+    left = [d["span_id"] async for d in storage.spans.find(mine)]
+    assert left == ["new-alone"]
+    cutoff = now - dt.timedelta(days=30)
+    assert result["deleted"]["event_rows"] == 2
+    assert all(h >= cutoff - dt.timedelta(hours=1) for h in await hours(storage.event_rows, "hour"))
+    assert result["deleted"]["explore_summaries"] >= 2  # the old hour's and day's at least
+    assert all(
+        s >= cutoff - dt.timedelta(days=1) for s in await hours(storage.explore_summaries, "start")
+    )
+    assert all(
+        d >= cutoff - dt.timedelta(days=1) for d in await hours(storage.explore_directory, "day")
+    )
 
 
 async def test_alert_history_and_audit_logs_are_pruned_but_never_a_pending_delivery(
