@@ -1,8 +1,9 @@
-"""The directory: which hours hold the rows of a trace or a session.
+"""The directory: which hours hold the rows of a trace, a session or a user.
 
 A trace or a session is asked for by its id alone, and ids are not ordered in time, so its rows
-(collector.explore.rows) cannot be found by time. Each batch's note (collector.explore.notes)
-names the hours of its traces and sessions; the explore job (collector.explore.fold) adds them
+(collector.explore.rows) cannot be found by time; nor can a user's events without reading
+every hour of a window. Each batch's note (collector.explore.notes) names the hours of its
+traces, sessions and users; the explore job (collector.explore.fold) adds them
 into `explore_directory`: one document per (tenant, dimension, day, bucket), a key's bucket
 being a hash of it, holding key → the hours it has rows in. Its index (tenant, dim, bucket) is
 one entry per document, written by the job, not by ingest.
@@ -27,7 +28,7 @@ from collector.explore.notes import entries_of
 from collector.explore.rows import from_ms
 from collector.store.storage import Document, Storage
 
-DIMENSIONS = ("trace", "session")
+DIMENSIONS = ("trace", "session", "user")
 BUCKETS = 16
 DAY_MS = 86_400_000
 _UNPACK: CodecOptions[dict[str, Any]] = CodecOptions()

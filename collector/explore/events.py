@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 from collector.domain import EARLIEST, Kind
 from collector.errors import InvalidArgument
 from collector.explore import cursor
-from collector.explore.directory import from_ms
-from collector.explore.rows import Row, epoch_ms, hour_of, rows_of
+from collector.explore.directory import hours_of
+from collector.explore.rows import Row, epoch_ms, from_ms, hour_of, rows_of
 from collector.explore.stored import fetch_events
 from collector.store.storage import Document, Storage
 
@@ -70,6 +70,18 @@ class EventFilter:
                 or (row.latency is not None and row.latency >= self.min_latency_ms)
             )
         )
+
+    def directory_key(self) -> tuple[str, str] | None:
+        """The directory entry that names every hour a match can be in (the most selective of
+        the filters it keeps), or None: then every hour of the window is read."""
+        for dim, key in (
+            ("trace", self.trace_id),
+            ("session", self.session_id),
+            ("user", self.user_id),
+        ):
+            if key is not None:
+                return dim, key
+        return None
 
     def digest(self) -> str:
         return cursor.digest_of(asdict(self))
@@ -145,7 +157,13 @@ class EventSearch:
         """At least `enough` matching rows before the position, newest first, if there are as
         many: all of those of every hour read (the walk stops after the hour that fills it)."""
         found: list[Row] = []
-        async for rows in self._hours_newest_first(tenant, kind, position):
+        keyed = wanted.directory_key()
+        if keyed is None:
+            slices = self._hours_newest_first(tenant, kind, position)
+        else:
+            hours = await hours_of(self._storage, tenant, *keyed)
+            slices = self._these_hours_newest_first(tenant, kind, position, hours)
+        async for rows in slices:
             for row in rows:
                 if (
                     position.start_ms <= row.ts < position.end_ms
@@ -179,6 +197,23 @@ class EventSearch:
             # doubling, bounded only once rows turn up (a sparse tenant's walk back to 2000
             # is ~18 reads, not ~1,400).
             hours = hours * 2 if not rows else min(hours * 2, MAX_HOURS_PER_READ)
+
+    async def _these_hours_newest_first(
+        self, tenant: str, kind: str, position: Position, hours: list[dt.datetime]
+    ) -> AsyncIterator[list[Row]]:
+        """The rows of these hours (a trace's, session's or user's, from the directory) within
+        the window and up to the position, newest first, a few more hours at a time."""
+        top_ms = position.after[0] if position.after else position.end_ms - 1
+        first, high = hour_of(from_ms(position.start_ms)), hour_of(from_ms(top_ms))
+        wanted = sorted((h for h in hours if first <= h <= high), reverse=True)
+        size = 1
+        while wanted:
+            these, wanted = wanted[:size], wanted[size:]
+            found = self._storage.event_rows.find(
+                {"tenant": tenant, "kind": kind, "hour": {"$in": these}}, {"rows": 1}
+            )
+            yield [row for piece in await found.to_list() for row in rows_of(piece)]
+            size = min(size * 2, MAX_HOURS_PER_READ)
 
     async def page(
         self, tenant: str, kind: Kind, position: Position, wanted: EventFilter, limit: int

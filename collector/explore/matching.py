@@ -9,10 +9,15 @@ import datetime as dt
 from collections.abc import AsyncIterator
 
 from collector.domain import Kind
+from collector.explore.directory import hours_of
 from collector.explore.events import EventFilter
 from collector.explore.rows import epoch_ms, hour_of, rows_of
 from collector.explore.stored import IN_CHUNK, fetch_events
 from collector.store.storage import Document, Storage
+
+
+def _within_hours(hour: dt.datetime, start: dt.datetime | None, end: dt.datetime | None) -> bool:
+    return (start is None or hour >= hour_of(start)) and (end is None or hour < end)
 
 
 async def matching_events(
@@ -33,6 +38,10 @@ async def matching_events(
     query: Document = {"tenant": tenant, "kind": kind}
     if hours:
         query["hour"] = hours
+    keyed = wanted.directory_key()
+    if keyed is not None:  # only the hours the directory names for this user
+        named = await hours_of(storage, tenant, *keyed)
+        query["hour"] = {"$in": [h for h in named if _within_hours(h, start, end)]}
     low = epoch_ms(start) if start is not None else None
     high = epoch_ms(end) if end is not None else None
     ids: list[str] = []
