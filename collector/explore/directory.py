@@ -2,17 +2,17 @@
 
 A trace or a session is asked for by its id alone, and ids are not ordered in time, so its rows
 (collector.explore.rows) cannot be found by time; nor can a user's events without reading
-every hour of a window. Each batch's note (collector.explore.notes) names the hours of its
-traces, sessions and users; the explore job (collector.explore.fold) adds them
-into `explore_directory`: one document per (tenant, dimension, day, bucket), a key's bucket
-being a hash of it, holding key → the hours it has rows in. Its index (tenant, dim, bucket) is
-one entry per document, written by the job, not by ingest.
+every hour of a window. The explore job (collector.explore.fold) finds the hours of each
+trace, session and user in the rows of each batch's note (collector.explore.notes) and adds
+them into `explore_directory`: one document per (tenant, dimension, day, bucket), a key's
+bucket being a hash of it, holding key → the hours it has rows in. Its index (tenant, dim,
+bucket) is one entry per document, written by the job, not by ingest.
 
-A lookup reads the tenant's pending notes first, then the key's bucket documents: a job round
-that commits in between is then seen at least once (hours are a set: seen twice is the same),
-never missed. Documents are packed binary, as partials are (the embedded database decodes
-every field of what it reads): {_id: "<tenant>|<dim>|<YYYYMMDD>|<bucket>", tenant, dim, day,
-bucket, keys: Binary(BSON {"k": [[key, [hour ms, ...]], ...]})}.
+A lookup reads the rows of the tenant's pending notes first, then the key's bucket documents:
+a job round that commits in between is then seen at least once (hours are a set: seen twice
+is the same), never missed. Documents are packed binary, as partials are (the embedded
+database decodes every field of what it reads): {_id: "<tenant>|<dim>|<YYYYMMDD>|<bucket>",
+tenant, dim, day, bucket, keys: Binary(BSON {"k": [[key, [hour ms, ...]], ...]})}.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from typing import Any
 import bson
 from bson.codec_options import CodecOptions
 
-from collector.explore.notes import entries_of
-from collector.explore.rows import from_ms
+from collector.explore.notes import pending_pieces
+from collector.explore.rows import epoch_ms, from_ms, rows_of
 from collector.store.storage import Document, Storage
 
 DIMENSIONS = ("trace", "session", "user")
+_ROW_FIELD = {"trace": "trace", "session": "session", "user": "user"}  # collector.explore.rows.Row
 BUCKETS = 16
 DAY_MS = 86_400_000
 _UNPACK: CodecOptions[dict[str, Any]] = CodecOptions()
@@ -62,10 +63,12 @@ def unpacked(doc: Document) -> dict[str, set[int]]:
 
 
 async def hours_of(storage: Storage, tenant: str, dim: str, key: str) -> list[dt.datetime]:
-    """Every hour that holds rows of this trace or session, oldest first."""
+    """Every hour that holds rows of this trace, session or user, oldest first."""
     hours: set[int] = set()
-    async for note in storage.explore_pending.find({"tenant": tenant}):
-        hours.update(hour for d, k, hour, _ in entries_of(note) if d == dim and k == key)
+    field = _ROW_FIELD[dim]
+    for piece in await pending_pieces(storage, tenant):
+        if any(getattr(row, field) == key for row in rows_of(piece)):
+            hours.add(epoch_ms(piece["hour"]))
     found = storage.explore_directory.find(
         {"tenant": tenant, "dim": dim, "bucket": bucket_of(key)}, {"keys": 1}
     )

@@ -1,7 +1,8 @@
 """The explore job: fold pending notes (collector.explore.notes) into the directory and the
 summaries, exactly once.
 
-Each round, in one transaction: read the next notes by `_id`, merge their entries into the
+Each round, in one transaction: read the next notes by `_id` and their rows, sum the rows per
+user, session and trace and hour (collector.explore.summaries), merge those into the
 directory documents (trace and session → hours) and the hour and day summary documents of
 every dimension they touch, write those back, delete the notes. A crash or a second runner at
 any point leaves either the notes or their effect, never both: two rounds that read the same
@@ -23,7 +24,7 @@ from pymongo import DeleteMany, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from collector.explore import directory
-from collector.explore.notes import entries_of
+from collector.explore.notes import NoteEntry, entries_of, pieces_by_id
 from collector.explore.summaries import (
     PERIODS,
     Summary,
@@ -50,10 +51,9 @@ class _Round:
     # summary _id → (tenant, dim, period, start ms, key → summary)
     sums: dict[str, tuple[str, str, str, int, dict[str, Summary]]] = field(default_factory=dict)
 
-    def _targets(self, note: Document) -> set[str]:
-        tenant = note["tenant"]
+    def _targets(self, tenant: str, entries: list[NoteEntry]) -> set[str]:
         found = set()
-        for dim, key, hour, _ in entries_of(note):
+        for dim, key, hour, _ in entries:
             if dim in directory.DIMENSIONS:
                 day = hour - hour % directory.DAY_MS
                 found.add(directory.document_id(tenant, dim, day, directory.bucket_of(key)))
@@ -61,14 +61,15 @@ class _Round:
                 found.add(summary_id(tenant, dim, period, hour - hour % length))
         return found
 
-    def take(self, note: Document) -> bool:
-        """Add the note unless the round would write too many documents (the first always)."""
-        new = self._targets(note) - self.hours.keys() - self.sums.keys()
+    def take(self, note: Document, entries: list[NoteEntry]) -> bool:
+        """Add the note (its rows' entries) unless the round would write too many documents
+        (the first always)."""
+        tenant = note["tenant"]
+        new = self._targets(tenant, entries) - self.hours.keys() - self.sums.keys()
         if self.notes and len(self.hours) + len(self.sums) + len(new) > ROUND_WRITES:
             return False
         self.notes.append(note)
-        tenant = note["tenant"]
-        for dim, key, hour, summary in entries_of(note):
+        for dim, key, hour, summary in entries:
             if dim in directory.DIMENSIONS:
                 day, bucket = hour - hour % directory.DAY_MS, directory.bucket_of(key)
                 target = directory.document_id(tenant, dim, day, bucket)
@@ -104,10 +105,16 @@ async def _fold_round(storage: Storage, queue: Sequence[Any], session: AsyncClie
         chunk = ids[start : start + IN_CHUNK]
         found = storage.explore_pending.find({"_id": {"$in": chunk}}, session=session)
         notes |= {note["_id"]: note async for note in found}
+    pieces = await pieces_by_id(
+        storage, [piece for note in notes.values() for piece in note["pieces"]], session
+    )
     for note_id in ids:
         note = notes.get(note_id)  # gone: folded by another runner meanwhile
-        if note is not None and not round_.take(note):
-            break
+        if note is not None:
+            # A piece retention deleted meanwhile has nothing left to add.
+            mine = [pieces[p] for p in note["pieces"] if p in pieces]
+            if not round_.take(note, list(entries_of(mine))):
+                break
         used += 1
     if not round_.notes:
         return used

@@ -1,9 +1,10 @@
 """Summaries over any window, exactly: whole days from day documents, other whole hours from hour
-documents, the notes not folded yet for those, and the partial hours at either edge from rows.
+documents, the rows of the notes not folded yet for those, and the partial hours at either
+edge from rows.
 
-The notes and the summary documents are read in one snapshot transaction, so a fold that
-commits meanwhile is seen entirely or not at all: nothing counted twice or missed. Rows are
-never folded away, so the edges need no snapshot.
+The notes (with their rows) and the summary documents are read in one snapshot transaction,
+so a fold that commits meanwhile is seen entirely or not at all: nothing counted twice or
+missed. Rows are never folded away, so the edges need no snapshot.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.read_concern import ReadConcern
 
-from collector.explore.notes import entries_of
-from collector.explore.rows import from_ms
+from collector.explore.notes import entries_of, pending_pieces
+from collector.explore.rows import epoch_ms, from_ms
 from collector.explore.summaries import PERIODS, Summary, merged, summaries_of
 from collector.explore.traces import ROW_KINDS, rows_of_key
 from collector.store.storage import Storage
@@ -59,12 +60,19 @@ async def summaries(
     window = plan(start_ms, end_ms)
     whole_days, whole_hours = set(window.days), set(window.hours)
 
+    def _whole(hour: int) -> bool:
+        return hour in whole_hours or hour - hour % DAY_MS in whole_days
+
     async def folded(session: AsyncClientSession) -> dict[str, Summary]:
         found: dict[str, Summary] = {}
-        async for note in storage.explore_pending.find({"tenant": tenant}, session=session):
-            for d, key, hour, summary in entries_of(note):
-                if d == dim and (hour in whole_hours or hour - hour % DAY_MS in whole_days):
-                    merged(found, key, summary)
+        wanted_pieces = [
+            piece
+            for piece in await pending_pieces(storage, tenant, session)
+            if _whole(epoch_ms(piece["hour"]))
+        ]
+        for d, key, _, summary in entries_of(wanted_pieces):
+            if d == dim:
+                merged(found, key, summary)
         wanted: list[dict[str, Any]] = []
         if window.days:
             wanted.append({"period": "day", "start": {"$in": [from_ms(d) for d in window.days]}})
