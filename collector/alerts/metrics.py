@@ -144,18 +144,27 @@ class RollupMetrics:
         self._storage = storage
         self._minute_days = minute_retention_days
 
+    async def _per_model(
+        self, tenant: str, metric: str, model: str | None, start: dt.datetime, end: dt.datetime
+    ) -> dict[str, Cell]:
+        """The window's cells of the metric's kinds, added up per model (only `model`'s when
+        given)."""
+        if metric not in KINDS:
+            raise ValueError(f"unknown metric {metric!r}")
+        per_model: dict[str, Cell] = {}
+        since = minutes_kept_since(self._minute_days)
+        for kind in KINDS[metric]:
+            for piece in await read_window(self._storage, tenant, kind, start, end, since):
+                if model is None or piece.model == model:
+                    cells.merge(per_model.setdefault(piece.model, cells.empty()), piece.cell)
+        return per_model
+
     async def window_value(
         self, tenant: str, metric: str, model: str | None, start: dt.datetime, end: dt.datetime
     ) -> float | None:
-        if metric not in KINDS:
-            raise ValueError(f"unknown metric {metric!r}")
         total = cells.empty()
-        since = minutes_kept_since(self._minute_days)
-        for kind in KINDS[metric]:
-            pieces = await read_window(self._storage, tenant, kind, start, end, since)
-            for piece in pieces:
-                if model is None or piece.model == model:
-                    cells.merge(total, piece.cell)
+        for cell in (await self._per_model(tenant, metric, model, start, end)).values():
+            cells.merge(total, cell)
         return value_of(metric, total)
 
     async def group_values(
@@ -176,10 +185,5 @@ class RollupMetrics:
             return {key: summary_value(metric, s) for key, s in found.items()}
         if group_by != "model":
             raise ValueError(f"unknown group_by {group_by!r}")
-        per_model: dict[str, Cell] = {}
-        since = minutes_kept_since(self._minute_days)
-        for kind in KINDS[metric]:
-            for piece in await read_window(self._storage, tenant, kind, start, end, since):
-                if model is None or piece.model == model:
-                    cells.merge(per_model.setdefault(piece.model, cells.empty()), piece.cell)
+        per_model = await self._per_model(tenant, metric, model, start, end)
         return {name: value_of(metric, cell) for name, cell in per_model.items()}
