@@ -653,3 +653,33 @@ async def test_an_unknown_trace_is_not_found_and_a_bad_id_is_a_400(
     reply = await http.get("/traces/not-hex", headers=tenant_client.headers)
     assert reply.status_code == 400, reply.text
     assert "trace_id" in reply.json()["message"]
+
+
+async def test_an_llm_span_its_event_refuses_is_kept_as_a_span_of_its_trace(
+    stack: Stack, http: httpx.AsyncClient, channel: grpc.aio.Channel, tenant_client: ApiClient
+) -> None:
+    """Validation at ingest (not the mapping) refuses the call's event: a negative cost. The
+    span stays in its trace, as a plain span, and the reply warns."""
+    rec = Recorder()
+    t0 = start_ns()
+    root = rec.tracer.start_span("handle", start_time=t0)
+    with trace.use_span(root, end_on_exit=False):
+        rec.tracer.start_span(
+            "chat", start_time=t0 + MS, attributes={**chat(), "gen_ai.usage.cost": -1.0}
+        ).end(end_time=t0 + 2 * MS)
+    root.end(end_time=t0 + 3 * MS)
+    spans = {s.name: s for s in rec.finished()}
+    stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+    reply = await stub.Export(
+        encode_spans(list(spans.values())),
+        metadata=(("authorization", basic(tenant_client)),),
+        timeout=30,
+    )
+    assert reply.partial_success.rejected_spans == 0
+    assert "stored as spans but not as LLM calls" in reply.partial_success.error_message
+    assert "cost" in reply.partial_success.error_message
+    (trace_id,) = {hex_ids(s)[0] for s in spans.values()}
+    found = {s["name"]: s for s in await trace_spans(http, tenant_client, trace_id)}
+    assert set(found) == {"handle", "chat"}
+    assert found["chat"]["llm"] is None
+    assert found["chat"]["parent_span_id"] == hex_ids(spans["handle"])[1]
