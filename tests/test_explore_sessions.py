@@ -145,13 +145,13 @@ async def test_sessions_are_per_tenant_and_errors_are_named(
 async def test_a_fold_of_many_keys_spreads_over_rounds_and_loses_none(
     http: httpx.AsyncClient, tenant_client: ApiClient, storage: Storage
 ) -> None:
-    """Three batches of 60 sessions each, each batch over its own three days, touch more
+    """Five batches of 60 sessions each, each batch over its own three days, touch more
     directory documents together than one round writes (ROUND_WRITES): the fold takes several
     rounds, and every session is found afterwards, in every hour it has events."""
     run = uuid.uuid4().hex[:6]
-    start = NOW - dt.timedelta(days=10)
+    start = NOW - dt.timedelta(days=16)
     sessions: dict[str, list[str]] = {}
-    for batch in range(3):
+    for batch in range(5):
         t0 = start + dt.timedelta(days=3 * batch)
         events = []
         for i in range(60):

@@ -36,7 +36,7 @@ from collector.explore.summaries import (
 from collector.store.storage import Document, Storage
 
 ROUND_NOTES = 100  # notes a round reads at most
-ROUND_WRITES = 64  # documents a round writes at most
+ROUND_WRITES = 200  # documents a round writes at most (as the rollup job's rounds)
 IN_CHUNK = 50
 RUN_BUDGET_S = 20.0
 PAUSE_SHARE = 0.5
