@@ -84,15 +84,27 @@ class Summary:
         ):
             self.root_start, self.root_name = other.root_start, other.root_name
 
-    def packed(self) -> list[Any]:
-        return [getattr(self, name) for name in _FIELDS]
+    def packed(self, dim: str) -> list[Any]:
+        """The values a summary of this dimension keeps (DIMENSION_FIELDS), in order."""
+        return [getattr(self, name) for name in DIMENSION_FIELDS[dim]]
 
     @classmethod
-    def unpacked(cls, values: list[Any]) -> Summary:
-        return cls(*values)
+    def unpacked(cls, dim: str, values: list[Any]) -> Summary:
+        return cls(**dict(zip(DIMENSION_FIELDS[dim], values, strict=True)))
+
+    def copy(self) -> Summary:
+        return Summary(*(getattr(self, name) for name in _FIELDS))
 
 
 _FIELDS = tuple(f.name for f in fields(Summary))
+# What each dimension's summaries keep: a day's users are many (~10k at 1M events a month),
+# and every value kept is decoded again by every list over that day.
+_COMMON = ("n", "tokens", "cost", "errors", "first", "last", "llm")
+DIMENSION_FIELDS: dict[str, tuple[str, ...]] = {
+    "user": _COMMON,
+    "session": (*_COMMON, "user", "user_ts"),
+    "trace": _FIELDS,
+}
 
 # dimension → key → hour ms → summary
 Contributions = dict[str, dict[str, dict[int, Summary]]]
@@ -117,7 +129,7 @@ def add_row(found: Contributions, kind: str, row: Row, hour_ms: int) -> None:
 def merged(into: dict[str, Summary], key: str, summary: Summary) -> None:
     current = into.get(key)
     if current is None:
-        into[key] = Summary.unpacked(summary.packed())
+        into[key] = summary.copy()
     else:
         current.merge(summary)
 
@@ -130,7 +142,7 @@ def summary_document(
     tenant: str, dim: str, period: str, start_ms: int, found: dict[str, Summary]
 ) -> Document:
     """{_id, tenant, dim, period, start, n, s: Binary(BSON {"k": [[key, summary...], ...]})}"""
-    packed = [[key, *summary.packed()] for key, summary in found.items()]
+    packed = [[key, *summary.packed(dim)] for key, summary in found.items()]
     return {
         "_id": summary_id(tenant, dim, period, start_ms),
         "tenant": tenant,
@@ -146,4 +158,6 @@ _UNPACK: CodecOptions[dict[str, Any]] = CodecOptions()
 
 
 def summaries_of(doc: Document) -> dict[str, Summary]:
-    return {key: Summary.unpacked(packed) for key, *packed in bson.decode(doc["s"], _UNPACK)["k"]}
+    dim = doc["dim"]
+    data = bson.decode(doc["s"], _UNPACK)["k"]
+    return {key: Summary.unpacked(dim, packed) for key, *packed in data}

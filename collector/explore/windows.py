@@ -80,7 +80,7 @@ async def summaries(
             wanted.append({"period": "hour", "start": {"$in": [from_ms(h) for h in window.hours]}})
         for query in wanted:
             docs = storage.explore_summaries.find(
-                {"tenant": tenant, "dim": dim, **query}, {"s": 1}, session=session
+                {"tenant": tenant, "dim": dim, **query}, {"s": 1, "dim": 1}, session=session
             )
             async for doc in docs:
                 for key, summary in summaries_of(doc).items():
