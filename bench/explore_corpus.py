@@ -11,17 +11,16 @@
   6 LLM calls under each), 3 days ago.
 
 Everything is made lazily, in time order (a backfill sends oldest first), and tallied as it
-is made (`Tally`), so that the bench checks every answer against brute force.
+is made (bench.explore_tally), so that the bench checks every answer against brute force.
 """
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import hashlib
 import heapq
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
@@ -30,6 +29,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+from bench.explore_tally import Tally, epoch_ms
 
 Event = dict[str, Any]
 DAYS = 30
@@ -51,7 +52,6 @@ AGENT_LLM_CALLS = AGENT_TOOLS * AGENT_CALLS_PER_TOOL
 AGENT_AGO = dt.timedelta(days=3)
 MODELS = ("gpt-4o", "gpt-4o-mini", "claude-3-5-haiku-latest", "gemini-2.0-flash")
 SERVICE = "support-agent"
-NEWEST_KEPT = 1200  # newest (timestamp, id) pairs tallied: 20 pages of 50, and some
 
 
 @dataclass(frozen=True)
@@ -73,47 +73,9 @@ class Shape:
         return max(1, self.sessions // SESSIONS_PER_USER)
 
 
-def epoch_ms(moment: dt.datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def _ms(moment: dt.datetime) -> dt.datetime:
     """Stored times hold milliseconds: make them so, so that sent and stored compare equal."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-@dataclass
-class Tally:
-    """What was sent, for checking answers: per user (cost, LLM calls), the newest keys, and
-    the times of one user's calls."""
-
-    watched_user: str
-    cost: dict[str, float] = field(default_factory=lambda: collections.defaultdict(float))
-    calls: dict[str, int] = field(default_factory=lambda: collections.defaultdict(int))
-    newest: collections.deque[tuple[int, str]] = field(
-        default_factory=lambda: collections.deque(maxlen=NEWEST_KEPT)
-    )
-    watched_ms: list[int] = field(default_factory=list)
-    events: int = 0
-
-    def add(self, user: str, cost: float, ts_ms: int, event_id: str, *, listed: bool) -> None:
-        self.cost[user] += cost
-        self.calls[user] += 1
-        self.events += 1
-        if listed:  # sent in time order through the gRPC stream
-            self.newest.append((ts_ms, event_id))
-        if user == self.watched_user:
-            self.watched_ms.append(ts_ms)
-
-    def newest_ids(self, count: int) -> list[str]:
-        return [event_id for _, event_id in sorted(self.newest, reverse=True)[:count]]
-
-    def watched_between(self, start_ms: int, end_ms: int) -> int:
-        return sum(1 for ts in self.watched_ms if start_ms <= ts < end_ms)
-
-    def top_users(self, count: int) -> list[tuple[str, float]]:
-        ranked = sorted(self.cost.items(), key=lambda item: (-item[1], item[0]))
-        return ranked[:count]
 
 
 class _Ids(IdGenerator):

@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 
-from bench.explore_corpus import AGENT_LLM_CALLS, AGENT_SPANS, LONG_SESSION, Corpus, epoch_ms
+from bench.explore_corpus import AGENT_LLM_CALLS, AGENT_SPANS, LONG_SESSION, Corpus
+from bench.explore_tally import epoch_ms
 
 PAGE = 50  # the API's default limit
 PAGES_DEEP = 20
