@@ -22,10 +22,13 @@ run: install
 
 # Ingest throughput, collector CPU and memory against the goals; writes bench/results.json.
 # Then bench.ops: ingest with 0/1/50 live-tail subscribers and a 1M-event export's RSS
-# (adds "ops" to results.json).
+# (adds "ops" to results.json). Then bench.explore: event search, traces, sessions, users and
+# a 30-day grouped rule on 1M LLM calls sent through the API (BENCH_EXPLORE_EVENTS; adds
+# "explore").
 bench: install
 	$(PY) -m bench
 	$(PY) -m bench.ops
+	$(PY) -m bench.explore
 
 # One 7-day alert rule's evaluation time at two sizes of a tenant's history, sent through the
 # gRPC API with the jobs running (BENCH_ALERT_SMALL / BENCH_ALERT_LARGE, 100k and 1M events by

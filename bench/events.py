@@ -11,6 +11,7 @@ write exactly the documents the gRPC and REST paths write.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -34,6 +35,21 @@ SEED_ML: Event = {
     "prediction_count": 100,
 }
 REGIONS = ("eu-west-1", "us-east-1", "ap-south-1")
+ATTRIBUTION = (
+    "user_id",
+    "session_id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "environment",
+    "release",
+    "tags",
+)
+# The ingest modes' events: sessions of 5 traces of 4 spans, 1,000 users taking turns. Every
+# span names a parent (the caller's span, not sent), so every attribution field is set.
+EVENTS_PER_TRACE = 4
+EVENTS_PER_SESSION = 20
+USERS = 1000
 
 
 def seed_ml_event(run: str, index: int, now: dt.datetime) -> Event:
@@ -58,8 +74,26 @@ def seed_ml_event(run: str, index: int, now: dt.datetime) -> Event:
     }
 
 
+def attribution(run: str, index: int) -> Event:
+    """Every attribution field of event `index` of `run`, with ids unique to the run (the
+    modes share a tenant): its user, session and trace, its span and its parent."""
+    prefix = hashlib.blake2b(run.encode(), digest_size=4).hexdigest()
+    trace, session = index // EVENTS_PER_TRACE, index // EVENTS_PER_SESSION
+    return {
+        "user_id": f"user-{session % USERS:04d}",
+        "session_id": f"{prefix}-session-{session:08d}",
+        "trace_id": f"{prefix}{trace + 1:024x}",
+        "span_id": f"{prefix[:6]}{index + 1:010x}",
+        "parent_span_id": f"{prefix[:6]}{0x80_0000_0000 + trace:010x}",
+        "environment": "production",
+        "release": "1.4.2",
+        "tags": ["checkout", "pro" if index % 3 else "free"],
+    }
+
+
 def seed_ml_events(run: str, total: int, now: dt.datetime) -> list[Event]:
-    return [seed_ml_event(run, i, now) for i in range(total)]
+    """The ingest modes' events: the seed's, each with every attribution field set."""
+    return [seed_ml_event(run, i, now) | attribution(run, i) for i in range(total)]
 
 
 def llm_event(run: str, index: int, now: dt.datetime) -> Event:
@@ -114,6 +148,7 @@ def to_proto(event: Event) -> events_pb2.MLEvent:
         metadata_json=_metadata_json(event),
         latency_ms=event["latency_ms"],
         error=event.get("error", ""),
+        **_attribution(event),
     )
 
 
@@ -133,7 +168,12 @@ def to_llm_proto(event: Event) -> events_pb2.LLMEvent:
         metadata_json=_metadata_json(event),
         latency_ms=event["latency_ms"],
         error=event["error"],
+        **_attribution(event),
     )
+
+
+def _attribution(event: Event) -> Event:
+    return {name: event[name] for name in ATTRIBUTION if event.get(name)}
 
 
 def _metadata_json(event: Event) -> bytes:

@@ -30,6 +30,8 @@ class Phase:
     # Times a client sent again what the collector had answered "retry later" to (an OTLP
     # export, or a stream's unacknowledged batches): same event ids, stored once.
     retries: int = 0
+    # OTLP: spans acknowledged, of every kind (the timeline counts the LLM events among them).
+    spans: int = 0
 
     def __post_init__(self) -> None:
         self.timeline = Timeline(self.mode)

@@ -40,10 +40,12 @@ class Goal:
 
 GOALS = (
     # The ceiling: raw insert_many of the same documents into a collection with only the _id
-    # index, what the database can do for this document shape at all.
-    Goal("grpc_vs_ceiling", "gRPC / ceiling (raw insert_many)", 0.45, operator.ge, ">="),
+    # index, what the database can do for this document shape at all. Every event carries
+    # every attribution field (issue 18): ingest also writes its rows and note.
+    Goal("grpc_vs_ceiling", "gRPC / ceiling (raw insert_many)", 0.6, operator.ge, ">="),
     Goal("rest_vs_grpc", "REST / gRPC stream", 0.5, operator.ge, ">="),
-    # OTLP/gRPC from the OpenTelemetry SDK (LLM spans) against our SDK's gRPC stream.
+    # OTLP/gRPC from the OpenTelemetry SDK (agent traces: LLM events/s, 3 spans each) against
+    # our SDK's gRPC stream.
     Goal("otlp_vs_grpc", "OTLP/gRPC / gRPC stream", 0.7, operator.ge, ">="),
     Goal("collector_us_per_event", "collector CPU µs/event (gRPC)", 15.0, operator.le, "<="),
     Goal("peak_rss_mb", "peak collector RSS, MB", 300.0, operator.le, "<="),
@@ -195,6 +197,9 @@ def results(
         "grpc_events_per_s": grpc.events_per_s,
         "rest_events_per_s": rest.events_per_s,
         "otlp_events_per_s": otlp.events_per_s,
+        # Every span of the agent traces stored, chat calls as LLM events and the others as
+        # spans of their trace.
+        "otlp_spans_per_s": phases["otlp"].spans / otlp.elapsed_s if otlp.elapsed_s else None,
         **dashboard_figures(dashboards),
     }
     figures = {k: None if v is None else round(v, 3) for k, v in figures.items()}
@@ -203,6 +208,7 @@ def results(
         "goals": _goals(figures, GOALS),
         **settings,
         "phases": {mode: _phase(p) for mode, p in phases.items()},
+        "otlp_spans": phases["otlp"].spans,
         "dashboards": _dashboards(dashboards),
         "collector_rss_mb": [round(r, 1) for r in rss],
         "hot_path_us_per_event": {k: round(v, 3) for k, v in hot_path.as_dict().items()},
@@ -264,6 +270,11 @@ def _print_ingest(data: dict[str, Any], line: Callable[[str], None]) -> None:
     for mode, p in data["phases"].items():
         cpu = "  ".join(f"{name} {us:.0f}" for name, us in p["cpu_us_per_event"].items())
         line(f"{mode:<6} {p['events']:>8} {p['seconds']:>8.1f} {p['events_per_s']:>9.0f}   {cpu}")
+    if data.get("otlp_spans_per_s") is not None:
+        line(
+            f"otlp: agent traces, {data['otlp_spans_per_s']:.0f} spans stored/s "
+            "(its events/s above count the LLM calls among them)"
+        )
     hot = data["hot_path_us_per_event"]
     line("")
     line(

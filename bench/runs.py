@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bench.events import Event, in_batches, seed_ml_events, to_document
-from bench.otlp_ingest import ingest_otlp, make_spans
+from bench.otlp_ingest import LLM_PER_TRACE, SPANS_PER_TRACE, ingest_otlp, make_spans
 from bench.phase import Phase
 from bench.raw_insert import insert_raw
 from bench.rest_ingest import ingest_rest, request_bodies
@@ -89,9 +89,11 @@ class Runs:
         )
 
     async def otlp(self, phase: Phase, round_no: int, events: int) -> None:
-        # One warm-up batch per exporter, like REST's one request per connection.
+        # One warm-up batch of spans per exporter, like REST's one request per connection;
+        # then agent traces holding `events` LLM calls.
         warmups = self.in_flight * self.batch_size
-        spans = make_spans(warmups + events, f"bench-{self.run_id}-{round_no}")
+        warmup_calls = -(-warmups // SPANS_PER_TRACE) * LLM_PER_TRACE
+        spans = make_spans(warmup_calls + events, f"bench-{self.run_id}-{round_no}")
         await ingest_otlp(
             self.stack.grpc_target,
             self.stack.mongodb_url,

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import pathlib
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -139,13 +139,16 @@ async def issue_token(http: httpx.AsyncClient, who: Credentials) -> str:
     return str(reply.json()["access_token"])
 
 
-async def create_tenant_client(stack: Stack, tenant: str) -> Credentials:
-    """An ingest client of a fresh tenant, created by the bootstrap admin over REST."""
+async def create_tenant_client(
+    stack: Stack, tenant: str, scopes: Sequence[str] = ("ingest", "read")
+) -> Credentials:
+    """A client of a fresh tenant (an ingest and read one by default), created by the
+    bootstrap admin over REST."""
     async with httpx.AsyncClient(base_url=stack.http_url, timeout=30) as http:
         admin_token = await issue_token(http, stack.admin)
         reply = await http.post(
             "/admin/clients",
-            json={"name": "bench", "tenant": tenant, "scopes": ["ingest", "read"]},
+            json={"name": "bench", "tenant": tenant, "scopes": list(scopes)},
             headers={"Authorization": f"Bearer {admin_token}"},
         )
         reply.raise_for_status()

@@ -56,16 +56,19 @@ class Trace:
 async def rows_of_key(
     storage: Storage, tenant: str, kinds: tuple[str, ...], hours: list[dt.datetime]
 ) -> dict[str, list[Row]]:
-    """Every row of these kinds in these hours, per kind."""
+    """Every row of these kinds in these hours, per kind. One query per kind: the embedded
+    database serves `kind` equality with `hour` $in from the (tenant, kind, hour) index, but
+    scans the whole collection for `kind` $in (measured: 2 ms against 100 ms at 1,465 row
+    documents, and the scan grows with every tenant's history)."""
     found: dict[str, list[Row]] = {kind: [] for kind in kinds}
     if not hours:
         return found
-    pieces = storage.event_rows.find(
-        {"tenant": tenant, "kind": {"$in": list(kinds)}, "hour": {"$in": hours}},
-        {"kind": 1, "rows": 1},
-    )
-    async for piece in pieces:
-        found[piece["kind"]].extend(rows_of(piece))
+    for kind in kinds:
+        pieces = storage.event_rows.find(
+            {"tenant": tenant, "kind": kind, "hour": {"$in": hours}}, {"rows": 1}
+        )
+        async for piece in pieces:
+            found[kind].extend(rows_of(piece))
     return found
 
 
