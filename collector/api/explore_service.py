@@ -12,7 +12,7 @@ from aegis.v1 import explore_pb2, explore_pb2_grpc
 from collector.api.interceptor import current_principal
 from collector.api.proto_values import struct, timestamp
 from collector.dates import parse_range
-from collector.errors import InvalidArgument, NotFound
+from collector.errors import NotFound
 from collector.explore.events import (
     EventFilter,
     EventSearch,
@@ -31,7 +31,7 @@ from collector.explore.lists import (
     trace_filter,
 )
 from collector.explore.rows import from_ms
-from collector.explore.sessions import MAX_EVENTS, check_session_id, session
+from collector.explore.sessions import check_session_id, check_session_limit, session
 from collector.explore.stored import fetch_event
 from collector.explore.summaries import Summary
 from collector.explore.traces import TraceSpan, check_trace_id, trace
@@ -107,7 +107,7 @@ class ExploreServicer(explore_pb2_grpc.ExploreServiceServicer):
         kind = parse_kind(request.kind)
         doc = await fetch_event(self._storage, kind, current_principal().tenant, request.event_id)
         if doc is None:
-            raise NotFound(f"no {kind} event with event_id {request.event_id!r}")
+            raise NotFound(f"no {kind} event with event_id {request.event_id[:128]!r}")
         return struct(event_data(doc))
 
     async def GetTrace(
@@ -125,9 +125,7 @@ class ExploreServicer(explore_pb2_grpc.ExploreServiceServicer):
         self, request: explore_pb2.GetSessionRequest, context: Context
     ) -> explore_pb2.Session:
         session_id = check_session_id(request.session_id)
-        limit = request.limit or MAX_EVENTS
-        if not 1 <= limit <= MAX_EVENTS:
-            raise InvalidArgument(f"limit: must be 1 to {MAX_EVENTS}, got {limit}")
+        limit = check_session_limit(request.limit)
         page = await session(
             self._storage,
             current_principal().tenant,

@@ -54,6 +54,14 @@ def check_session_id(text: str) -> str:
     return text
 
 
+def check_session_limit(limit: int) -> int:
+    """Events per page: 0 means the most, MAX_EVENTS."""
+    limit = limit or MAX_EVENTS
+    if not 1 <= limit <= MAX_EVENTS:
+        raise InvalidArgument(f"limit: must be 1 to {MAX_EVENTS}, got {limit}")
+    return limit
+
+
 def _after(given: str, session_id: str) -> SessionKey | None:
     if not given:
         return None
