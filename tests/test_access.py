@@ -50,6 +50,18 @@ REQUIRED: dict[str, frozenset[str] | None] = {
     "opentelemetry.proto.collector.trace.v1.TraceService/Export": frozenset({"ingest"}),
     "aegis.v1.ExportService/ExportEvents": frozenset({"read"}),
     "aegis.v1.TailService/TailEvents": frozenset({"read"}),
+    **{
+        f"aegis.v1.ExploreService/{name}": frozenset({"read"})
+        for name in (
+            "ListEvents",
+            "GetEvent",
+            "GetTrace",
+            "GetSession",
+            "ListTraces",
+            "ListSessions",
+            "TopUsers",
+        )
+    },
 }
 SCOPES = ["ingest", "read", "alerts", "admin", "none"]
 
