@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from bench.backlog import until_folded
 from bench.explore_corpus import Corpus, Shape
 from bench.explore_reads import MONTH, Reads, Timing, Wrong, expect, month
 from bench.explore_send import Sent, export_spans, send_all
@@ -45,7 +46,6 @@ from collector.alerts.metrics import RollupMetrics
 from collector.store.storage import Storage, open_storage
 
 HERE = pathlib.Path(__file__).resolve().parent
-POLL_S = 1.0
 ROOTS_PER_EXPORT = 500
 LE = operator.le
 GOALS = (
@@ -72,30 +72,6 @@ RULE = {
 
 def say(text: str) -> None:
     print(f"bench.explore: {text}", flush=True)
-
-
-async def until_folded(storage: Storage, stall_s: float) -> dict[str, float | int | None]:
-    """Seconds until each job's backlog was empty (the partials and the pending notes), and
-    what was left when they folded nothing for `stall_s` (its time then None). Nothing else
-    writes meanwhile, so the collections' counts are this tenant's."""
-    started = time.perf_counter()
-    backlogs = {"rollup_partials": storage.partials, "explore_pending": storage.explore_pending}
-    left = {name: await c.estimated_document_count() for name, c in backlogs.items()}
-    figures: dict[str, float | int | None] = {f"{name}_at_start": n for name, n in left.items()}
-    progress = time.perf_counter()
-    while any(left.values()) and time.perf_counter() - progress < stall_s:
-        await asyncio.sleep(POLL_S)
-        for name, collection in backlogs.items():
-            now_left = await collection.estimated_document_count()
-            if now_left < left[name]:
-                progress = time.perf_counter()
-            if now_left == 0 and left[name]:
-                figures[f"{name}_s"] = round(time.perf_counter() - started, 1)
-            left[name] = now_left
-    for name, n in left.items():
-        figures.setdefault(f"{name}_s", 0.0 if n == 0 else None)
-        figures[f"{name}_left"] = n
-    return figures
 
 
 async def grouped_rule(

@@ -124,11 +124,9 @@ class Reads:
             now = dt.datetime.now(dt.UTC)
             start = dt.datetime.fromisoformat(params.get("start_date") or _rfc3339(now - DAY))
             end = dt.datetime.fromisoformat(params.get("end_date") or _rfc3339(now))
-            inside = self.tally.watched_between(epoch_ms(start), epoch_ms(end))
-            users = {event.get("user_id") for event in body["events"]}
-            expect(inside > 0, f"{user} has no calls in the window: pick another")
-            expect(len(body["events"]) == min(PAGE, inside), f"{user}: not min(50, {inside})")
-            expect(users == {user}, f"events of other users than {user}: {users}")
+            expected = self.tally.watched_newest(epoch_ms(start), epoch_ms(end), PAGE)
+            expect(bool(expected), f"{user} has no calls in the window: pick another")
+            expect(_event_ids(body) == expected, f"not {user}'s newest {len(expected)} calls")
 
         return await timed(self.http, "/events/llm", params, self.calls, check)
 

@@ -25,7 +25,7 @@ class Tally:
     newest: collections.deque[tuple[int, str]] = field(
         default_factory=lambda: collections.deque(maxlen=NEWEST_KEPT)
     )
-    watched_ms: list[int] = field(default_factory=list)
+    watched: list[tuple[int, str]] = field(default_factory=list)  # (ts ms, event_id)
     events: int = 0
 
     def add(self, user: str, cost: float, ts_ms: int, event_id: str, *, listed: bool) -> None:
@@ -35,13 +35,15 @@ class Tally:
         if listed:  # sent in time order through the gRPC stream
             self.newest.append((ts_ms, event_id))
         if user == self.watched_user:
-            self.watched_ms.append(ts_ms)
+            self.watched.append((ts_ms, event_id))
 
     def newest_ids(self, count: int) -> list[str]:
         return [event_id for _, event_id in sorted(self.newest, reverse=True)[:count]]
 
-    def watched_between(self, start_ms: int, end_ms: int) -> int:
-        return sum(1 for ts in self.watched_ms if start_ms <= ts < end_ms)
+    def watched_newest(self, start_ms: int, end_ms: int, count: int) -> list[str]:
+        """The watched user's newest `count` calls in [start_ms, end_ms), newest first."""
+        inside = sorted((key for key in self.watched if start_ms <= key[0] < end_ms), reverse=True)
+        return [event_id for _, event_id in inside[:count]]
 
     def top_users(self, count: int) -> list[tuple[str, float]]:
         ranked = sorted(self.cost.items(), key=lambda item: (-item[1], item[0]))

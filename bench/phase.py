@@ -32,6 +32,8 @@ class Phase:
     retries: int = 0
     # OTLP: spans acknowledged, of every kind (the timeline counts the LLM events among them).
     spans: int = 0
+    # After its segments, until the background jobs had folded what it left (not timed).
+    settle_s: float = 0.0
 
     def __post_init__(self) -> None:
         self.timeline = Timeline(self.mode)

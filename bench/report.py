@@ -84,6 +84,7 @@ def _phase(phase: Phase) -> dict[str, Any]:
         "seconds": round(phase.timeline.elapsed_s, 3),
         "events_per_s": round(phase.timeline.events_per_s, 1),
         "retries": phase.retries,
+        "settle_s": round(phase.settle_s, 1),
         "cpu_us_per_event": {
             name: round(phase.cpu_us_per_event(name), 1) for name in phase.sampler.series
         },
@@ -266,10 +267,13 @@ def print_table(data: dict[str, Any], out: Any = sys.stdout) -> None:
 
 def _print_ingest(data: dict[str, Any], line: Callable[[str], None]) -> None:
     line("")
-    line(f"{'mode':<6} {'events':>8} {'seconds':>8} {'events/s':>9}   CPU µs/event")
+    line(f"{'mode':<6} {'events':>8} {'seconds':>8} {'events/s':>9} {'fold s':>7}   CPU µs/event")
     for mode, p in data["phases"].items():
         cpu = "  ".join(f"{name} {us:.0f}" for name, us in p["cpu_us_per_event"].items())
-        line(f"{mode:<6} {p['events']:>8} {p['seconds']:>8.1f} {p['events_per_s']:>9.0f}   {cpu}")
+        line(
+            f"{mode:<6} {p['events']:>8} {p['seconds']:>8.1f} {p['events_per_s']:>9.0f} "
+            f"{p.get('settle_s', 0):>7.0f}   {cpu}"
+        )
     if data.get("otlp_spans_per_s") is not None:
         line(
             f"otlp: agent traces, {data['otlp_spans_per_s']:.0f} spans stored/s "

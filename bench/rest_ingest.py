@@ -1,4 +1,8 @@
-"""REST ingest: `POST /ingest/ml` through the gateway, a few requests in flight."""
+"""REST ingest: `POST /ingest/ml` through the gateway, a few requests in flight.
+
+A "busy, retry later" answer (429, or 503) is sent again after its Retry-After, as a REST
+client should, and counted in the phase's retries: the same event ids, so an event whose
+first try was stored after all comes back as a duplicate, stored once."""
 
 from __future__ import annotations
 
@@ -26,19 +30,31 @@ def request_bodies(batches: Sequence[Sequence[Event]]) -> list[Body]:
     ]
 
 
-async def _post(http: httpx.AsyncClient, token: str, body: Body) -> int:
+BUSY = (429, 503)
+MAX_TRIES = 20
+
+
+async def _post(http: httpx.AsyncClient, token: str, body: Body, phase: Phase | None = None) -> int:
+    """One batch until it is stored; returns its events (stored now or by an earlier try)."""
     count, content = body
-    reply = await http.post(
-        "/ingest/ml",
-        content=content,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
+    for _ in range(MAX_TRIES):
+        reply = await http.post(
+            "/ingest/ml",
+            content=content,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        if reply.status_code not in BUSY:
+            break
+        if phase is not None:
+            phase.retries += 1
+        await asyncio.sleep(float(reply.headers.get("retry-after", 1)))
     if reply.status_code != 200:
         raise IngestFailed(f"POST /ingest/ml: {reply.status_code} {reply.text[:300]}")
-    accepted = int(reply.json()["accepted"])
-    if accepted != count:
-        raise IngestFailed(f"POST /ingest/ml accepted {accepted} of {count}: {reply.text[:300]}")
-    return accepted
+    answer = reply.json()
+    stored = int(answer["accepted"]) + int(answer.get("duplicates", 0))
+    if stored != count:
+        raise IngestFailed(f"POST /ingest/ml stored {stored} of {count}: {reply.text[:300]}")
+    return stored
 
 
 async def ingest_rest(
@@ -57,7 +73,7 @@ async def ingest_rest(
 
         async def poster() -> None:
             while pending:
-                phase.acked(await _post(http, token, pending.pop()))
+                phase.acked(await _post(http, token, pending.pop(), phase))
 
         phase.start()
         await asyncio.gather(*(poster() for _ in range(in_flight)))

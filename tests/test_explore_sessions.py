@@ -170,3 +170,15 @@ async def test_a_fold_of_many_keys_spreads_over_rounds_and_loses_none(
     for sid, ids in sessions.items():
         found = await read(http, tenant_client, f"/sessions/{sid}")
         assert [e["event_id"] for e in found["events"]] == ids
+
+
+async def test_a_batch_naming_no_user_session_or_trace_is_folded_too(
+    http: httpx.AsyncClient, tenant_client: ApiClient, storage: Storage
+) -> None:
+    """Events without attribution get rows and a note like any others; their note adds no
+    summary, and folding it must not stop the job (an empty bulk write failed the round, and
+    so every later run of the job at the same note: nothing was folded again)."""
+    await fold_notes(storage)  # what earlier tests left
+    await ingest(http, tenant_client, "ml", [ml("plain-1", NOW), ml("plain-2", NOW)])
+    await fold_notes(storage)
+    assert await storage.explore_pending.count_documents({"tenant": tenant_client.tenant}) == 0

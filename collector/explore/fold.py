@@ -136,7 +136,8 @@ async def _fold_round(storage: Storage, queue: Sequence[Any], session: AsyncClie
             merged(summaries, key, summary)
         doc = summary_document(tenant, dim, period, start, summaries)
         writes.append(ReplaceOne({"_id": target}, doc, upsert=True))
-    await storage.explore_summaries.bulk_write(writes, ordered=False, session=session)
+    if writes:  # notes of events naming no user, session or trace add no summary
+        await storage.explore_summaries.bulk_write(writes, ordered=False, session=session)
     done = [note["_id"] for note in round_.notes]
     await storage.explore_pending.bulk_write([DeleteMany({"_id": {"$in": done}})], session=session)
     return used
