@@ -16,7 +16,7 @@ import grpc
 import httpx
 import pytest
 
-from collector.explore.fold import fold_notes
+from collector.explore.fold import fold_notes, rebuild_days
 from collector.store.storage import Storage, open_storage
 from tests.conftest import ApiClient, assert_error, ingest, read
 from tests.procs import Stack, stack_mongodb_url
@@ -223,14 +223,21 @@ async def test_lists_equal_brute_force_pending_folded_and_mixed(
     run = uuid.uuid4().hex[:8]
     events = make_events(run, random.Random(18))
     first, second = events[:200], events[200:]
+    mine = {"tenant": tenant_client.tenant}
     await send(http, tenant_client, first)
     await check_all(http, tenant_client, first)  # notes pending (unless the job ran)
     await fold_notes(storage)
-    await check_all(http, tenant_client, first)  # folded
+    await check_all(http, tenant_client, first)  # folded: days marked, read from their hours
+    await rebuild_days(storage)
+    assert await storage.explore_dirty.count_documents(mine) == 0
+    assert await storage.explore_summaries.count_documents({**mine, "period": "day"}) > 0
+    await check_all(http, tenant_client, first)  # whole days from day summaries
     await send(http, tenant_client, second)
     await send(http, tenant_client, second[:50])  # retried: stored once
     await check_all(http, tenant_client, events)  # folded and pending together
     await fold_notes(storage)
+    await check_all(http, tenant_client, events)
+    await rebuild_days(storage)
     await check_all(http, tenant_client, events)
 
 

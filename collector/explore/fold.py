@@ -15,6 +15,7 @@ rounds, as the rollup job does (collector.rollups.fold).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,9 +26,11 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from collector.explore import directory
 from collector.explore.notes import NoteEntry, entries_of, pieces_by_id
+from collector.explore.rows import HOUR_MS, epoch_ms, from_ms
 from collector.explore.summaries import (
     PERIODS,
     Summary,
+    dirty_id,
     merged,
     summaries_of,
     summary_document,
@@ -41,6 +44,7 @@ IN_CHUNK = 50
 RUN_BUDGET_S = 20.0
 PAUSE_SHARE = 0.5
 ATTEMPTS = 20
+DAY_MS = PERIODS["day"]
 
 
 @dataclass
@@ -48,8 +52,13 @@ class _Round:
     notes: list[Document] = field(default_factory=list)
     # directory _id → (tenant, dim, day ms, bucket, key → hours)
     hours: dict[str, tuple[str, str, int, int, dict[str, set[int]]]] = field(default_factory=dict)
-    # summary _id → (tenant, dim, period, start ms, key → summary)
+    # hour summary _id → (tenant, dim, "hour", start ms, key → summary)
     sums: dict[str, tuple[str, str, str, int, dict[str, Summary]]] = field(default_factory=dict)
+    # marker _id → (tenant, dim, day ms): days whose day summary must be built again
+    dirty: dict[str, tuple[str, str, int]] = field(default_factory=dict)
+
+    def _written(self) -> set[str]:
+        return self.hours.keys() | self.sums.keys() | self.dirty.keys()
 
     def _targets(self, tenant: str, entries: list[NoteEntry]) -> set[str]:
         found = set()
@@ -57,16 +66,16 @@ class _Round:
             if dim in directory.DIMENSIONS:
                 day = hour - hour % directory.DAY_MS
                 found.add(directory.document_id(tenant, dim, day, directory.bucket_of(key)))
-            for period, length in PERIODS.items():
-                found.add(summary_id(tenant, dim, period, hour - hour % length))
+            found.add(summary_id(tenant, dim, "hour", hour - hour % HOUR_MS))
+            found.add(dirty_id(tenant, dim, hour - hour % DAY_MS))
         return found
 
     def take(self, note: Document, entries: list[NoteEntry]) -> bool:
         """Add the note (its rows' entries) unless the round would write too many documents
         (the first always)."""
         tenant = note["tenant"]
-        new = self._targets(tenant, entries) - self.hours.keys() - self.sums.keys()
-        if self.notes and len(self.hours) + len(self.sums) + len(new) > ROUND_WRITES:
+        new = self._targets(tenant, entries) - self._written()
+        if self.notes and len(self._written()) + len(new) > ROUND_WRITES:
             return False
         self.notes.append(note)
         for dim, key, hour, summary in entries:
@@ -75,12 +84,11 @@ class _Round:
                 target = directory.document_id(tenant, dim, day, bucket)
                 keys = self.hours.setdefault(target, (tenant, dim, day, bucket, {}))[4]
                 keys.setdefault(key, set()).add(hour)
-            for period, length in PERIODS.items():
-                start = hour - hour % length
-                target = summary_id(tenant, dim, period, start)
-                merged(
-                    self.sums.setdefault(target, (tenant, dim, period, start, {}))[4], key, summary
-                )
+            start = hour - hour % HOUR_MS
+            target = summary_id(tenant, dim, "hour", start)
+            merged(self.sums.setdefault(target, (tenant, dim, "hour", start, {}))[4], key, summary)
+            day = hour - hour % DAY_MS
+            self.dirty[dirty_id(tenant, dim, day)] = (tenant, dim, day)
         return True
 
 
@@ -138,6 +146,15 @@ async def _fold_round(storage: Storage, queue: Sequence[Any], session: AsyncClie
         writes.append(ReplaceOne({"_id": target}, doc, upsert=True))
     if writes:  # notes of events naming no user, session or trace add no summary
         await storage.explore_summaries.bulk_write(writes, ordered=False, session=session)
+        marks = [
+            ReplaceOne(
+                {"_id": target},
+                {"_id": target, "tenant": tenant, "dim": dim, "day": from_ms(day)},
+                upsert=True,
+            )
+            for target, (tenant, dim, day) in round_.dirty.items()
+        ]
+        await storage.explore_dirty.bulk_write(marks, ordered=False, session=session)
     done = [note["_id"] for note in round_.notes]
     await storage.explore_pending.bulk_write([DeleteMany({"_id": {"$in": done}})], session=session)
     return used
@@ -163,6 +180,48 @@ async def fold_notes(storage: Storage, *, budget_s: float | None = RUN_BUDGET_S)
     return total
 
 
+async def _rebuild_day(storage: Storage, marker: Document, session: AsyncClientSession) -> None:
+    """The day summary of a marked day, from its hour summaries, and the marker gone: in one
+    transaction, so a fold that touches the day meanwhile conflicts with it and one of them
+    runs again (the marker it writes then marks the day once more)."""
+    tenant, dim, day = marker["tenant"], marker["dim"], marker["day"]
+    start = epoch_ms(day)
+    hours = storage.explore_summaries.find(
+        {
+            "tenant": tenant,
+            "dim": dim,
+            "period": "hour",
+            "start": {"$gte": day, "$lt": from_ms(start + DAY_MS)},
+        },
+        {"s": 1, "dim": 1},
+        session=session,
+    )
+    found: dict[str, Summary] = {}
+    async for doc in hours:
+        for key, summary in summaries_of(doc).items():
+            merged(found, key, summary)
+    if found:
+        doc = summary_document(tenant, dim, "day", start, found)
+        await storage.explore_summaries.replace_one(
+            {"_id": doc["_id"]}, doc, upsert=True, session=session
+        )
+    await storage.explore_dirty.delete_one({"_id": marker["_id"]}, session=session)
+
+
+async def rebuild_days(storage: Storage) -> int:
+    """Build the day summary of every marked day once: a day summary is a sum of 24 hour
+    summaries that a fold round would otherwise rewrite whole at every round (a day of 10k
+    users: 759 KiB, 90 ms to encode and decode). Returns how many days were built."""
+    markers = [doc async for doc in storage.explore_dirty.find({})]
+    for marker in markers:
+        await storage.transaction(
+            functools.partial(_rebuild_day, storage, marker), attempts=ATTEMPTS
+        )
+    return len(markers)
+
+
 async def run_explore(storage: Storage) -> dict[str, int]:
-    """The scheduled job: fold what there is; the run record keeps how much."""
-    return {"folded": await fold_notes(storage)}
+    """The scheduled job: fold what there is, then build the day summaries it touched; the run
+    record keeps how much."""
+    folded = await fold_notes(storage)
+    return {"folded": folded, "days_built": await rebuild_days(storage)}

@@ -134,6 +134,11 @@ def merged(into: dict[str, Summary], key: str, summary: Summary) -> None:
         current.merge(summary)
 
 
+def dirty_id(tenant: str, dim: str, day_ms: int) -> str:
+    """The marker of a day whose day summary is to be built again (collector.explore.fold)."""
+    return f"{tenant}|{dim}|{from_ms(day_ms):%Y%m%d}"
+
+
 def summary_id(tenant: str, dim: str, period: str, start_ms: int) -> str:
     return f"{tenant}|{dim}|{period}|{from_ms(start_ms):%Y%m%d%H}"
 

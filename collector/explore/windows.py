@@ -73,11 +73,23 @@ async def summaries(
         for d, key, _, summary in entries_of(wanted_pieces):
             if d == dim:
                 merged(found, key, summary)
+        # A day marked dirty has a day summary that misses some of its hours' (the job builds
+        # it again at the end of its run): read its hours instead.
+        marked = {
+            epoch_ms(doc["day"])
+            async for doc in storage.explore_dirty.find(
+                {"tenant": tenant, "dim": dim}, {"day": 1}, session=session
+            )
+        }
+        days = [d for d in window.days if d not in marked]
+        hours = window.hours + [
+            d + i * HOUR_MS for d in window.days if d in marked for i in range(24)
+        ]
         wanted: list[dict[str, Any]] = []
-        if window.days:
-            wanted.append({"period": "day", "start": {"$in": [from_ms(d) for d in window.days]}})
-        if window.hours:
-            wanted.append({"period": "hour", "start": {"$in": [from_ms(h) for h in window.hours]}})
+        if days:
+            wanted.append({"period": "day", "start": {"$in": [from_ms(d) for d in days]}})
+        if hours:
+            wanted.append({"period": "hour", "start": {"$in": [from_ms(h) for h in hours]}})
         for query in wanted:
             docs = storage.explore_summaries.find(
                 {"tenant": tenant, "dim": dim, **query}, {"s": 1, "dim": 1}, session=session

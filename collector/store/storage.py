@@ -133,6 +133,10 @@ class Storage:
         self.explore_summaries: AsyncCollection[Document] = db.get_collection(
             "explore_summaries", write_concern=DURABLE
         )
+        # Days whose day summary is to be built again from its hours (a few; no index).
+        self.explore_dirty: AsyncCollection[Document] = db.get_collection(
+            "explore_dirty", write_concern=DURABLE
+        )
         self._available = True
         self.abandoned = AbandonedSessions(client)
         self.ledger: SessionLedger | None = None
