@@ -6,13 +6,16 @@ every hour of a window. The explore job (collector.explore.fold) finds the hours
 trace, session and user in the rows of each batch's note (collector.explore.notes) and adds
 them into `explore_directory`: one document per (tenant, dimension, day, bucket), a key's
 bucket being a hash of it, holding key → the hours it has rows in. Its index (tenant, dim,
-bucket) is one entry per document, written by the job, not by ingest.
+bucket) is one entry per document, written by the job, not by ingest. A fold round adds a
+new document (a part) for each (day, bucket) it touches rather than rewriting the stored one,
+and the job merges a group's parts later (collector.explore.parts).
 
-A lookup reads the rows of the tenant's pending notes first, then the key's bucket documents:
-a job round that commits in between is then seen at least once (hours are a set: seen twice
-is the same), never missed. Documents are packed binary, as partials are (the embedded
-database decodes every field of what it reads): {_id: "<tenant>|<dim>|<YYYYMMDD>|<bucket>",
-tenant, dim, day, bucket, keys: Binary(BSON {"k": [[key, [hour ms, ...]], ...]})}.
+A lookup reads the rows of the tenant's pending notes and the key's bucket documents in one
+snapshot, so a fold round or a merge of parts that commits meanwhile is seen whole or not at
+all. Documents are packed binary, as partials are (the embedded
+database decodes every field of what it reads): {_id: "<group>|<ObjectId>",
+group: "<tenant>|<dim>|<YYYYMMDD>|<bucket>", tenant, dim, day, bucket, n,
+keys: Binary(BSON {"k": [[key, [hour ms, ...]], ...]})}.
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ import hashlib
 from typing import Any
 
 import bson
+from bson import ObjectId
 from bson.codec_options import CodecOptions
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.read_concern import ReadConcern
 
 from collector.explore.notes import pending_pieces
 from collector.explore.rows import epoch_ms, from_ms, rows_of
@@ -33,28 +39,56 @@ _ROW_FIELD = {"trace": "trace", "session": "session", "user": "user"}  # collect
 BUCKETS = 16
 DAY_MS = 86_400_000
 _UNPACK: CodecOptions[dict[str, Any]] = CodecOptions()
+SNAPSHOT = ReadConcern("snapshot")
 
 
 def bucket_of(key: str) -> int:
     return hashlib.blake2b(key.encode(), digest_size=2).digest()[0] % BUCKETS
 
 
-def document_id(tenant: str, dim: str, day_ms: int, bucket: int) -> str:
+def group_of(tenant: str, dim: str, day_ms: int, bucket: int) -> str:
+    """What a day's bucket documents share: one part per fold round that touched it until the
+    job merges them (collector.explore.parts)."""
     return f"{tenant}|{dim}|{from_ms(day_ms):%Y%m%d}|{bucket:02d}"
 
 
 def document(
     tenant: str, dim: str, day_ms: int, bucket: int, keys: dict[str, set[int]]
 ) -> Document:
-    packed = [[key, sorted(hours)] for key, hours in keys.items()]
+    return _document(tenant, dim, day_ms, bucket, [[key, sorted(h)] for key, h in keys.items()])
+
+
+def _document(tenant: str, dim: str, day_ms: int, bucket: int, packed: list[Any]) -> Document:
+    group = group_of(tenant, dim, day_ms, bucket)
     return {
-        "_id": document_id(tenant, dim, day_ms, bucket),
+        "_id": f"{group}|{ObjectId()}",
+        "group": group,
         "tenant": tenant,
         "dim": dim,
         "day": from_ms(day_ms),
         "bucket": bucket,
+        "n": len(packed),
         "keys": bson.Binary(bson.encode({"k": packed})),
     }
+
+
+def where(doc: Document) -> Document:
+    """How to find the documents of a part's group (by the index)."""
+    return {name: doc[name] for name in ("tenant", "dim", "bucket", "day")}
+
+
+def merged_document(parts: list[Document]) -> Document:
+    """One document for these parts of a group; a key found in one part only keeps its
+    packed hours as they are."""
+    found: dict[str, list[Any]] = {}
+    for part in parts:
+        for packed in bson.decode(part["keys"], _UNPACK)["k"]:
+            key = packed[0]
+            current = found.get(key)
+            found[key] = packed if current is None else [key, sorted({*current[1], *packed[1]})]
+    first = parts[0]
+    day = epoch_ms(first["day"])
+    return _document(first["tenant"], first["dim"], day, first["bucket"], list(found.values()))
 
 
 def unpacked(doc: Document) -> dict[str, set[int]]:
@@ -64,14 +98,19 @@ def unpacked(doc: Document) -> dict[str, set[int]]:
 
 async def hours_of(storage: Storage, tenant: str, dim: str, key: str) -> list[dt.datetime]:
     """Every hour that holds rows of this trace, session or user, oldest first."""
-    hours: set[int] = set()
     field = _ROW_FIELD[dim]
-    for piece in await pending_pieces(storage, tenant):
-        if any(getattr(row, field) == key for row in rows_of(piece)):
-            hours.add(epoch_ms(piece["hour"]))
-    found = storage.explore_directory.find(
-        {"tenant": tenant, "dim": dim, "bucket": bucket_of(key)}, {"keys": 1}
-    )
-    async for doc in found:
-        hours |= unpacked(doc).get(key, set())
+
+    async def found(session: AsyncClientSession) -> set[int]:
+        hours: set[int] = set()
+        for piece in await pending_pieces(storage, tenant, session):
+            if any(getattr(row, field) == key for row in rows_of(piece)):
+                hours.add(epoch_ms(piece["hour"]))
+        docs = storage.explore_directory.find(
+            {"tenant": tenant, "dim": dim, "bucket": bucket_of(key)}, {"keys": 1}, session=session
+        )
+        async for doc in docs:
+            hours |= unpacked(doc).get(key, set())
+        return hours
+
+    hours = await storage.transaction(found, read_concern=SNAPSHOT)
     return [from_ms(hour) for hour in sorted(hours)]

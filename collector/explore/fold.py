@@ -2,39 +2,45 @@
 summaries, exactly once.
 
 Each round, in one transaction: read the next notes by `_id` and their rows, sum the rows per
-user, session and trace and hour (collector.explore.summaries), merge those into the
-directory documents (trace and session → hours) and the hour and day summary documents of
-every dimension they touch, write those back, delete the notes. A crash or a second runner at
-any point leaves either the notes or their effect, never both: two rounds that read the same
-note conflict on deleting it, so one of them aborts and retries. A round writes at most
-ROUND_WRITES documents (but folds at least one note, whatever it touches), and the job rests
-after each round for half as long as it took, so that ingest and reads get through between
-rounds, as the rollup job does (collector.rollups.fold).
+user, session and trace and hour (collector.explore.summaries), write those sums as new parts
+of the hour summaries and of the directory documents (key → hours) they touch, count the
+parts and mark the days touched (collector.explore.parts), delete the notes. No stored
+summary is read or rewritten by a round, so its cost is its notes', whatever the hour holds.
+A crash or a second runner at any point leaves either the notes or their effect, never both:
+two rounds that read the same note conflict on deleting it, so one of them aborts and retries.
+A round writes at most ROUND_WRITES documents (but folds at least one note, whatever it
+touches), and the job rests after each round for half as long as it took, so that ingest and
+reads get through between rounds, as the rollup job does (collector.rollups.fold). After the
+rounds, a run merges the parts of groups that have many (collector.explore.parts), and builds
+the day summary of each marked day that no round touched for QUIET_S from its hours
+(rebuild_days).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo import DeleteMany, ReplaceOne
+from pymongo import DeleteMany, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from collector.explore import directory
 from collector.explore.notes import NoteEntry, entries_of, pieces_by_id
-from collector.explore.rows import HOUR_MS, epoch_ms, from_ms
+from collector.explore.parts import QUIET_S, counted, merge_parts
+from collector.explore.rows import epoch_ms, from_ms
 from collector.explore.summaries import (
     PERIODS,
     Summary,
     dirty_id,
+    group_of,
     merged,
     summaries_of,
     summary_document,
-    summary_id,
 )
 from collector.store.storage import Document, Storage
 
@@ -50,57 +56,54 @@ DAY_MS = PERIODS["day"]
 @dataclass
 class _Round:
     notes: list[Document] = field(default_factory=list)
-    # directory _id → (tenant, dim, day ms, bucket, key → hours)
+    # directory group → (tenant, dim, day ms, bucket, key → hours)
     hours: dict[str, tuple[str, str, int, int, dict[str, set[int]]]] = field(default_factory=dict)
-    # hour summary _id → (tenant, dim, "hour", start ms, key → summary)
-    sums: dict[str, tuple[str, str, str, int, dict[str, Summary]]] = field(default_factory=dict)
-    # marker _id → (tenant, dim, day ms): days whose day summary must be built again
+    # hour summary group → (tenant, dim, start ms, key → summary)
+    sums: dict[str, tuple[str, str, int, dict[str, Summary]]] = field(default_factory=dict)
+    # day marker _id → (tenant, dim, day ms): days whose day summary must be built again
     dirty: dict[str, tuple[str, str, int]] = field(default_factory=dict)
 
     def _written(self) -> set[str]:
         return self.hours.keys() | self.sums.keys() | self.dirty.keys()
 
-    def _targets(self, tenant: str, entries: list[NoteEntry]) -> set[str]:
-        found = set()
-        for dim, key, hour, _ in entries:
-            if dim in directory.DIMENSIONS:
-                day = hour - hour % directory.DAY_MS
-                found.add(directory.document_id(tenant, dim, day, directory.bucket_of(key)))
-            found.add(summary_id(tenant, dim, "hour", hour - hour % HOUR_MS))
-            found.add(dirty_id(tenant, dim, hour - hour % DAY_MS))
-        return found
-
     def take(self, note: Document, entries: list[NoteEntry]) -> bool:
         """Add the note (its rows' entries) unless the round would write too many documents
         (the first always)."""
         tenant = note["tenant"]
-        new = self._targets(tenant, entries) - self._written()
+        # The note's groups: (dim, hour) → (directory day, summary group, day marker).
+        hour_groups: dict[tuple[str, int], tuple[int, str, str]] = {}
+        directory_groups: dict[tuple[str, int, int], str] = {}
+        for dim, key, hour, _ in entries:
+            if (dim, hour) not in hour_groups:
+                day = hour - hour % DAY_MS
+                hour_groups[dim, hour] = (
+                    day,
+                    group_of(tenant, dim, "hour", hour),
+                    dirty_id(tenant, dim, day),
+                )
+            if dim in directory.DIMENSIONS:
+                day, bucket = hour - hour % DAY_MS, directory.bucket_of(key)
+                if (dim, day, bucket) not in directory_groups:
+                    directory_groups[dim, day, bucket] = directory.group_of(
+                        tenant, dim, day, bucket
+                    )
+        targets = {group for _, group, _ in hour_groups.values()}
+        targets |= {marker for _, _, marker in hour_groups.values()}
+        targets |= set(directory_groups.values())
+        new = targets - self._written()
         if self.notes and len(self._written()) + len(new) > ROUND_WRITES:
             return False
         self.notes.append(note)
         for dim, key, hour, summary in entries:
+            day, group, marker = hour_groups[dim, hour]
             if dim in directory.DIMENSIONS:
-                day, bucket = hour - hour % directory.DAY_MS, directory.bucket_of(key)
-                target = directory.document_id(tenant, dim, day, bucket)
+                bucket = directory.bucket_of(key)
+                target = directory_groups[dim, day, bucket]
                 keys = self.hours.setdefault(target, (tenant, dim, day, bucket, {}))[4]
                 keys.setdefault(key, set()).add(hour)
-            start = hour - hour % HOUR_MS
-            target = summary_id(tenant, dim, "hour", start)
-            merged(self.sums.setdefault(target, (tenant, dim, "hour", start, {}))[4], key, summary)
-            day = hour - hour % DAY_MS
-            self.dirty[dirty_id(tenant, dim, day)] = (tenant, dim, day)
+            merged(self.sums.setdefault(group, (tenant, dim, hour, {}))[3], key, summary)
+            self.dirty[marker] = (tenant, dim, day)
         return True
-
-
-async def _stored(
-    collection: Any, ids: list[str], session: AsyncClientSession
-) -> dict[str, Document]:
-    found: dict[str, Document] = {}
-    for start in range(0, len(ids), IN_CHUNK):
-        chunk = ids[start : start + IN_CHUNK]
-        async for doc in collection.find({"_id": {"$in": chunk}}, session=session):
-            found[doc["_id"]] = doc
-    return found
 
 
 async def _fold_round(storage: Storage, queue: Sequence[Any], session: AsyncClientSession) -> int:
@@ -126,35 +129,40 @@ async def _fold_round(storage: Storage, queue: Sequence[Any], session: AsyncClie
         used += 1
     if not round_.notes:
         return used
-    stored = await _stored(storage.explore_directory, list(round_.hours), session)
-    writes: list[Any] = []
-    for target, (tenant, dim, day, bucket, keys) in round_.hours.items():
-        if target in stored:
-            for key, hours in directory.unpacked(stored[target]).items():
-                keys.setdefault(key, set()).update(hours)
-        doc = directory.document(tenant, dim, day, bucket, keys)
-        writes.append(ReplaceOne({"_id": target}, doc, upsert=True))
-    if writes:
-        await storage.explore_directory.bulk_write(writes, ordered=False, session=session)
-    stored = await _stored(storage.explore_summaries, list(round_.sums), session)
-    writes = []
-    for target, (tenant, dim, period, start, adds) in round_.sums.items():
-        summaries = summaries_of(stored[target]) if target in stored else {}
-        for key, summary in adds.items():
-            merged(summaries, key, summary)
-        doc = summary_document(tenant, dim, period, start, summaries)
-        writes.append(ReplaceOne({"_id": target}, doc, upsert=True))
-    if writes:  # notes of events naming no user, session or trace add no summary
-        await storage.explore_summaries.bulk_write(writes, ordered=False, session=session)
-        marks = [
-            ReplaceOne(
+    now = dt.datetime.now(dt.UTC)
+    # New parts of their groups (collector.explore.parts), counted in their markers.
+    parts = [
+        directory.document(tenant, dim, day, bucket, keys)
+        for tenant, dim, day, bucket, keys in round_.hours.values()
+    ]
+    if parts:
+        await storage.explore_directory.insert_many(parts, ordered=False, session=session)
+    markers = [counted(storage.explore_directory.name, part, now) for part in parts]
+    parts = [
+        summary_document(tenant, dim, "hour", start, adds)
+        for tenant, dim, start, adds in round_.sums.values()
+    ]
+    if parts:  # notes of events naming no user, session or trace add no summary
+        await storage.explore_summaries.insert_many(parts, ordered=False, session=session)
+        markers += [counted(storage.explore_summaries.name, part, now) for part in parts]
+        markers += [
+            UpdateOne(
                 {"_id": target},
-                {"_id": target, "tenant": tenant, "dim": dim, "day": from_ms(day)},
+                {
+                    "$set": {
+                        "what": "day",
+                        "tenant": tenant,
+                        "dim": dim,
+                        "day": from_ms(day),
+                        "touched": now,
+                    }
+                },
                 upsert=True,
             )
             for target, (tenant, dim, day) in round_.dirty.items()
         ]
-        await storage.explore_dirty.bulk_write(marks, ordered=False, session=session)
+    if markers:
+        await storage.explore_dirty.bulk_write(markers, ordered=False, session=session)
     done = [note["_id"] for note in round_.notes]
     await storage.explore_pending.bulk_write([DeleteMany({"_id": {"$in": done}})], session=session)
     return used
@@ -180,10 +188,15 @@ async def fold_notes(storage: Storage, *, budget_s: float | None = RUN_BUDGET_S)
     return total
 
 
-async def _rebuild_day(storage: Storage, marker: Document, session: AsyncClientSession) -> None:
+async def _rebuild_day(
+    storage: Storage, marker_id: str, quiet_before: dt.datetime, session: AsyncClientSession
+) -> None:
     """The day summary of a marked day, from its hour summaries, and the marker gone: in one
     transaction, so a fold that touches the day meanwhile conflicts with it and one of them
     runs again (the marker it writes then marks the day once more)."""
+    marker = await storage.explore_dirty.find_one({"_id": marker_id}, session=session)
+    if marker is None or marker["touched"] > quiet_before:
+        return  # built by another runner, or touched again since it was listed
     tenant, dim, day = marker["tenant"], marker["dim"], marker["day"]
     start = epoch_ms(day)
     hours = storage.explore_summaries.find(
@@ -193,35 +206,45 @@ async def _rebuild_day(storage: Storage, marker: Document, session: AsyncClientS
             "period": "hour",
             "start": {"$gte": day, "$lt": from_ms(start + DAY_MS)},
         },
-        {"s": 1, "dim": 1},
+        {"s": 1},
         session=session,
     )
     found: dict[str, Summary] = {}
     async for doc in hours:
         for key, summary in summaries_of(doc).items():
             merged(found, key, summary)
+    await storage.explore_summaries.delete_many(
+        {"tenant": tenant, "dim": dim, "period": "day", "start": day}, session=session
+    )
     if found:
         doc = summary_document(tenant, dim, "day", start, found)
-        await storage.explore_summaries.replace_one(
-            {"_id": doc["_id"]}, doc, upsert=True, session=session
-        )
-    await storage.explore_dirty.delete_one({"_id": marker["_id"]}, session=session)
+        await storage.explore_summaries.insert_one(doc, session=session)
+    await storage.explore_dirty.delete_one({"_id": marker_id}, session=session)
 
 
-async def rebuild_days(storage: Storage) -> int:
-    """Build the day summary of every marked day once: a day summary is a sum of 24 hour
-    summaries that a fold round would otherwise rewrite whole at every round (a day of 10k
-    users: 759 KiB, 90 ms to encode and decode). Returns how many days were built."""
-    markers = [doc async for doc in storage.explore_dirty.find({})]
-    for marker in markers:
+async def rebuild_days(storage: Storage, *, quiet_s: float = QUIET_S) -> int:
+    """Build the day summary of every marked day that no fold round touched for `quiet_s`,
+    once: a day summary is a sum of 24 hours' that rewriting at every round or run cost as much
+    as the day holds (a day of 10k users: 759 KiB, 90 ms to encode and decode). Until then,
+    readers take a marked day from its hours. Returns how many days were built."""
+    quiet_before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=quiet_s)
+    markers = storage.explore_dirty.find(
+        {"what": "day", "touched": {"$lte": quiet_before}}, {"_id": 1}
+    )
+    ids = [doc["_id"] async for doc in markers]
+    for marker_id in ids:
         await storage.transaction(
-            functools.partial(_rebuild_day, storage, marker), attempts=ATTEMPTS
+            functools.partial(_rebuild_day, storage, marker_id, quiet_before), attempts=ATTEMPTS
         )
-    return len(markers)
+    return len(ids)
 
 
 async def run_explore(storage: Storage) -> dict[str, int]:
-    """The scheduled job: fold what there is, then build the day summaries it touched; the run
-    record keeps how much."""
+    """The scheduled job: fold what there is, merge the parts it leaves, and build the day
+    summaries of the days it is done with; the run record keeps how much."""
     folded = await fold_notes(storage)
-    return {"folded": folded, "days_built": await rebuild_days(storage)}
+    return {
+        "folded": folded,
+        "parts_merged": await merge_parts(storage),
+        "days_built": await rebuild_days(storage),
+    }

@@ -18,8 +18,8 @@ from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from collector.domain import Kind
-from collector.explore.rows import epoch_ms, pieces_of, rows_by_hour, rows_of
-from collector.explore.summaries import Summary, add_row, contributions
+from collector.explore.rows import columns_of, epoch_ms, pieces_of, rows_by_hour
+from collector.explore.summaries import Summary, add_columns, contributions
 from collector.store.storage import Document, Storage
 
 IN_CHUNK = 50
@@ -42,14 +42,10 @@ def entries_of(pieces: Iterable[Document]) -> Iterator[NoteEntry]:
     """What these rows add to each user's, session's and trace's summary of each hour."""
     found = contributions()
     for piece in pieces:
-        hour_ms = epoch_ms(piece["hour"])
-        kind = piece["kind"]
-        for row in rows_of(piece):
-            add_row(found, kind, row, hour_ms)
+        add_columns(found, piece["kind"], epoch_ms(piece["hour"]), columns_of(piece))
     for dim, keys in found.items():
-        for key, hours in keys.items():
-            for hour, summary in hours.items():
-                yield dim, key, hour, summary
+        for (key, hour), summary in keys.items():
+            yield dim, key, hour, summary
 
 
 async def pieces_by_id(

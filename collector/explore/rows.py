@@ -177,6 +177,11 @@ def pieces_of(tenant: str, per_hour: RowsByHour) -> list[dict[str, Any]]:
     return pieces
 
 
+def columns_of(piece: dict[str, Any]) -> dict[str, list[Any]]:
+    """The piece's rows, column name → values."""
+    return bson.decode(piece["rows"], _UNPACK)
+
+
 def rows_of(piece: dict[str, Any]) -> Iterator[Row]:
-    columns = bson.decode(piece["rows"], _UNPACK)
+    columns = columns_of(piece)
     return (Row(*values) for values in zip(*(columns[name] for name in COLUMNS), strict=True))

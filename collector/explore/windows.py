@@ -78,7 +78,7 @@ async def summaries(
         marked = {
             epoch_ms(doc["day"])
             async for doc in storage.explore_dirty.find(
-                {"tenant": tenant, "dim": dim}, {"day": 1}, session=session
+                {"what": "day", "tenant": tenant, "dim": dim}, {"day": 1}, session=session
             )
         }
         days = [d for d in window.days if d not in marked]
