@@ -228,7 +228,9 @@ def print_table(data: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.explore", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m bench.explore", description=__doc__.split("\n\n")[0].replace("\n", " ")
+    )
     p.add_argument(
         "--events",
         type=int,

@@ -31,11 +31,10 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.read_concern import ReadConcern
 
 from collector.explore.notes import pending_pieces
-from collector.explore.rows import epoch_ms, from_ms, rows_of
+from collector.explore.rows import columns_of, epoch_ms, from_ms
 from collector.store.storage import Document, Storage
 
 DIMENSIONS = ("trace", "session", "user")
-_ROW_FIELD = {"trace": "trace", "session": "session", "user": "user"}  # collector.explore.rows.Row
 BUCKETS = 16
 DAY_MS = 86_400_000
 _UNPACK: CodecOptions[dict[str, Any]] = CodecOptions()
@@ -91,25 +90,22 @@ def merged_document(parts: list[Document]) -> Document:
     return _document(first["tenant"], first["dim"], day, first["bucket"], list(found.values()))
 
 
-def unpacked(doc: Document) -> dict[str, set[int]]:
-    data = bson.decode(doc["keys"], _UNPACK)
-    return {key: set(hours) for key, hours in data["k"]}
-
-
 async def hours_of(storage: Storage, tenant: str, dim: str, key: str) -> list[dt.datetime]:
     """Every hour that holds rows of this trace, session or user, oldest first."""
-    field = _ROW_FIELD[dim]
+    column = dim  # the rows' column of the dimension (collector.explore.rows.COLUMNS)
 
     async def found(session: AsyncClientSession) -> set[int]:
         hours: set[int] = set()
         for piece in await pending_pieces(storage, tenant, session):
-            if any(getattr(row, field) == key for row in rows_of(piece)):
+            if key in columns_of(piece)[column]:
                 hours.add(epoch_ms(piece["hour"]))
         docs = storage.explore_directory.find(
             {"tenant": tenant, "dim": dim, "bucket": bucket_of(key)}, {"keys": 1}, session=session
         )
         async for doc in docs:
-            hours |= unpacked(doc).get(key, set())
+            for found_key, found_hours in bson.decode(doc["keys"], _UNPACK)["k"]:
+                if found_key == key:
+                    hours.update(found_hours)
         return hours
 
     hours = await storage.transaction(found, read_concern=SNAPSHOT)

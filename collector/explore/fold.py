@@ -36,10 +36,12 @@ from collector.explore.rows import epoch_ms, from_ms
 from collector.explore.summaries import (
     PERIODS,
     Summary,
+    add_packed,
     dirty_id,
     group_of,
     merged,
-    summaries_of,
+    packed_document,
+    packed_of,
     summary_document,
 )
 from collector.store.storage import Document, Storage
@@ -209,15 +211,14 @@ async def _rebuild_day(
         {"s": 1},
         session=session,
     )
-    found: dict[str, Summary] = {}
+    found: dict[str, list[Any]] = {}
     async for doc in hours:
-        for key, summary in summaries_of(doc).items():
-            merged(found, key, summary)
+        add_packed(found, dim, packed_of(doc))
     await storage.explore_summaries.delete_many(
         {"tenant": tenant, "dim": dim, "period": "day", "start": day}, session=session
     )
     if found:
-        doc = summary_document(tenant, dim, "day", start, found)
+        doc = packed_document(tenant, dim, "day", start, list(found.values()))
         await storage.explore_summaries.insert_one(doc, session=session)
     await storage.explore_dirty.delete_one({"_id": marker_id}, session=session)
 

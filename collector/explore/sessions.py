@@ -88,7 +88,7 @@ async def session(
     """The page of the session's events after the cursor; None when the tenant has none."""
     after = _after(given_cursor, session_id)
     hours = await hours_of(storage, tenant, "session", session_id)
-    rows = await rows_of_key(storage, tenant, EVENT_KINDS, hours)
+    rows = await rows_of_key(storage, tenant, EVENT_KINDS, hours, ("session", session_id))
     keyed: list[tuple[SessionKey, Row]] = []
     totals = Totals()
     user: tuple[int, str] | None = None

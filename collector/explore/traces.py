@@ -19,7 +19,7 @@ from aegis_shared.json_shape import show
 from collector.domain import Kind
 from collector.errors import InvalidArgument
 from collector.explore.directory import hours_of
-from collector.explore.rows import Row, rows_of
+from collector.explore.rows import Row, rows_of, rows_where
 from collector.explore.stored import IN_CHUNK, fetch_events
 from collector.store.storage import Document, Storage
 
@@ -54,12 +54,17 @@ class Trace:
 
 
 async def rows_of_key(
-    storage: Storage, tenant: str, kinds: tuple[str, ...], hours: list[dt.datetime]
+    storage: Storage,
+    tenant: str,
+    kinds: tuple[str, ...],
+    hours: list[dt.datetime],
+    where: tuple[str, str] | None = None,
 ) -> dict[str, list[Row]]:
-    """Every row of these kinds in these hours, per kind. One query per kind: the embedded
-    database serves `kind` equality with `hour` $in from the (tenant, kind, hour) index, but
-    scans the whole collection for `kind` $in (measured: 2 ms against 100 ms at 1,465 row
-    documents, and the scan grows with every tenant's history)."""
+    """Every row of these kinds in these hours, per kind; only those whose column is the key,
+    given `where` (column, key). One query per kind: the embedded database serves `kind`
+    equality with `hour` $in from the (tenant, kind, hour) index, but scans the whole
+    collection for `kind` $in (measured: 2 ms against 100 ms at 1,465 row documents, and the
+    scan grows with every tenant's history)."""
     found: dict[str, list[Row]] = {kind: [] for kind in kinds}
     if not hours:
         return found
@@ -68,7 +73,7 @@ async def rows_of_key(
             {"tenant": tenant, "kind": kind, "hour": {"$in": hours}}, {"rows": 1}
         )
         async for piece in pieces:
-            found[kind].extend(rows_of(piece))
+            found[kind].extend(rows_of(piece) if where is None else rows_where(piece, *where))
     return found
 
 
@@ -129,7 +134,7 @@ def check_trace_id(text: str) -> str:
 async def trace(storage: Storage, tenant: str, trace_id: str) -> Trace | None:
     """The trace's spans ordered by start (then span id); None when the tenant has none."""
     hours = await hours_of(storage, tenant, "trace", trace_id)
-    rows = await rows_of_key(storage, tenant, ROW_KINDS, hours)
+    rows = await rows_of_key(storage, tenant, ROW_KINDS, hours, ("trace", trace_id))
     spans: list[TraceSpan] = []
     for kind in EVENT_KINDS:
         ids = sorted({row.id for row in rows[kind] if row.trace == trace_id})

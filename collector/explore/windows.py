@@ -17,7 +17,7 @@ from pymongo.read_concern import ReadConcern
 
 from collector.explore.notes import entries_of, pending_pieces
 from collector.explore.rows import epoch_ms, from_ms
-from collector.explore.summaries import PERIODS, Summary, merged, summaries_of
+from collector.explore.summaries import PERIODS, Summary, add_packed, packed_of
 from collector.explore.traces import ROW_KINDS, rows_of_key
 from collector.store.storage import Storage
 
@@ -63,16 +63,20 @@ async def summaries(
     def _whole(hour: int) -> bool:
         return hour in whole_hours or hour - hour % DAY_MS in whole_days
 
-    async def folded(session: AsyncClientSession) -> dict[str, Summary]:
-        found: dict[str, Summary] = {}
+    async def folded(session: AsyncClientSession) -> dict[str, list[Any]]:
+        # Packed summaries ([key, *values]), merged without a Summary for each (add_packed).
+        found: dict[str, list[Any]] = {}
         wanted_pieces = [
             piece
             for piece in await pending_pieces(storage, tenant, session)
             if _whole(epoch_ms(piece["hour"]))
         ]
-        for d, key, _, summary in entries_of(wanted_pieces):
-            if d == dim:
-                merged(found, key, summary)
+        pending = [
+            [key, *summary.packed(dim)]
+            for d, key, _, summary in entries_of(wanted_pieces)
+            if d == dim
+        ]
+        add_packed(found, dim, pending)
         # A day marked dirty has a day summary that misses some of its hours' (the job builds
         # it again at the end of its run): read its hours instead.
         marked = {
@@ -95,11 +99,11 @@ async def summaries(
                 {"tenant": tenant, "dim": dim, **query}, {"s": 1, "dim": 1}, session=session
             )
             async for doc in docs:
-                for key, summary in summaries_of(doc).items():
-                    merged(found, key, summary)
+                add_packed(found, dim, packed_of(doc))
         return found
 
-    found = await storage.transaction(folded, read_concern=SNAPSHOT)
+    packed = await storage.transaction(folded, read_concern=SNAPSHOT)
+    found = {key: Summary(*values[1:]) for key, values in packed.items()}
     if window.edges:
         kinds = _KINDS[dim]
         rows = await rows_of_key(storage, tenant, kinds, [from_ms(h) for h in window.edges])
