@@ -32,6 +32,7 @@ from pymongo.read_concern import ReadConcern
 
 from collector.explore.notes import pending_pieces
 from collector.explore.rows import columns_of, epoch_ms, from_ms
+from collector.explore.summaries import chunked
 from collector.store.storage import Document, Storage
 
 DIMENSIONS = ("trace", "session", "user")
@@ -51,24 +52,30 @@ def group_of(tenant: str, dim: str, day_ms: int, bucket: int) -> str:
     return f"{tenant}|{dim}|{from_ms(day_ms):%Y%m%d}|{bucket:02d}"
 
 
-def document(
+def documents(
     tenant: str, dim: str, day_ms: int, bucket: int, keys: dict[str, set[int]]
-) -> Document:
-    return _document(tenant, dim, day_ms, bucket, [[key, sorted(h)] for key, h in keys.items()])
+) -> list[Document]:
+    packed = [[key, sorted(hours)] for key, hours in keys.items()]
+    return _documents(tenant, dim, day_ms, bucket, packed)
 
 
-def _document(tenant: str, dim: str, day_ms: int, bucket: int, packed: list[Any]) -> Document:
+def _documents(
+    tenant: str, dim: str, day_ms: int, bucket: int, packed: list[Any]
+) -> list[Document]:
     group = group_of(tenant, dim, day_ms, bucket)
-    return {
-        "_id": f"{group}|{ObjectId()}",
-        "group": group,
-        "tenant": tenant,
-        "dim": dim,
-        "day": from_ms(day_ms),
-        "bucket": bucket,
-        "n": len(packed),
-        "keys": bson.Binary(bson.encode({"k": packed})),
-    }
+    return [
+        {
+            "_id": f"{group}|{ObjectId()}",
+            "group": group,
+            "tenant": tenant,
+            "dim": dim,
+            "day": from_ms(day_ms),
+            "bucket": bucket,
+            "n": len(chunk),
+            "keys": bson.Binary(bson.encode({"k": chunk})),
+        }
+        for chunk in chunked(packed)
+    ]
 
 
 def where(doc: Document) -> Document:
@@ -76,9 +83,9 @@ def where(doc: Document) -> Document:
     return {name: doc[name] for name in ("tenant", "dim", "bucket", "day")}
 
 
-def merged_document(parts: list[Document]) -> Document:
-    """One document for these parts of a group; a key found in one part only keeps its
-    packed hours as they are."""
+def merged_documents(parts: list[Document]) -> list[Document]:
+    """The documents of these parts of a group, merged; a key found in one part only keeps
+    its packed hours as they are."""
     found: dict[str, list[Any]] = {}
     for part in parts:
         for packed in bson.decode(part["keys"], _UNPACK)["k"]:
@@ -87,7 +94,7 @@ def merged_document(parts: list[Document]) -> Document:
             found[key] = packed if current is None else [key, sorted({*current[1], *packed[1]})]
     first = parts[0]
     day = epoch_ms(first["day"])
-    return _document(first["tenant"], first["dim"], day, first["bucket"], list(found.values()))
+    return _documents(first["tenant"], first["dim"], day, first["bucket"], list(found.values()))
 
 
 async def hours_of(storage: Storage, tenant: str, dim: str, key: str) -> list[dt.datetime]:

@@ -40,9 +40,9 @@ from collector.explore.summaries import (
     dirty_id,
     group_of,
     merged,
-    packed_document,
+    packed_documents,
     packed_of,
-    summary_document,
+    summary_documents,
 )
 from collector.store.storage import Document, Storage
 
@@ -134,15 +134,17 @@ async def _fold_round(storage: Storage, queue: Sequence[Any], session: AsyncClie
     now = dt.datetime.now(dt.UTC)
     # New parts of their groups (collector.explore.parts), counted in their markers.
     parts = [
-        directory.document(tenant, dim, day, bucket, keys)
+        doc
         for tenant, dim, day, bucket, keys in round_.hours.values()
+        for doc in directory.documents(tenant, dim, day, bucket, keys)
     ]
     if parts:
         await storage.explore_directory.insert_many(parts, ordered=False, session=session)
     markers = [counted(storage.explore_directory.name, part, now) for part in parts]
     parts = [
-        summary_document(tenant, dim, "hour", start, adds)
+        doc
         for tenant, dim, start, adds in round_.sums.values()
+        for doc in summary_documents(tenant, dim, "hour", start, adds)
     ]
     if parts:  # notes of events naming no user, session or trace add no summary
         await storage.explore_summaries.insert_many(parts, ordered=False, session=session)
@@ -218,8 +220,8 @@ async def _rebuild_day(
         {"tenant": tenant, "dim": dim, "period": "day", "start": day}, session=session
     )
     if found:
-        doc = packed_document(tenant, dim, "day", start, list(found.values()))
-        await storage.explore_summaries.insert_one(doc, session=session)
+        docs = packed_documents(tenant, dim, "day", start, list(found.values()))
+        await storage.explore_summaries.insert_many(docs, session=session)
     await storage.explore_dirty.delete_one({"_id": marker_id}, session=session)
 
 

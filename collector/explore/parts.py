@@ -30,6 +30,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from collector.explore import directory, summaries
+from collector.explore.summaries import MAX_ENTRIES
 from collector.store.storage import Document, Storage
 
 FANOUT = 8
@@ -41,12 +42,12 @@ ATTEMPTS = 20
 @dataclass(frozen=True)
 class _Kind:
     collection: Callable[[Storage], Any]
-    merged_document: Callable[[list[Document]], Document]
+    merged_documents: Callable[[list[Document]], list[Document]]
 
 
 _KINDS = {
-    "explore_summaries": _Kind(lambda s: s.explore_summaries, summaries.merged_document),
-    "explore_directory": _Kind(lambda s: s.explore_directory, directory.merged_document),
+    "explore_summaries": _Kind(lambda s: s.explore_summaries, summaries.merged_documents),
+    "explore_directory": _Kind(lambda s: s.explore_directory, directory.merged_documents),
 }
 _WHERE = {"explore_summaries": summaries.where, "explore_directory": directory.where}
 
@@ -71,17 +72,19 @@ def counted(collection: str, part: Document, now: dt.datetime) -> UpdateOne:
 
 
 def chosen(sizes: list[tuple[int, Any]], quiet: bool) -> list[Any]:
-    """Which parts (size, id) to merge now: all of a quiet group's; of a busy group with
+    """Which parts (size, id) to merge now: of a quiet group's, all; of a busy group with
     FANOUT parts or more, the smallest, each taking the next while it is at most GROWTH times
     the one before (at least two): parts of like sizes, so a key is rewritten about
-    log(parts) times, not at every merge."""
-    if len(sizes) < 2:
+    log(parts) times, not at every merge. A part of half MAX_ENTRIES or more is left as it is:
+    a document holds MAX_ENTRIES at most, so merging it would gain little."""
+    small = [(size, part) for size, part in sizes if size < MAX_ENTRIES // 2]
+    if len(small) < 2:
         return []
     if quiet:
-        return [part for _, part in sizes]
-    if len(sizes) < FANOUT:
+        return [part for _, part in small]
+    if len(small) < FANOUT:
         return []
-    ordered = sorted(sizes, key=lambda item: item[0])
+    ordered = sorted(small, key=lambda item: item[0])
     taken, previous = [ordered[0][1]], ordered[0][0]
     for size, part in ordered[1:]:
         if len(taken) >= 2 and size > GROWTH * max(previous, 1):
@@ -105,14 +108,17 @@ async def _merge_group(
         async for doc in collection.find(marker["where"], {"n": 1}, session=session)
     ]
     ids = chosen(sizes, quiet)
+    # The marker counts the parts that may still be merged (those below half MAX_ENTRIES).
+    left = sum(1 for size, _ in sizes if size < MAX_ENTRIES // 2)
     if ids:
         parts = [doc async for doc in collection.find({"_id": {"$in": ids}}, session=session)]
-        await collection.insert_one(kind.merged_document(parts), session=session)
+        merged = kind.merged_documents(parts)
+        await collection.insert_many(merged, session=session)
         await collection.delete_many({"_id": {"$in": ids}}, session=session)
-    left = len(sizes) - len(ids) + (1 if ids else 0)
+        left += sum(1 for doc in merged if doc["n"] < MAX_ENTRIES // 2) - len(ids)
     if quiet:
         await storage.explore_dirty.delete_one({"_id": marker_id}, session=session)
-    elif ids:
+    elif left != marker["parts"]:
         await storage.explore_dirty.update_one(
             {"_id": marker_id}, {"$set": {"parts": left}}, session=session
         )

@@ -223,29 +223,42 @@ def group_of(tenant: str, dim: str, period: str, start_ms: int) -> str:
     return f"{tenant}|{dim}|{period}|{from_ms(start_ms):%Y%m%d%H}"
 
 
-def summary_document(
+# Entries a summary or directory document holds at most (~150 bytes each: ~3 MB, far below
+# the 16 MB a document may hold); more are split into several documents of one group.
+MAX_ENTRIES = 20_000
+
+
+def chunked(packed: list[Any]) -> list[list[Any]]:
+    return [packed[i : i + MAX_ENTRIES] for i in range(0, len(packed), MAX_ENTRIES)]
+
+
+def summary_documents(
     tenant: str, dim: str, period: str, start_ms: int, found: dict[str, Summary]
-) -> Document:
+) -> list[Document]:
     """{_id: "<group>|<ObjectId>", group, tenant, dim, period, start, n,
-    s: Binary(BSON {"k": [[key, summary...], ...]})}: one part of the group."""
+    s: Binary(BSON {"k": [[key, summary...], ...]})}: parts of the group."""
     packed = [[key, *summary.packed(dim)] for key, summary in found.items()]
-    return packed_document(tenant, dim, period, start_ms, packed)
+    return packed_documents(tenant, dim, period, start_ms, packed)
 
 
-def packed_document(
+def packed_documents(
     tenant: str, dim: str, period: str, start_ms: int, packed: list[Any]
-) -> Document:
+) -> list[Document]:
+    """Documents of packed summaries ([key, *values] each), MAX_ENTRIES at most in each."""
     group = group_of(tenant, dim, period, start_ms)
-    return {
-        "_id": f"{group}|{ObjectId()}",
-        "group": group,
-        "tenant": tenant,
-        "dim": dim,
-        "period": period,
-        "start": from_ms(start_ms),
-        "n": len(packed),
-        "s": bson.Binary(bson.encode({"k": packed})),
-    }
+    return [
+        {
+            "_id": f"{group}|{ObjectId()}",
+            "group": group,
+            "tenant": tenant,
+            "dim": dim,
+            "period": period,
+            "start": from_ms(start_ms),
+            "n": len(chunk),
+            "s": bson.Binary(bson.encode({"k": chunk})),
+        }
+        for chunk in chunked(packed)
+    ]
 
 
 _UNPACK: CodecOptions[dict[str, Any]] = CodecOptions()
@@ -296,13 +309,13 @@ def packed_of(doc: Document) -> list[list[Any]]:
     return data
 
 
-def merged_document(parts: list[Document]) -> Document:
-    """One document for these parts of a group. A key found in one part only (most of a
-    busy hour's traces) keeps its packed values as they are."""
+def merged_documents(parts: list[Document]) -> list[Document]:
+    """The documents of these parts of a group, merged. A key found in one part only (most of
+    a busy hour's traces) keeps its packed values as they are."""
     first = parts[0]
     dim = first["dim"]
     found: dict[str, list[Any]] = {}
     for part in parts:
         add_packed(found, dim, packed_of(part))
     start = epoch_ms(first["start"])
-    return packed_document(first["tenant"], dim, first["period"], start, list(found.values()))
+    return packed_documents(first["tenant"], dim, first["period"], start, list(found.values()))
