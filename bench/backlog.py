@@ -15,13 +15,19 @@ from collector.store.storage import Storage
 POLL_S = 1.0
 
 
-async def until_folded(storage: Storage, stall_s: float) -> dict[str, float | int | None]:
-    """Seconds until each job's backlog was empty (the partials and the pending notes), and
-    what was left when they folded nothing for `stall_s` (its time then None). Nothing else
-    writes meanwhile; the collections' estimated counts are cheap (counting by tenant would
-    read every document, and slow the jobs waited for)."""
+async def until_folded(
+    storage: Storage, stall_s: float, *, tidied: bool = False
+) -> dict[str, float | int | None]:
+    """Seconds until each job's backlog was empty (the partials and the pending notes; with
+    `tidied`, also the explore job's markers: the parts it merges and the days it builds once
+    a minute has passed without a fold touching them), and what was left when they folded
+    nothing for `stall_s` (its time then None). Nothing else writes meanwhile; the
+    collections' estimated counts are cheap (counting by tenant would read every document, and
+    slow the jobs waited for)."""
     started = time.perf_counter()
     backlogs = {"rollup_partials": storage.partials, "explore_pending": storage.explore_pending}
+    if tidied:
+        backlogs["explore_dirty"] = storage.explore_dirty
     left = {name: await c.estimated_document_count() for name, c in backlogs.items()}
     figures: dict[str, float | int | None] = {f"{name}_at_start": n for name, n in left.items()}
     progress = time.perf_counter()

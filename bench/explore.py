@@ -6,7 +6,9 @@ fresh tenant gets the corpus of bench.explore_corpus (1M LLM calls over 30 days 
 10k users, 50k sessions, 100k traces, each call with every attribution field; one session of
 200 calls; one agent trace of 50 spans), sent as its application would (bench.explore_send).
 The bench waits until the rollup and explore jobs have folded everything (the counts of
-`rollup_partials` and `explore_pending` fall to 0) and reports how long that took. Then it
+`rollup_partials` and `explore_pending` fall to 0) and the explore job has merged its parts
+and built its day summaries (`explore_dirty` falls to 0: a minute after the last fold
+touched them), and reports how long that took. Then it
 times over REST, one warm-up and then --calls calls each (bench.explore_reads), every answer
 checked against what was sent: the first page of events, one user's page (the last 24 hours
 and the last 30 days), 20 pages deep with the cursor, the 50-span trace, the 200-call session,
@@ -161,7 +163,7 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, 
             f"{sent.spans} root spans ({sent.spans / sent.spans_s:.0f}/s); waiting for the folds"
         )
         async with open_storage(stack.mongodb_url, DATABASE_NAME, 5000, 120_000) as storage:
-            folds = await until_folded(storage, args.fold_stall)
+            folds = await until_folded(storage, args.fold_stall, tidied=True)
             say(f"folds: {folds}")
             async with httpx.AsyncClient(base_url=stack.http_url, timeout=30) as http:
                 token = await issue_token(http, who)

@@ -31,7 +31,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from collector.explore import directory
 from collector.explore.notes import NoteEntry, entries_of, pieces_by_id
-from collector.explore.parts import QUIET_S, counted, merge_parts
+from collector.explore.parts import BUDGET_S, QUIET_S, counted, merge_parts
 from collector.explore.rows import epoch_ms, from_ms
 from collector.explore.summaries import (
     PERIODS,
@@ -225,21 +225,29 @@ async def _rebuild_day(
     await storage.explore_dirty.delete_one({"_id": marker_id}, session=session)
 
 
-async def rebuild_days(storage: Storage, *, quiet_s: float = QUIET_S) -> int:
+async def rebuild_days(
+    storage: Storage, *, quiet_s: float = QUIET_S, budget_s: float | None = BUDGET_S
+) -> int:
     """Build the day summary of every marked day that no fold round touched for `quiet_s`,
     once: a day summary is a sum of 24 hours' that rewriting at every round or run cost as much
     as the day holds (a day of 10k users: 759 KiB, 90 ms to encode and decode). Until then,
-    readers take a marked day from its hours. Returns how many days were built."""
+    readers take a marked day from its hours. Stops after `budget_s` (the next run goes on).
+    Returns how many days were built."""
     quiet_before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=quiet_s)
     markers = storage.explore_dirty.find(
         {"what": "day", "touched": {"$lte": quiet_before}}, {"_id": 1}
     )
     ids = [doc["_id"] async for doc in markers]
+    stop_at = None if budget_s is None else time.monotonic() + budget_s
+    built = 0
     for marker_id in ids:
+        if stop_at is not None and time.monotonic() > stop_at:
+            break
+        built += 1
         await storage.transaction(
             functools.partial(_rebuild_day, storage, marker_id, quiet_before), attempts=ATTEMPTS
         )
-    return len(ids)
+    return built
 
 
 async def run_explore(storage: Storage) -> dict[str, int]:

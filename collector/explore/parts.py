@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,10 @@ from collector.store.storage import Document, Storage
 
 FANOUT = 8
 GROWTH = 4
-QUIET_S = 600.0
+# A group or day no fold round touched for this long is done with for now: a busy hour or
+# today is touched at every run (ROLLUP_INTERVAL_S, 10 s), a backfilled day is left behind.
+QUIET_S = 60.0
+BUDGET_S = 10.0  # merging per run at most; the rest waits for the next run
 ATTEMPTS = 20
 
 
@@ -125,9 +129,13 @@ async def _merge_group(
     return bool(ids)
 
 
-async def merge_parts(storage: Storage, *, quiet_s: float = QUIET_S) -> int:
+async def merge_parts(
+    storage: Storage, *, quiet_s: float = QUIET_S, budget_s: float | None = BUDGET_S
+) -> int:
     """Merge the parts of every group that has FANOUT of them, or has been quiet for
-    `quiet_s`; returns how many groups were merged."""
+    `quiet_s`, until `budget_s` has passed (after a backfill, thousands of groups are quiet at
+    once: the next run goes on, so that folding is not held up); returns how many groups were
+    merged."""
     now = dt.datetime.now(dt.UTC)
     quiet_before = now - dt.timedelta(seconds=quiet_s)
     due = storage.explore_dirty.find(
@@ -138,7 +146,10 @@ async def merge_parts(storage: Storage, *, quiet_s: float = QUIET_S) -> int:
         {"_id": 1},
     )
     merged = 0
+    stop_at = None if budget_s is None else time.monotonic() + budget_s
     for marker_id in [doc["_id"] async for doc in due]:
+        if stop_at is not None and time.monotonic() > stop_at:
+            break
         work = functools.partial(_merge_group, storage, marker_id, now, quiet_s)
         merged += await storage.transaction(work, attempts=ATTEMPTS)
     return merged
