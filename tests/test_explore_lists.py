@@ -241,7 +241,7 @@ async def test_lists_equal_brute_force_pending_folded_and_mixed(
     await check_all(http, tenant_client, first)  # folded: days marked, read from their hours
     await rebuild_days(storage)  # the days were touched just now: not built yet
     await check_all(http, tenant_client, first)
-    await rebuild_days(storage, quiet_s=0)
+    await rebuild_days(storage, quiet_s=0, budget_s=None)
     assert await storage.explore_dirty.count_documents(mine) == 0
     assert await storage.explore_summaries.count_documents({**mine, "period": "day"}) > 0
     await check_all(http, tenant_client, first)  # whole days from day summaries
@@ -251,10 +251,10 @@ async def test_lists_equal_brute_force_pending_folded_and_mixed(
     await fold_notes(storage)
     await check_all(http, tenant_client, events)  # hours in two parts each
     assert await groups_with_parts(storage, tenant_client.tenant) > 0
-    assert await merge_parts(storage, quiet_s=0) > 0
+    assert await merge_parts(storage, quiet_s=0, budget_s=None) > 0
     assert await groups_with_parts(storage, tenant_client.tenant) == 0
     await check_all(http, tenant_client, events)  # the parts merged
-    await rebuild_days(storage, quiet_s=0)
+    await rebuild_days(storage, quiet_s=0, budget_s=None)
     await check_all(http, tenant_client, events)
 
 
