@@ -109,8 +109,9 @@ class _BusyWarnings:
         more = f" ({self._unsaid} more since the last warning)" if self._unsaid else ""
         # The exception names the operation's limit and the server's address, nothing secret.
         log.warning(
-            "database busy: a request's operation did not finish within its time limit "
-            "(%s: %.200s); answered RESOURCE_EXHAUSTED, retry after %.0f s%s",
+            "database busy: a request's operation did not finish within its time limit, or "
+            "a read kept conflicting with writes (%s: %.200s); answered RESOURCE_EXHAUSTED, "
+            "retry after %.0f s%s",
             type(exc).__name__,
             exc,
             BUSY_RETRY_AFTER_S,
@@ -128,6 +129,17 @@ def _refused_busy(exc: BaseException) -> DatabaseBusy:
         listener()
     return DatabaseBusy(
         "database busy: it did not answer in time; retry later", retry_after=BUSY_RETRY_AFTER_S
+    )
+
+
+def contended(exc: BaseException) -> DatabaseBusy:
+    """A read that kept meeting concurrent writes until its deadline (collector.store.storage
+    Storage.snapshot): the database is busy with them, not down. Logged like a timeout, but the
+    health check is not told: the database answers, and other requests get through."""
+    _busy_warnings.say(exc)
+    return DatabaseBusy(
+        "database busy: a read kept meeting concurrent writes; retry later",
+        retry_after=BUSY_RETRY_AFTER_S,
     )
 
 

@@ -28,7 +28,6 @@ import bson
 from bson import ObjectId
 from bson.codec_options import CodecOptions
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.read_concern import ReadConcern
 
 from collector.explore.notes import pending_pieces
 from collector.explore.rows import columns_of, epoch_ms, from_ms
@@ -39,7 +38,6 @@ DIMENSIONS = ("trace", "session", "user")
 BUCKETS = 16
 DAY_MS = 86_400_000
 _UNPACK: CodecOptions[dict[str, Any]] = CodecOptions()
-SNAPSHOT = ReadConcern("snapshot")
 
 
 def bucket_of(key: str) -> int:
@@ -115,5 +113,5 @@ async def hours_of(storage: Storage, tenant: str, dim: str, key: str) -> list[dt
                     hours.update(found_hours)
         return hours
 
-    hours = await storage.transaction(found, read_concern=SNAPSHOT)
+    hours = await storage.snapshot(found)
     return [from_ms(hour) for hour in sorted(hours)]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.read_concern import ReadConcern
 
 from collector.explore.notes import entries_of, pending_pieces
 from collector.explore.rows import epoch_ms, from_ms
@@ -21,7 +20,6 @@ from collector.explore.summaries import PERIODS, Summary, add_packed, packed_of
 from collector.explore.traces import ROW_KINDS, rows_of_key
 from collector.store.storage import Storage
 
-SNAPSHOT = ReadConcern("snapshot")
 HOUR_MS = PERIODS["hour"]
 DAY_MS = PERIODS["day"]
 # The kinds of rows that carry each dimension (spans carry a trace only).
@@ -102,7 +100,7 @@ async def summaries(
                 add_packed(found, dim, packed_of(doc))
         return found
 
-    packed = await storage.transaction(folded, read_concern=SNAPSHOT)
+    packed = await storage.snapshot(folded)
     found = {key: Summary(*values[1:]) for key, values in packed.items()}
     if window.edges:
         kinds = _KINDS[dim]

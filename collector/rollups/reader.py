@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.read_concern import ReadConcern
 
 from collector.domain import MODEL_KEY, Kind, Tier, prefix_range
 from collector.rollups import cells, partials
@@ -32,7 +31,6 @@ from collector.rollups.partials import CELLS_FIELDS, RECENT_FIELDS, TOTALS_FIELD
 from collector.rollups.tiers import EPOCH, BucketTier, Segment, ceil, floor, segments
 from collector.store.storage import Storage
 
-SNAPSHOT = ReadConcern("snapshot")
 KINDS: tuple[Kind, ...] = ("ml", "llm")
 
 
@@ -141,11 +139,8 @@ async def read_pieces(
 ) -> list[Piece]:
     """The pieces of [start, end); `minutes_since`: minute buckets older than this may have
     been deleted by retention, so those minutes are read from raw events (None: all kept)."""
-    return await storage.transaction(
-        lambda session: _pieces(
-            storage, session, tenant, kind, start, end, coarsest, minutes_since
-        ),
-        read_concern=SNAPSHOT,
+    return await storage.snapshot(
+        lambda session: _pieces(storage, session, tenant, kind, start, end, coarsest, minutes_since)
     )
 
 
@@ -182,7 +177,7 @@ async def read_all_time(storage: Storage, tenant: str) -> AllTime:
             recent.extend(partials.recent_of(partial))
         return AllTime(totals, partials.newest(recent))
 
-    return await storage.transaction(read, read_concern=SNAPSHOT)
+    return await storage.snapshot(read)
 
 
 def widened(

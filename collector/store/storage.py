@@ -21,7 +21,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 
-from collector.errors import Unavailable, database_busy
+from collector.errors import Unavailable, contended, database_busy
 from collector.store.abandoned_sessions import AbandonedSessions
 from collector.store.session_ledger import SessionLedger, take_over
 
@@ -32,6 +32,11 @@ T = TypeVar("T")
 DUPLICATE_KEY = 11000
 WRITE_CONFLICT = 112
 TRANSACTION_ATTEMPTS = 5
+# A snapshot read meets a concurrent write only while the database is busy with writes (on
+# SecantusDB a WiredTiger rollback under load): it is tried again until the request's
+# deadline, then refused as busy (Storage.snapshot).
+READ_ATTEMPTS = 30
+SNAPSHOT = ReadConcern("snapshot")
 CONFLICT_PAUSE_S = 0.005
 # Ingest retries a conflict for up to this share of its request deadline, the rest left for
 # the last attempt. On SecantusDB every ingest transaction of a tenant conflicts with the
@@ -286,6 +291,23 @@ class Storage:
             )
             await asyncio.sleep(pause)
         raise AssertionError("unreachable")
+
+    async def snapshot(self, read: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+        """Run `read` (no writes) in one snapshot transaction, so that what it reads from
+        several collections is one moment's. A conflict with concurrent writers is tried again
+        until the request's deadline; one that outlasts it is refused as busy (429 with a
+        Retry-After, collector.errors.contended), never as a database that is down."""
+        try:
+            return await self.transaction(
+                read,
+                read_concern=SNAPSHOT,
+                attempts=READ_ATTEMPTS,
+                within_s=self.request_timeout_s,
+            )
+        except PyMongoError as exc:
+            if _conflict(exc):
+                raise contended(exc) from None
+            raise
 
     async def _dispose(self, session: AsyncClientSession, *, left_open: bool) -> None:
         """End a failed transaction's session; one that may still be open on the server is
