@@ -19,7 +19,7 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from aegis.v1 import auth_pb2_grpc, dashboard_pb2_grpc, ingest_pb2, ingest_pb2_grpc
-from tests.procs import ADMIN_ID, ADMIN_SECRET, Stack, start_stack
+from tests.procs import ADMIN_ID, ADMIN_SECRET, Database, Stack, start_stack
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.http, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def failpoint_database(tmp_path: pathlib.Path) -> Iterator[Database]:
+    """An embedded database of the test's own that accepts failpoints (configureFailPoint)."""
+    db = Database(tmp_path, test_commands=True).start()
+    try:
+        yield db
+    finally:
+        db.stop()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ the probe's connection exactly once, as a real one (or the network) can.
 
 from __future__ import annotations
 
-import pathlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -20,17 +19,8 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-async def database(tmp_path: pathlib.Path) -> AsyncIterator[Database]:
-    db = Database(tmp_path, test_commands=True).start()
-    try:
-        yield db
-    finally:
-        db.stop()
-
-
-@pytest.fixture
-async def storage(database: Database) -> AsyncIterator[Storage]:
-    async with open_storage(database.url, "probe", timeout_ms=2000) as opened:
+async def storage(failpoint_database: Database) -> AsyncIterator[Storage]:
+    async with open_storage(failpoint_database.url, "probe", timeout_ms=2000) as opened:
         yield opened
 
 
@@ -58,7 +48,7 @@ async def test_a_database_that_keeps_failing_the_ping_is_down(storage: Storage) 
     assert storage.available
 
 
-async def test_a_killed_database_is_down(database: Database, storage: Storage) -> None:
-    database.kill()
+async def test_a_killed_database_is_down(failpoint_database: Database, storage: Storage) -> None:
+    failpoint_database.kill()
     assert not await storage.probe(1.0)
     assert not storage.available

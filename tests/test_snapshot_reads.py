@@ -9,9 +9,7 @@ WriteConflict, as a busy one can.
 
 from __future__ import annotations
 
-import pathlib
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -24,15 +22,6 @@ from tests.procs import Database
 
 pytestmark = pytest.mark.timeout(120)
 WRITE_CONFLICT = 112
-
-
-@pytest.fixture
-async def database(tmp_path: pathlib.Path) -> AsyncIterator[Database]:
-    db = Database(tmp_path, test_commands=True).start()
-    try:
-        yield db
-    finally:
-        db.stop()
 
 
 async def _conflict_on_find(storage: Storage, mode: Any) -> None:
@@ -59,12 +48,12 @@ async def _read(storage: Storage) -> Any:
 
 
 async def test_a_read_that_conflicts_several_times_still_gets_its_answer(
-    database: Database,
+    failpoint_database: Database,
 ) -> None:
     """More conflicts in a row than a write transaction tries (5): a read goes on until its
     deadline (here a generous one, so that a loaded machine's round trips do not count)."""
     async with open_storage(
-        database.url, "snapshot", timeout_ms=2000, request_timeout_ms=30_000
+        failpoint_database.url, "snapshot", timeout_ms=2000, request_timeout_ms=30_000
     ) as storage:
         await storage.client["snapshot"]["things"].insert_one({"_id": 1, "v": "x"})
         await _conflict_on_find(storage, {"times": 8})
@@ -72,11 +61,13 @@ async def test_a_read_that_conflicts_several_times_still_gets_its_answer(
         assert await _read(storage) == {"_id": 1, "v": "x"}
 
 
-async def test_a_read_that_keeps_conflicting_is_refused_as_busy(database: Database) -> None:
+async def test_a_read_that_keeps_conflicting_is_refused_as_busy(
+    failpoint_database: Database,
+) -> None:
     """RESOURCE_EXHAUSTED (HTTP 429) with a Retry-After once the deadline has passed, never
     UNAVAILABLE (503): the database answers, it is busy."""
     async with open_storage(
-        database.url, "snapshot", timeout_ms=2000, request_timeout_ms=1000
+        failpoint_database.url, "snapshot", timeout_ms=2000, request_timeout_ms=1000
     ) as storage:
         await _conflict_on_find(storage, "alwaysOn")
         started = time.monotonic()
