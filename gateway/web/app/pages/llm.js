@@ -1,6 +1,6 @@
 // LLM: per-model table and charts over a date range, at an interval.
 import { get } from "../api.js";
-import { destroyCharts, timeChart } from "../chart.js";
+import { dayRange, destroyCharts, timeChart } from "../chart.js";
 import * as fmt from "../format.js";
 import { empty, h, load, table } from "../view.js";
 import { query, rangeForm } from "./range.js";
@@ -18,7 +18,15 @@ const COLUMNS = [
   { label: "Errors", value: (m) => `${fmt.count(m.errors)} (${fmt.ratio(m.error_rate)})`, numeric: true },
 ];
 
-function render(data, box) {
+// The charts: name, the point's value, its formats, whether an empty bucket counts 0.
+const CHARTS = [
+  { title: "Requests", value: (p) => p.requests, format: fmt.count, tick: fmt.compact, counts: true },
+  { title: "Tokens", value: (p) => p.tokens, format: fmt.count, tick: fmt.compact, counts: true },
+  { title: "Cost", value: (p) => p.cost, format: fmt.cost, tick: fmt.compactCost, counts: true },
+  { title: "p95 latency", value: (p) => p.latency_p95_ms, format: fmt.ms, tick: fmt.compactMs, counts: false },
+];
+
+function render(range, data, box) {
   const models = data.models || [];
   if (models.length === 0) {
     box.append(empty("No LLM requests in this range."));
@@ -36,17 +44,20 @@ function render(data, box) {
     h(
       "div",
       { class: "charts" },
-      timeChart("Requests", series, [{ label: "Requests", value: (p) => p.requests, format: fmt.count }]),
-      timeChart("Tokens", series, [{ label: "Tokens", value: (p) => p.tokens, format: fmt.count }]),
-      timeChart("Cost", series, [{ label: "Cost", value: (p) => p.cost, format: fmt.cost }]),
-      timeChart("p95 latency", series, [{ label: "p95", value: (p) => p.latency_p95_ms, format: fmt.ms }]),
+      CHARTS.map((c) =>
+        timeChart(c.title, [{ label: c.title, points: series, value: c.value }], {
+          range: dayRange(range.start, range.end),
+          interval: range.interval,
+          ...c,
+        }),
+      ),
     ),
   );
 }
 
 export default function llm(page, params) {
   const box = h("div", { class: "box", id: "llm-data" });
-  const show = (range) => destroyCharts() || load(box, () => get("/dashboard/llm-metrics", query(range)), render);
+  const show = (range) => destroyCharts() || load(box, () => get("/dashboard/llm-metrics", query(range)), (data) => render(range, data, box));
   const { form, range } = rangeForm(params, show);
   page.append(h("h1", { id: "page-title" }, "LLM"), form, h("p", { class: "hint" }, `Times in ${fmt.timeZone}.`), box);
   show(range);

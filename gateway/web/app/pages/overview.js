@@ -76,9 +76,21 @@ export default function overview(page) {
   });
   load(charts, () => get("/dashboard/llm-metrics", { interval: "day" }), (data) => {
     const series = data.series || [];
+    // All time: from the first day with events to the end of today (UTC days).
+    const today = Math.floor(Date.now() / 86400000) * 86400;
+    const range = { start: series.length ? Date.parse(series[0].time) / 1000 : today, end: today + 86400 };
+    const day = { range, interval: "day", counts: true };
     charts.append(
-      timeChart("LLM requests per day", series, [{ label: "Requests", value: (p) => p.requests, format: fmt.count }]),
-      timeChart("Cost per day", series, [{ label: "Cost", value: (p) => p.cost, format: fmt.cost }]),
+      timeChart("LLM requests per day", [{ label: "Requests", points: series, value: (p) => p.requests }], {
+        ...day,
+        format: fmt.count,
+        tick: fmt.compact,
+      }),
+      timeChart("Cost per day", [{ label: "Cost", points: series, value: (p) => p.cost }], {
+        ...day,
+        format: fmt.cost,
+        tick: fmt.compactCost,
+      }),
     );
   });
 }
