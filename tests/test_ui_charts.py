@@ -134,3 +134,34 @@ async def test_y_axis_labels_are_compact(ui: Watched, gaps: ApiClient) -> None:
         assert all(re.fullmatch(pattern, label) for label in labels), labels
         assert all(len(label) <= 6 for label in labels), labels
         assert any(label.endswith("M" if title == "Tokens" else "K") for label in labels), labels
+
+
+async def test_the_llm_charts_draw_one_line_per_model_kept_in_the_url(
+    ui: Watched, gaps: ApiClient
+) -> None:
+    page = ui.page
+    await sign_in(ui, gaps, "/#/llm?start=2024-01-01&end=2024-01-01&interval=hour&lines=model")
+    toggle = page.get_by_label("One line per model")
+    await expect(toggle).to_be_checked()
+    requests = chart(ui, "Requests")
+    data = await plot_data(requests)
+    labels = "f => f.plot.series.slice(1).map(s => s.label)"
+    assert await requests.evaluate(labels) == list(MODELS)
+    for i in range(len(MODELS)):  # each model's own requests: model b twice model a's
+        assert data[1 + i] == [1 + i if h in JANUARY_HOURS else 0 for h in range(24)]
+    await ui.screenshot("chart-per-model")
+
+    await toggle.uncheck()
+    assert "lines=" not in page.url
+    await expect(requests.first).to_have_attribute("data-x-max", re.compile(r"^\d+$"))
+    assert await chart(ui, "Requests").evaluate(labels) == ["Requests"]
+    await toggle.check()
+    assert page.url.endswith("&lines=model")
+    # Another range keeps the choice.
+    await page.get_by_label("Interval").select_option("day")
+    await page.get_by_role("button", name="Apply").click()
+    assert page.url.endswith("#/llm?start=2024-01-01&end=2024-01-01&interval=day&lines=model")
+    await expect(chart(ui, "Requests")).to_have_attribute("data-x-max", re.compile(r"^\d+$"))
+    assert await chart(ui, "Requests").evaluate(labels) == list(MODELS)
+    await page.reload()
+    await expect(page.get_by_label("One line per model")).to_be_checked()

@@ -3,6 +3,7 @@ import { get } from "../api.js";
 import { dayRange, destroyCharts, timeChart } from "../chart.js";
 import * as fmt from "../format.js";
 import { empty, h, load, table } from "../view.js";
+import { route, setParams } from "../router.js";
 import { query, rangeForm } from "./range.js";
 
 const COLUMNS = [
@@ -26,13 +27,18 @@ const CHARTS = [
   { title: "p95 latency", value: (p) => p.latency_p95_ms, format: fmt.ms, tick: fmt.compactMs, counts: false },
 ];
 
-function render(range, data, box) {
+// The lines of a chart: all models together, or one per model (its own series).
+function lines(data, chart, perModel) {
+  if (!perModel) return [{ label: chart.title, points: data.series || [], value: chart.value }];
+  return (data.models || []).map((m) => ({ label: m.model_name, points: m.series || [], value: chart.value }));
+}
+
+function render(range, data, box, perModel) {
   const models = data.models || [];
   if (models.length === 0) {
     box.append(empty("No LLM requests in this range."));
     return;
   }
-  const series = data.series || [];
   box.append(
     h(
       "p",
@@ -45,7 +51,7 @@ function render(range, data, box) {
       "div",
       { class: "charts" },
       CHARTS.map((c) =>
-        timeChart(c.title, [{ label: c.title, points: series, value: c.value }], {
+        timeChart(c.title, lines(data, c, perModel), {
           range: dayRange(range.start, range.end),
           interval: range.interval,
           ...c,
@@ -57,8 +63,33 @@ function render(range, data, box) {
 
 export default function llm(page, params) {
   const box = h("div", { class: "box", id: "llm-data" });
-  const show = (range) => destroyCharts() || load(box, () => get("/dashboard/llm-metrics", query(range)), (data) => render(range, data, box));
+  // One line per model or all together (lines=model in the URL): drawn again from the same answer.
+  const perModel = h("input", { type: "checkbox", id: "lines-model", checked: params.get("lines") === "model" });
+  let shown = null;
+  const draw = () => {
+    destroyCharts();
+    box.replaceChildren();
+    render(shown.range, shown.data, box, perModel.checked);
+  };
+  perModel.addEventListener("change", () => {
+    const next = route().params;
+    if (perModel.checked) next.set("lines", "model");
+    else next.delete("lines");
+    setParams(next);
+    if (shown) draw();
+  });
+  const show = (range) =>
+    destroyCharts() ||
+    load(
+      box,
+      () => get("/dashboard/llm-metrics", query(range)),
+      (data) => {
+        shown = { range, data };
+        render(range, data, box, perModel.checked);
+      },
+    );
   const { form, range } = rangeForm(params, show);
-  page.append(h("h1", { id: "page-title" }, "LLM"), form, h("p", { class: "hint" }, `Times in ${fmt.timeZone}.`), box);
+  const toggle = h("p", { class: "toolbar" }, perModel, h("label", { for: "lines-model" }, "One line per model"));
+  page.append(h("h1", { id: "page-title" }, "LLM"), form, toggle, h("p", { class: "hint" }, `Times in ${fmt.timeZone}.`), box);
   show(range);
 }
