@@ -34,7 +34,7 @@ export function table(caption, columns, rows, rowKey) {
           columns.map((c, i) =>
             i === 0
               ? h("th", { scope: "row" }, c.value(row))
-              : h("td", { class: c.numeric ? "num" : null }, c.value(row)),
+              : h("td", { class: c.numeric ? "num" : null, dataset: { label: c.label } }, c.value(row)),
           ),
         ),
       ),
