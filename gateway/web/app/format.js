@@ -23,6 +23,9 @@ export const count = (n) => (n === null || n === undefined ? missing : integer.f
 export const number = (n) => (n === null || n === undefined ? missing : decimal.format(n));
 export const ratio = (n) => (n === null || n === undefined ? missing : percent.format(n));
 
+// "1 prediction", "2 predictions": a count and its noun, in the plural unless it is one.
+export const plural = (n, one, many = `${one}s`) => `${count(n)} ${n === 1 ? one : many}`;
+
 export function cost(n) {
   if (n === null || n === undefined) return missing;
   return Math.abs(n) > 0 && Math.abs(n) < 1 ? smallMoney.format(n) : money.format(n);

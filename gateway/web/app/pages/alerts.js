@@ -109,7 +109,7 @@ const TRANSITIONS = [
   { label: "Change", value: (e) => `${e.previous_state} → ${e.state}` },
   { label: "Value", value: (e) => fmt.number(e.value), numeric: true },
   { label: "Threshold", value: (e) => fmt.number(e.threshold), numeric: true },
-  { label: "Webhook", value: (e) => `${e.delivery_status} (${fmt.count(e.delivery_attempts)} attempts)` },
+  { label: "Webhook", value: (e) => `${e.delivery_status} (${fmt.plural(e.delivery_attempts, "attempt")})` },
 ];
 
 export default function alerts(page) {
@@ -123,10 +123,10 @@ export default function alerts(page) {
     });
     load(events, () => get("/alerts/events", { limit: 50 }), (data) => {
       const list = data.events || [];
-      events.append(list.length ? table("Recent transitions, newest first", TRANSITIONS, list, (e) => e.id) : empty("No rule has changed state yet."));
+      events.append(list.length ? table({ labelledBy: "transitions-title" }, TRANSITIONS, list, (e) => e.id) : empty("No rule has changed state yet."));
     });
   };
-  page.append(h("h1", { id: "page-title" }, "Alerts"), rules, form, h("h2", {}, "Recent transitions"), events);
+  page.append(h("h1", { id: "page-title" }, "Alerts"), rules, form, h("h2", { id: "transitions-title" }, "Recent transitions"), events);
   refresh();
   load(form, () => requestSchema("post", "/alerts/rules"), (schema) => form.append(ruleForm(schema, refresh)));
 }

@@ -43,8 +43,8 @@ function render(range, data, box, perModel) {
     h(
       "p",
       { class: "totals", id: "llm-totals", dataset: { requests: data.total_requests, cost: data.total_cost } },
-      `${fmt.count(data.total_requests)} requests · ${fmt.count(data.total_tokens)} tokens · `,
-      `${fmt.cost(data.total_cost)} · ${fmt.count(data.total_errors)} errors (${fmt.ratio(data.error_rate)})`,
+      `${fmt.plural(data.total_requests, "request")} · ${fmt.plural(data.total_tokens, "token")} · `,
+      `${fmt.cost(data.total_cost)} · ${fmt.plural(data.total_errors, "error")} (${fmt.ratio(data.error_rate)})`,
     ),
     table("Per model", COLUMNS, models, (m) => m.model_name),
     h(

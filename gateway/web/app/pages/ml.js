@@ -26,8 +26,8 @@ function render(range, data, box) {
     h(
       "p",
       { class: "totals", id: "ml-totals", dataset: { predictions: data.total_predictions } },
-      `${fmt.count(data.total_events)} events · ${fmt.count(data.total_predictions)} predictions · `,
-      `${fmt.count(data.total_errors)} errors (${fmt.ratio(data.error_rate)})`,
+      `${fmt.plural(data.total_events, "event")} · ${fmt.plural(data.total_predictions, "prediction")} · `,
+      `${fmt.plural(data.total_errors, "error")} (${fmt.ratio(data.error_rate)})`,
     ),
     table("Per model", COLUMNS, models, (m) => m.model_id),
     h(
