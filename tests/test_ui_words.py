@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Dialog, expect
 from pymongo import AsyncMongoClient
 
 from bench.stack import DATABASE_NAME
@@ -196,3 +196,42 @@ async def test_live_says_how_many_events_came(
     await ingest(http, one_of_each, "llm", [llm_event("live-words")])
     await expect(rows).to_have_count(shown + 1)
     await expect(status).to_have_text(f"Connected: {shown + 1} events received.")
+
+
+async def test_deleting_a_firing_rule_asks_first_and_says_it_is_firing(
+    ui: Watched, one_of_each: ApiClient, firing_rule: dict[str, Any], http: httpx.AsyncClient
+) -> None:
+    page = ui.page
+    dialogs: list[str] = []
+
+    async def refuse(dialog: Dialog) -> None:  # a window.confirm would be one
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", refuse)
+    await sign_in(ui, one_of_each, "/#/alerts")
+    row = page.locator(f'#rules tr[data-key="{firing_rule["id"]}"]')
+    await expect(row).to_contain_text("firing")
+    delete = page.get_by_role("button", name=f"Delete rule {firing_rule['name']}")
+    await delete.click()
+    question = row.get_by_role("group", name=f"Delete rule {firing_rule['name']}?")
+    await expect(question).to_contain_text(f"Delete rule “{firing_rule['name']}”?")
+    await expect(question).to_contain_text("It is firing now")
+    await ui.screenshot("alerts-confirm-delete")
+    # One click deleted nothing; Cancel keeps the rule.
+    assert (
+        await http.get(f"/alerts/rules/{firing_rule['id']}", headers=one_of_each.headers)
+    ).status_code == 200
+    await question.get_by_role("button", name="Cancel").click()
+    await expect(question).to_have_count(0)
+    await expect(delete).to_be_focused()
+    assert (
+        await http.get(f"/alerts/rules/{firing_rule['id']}", headers=one_of_each.headers)
+    ).status_code == 200
+    await delete.click()
+    await question.get_by_role("button", name="Yes, delete").click()
+    await expect(row).to_have_count(0)
+    assert (
+        await http.get(f"/alerts/rules/{firing_rule['id']}", headers=one_of_each.headers)
+    ).status_code == 404
+    assert dialogs == [], "no browser dialog"

@@ -91,10 +91,32 @@ function rulesTable(rules, refresh) {
       { label: "Last value", value: (r) => fmt.number(r.last_value), numeric: true },
       {
         label: "Actions",
+        // Deleting asks first, in the page, and says when the rule is firing.
         value: (r) => {
+          const cell = h("div", { class: "actions" });
           const button = h("button", { type: "button", class: "danger", "aria-label": `Delete rule ${r.name}` }, "Delete");
-          button.addEventListener("click", () => remove(r, button));
-          return button;
+          const ask = () => {
+            const yes = h("button", { type: "button", class: "danger" }, "Yes, delete");
+            const no = h("button", { type: "button", class: "secondary" }, "Cancel");
+            const question = h(
+              "div",
+              { class: "confirm", role: "group", "aria-label": `Delete rule ${r.name}?` },
+              h("p", {}, `Delete rule “${r.name}”?`),
+              r.state === "firing" ? h("p", { class: "firing-note" }, "It is firing now: deleting it stops its alerts.") : null,
+              yes,
+              no,
+            );
+            yes.addEventListener("click", () => remove(r, yes));
+            no.addEventListener("click", () => {
+              cell.replaceChildren(button);
+              button.focus();
+            });
+            cell.replaceChildren(question);
+            no.focus();
+          };
+          button.addEventListener("click", ask);
+          cell.append(button);
+          return cell;
         },
       },
     ],
