@@ -6,6 +6,7 @@ known shows "—"."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import time
 import uuid
@@ -19,7 +20,7 @@ from pymongo import AsyncMongoClient
 
 from bench.stack import DATABASE_NAME
 from tests import test_ui  # skips this module too when there is no Chromium
-from tests.conftest import ApiClient, create_client, ingest, llm_event, ml_event
+from tests.conftest import ApiClient, create_client, ingest, llm_event, ml_event, read
 from tests.procs import Stack, stack_mongodb_url
 from tests.test_ui import Watched, sign_in
 
@@ -235,3 +236,65 @@ async def test_deleting_a_firing_rule_asks_first_and_says_it_is_firing(
         await http.get(f"/alerts/rules/{firing_rule['id']}", headers=one_of_each.headers)
     ).status_code == 404
     assert dialogs == [], "no browser dialog"
+
+
+@pytest.fixture
+async def unknown_costs(
+    http: httpx.AsyncClient, admin: ApiClient, stack: Stack
+) -> AsyncIterator[ApiClient]:
+    """A tenant with three LLM calls: one priced by its client, one sent without cost or token
+    counts (stored with a null cost, `cost_source` "unknown"), and one such call stored as
+    they were before unknown costs were null: a 0 with `cost_source` "unknown", written as the
+    collector writes (its document and its rollup partial in one transaction)."""
+    from bench.events import llm_event as bench_llm_event
+    from bench.events import to_document
+    from collector.rollups.partials import partial_of
+    from collector.store.storage import open_storage
+
+    client = await create_client(http, admin, f"ui-cost-{uuid.uuid4().hex[:10]}")
+    await ingest(
+        http,
+        client,
+        "llm",
+        [
+            llm_event(
+                "cost-llm", event_id="priced", tokens_used=1, cost=0.5, timestamp=f"{DAY}T10:01:00Z"
+            ),
+            llm_event("cost-llm", event_id="unpriced", timestamp=f"{DAY}T10:02:00Z"),
+        ],
+    )
+    now = dt.datetime.now(dt.UTC)
+    event = {
+        **bench_llm_event("ui-cost", 0, now),
+        "event_id": "old-unpriced",
+        "model_name": "cost-llm",
+        "timestamp": dt.datetime.fromisoformat(f"{DAY}T10:03:00+00:00"),
+        **dict.fromkeys(("tokens_used", "input_tokens", "output_tokens", "cost"), 0),
+        "error": "",
+    }
+    doc = to_document(event, client.tenant, client.client_id, now, "llm")
+    doc.update(cost=0.0, cost_source="unknown")
+    async with open_storage(
+        stack_mongodb_url(stack), DATABASE_NAME, 5000, request_timeout_ms=60_000
+    ) as storage:
+        outcome = await storage.insert_new(
+            storage.events("llm"), [doc], functools.partial(partial_of, client.tenant, "llm")
+        )
+        assert outcome.inserted == 1
+    yield client
+
+
+async def test_a_cost_that_is_not_known_shows_a_dash(
+    ui: Watched, unknown_costs: ApiClient, http: httpx.AsyncClient
+) -> None:
+    recent = (await read(http, unknown_costs, "/dashboard/overview"))["recent_events"]
+    data = {e["event_id"]: e["data"] for e in recent}
+    assert (data["old-unpriced"]["cost"], data["old-unpriced"]["cost_source"]) == (0, "unknown")
+    assert (data["unpriced"]["cost"], data["unpriced"]["cost_source"]) == (None, "unknown")
+    page = ui.page
+    await sign_in(ui, unknown_costs)
+    for event_id in ("unpriced", "old-unpriced"):
+        row = page.locator(f'#recent tr[data-key="{event_id}"]')
+        await expect(row).to_contain_text("0 tokens · —")
+        await expect(row).not_to_contain_text("$")
+    await expect(page.locator('#recent tr[data-key="priced"]')).to_contain_text("$0.50")

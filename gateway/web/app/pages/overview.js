@@ -11,7 +11,10 @@ function stat(label, key, value, text) {
 export function summary(event) {
   const d = event.data || {};
   if (event.kind === "llm") {
-    const parts = [fmt.plural(d.tokens_used, "token"), fmt.cost(d.cost)];
+    // A cost the server could not price (cost_source "unknown") is not known, whatever was
+    // stored: events stored before unknown costs were null carry a 0.
+    const cost = d.cost_source === "unknown" ? fmt.cost(null) : fmt.cost(d.cost);
+    const parts = [fmt.plural(d.tokens_used, "token"), cost];
     if (d.latency_ms !== null && d.latency_ms !== undefined) parts.push(fmt.ms(d.latency_ms));
     if (d.error) parts.push(`error: ${d.error}`);
     return parts.join(" · ");
