@@ -79,9 +79,11 @@ export default function overview(page) {
   });
   load(charts, () => get("/dashboard/llm-metrics", { interval: "day" }), (data) => {
     const series = data.series || [];
-    // All time: from the first day with events to the end of today (UTC days).
+    // All time: from the first day with events to the end of today, or of the last day with
+    // events if that is later (UTC days).
     const today = Math.floor(Date.now() / 86400000) * 86400;
-    const range = { start: series.length ? Date.parse(series[0].time) / 1000 : today, end: today + 86400 };
+    const times = series.map((p) => Date.parse(p.time) / 1000);
+    const range = { start: Math.min(today, ...times), end: Math.max(today, ...times) + 86400 };
     const day = { range, interval: "day", counts: true };
     charts.append(
       timeChart("LLM requests per day", [{ label: "Requests", points: series, value: (p) => p.requests }], {
