@@ -4,13 +4,14 @@ edge and the document is not wider than the viewport (nothing scrolls sideways).
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import httpx
 from playwright.async_api import expect
 
 from tests import test_ui  # skips this module too when there is no Chromium
-from tests.conftest import ApiClient
+from tests.conftest import ApiClient, ingest, llm_event
 from tests.test_ui import Watched, sign_in
 
 # test_ui's fixtures: the browser, a watched page in a fresh context, a tenant with a month of
@@ -80,6 +81,18 @@ async def test_no_page_is_wider_than_a_360_px_screen(
         await assert_fits(ui, "alerts")
         await page.goto("/#/live")
         await expect(page.locator("section[data-live=open]")).to_be_visible()
+        # With an event shown: the tail starts once the socket has sent its token (see
+        # test_ui), so one event at a time until one shows up.
+        rows = page.locator("#live-events li")
+        deadline = time.monotonic() + 10
+        while await rows.count() == 0:
+            assert time.monotonic() < deadline, "no ingested event appeared within 10 s"
+            error = "a long error message without spaces: " + "x" * 300
+            await ingest(http, viewer, "llm", [llm_event("narrow-live-model", error=error)])
+            try:
+                await rows.first.wait_for(timeout=1000)
+            except Exception:
+                continue
         await assert_fits(ui, "live")
     finally:
         deleted = await http.delete(f"/alerts/rules/{created.json()['id']}", headers=viewer.headers)

@@ -103,7 +103,9 @@ async def firing_rule(
             },
         )
         assert stored is not None
-        await db.alert_events.insert_one(
+        # Replaced, not inserted: the job may have recorded this change itself meanwhile.
+        await db.alert_events.replace_one(
+            {"_id": f"{rule['id']}:1"},
             {
                 "_id": f"{rule['id']}:1",
                 "tenant": stored["tenant"],
@@ -125,7 +127,8 @@ async def firing_rule(
                 "claim_until": None,
                 "delivered_at": now,
                 "last_error": None,
-            }
+            },
+            upsert=True,
         )
         yield rule
     finally:
