@@ -89,14 +89,16 @@ def parse_interval(text: str, dates: DateRange) -> Tier | None:
             f"interval: {json.dumps(text[:20])} is not one of {', '.join(INTERVALS)}"
         )
     interval: Tier = text
+    series = f"{'an' if interval == 'hour' else 'a'} {interval} series"
     longest = SERIES_SPAN[interval]
     if longest is not None:
         if dates.start is None:
-            raise InvalidArgument(f"interval: a {interval} series needs a start_date")
+            raise InvalidArgument(f"interval: {series} needs a start_date")
         end = dates.end or dt.datetime.now(dt.UTC)
         if end - dates.start > longest + STEP:  # an inclusive end: one whole day is allowed
+            days = f"{longest.days} day{'' if longest.days == 1 else 's'}"
             raise InvalidArgument(
-                f"interval: a {interval} series covers at most {longest.days} days; "
+                f"interval: {series} covers at most {days}; "
                 "narrow the range or use a coarser interval"
             )
     return interval

@@ -448,6 +448,8 @@ async def test_create_and_delete_an_alert_rule(
     await ui.screenshot("alerts")
 
     await page.get_by_role("button", name=f"Delete rule {name}").click()
+    # Asked first (tests/test_ui_words.py checks the question), then deleted.
+    await page.get_by_role("button", name="Yes, delete").click()
     await expect(page.get_by_text("No alert rules yet.")).to_be_visible()
     assert (await read(http, viewer, "/alerts/rules"))["rules"] == []
 

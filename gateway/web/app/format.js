@@ -8,6 +8,13 @@ const smallMoney = new Intl.NumberFormat(undefined, {
   currency: "USD",
   maximumFractionDigits: 4,
 });
+const compactNumber = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
+const compactMoney = new Intl.NumberFormat(undefined, {
+  style: "currency",
+  currency: "USD",
+  notation: "compact",
+  maximumFractionDigits: 1,
+});
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 
 const missing = "—";
@@ -16,10 +23,18 @@ export const count = (n) => (n === null || n === undefined ? missing : integer.f
 export const number = (n) => (n === null || n === undefined ? missing : decimal.format(n));
 export const ratio = (n) => (n === null || n === undefined ? missing : percent.format(n));
 
+// "1 prediction", "2 predictions": a count and its noun, in the plural unless it is one.
+export const plural = (n, one, many = `${one}s`) => `${count(n)} ${n === 1 ? one : many}`;
+
 export function cost(n) {
   if (n === null || n === undefined) return missing;
   return Math.abs(n) > 0 && Math.abs(n) < 1 ? smallMoney.format(n) : money.format(n);
 }
+
+// Short labels for a chart's axis: 1.2M, $3.4K, 1.5 s.
+export const compact = (n) => compactNumber.format(n);
+export const compactCost = (n) => (Math.abs(n) > 0 && Math.abs(n) < 1 ? smallMoney.format(n) : compactMoney.format(n));
+export const compactMs = (n) => (n >= 1000 ? `${compactNumber.format(n / 1000)} s` : `${compactNumber.format(n)} ms`);
 
 export function ms(n) {
   if (n === null || n === undefined) return missing;

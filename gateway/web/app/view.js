@@ -17,12 +17,14 @@ export function h(tag, attrs = {}, ...children) {
   return node;
 }
 
-// columns: [{ label, value: row => text or Node, numeric }]
+// columns: [{ label, value: row => text or Node, numeric }]; caption: its text, or
+// { labelledBy: id } to be named by a heading already on the page (no second title).
 export function table(caption, columns, rows, rowKey) {
+  const named = typeof caption === "string";
   return h(
     "table",
-    { class: "data" },
-    h("caption", {}, caption),
+    { class: "data", "aria-labelledby": named ? null : caption.labelledBy },
+    named ? h("caption", {}, caption) : null,
     h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.numeric ? "num" : null }, c.label)))),
     h(
       "tbody",
@@ -34,7 +36,7 @@ export function table(caption, columns, rows, rowKey) {
           columns.map((c, i) =>
             i === 0
               ? h("th", { scope: "row" }, c.value(row))
-              : h("td", { class: c.numeric ? "num" : null }, c.value(row)),
+              : h("td", { class: c.numeric ? "num" : null, dataset: { label: c.label } }, c.value(row)),
           ),
         ),
       ),

@@ -91,10 +91,32 @@ function rulesTable(rules, refresh) {
       { label: "Last value", value: (r) => fmt.number(r.last_value), numeric: true },
       {
         label: "Actions",
+        // Deleting asks first, in the page, and says when the rule is firing.
         value: (r) => {
+          const cell = h("div", { class: "actions" });
           const button = h("button", { type: "button", class: "danger", "aria-label": `Delete rule ${r.name}` }, "Delete");
-          button.addEventListener("click", () => remove(r, button));
-          return button;
+          const ask = () => {
+            const yes = h("button", { type: "button", class: "danger" }, "Yes, delete");
+            const no = h("button", { type: "button", class: "secondary" }, "Cancel");
+            const question = h(
+              "div",
+              { class: "confirm", role: "group", "aria-label": `Delete rule ${r.name}?` },
+              h("p", {}, `Delete rule “${r.name}”?`),
+              r.state === "firing" ? h("p", { class: "firing-note" }, "It is firing now: deleting it stops its alerts.") : null,
+              yes,
+              no,
+            );
+            yes.addEventListener("click", () => remove(r, yes));
+            no.addEventListener("click", () => {
+              cell.replaceChildren(button);
+              button.focus();
+            });
+            cell.replaceChildren(question);
+            no.focus();
+          };
+          button.addEventListener("click", ask);
+          cell.append(button);
+          return cell;
         },
       },
     ],
@@ -109,7 +131,7 @@ const TRANSITIONS = [
   { label: "Change", value: (e) => `${e.previous_state} → ${e.state}` },
   { label: "Value", value: (e) => fmt.number(e.value), numeric: true },
   { label: "Threshold", value: (e) => fmt.number(e.threshold), numeric: true },
-  { label: "Webhook", value: (e) => `${e.delivery_status} (${fmt.count(e.delivery_attempts)} attempts)` },
+  { label: "Webhook", value: (e) => `${e.delivery_status} (${fmt.plural(e.delivery_attempts, "attempt")})` },
 ];
 
 export default function alerts(page) {
@@ -123,10 +145,10 @@ export default function alerts(page) {
     });
     load(events, () => get("/alerts/events", { limit: 50 }), (data) => {
       const list = data.events || [];
-      events.append(list.length ? table("Recent transitions, newest first", TRANSITIONS, list, (e) => e.id) : empty("No rule has changed state yet."));
+      events.append(list.length ? table({ labelledBy: "transitions-title" }, TRANSITIONS, list, (e) => e.id) : empty("No rule has changed state yet."));
     });
   };
-  page.append(h("h1", { id: "page-title" }, "Alerts"), rules, form, h("h2", {}, "Recent transitions"), events);
+  page.append(h("h1", { id: "page-title" }, "Alerts"), rules, form, h("h2", { id: "transitions-title" }, "Recent transitions"), events);
   refresh();
   load(form, () => requestSchema("post", "/alerts/rules"), (schema) => form.append(ruleForm(schema, refresh)));
 }

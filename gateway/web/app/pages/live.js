@@ -28,14 +28,20 @@ export default function live(page) {
   const retry = h("button", { type: "button", hidden: true }, "Reconnect now");
   const none = h("p", { class: "state empty", id: "live-empty" }, "No events yet: they appear here as they are ingested.");
   let held = [];
+  let received = 0; // events received since the page opened
   let paused = false;
   let socket = null;
   let timer = 0;
   let backoff = 1000;
   let left = false;
 
+  // What the page is doing: paused (and holding), waiting, or how many events came.
+  const connected = () => {
+    if (paused) return "Paused: new events are held.";
+    return received ? `Connected: ${fmt.plural(received, "event")} received.` : "Connected: waiting for events.";
+  };
   const add = (messages) => {
-    none.hidden = true;
+    if (messages.length) none.hidden = true;
     for (const message of messages) list.prepend(row(message));
     while (list.children.length > MAX_ROWS) list.lastElementChild.remove();
   };
@@ -47,7 +53,7 @@ export default function live(page) {
       add(held);
       held = [];
     }
-    status.textContent = paused ? "Paused: new events are held." : "Connected: waiting for events.";
+    status.textContent = connected();
   });
 
   const connect = () => {
@@ -59,7 +65,7 @@ export default function live(page) {
     socket.addEventListener("open", () => {
       socket.send(JSON.stringify({ token: token() }));
       backoff = 1000;
-      status.textContent = paused ? "Paused: new events are held." : "Connected: waiting for events.";
+      status.textContent = connected();
       page.dataset.live = "open";
     });
     socket.addEventListener("message", (message) => {
@@ -69,11 +75,15 @@ export default function live(page) {
       } catch {
         return;
       }
+      received += 1;
       if (paused) {
         held.push(parsed);
         if (held.length > MAX_ROWS) held = held.slice(-MAX_ROWS);
         status.textContent = `Paused: ${fmt.count(held.length)} new event${held.length === 1 ? "" : "s"} held.`;
-      } else add([parsed]);
+      } else {
+        add([parsed]);
+        status.textContent = connected();
+      }
     });
     socket.addEventListener("close", (event) => {
       page.dataset.live = "closed";

@@ -1,8 +1,9 @@
 // LLM: per-model table and charts over a date range, at an interval.
 import { get } from "../api.js";
-import { destroyCharts, timeChart } from "../chart.js";
+import { dayRange, destroyCharts, timeChart } from "../chart.js";
 import * as fmt from "../format.js";
 import { empty, h, load, table } from "../view.js";
+import { route, setParams } from "../router.js";
 import { query, rangeForm } from "./range.js";
 
 const COLUMNS = [
@@ -18,36 +19,77 @@ const COLUMNS = [
   { label: "Errors", value: (m) => `${fmt.count(m.errors)} (${fmt.ratio(m.error_rate)})`, numeric: true },
 ];
 
-function render(data, box) {
+// The charts: name, the point's value, its formats, whether an empty bucket counts 0.
+const CHARTS = [
+  { title: "Requests", value: (p) => p.requests, format: fmt.count, tick: fmt.compact, counts: true },
+  { title: "Tokens", value: (p) => p.tokens, format: fmt.count, tick: fmt.compact, counts: true },
+  { title: "Cost", value: (p) => p.cost, format: fmt.cost, tick: fmt.compactCost, counts: true },
+  { title: "p95 latency", value: (p) => p.latency_p95_ms, format: fmt.ms, tick: fmt.compactMs, counts: false },
+];
+
+// The lines of a chart: all models together, or one per model (its own series).
+function lines(data, chart, perModel) {
+  if (!perModel) return [{ label: chart.title, points: data.series || [], value: chart.value }];
+  return (data.models || []).map((m) => ({ label: m.model_name, points: m.series || [], value: chart.value }));
+}
+
+function render(range, data, box, perModel) {
   const models = data.models || [];
   if (models.length === 0) {
     box.append(empty("No LLM requests in this range."));
     return;
   }
-  const series = data.series || [];
   box.append(
     h(
       "p",
       { class: "totals", id: "llm-totals", dataset: { requests: data.total_requests, cost: data.total_cost } },
-      `${fmt.count(data.total_requests)} requests · ${fmt.count(data.total_tokens)} tokens · `,
-      `${fmt.cost(data.total_cost)} · ${fmt.count(data.total_errors)} errors (${fmt.ratio(data.error_rate)})`,
+      `${fmt.plural(data.total_requests, "request")} · ${fmt.plural(data.total_tokens, "token")} · `,
+      `${fmt.cost(data.total_cost)} · ${fmt.plural(data.total_errors, "error")} (${fmt.ratio(data.error_rate)})`,
     ),
     table("Per model", COLUMNS, models, (m) => m.model_name),
     h(
       "div",
       { class: "charts" },
-      timeChart("Requests", series, [{ label: "Requests", value: (p) => p.requests, format: fmt.count }]),
-      timeChart("Tokens", series, [{ label: "Tokens", value: (p) => p.tokens, format: fmt.count }]),
-      timeChart("Cost", series, [{ label: "Cost", value: (p) => p.cost, format: fmt.cost }]),
-      timeChart("p95 latency", series, [{ label: "p95", value: (p) => p.latency_p95_ms, format: fmt.ms }]),
+      CHARTS.map((c) =>
+        timeChart(c.title, lines(data, c, perModel), {
+          range: dayRange(range.start, range.end),
+          interval: range.interval,
+          ...c,
+        }),
+      ),
     ),
   );
 }
 
 export default function llm(page, params) {
   const box = h("div", { class: "box", id: "llm-data" });
-  const show = (range) => destroyCharts() || load(box, () => get("/dashboard/llm-metrics", query(range)), render);
+  // One line per model or all together (lines=model in the URL): drawn again from the same answer.
+  const perModel = h("input", { type: "checkbox", id: "lines-model", checked: params.get("lines") === "model" });
+  let shown = null;
+  const draw = () => {
+    destroyCharts();
+    box.replaceChildren();
+    render(shown.range, shown.data, box, perModel.checked);
+  };
+  perModel.addEventListener("change", () => {
+    const next = route().params;
+    if (perModel.checked) next.set("lines", "model");
+    else next.delete("lines");
+    setParams(next);
+    if (shown) draw();
+  });
+  const show = (range) =>
+    destroyCharts() ||
+    load(
+      box,
+      () => get("/dashboard/llm-metrics", query(range)),
+      (data) => {
+        shown = { range, data };
+        render(range, data, box, perModel.checked);
+      },
+    );
   const { form, range } = rangeForm(params, show);
-  page.append(h("h1", { id: "page-title" }, "LLM"), form, h("p", { class: "hint" }, `Times in ${fmt.timeZone}.`), box);
+  const toggle = h("p", { class: "toolbar" }, perModel, h("label", { for: "lines-model" }, "One line per model"));
+  page.append(h("h1", { id: "page-title" }, "LLM"), form, toggle, h("p", { class: "hint" }, `Times in ${fmt.timeZone}.`), box);
   show(range);
 }

@@ -1,6 +1,6 @@
 // ML: per-model table and predictions over a date range, at an interval.
 import { get } from "../api.js";
-import { destroyCharts, timeChart } from "../chart.js";
+import { dayRange, destroyCharts, timeChart } from "../chart.js";
 import * as fmt from "../format.js";
 import { empty, h, load, table } from "../view.js";
 import { query, rangeForm } from "./range.js";
@@ -16,7 +16,7 @@ const COLUMNS = [
   { label: "Errors", value: (m) => fmt.count(m.errors), numeric: true },
 ];
 
-function render(data, box) {
+function render(range, data, box) {
   const models = data.models || [];
   if (models.length === 0) {
     box.append(empty("No ML events in this range."));
@@ -26,21 +26,27 @@ function render(data, box) {
     h(
       "p",
       { class: "totals", id: "ml-totals", dataset: { predictions: data.total_predictions } },
-      `${fmt.count(data.total_events)} events · ${fmt.count(data.total_predictions)} predictions · `,
-      `${fmt.count(data.total_errors)} errors (${fmt.ratio(data.error_rate)})`,
+      `${fmt.plural(data.total_events, "event")} · ${fmt.plural(data.total_predictions, "prediction")} · `,
+      `${fmt.plural(data.total_errors, "error")} (${fmt.ratio(data.error_rate)})`,
     ),
     table("Per model", COLUMNS, models, (m) => m.model_id),
     h(
       "div",
       { class: "charts" },
-      timeChart("Predictions", data.series || [], [{ label: "Predictions", value: (p) => p.predictions, format: fmt.count }]),
+      timeChart("Predictions", [{ label: "Predictions", points: data.series || [], value: (p) => p.predictions }], {
+        range: dayRange(range.start, range.end),
+        interval: range.interval,
+        format: fmt.count,
+        tick: fmt.compact,
+        counts: true,
+      }),
     ),
   );
 }
 
 export default function ml(page, params) {
   const box = h("div", { class: "box", id: "ml-data" });
-  const show = (range) => destroyCharts() || load(box, () => get("/dashboard/ml-metrics", query(range)), render);
+  const show = (range) => destroyCharts() || load(box, () => get("/dashboard/ml-metrics", query(range)), (data) => render(range, data, box));
   const { form, range } = rangeForm(params, show);
   page.append(h("h1", { id: "page-title" }, "ML"), form, h("p", { class: "hint" }, `Times in ${fmt.timeZone}.`), box);
   show(range);

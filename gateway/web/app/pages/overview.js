@@ -11,20 +11,23 @@ function stat(label, key, value, text) {
 export function summary(event) {
   const d = event.data || {};
   if (event.kind === "llm") {
-    const parts = [`${fmt.count(d.tokens_used)} tokens`, fmt.cost(d.cost)];
+    // A cost the server could not price (cost_source "unknown") is not known, whatever was
+    // stored: events stored before unknown costs were null carry a 0.
+    const cost = d.cost_source === "unknown" ? fmt.cost(null) : fmt.cost(d.cost);
+    const parts = [fmt.plural(d.tokens_used, "token"), cost];
     if (d.latency_ms !== null && d.latency_ms !== undefined) parts.push(fmt.ms(d.latency_ms));
     if (d.error) parts.push(`error: ${d.error}`);
     return parts.join(" · ");
   }
-  const parts = [`${fmt.count(d.prediction_count)} predictions`];
+  const parts = [fmt.plural(d.prediction_count, "prediction")];
   if (d.latency_ms !== null && d.latency_ms !== undefined) parts.push(fmt.ms(d.latency_ms));
   if (d.error) parts.push(`error: ${d.error}`);
   return parts.join(" · ");
 }
 
-export function eventsTable(caption, events) {
+export function eventsTable(labelledBy, events) {
   return table(
-    caption,
+    { labelledBy },
     [
       { label: "Time", value: (e) => h("time", { datetime: e.timestamp }, fmt.time(e.timestamp)) },
       { label: "Kind", value: (e) => (e.kind === "llm" ? "LLM" : "ML") },
@@ -46,7 +49,7 @@ export default function overview(page) {
     h("h2", {}, "Requests and cost over time"),
     h("p", { class: "hint" }, `LLM requests and cost per day, all time (times in ${fmt.timeZone}).`),
     charts,
-    h("h2", {}, "Recent events"),
+    h("h2", { id: "recent-title" }, "Recent events"),
     recent,
   );
   // One request feeds both boxes; a retry after a failure asks again.
@@ -72,13 +75,27 @@ export default function overview(page) {
   });
   load(recent, overviewData, (data) => {
     const events = data.recent_events || [];
-    recent.append(events.length ? eventsTable("The newest events", events) : empty("No events yet. Send some with the SDK or POST /ingest/ml and /ingest/llm."));
+    recent.append(events.length ? eventsTable("recent-title", events) : empty("No events yet. Send some with the SDK or POST /ingest/ml and /ingest/llm."));
   });
   load(charts, () => get("/dashboard/llm-metrics", { interval: "day" }), (data) => {
     const series = data.series || [];
+    // All time: from the first day with events to the end of today, or of the last day with
+    // events if that is later (UTC days).
+    const today = Math.floor(Date.now() / 86400000) * 86400;
+    const times = series.map((p) => Date.parse(p.time) / 1000);
+    const range = { start: Math.min(today, ...times), end: Math.max(today, ...times) + 86400 };
+    const day = { range, interval: "day", counts: true };
     charts.append(
-      timeChart("LLM requests per day", series, [{ label: "Requests", value: (p) => p.requests, format: fmt.count }]),
-      timeChart("Cost per day", series, [{ label: "Cost", value: (p) => p.cost, format: fmt.cost }]),
+      timeChart("LLM requests per day", [{ label: "Requests", points: series, value: (p) => p.requests }], {
+        ...day,
+        format: fmt.count,
+        tick: fmt.compact,
+      }),
+      timeChart("Cost per day", [{ label: "Cost", points: series, value: (p) => p.cost }], {
+        ...day,
+        format: fmt.cost,
+        tick: fmt.compactCost,
+      }),
     );
   });
 }

@@ -1,5 +1,5 @@
 // The date range and interval controls of the LLM and ML pages, kept in the URL.
-import { setParams } from "../router.js";
+import { route, setParams } from "../router.js";
 import { h } from "../view.js";
 
 const INTERVALS = ["minute", "hour", "day"];
@@ -44,7 +44,9 @@ export function rangeForm(params, onChange) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const next = { start: start.value, end: end.value, interval: interval.value };
-    setParams(new URLSearchParams(next));
+    const params = route().params; // the page's other state (e.g. lines=model) stays
+    for (const [key, value] of Object.entries(next)) params.set(key, value);
+    setParams(params);
     onChange(next);
   });
   return { form, range };
