@@ -35,12 +35,12 @@ class Summary:
 def kind_of(values: Sequence[float] | Sequence[str]) -> SketchKind:
     """Strings are categorical, numbers numeric (validation makes each array one or the
     other; an empty array counts as numeric)."""
-    return "categorical" if values and isinstance(values[0], str) else "numeric"
+    return "categorical" if len(values) and isinstance(values[0], str) else "numeric"
 
 
 def numeric_sketch(values: Sequence[float]) -> kll_doubles_sketch:
     sketch = kll_doubles_sketch(KLL_K)
-    if values:
+    if len(values):
         # One call for the whole array: ~2x cheaper than a call per value (datasketches
         # depends on NumPy, so it is always there).
         sketch.update(np.asarray(values, dtype=np.float64))
@@ -55,7 +55,8 @@ def categorical_sketch(values: Iterable[str]) -> frequent_strings_sketch:
 
 
 def summarise(values: Sequence[float] | Sequence[str]) -> Summary:
-    """One sketch of these values: all numbers (numeric) or all strings (categorical)."""
+    """One sketch of these values: all numbers (numeric: a list or a NumPy array) or all
+    strings (categorical)."""
     if kind_of(values) == "categorical":
         blob = categorical_sketch(values).serialize()  # type: ignore[arg-type]
         return Summary("categorical", len(values), blob)

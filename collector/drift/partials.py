@@ -1,0 +1,89 @@
+"""What ingest writes for drift with each batch, in the batch's own transaction.
+
+One insert-only `drift_partials` document per (model, feature or the predictions, sketch
+kind, hour) of the batch's newly stored events: {tenant, model_id, role, name, kind, hour,
+rows, blob}. `role` is "feature" (`name` is the feature's) or "prediction" (`name` is
+"prediction"), so a feature may be called anything; `kind` is the sketch's (numeric or
+categorical: a feature sent as numbers by one event and strings by another has one of each);
+`blob` the serialised sketch (collector.drift.sketches). Built from exactly the events the
+transaction inserts, so a duplicate event adds nothing, whatever values it carries. The raw
+values are never stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import bson
+import numpy as np
+
+from collector.drift import sketches
+from collector.drift.sketches import SketchKind
+
+PREDICTION = "prediction"  # the role and name of the predictions' summaries
+Values = np.ndarray | list[str]  # as collector.ingest.features leaves them
+GroupKey = tuple[str, str, str, SketchKind, dt.datetime]  # model, role, name, kind, hour
+
+
+@dataclass
+class DriftInputs:
+    """An event's checked features and predictions, taken off it before it is stored."""
+
+    features: dict[str, Values] = field(default_factory=dict)
+    predictions: Values | None = None
+
+
+def take_inputs(event: dict[str, Any]) -> DriftInputs | None:
+    """Remove the event's features and predictions (never stored) and return them."""
+    features = event.pop("features", None)
+    predictions = event.pop("predictions", None)
+    if not features and predictions is None:
+        return None
+    return DriftInputs(features or {}, predictions)
+
+
+def hour_of(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _kind(values: Values) -> SketchKind:
+    return "numeric" if isinstance(values, np.ndarray) else "categorical"
+
+
+def drift_partials(
+    tenant: str, docs: Sequence[dict[str, Any]], inputs: dict[str, DriftInputs]
+) -> list[dict[str, Any]]:
+    """The drift partials of these newly stored events (`inputs` by event `_id`)."""
+    groups: dict[GroupKey, list[Values]] = {}
+    for doc in docs:
+        taken = inputs.get(doc["_id"])
+        if taken is None:
+            continue
+        model, hour = doc["model_id"], hour_of(doc["timestamp"])
+        for name, values in taken.features.items():
+            groups.setdefault((model, "feature", name, _kind(values), hour), []).append(values)
+        if taken.predictions is not None:
+            key = (model, PREDICTION, PREDICTION, _kind(taken.predictions), hour)
+            groups.setdefault(key, []).append(taken.predictions)
+    out = []
+    for (model, role, name, kind, hour), arrays in groups.items():
+        if kind == "numeric":
+            summary = sketches.summarise(np.concatenate(arrays))  # type: ignore[arg-type]
+        else:
+            summary = sketches.summarise([v for array in arrays for v in array])
+        out.append(
+            {
+                "tenant": tenant,
+                "model_id": model,
+                "role": role,
+                "name": name,
+                "kind": summary.kind,
+                "hour": hour,
+                "rows": summary.rows,
+                "blob": bson.Binary(summary.blob),
+            }
+        )
+    return out
