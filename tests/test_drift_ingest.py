@@ -5,10 +5,13 @@
   (model, feature or the predictions, kind, hour), whose sketches hold exactly the values of
   the events it stored; a duplicate event writes nothing, even with other values;
 - prediction_count absent means the rows sent.
+The shared stack's drift job may fold partials into hour and day sketches at any moment, so
+sketches are read as the reader reads them (partials, hours and days in one snapshot).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -18,16 +21,30 @@ from datasketches import frequent_strings_sketch, kll_doubles_sketch
 from pymongo import MongoClient
 
 from aegis.v1 import events_pb2, ingest_pb2
+from collector.drift.reader import Distribution, read_distributions
 from collector.ingest.features import MAX_CATEGORY, MAX_FEATURE_NAME, MAX_FEATURES, MAX_VALUES
+from collector.store.storage import open_storage
 from tests.conftest import ApiClient, Stubs, ingest, ml_event
 from tests.procs import Stack, stack_mongodb_url
 
 HOUR = "2026-03-02T10:"
 
 
-def _partials(stack: Stack, tenant: str) -> list[dict[str, Any]]:
-    with MongoClient(stack_mongodb_url(stack), serverSelectionTimeoutMS=5000) as client:
-        return list(client["aegisai"]["drift_partials"].find({"tenant": tenant}))
+async def _sketches(
+    stack: Stack, tenant: str, model: str = "churn"
+) -> dict[tuple[str, str, str], Distribution]:
+    """The tenant's sketches of the model over the test's hour, by (role, name, kind)."""
+    start = dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC)
+    async with open_storage(stack_mongodb_url(stack), "aegisai", 5000) as storage:
+        found = await read_distributions(
+            storage, tenant, model, start, start + dt.timedelta(hours=1)
+        )
+    return {(d.role, d.name, d.kind): d for d in found}
+
+
+def _range(d: Distribution) -> tuple[int, float, float]:
+    sketch = kll_doubles_sketch.deserialize(d.blob)
+    return (sketch.n, sketch.get_min_value(), sketch.get_max_value())
 
 
 def _stored(stack: Stack, tenant: str) -> list[dict[str, Any]]:
@@ -64,41 +81,37 @@ async def test_features_become_sketches_of_the_stored_events_only(
     for doc in stored.values():
         assert "features" not in doc and "predictions" not in doc  # never stored
 
-    partials = _partials(stack, tenant_client.tenant)
-    by_key = {(p["role"], p["name"], p["kind"]): p for p in partials}
+    by_key = await _sketches(stack, tenant_client.tenant)
     assert set(by_key) == {
         ("feature", "age", "numeric"),
         ("feature", "country", "categorical"),
         ("prediction", "prediction", "numeric"),
         ("prediction", "prediction", "categorical"),
     }
-    for partial in partials:
-        assert partial["model_id"] == "churn"
-        assert partial["hour"].isoformat() == "2026-03-02T10:00:00"
-    age = kll_doubles_sketch.deserialize(by_key["feature", "age", "numeric"]["blob"])
-    assert by_key["feature", "age", "numeric"]["rows"] == age.n == 4
-    assert (age.get_min_value(), age.get_max_value()) == (22.0, 60.0)
-    country = frequent_strings_sketch.deserialize(
-        by_key["feature", "country", "categorical"]["blob"]
-    )
+    age = by_key["feature", "age", "numeric"]
+    assert (age.rows, *_range(age)) == (4, 4, 22.0, 60.0)
+    country = frequent_strings_sketch.deserialize(by_key["feature", "country", "categorical"].blob)
     assert (country.get_estimate("DE"), country.get_estimate("FR")) == (3, 1)
-    scores = kll_doubles_sketch.deserialize(by_key["prediction", "prediction", "numeric"]["blob"])
-    assert scores.n == 3 and scores.get_max_value() == 0.9
+    assert _range(by_key["prediction", "prediction", "numeric"]) == (3, 0.1, 0.9)
+    label = frequent_strings_sketch.deserialize(
+        by_key["prediction", "prediction", "categorical"].blob
+    )
+    assert label.get_estimate("churn") == 1
 
     # The same events again, one with other values: duplicates, nothing written.
     again = dict(first, features={"age": {"numbers": [999.0, 999.0, 999.0]}})
     result = await ingest(http, tenant_client, "ml", [again, second])
     assert (result["accepted"], result["duplicates"]) == (0, 2), result
-    assert len(_partials(stack, tenant_client.tenant)) == len(partials)
+    after = await _sketches(stack, tenant_client.tenant)
+    assert {key: d.rows for key, d in after.items()} == {key: d.rows for key, d in by_key.items()}
+    assert _range(after["feature", "age", "numeric"]) == (4, 22.0, 60.0)
 
     # One new event next to a duplicate: only the new one's values are summarised.
     third = _event("e3", 59, features={"age": {"numbers": [1.0, 2.0]}})
     result = await ingest(http, tenant_client, "ml", [again, third])
     assert (result["accepted"], result["duplicates"]) == (1, 1), result
-    [added] = [p for p in _partials(stack, tenant_client.tenant) if p["_id"] not in
-               {q["_id"] for q in partials}]  # fmt: skip
-    added_age = kll_doubles_sketch.deserialize(added["blob"])
-    assert (added["name"], added["rows"], added_age.get_max_value()) == ("age", 2, 2.0)
+    age = (await _sketches(stack, tenant_client.tenant))["feature", "age", "numeric"]
+    assert (age.rows, *_range(age)) == (6, 6, 1.0, 60.0)
 
 
 def _bad_cases() -> list[tuple[dict[str, Any], str, str]]:
@@ -168,15 +181,17 @@ async def test_bad_features_reject_their_event_naming_the_field_over_rest(
         assert errors[index]["field"] == field, (index, errors[index])
         assert words in errors[index]["reason"], (index, errors[index])
     assert [d["event_id"] for d in _stored(stack, tenant_client.tenant)] == ["good"]
-    [partial] = _partials(stack, tenant_client.tenant)
-    assert (partial["name"], partial["rows"]) == ("age", 2)
+    [(key, sketch)] = (await _sketches(stack, tenant_client.tenant)).items()
+    assert (key, sketch.rows) == (("feature", "age", "numeric"), 2)
 
 
 async def test_bad_features_reject_their_event_naming_the_field_over_grpc(
     stubs: Stubs, stack: Stack, tenant_client: ApiClient
 ) -> None:
     def event(event_id: str, **fields: Any) -> events_pb2.MLEvent:
-        return events_pb2.MLEvent(event_id=event_id, model_id="m", model_type="t", **fields)
+        message = events_pb2.MLEvent(event_id=event_id, model_id="m", model_type="t", **fields)
+        message.timestamp.FromJsonString(f"{HOUR}30:00Z")
+        return message
 
     fv = events_pb2.FeatureValues
     request = ingest_pb2.IngestMLRequest(
@@ -199,13 +214,10 @@ async def test_bad_features_reject_their_event_naming_the_field_over_grpc(
     assert all(e.reason for e in result.errors)
     [stored] = _stored(stack, tenant_client.tenant)
     assert (stored["event_id"], stored["prediction_count"]) == ("ok", 2)
-    [partial] = _partials(stack, tenant_client.tenant)
-    plan = frequent_strings_sketch.deserialize(partial["blob"])
-    assert (partial["kind"], plan.get_estimate("pro"), plan.get_estimate("free")) == (
-        "categorical",
-        1,
-        1,
-    )
+    [(key, sketch)] = (await _sketches(stack, tenant_client.tenant, "m")).items()
+    assert key == ("feature", "plan", "categorical")
+    plan = frequent_strings_sketch.deserialize(sketch.blob)
+    assert (sketch.rows, plan.get_estimate("pro"), plan.get_estimate("free")) == (2, 1, 1)
 
 
 @pytest.mark.parametrize("transport", ["rest", "grpc"])
@@ -232,11 +244,10 @@ async def test_a_thousand_rows_of_twenty_features_are_one_partial_each(
             ingest_pb2.IngestMLRequest(events=[message]), metadata=tenant_client.metadata
         )
         assert reply.accepted == 1, reply
-    partials = {p["name"]: p for p in _partials(stack, tenant_client.tenant)}
-    assert len(partials) == 20 and {p["rows"] for p in partials.values()} == {rows}
-    f07 = kll_doubles_sketch.deserialize(partials["f07"]["blob"])
-    assert (f07.get_min_value(), f07.get_max_value()) == (7000.0, 7999.0)
-    city = frequent_strings_sketch.deserialize(partials["city"]["blob"])
+    found = {name: d for (_, name, _), d in (await _sketches(stack, tenant_client.tenant)).items()}
+    assert len(found) == 20 and {d.rows for d in found.values()} == {rows}
+    assert _range(found["f07"]) == (rows, 7000.0, 7999.0)
+    city = frequent_strings_sketch.deserialize(found["city"].blob)
     assert city.get_estimate("city-0") == cities.count("city-0")
     [stored] = _stored(stack, tenant_client.tenant)
     assert stored["prediction_count"] == rows

@@ -147,6 +147,12 @@ class Storage:
         self.drift_partials: AsyncCollection[Document] = db.get_collection(
             "drift_partials", write_concern=DURABLE
         )
+        self.drift_hour: AsyncCollection[Document] = db.get_collection(
+            "drift_hour", write_concern=DURABLE
+        )
+        self.drift_day: AsyncCollection[Document] = db.get_collection(
+            "drift_day", write_concern=DURABLE
+        )
         self._available = True
         self.abandoned = AbandonedSessions(client)
         self.ledger: SessionLedger | None = None
@@ -161,6 +167,12 @@ class Storage:
                 [IndexModel([("tenant", ASCENDING), ("kind", ASCENDING), ("start", ASCENDING)])]
             )
         await self.recent.create_indexes([IndexModel([("tenant", ASCENDING)])])
+        await self.drift_hour.create_indexes(
+            [IndexModel([("tenant", ASCENDING), ("model_id", ASCENDING), ("hour", ASCENDING)])]
+        )
+        await self.drift_day.create_indexes(
+            [IndexModel([("tenant", ASCENDING), ("model_id", ASCENDING), ("day", ASCENDING)])]
+        )
         await self.event_rows.create_indexes(
             [IndexModel([("tenant", ASCENDING), ("kind", ASCENDING), ("hour", ASCENDING)])]
         )
