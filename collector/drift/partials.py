@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bson
-import numpy as np
 
 from collector.drift import sketches
 from collector.drift.sketches import SketchKind
 
 PREDICTION = "prediction"  # the role and name of the predictions' summaries
-Values = np.ndarray | list[str]  # as collector.ingest.features leaves them
+# As collector.ingest.features leaves them: non-empty, all numbers or all strings.
+Values = list[float] | list[str]
 GroupKey = tuple[str, str, str, SketchKind, dt.datetime]  # model, role, name, kind, hour
 
 
@@ -50,7 +50,7 @@ def hour_of(moment: dt.datetime) -> dt.datetime:
 
 
 def _kind(values: Values) -> SketchKind:
-    return "numeric" if isinstance(values, np.ndarray) else "categorical"
+    return "categorical" if isinstance(values[0], str) else "numeric"
 
 
 def drift_partials(
@@ -69,11 +69,10 @@ def drift_partials(
             key = (model, PREDICTION, PREDICTION, _kind(taken.predictions), hour)
             groups.setdefault(key, []).append(taken.predictions)
     out = []
-    for (model, role, name, kind, hour), arrays in groups.items():
-        if kind == "numeric":
-            summary = sketches.summarise(np.concatenate(arrays))  # type: ignore[arg-type]
-        else:
-            summary = sketches.summarise([v for array in arrays for v in array])
+    for (model, role, name, _, hour), arrays in groups.items():
+        # One list per group: the sketch converts it to NumPy once (sketches.numeric_sketch).
+        joined: Any = arrays[0] if len(arrays) == 1 else [v for a in arrays for v in a]
+        summary = sketches.summarise(joined)
         out.append(
             {
                 "tenant": tenant,
