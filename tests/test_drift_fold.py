@@ -266,3 +266,25 @@ async def test_sketches_count_every_value_once_across_duplicates_a_kill_and_fold
     )
     [age] = [d for d in found if d.name == "age"]
     _assert_numeric(age, ages)
+
+
+async def test_the_scheduled_job_folds_on_its_own(tmp_path: pathlib.Path) -> None:
+    backend = Backend(tmp_path, ROLLUP_INTERVAL_S="0.2").start_collector()
+    try:
+        sent = Sent()
+        api = await Api(backend.target).sign_in()
+        for request in _batches(random.Random(4), sent)[:3]:
+            assert (await api.send(request)).accepted == PER_BATCH
+        del sent.rows[3 * PER_BATCH :]  # the values of the batches sent
+        await api.channel.close()
+        async with open_storage(backend.db.url, "aegisai", 5000) as storage:
+            deadline = time.monotonic() + 60
+            while await storage.drift_partials.count_documents({}):
+                assert time.monotonic() < deadline, "the drift job did not fold its partials"
+                await asyncio.sleep(0.1)
+            assert await storage.drift_day.count_documents({}) == 3 * 2
+            runs = await storage.job_runs.count_documents({"job": "drift"})
+            assert runs > 0
+            await check(storage, sent)
+    finally:
+        backend.stop()
