@@ -25,6 +25,7 @@ import pytest
 from datasketches import frequent_strings_sketch, kll_doubles_sketch
 
 from aegis.v1 import auth_pb2, auth_pb2_grpc, events_pb2, ingest_pb2, ingest_pb2_grpc
+from collector.drift import fold
 from collector.drift.fold import fold_drift
 from collector.drift.reader import Distribution, read_distributions
 from collector.jobs.retention import apply_retention
@@ -288,3 +289,36 @@ async def test_the_scheduled_job_folds_on_its_own(tmp_path: pathlib.Path) -> Non
             await check(storage, sent)
     finally:
         backend.stop()
+
+
+async def test_a_round_writes_a_bounded_number_of_sketches(
+    backend: Backend, storage: Storage
+) -> None:
+    """A partial holds a sketch per feature of its (model, hour): one of 150 features makes a
+    round of its own (300 writes, over WRITES), never split, never left behind."""
+    fv = events_pb2.FeatureValues
+    events = []
+    for hour in range(3):
+        event = events_pb2.MLEvent(event_id=f"wide-{hour}", model_id="wide", model_type="t")
+        for i in range(150):
+            event.features[f"f{i:03d}"].CopyFrom(fv(numbers=[float(hour), float(i)]))
+        event.timestamp.FromDatetime(FIRST + dt.timedelta(hours=hour))
+        events.append(event)
+    api = await Api(backend.target).sign_in()
+    assert (await api.send(ingest_pb2.IngestMLRequest(events=events))).accepted == 3
+    await api.channel.close()
+    assert await storage.drift_partials.count_documents({}) == 3  # one per (model, hour)
+
+    assert fold.WRITES < 2 * 150
+    assert await fold_drift(storage, max_rounds=1) == 1
+    assert await fold_drift(storage, max_rounds=1) == 1
+    assert await fold_drift(storage) == 1
+    assert await storage.drift_hour.count_documents({}) == 3 * 150
+    found = await read_distributions(
+        storage, "default", "wide", FIRST, FIRST + dt.timedelta(hours=3)
+    )
+    assert len(found) == 150
+    for d in found:
+        sketch = kll_doubles_sketch.deserialize(d.blob)
+        i = float(d.name[1:])
+        assert (d.rows, sketch.get_min_value(), sketch.get_max_value()) == (6, 0.0, max(2.0, i))

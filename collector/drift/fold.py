@@ -7,9 +7,12 @@ those partials. A crash or a second runner at any point leaves either the partia
 effect, never both: an aborted round changes nothing, and two rounds that take the same
 partial conflict on deleting it, so one of them aborts and is tried again.
 
-A round writes at most ROUND partials' targets (two documents each, fewer when they share
-one), and the job rests after each round for half as long as it took, as the rollups job does
-(collector.rollups.fold), so that ingest and reads get through between rounds.
+A round takes at most ROUND partials, and stops taking them once their sketches would make it
+write more than WRITES documents (an hour and a day document per sketch, fewer when they
+share one); a partial is never split, so one with more sketches than that (up to 201 features
+and predictions: 402 writes) is a round of its own. The job rests after each round for half as
+long as it took, as the rollups job does (collector.rollups.fold), so that ingest and reads get
+through between rounds.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from collector.store.storage import Document, Storage
 
 log = logging.getLogger(__name__)
 ROUND = 50  # partials per transaction at most
+WRITES = 200  # sketch documents a round writes at most (but always one whole partial)
 FOLD_ATTEMPTS = 20
 PAUSE_SHARE = 0.5
 RUN_BUDGET_S = 20.0
@@ -56,13 +60,13 @@ def sketch_id(period: Period, key: SketchKey) -> str:
     return f"{tenant}|{when}|{role}|{kind}|{len(model)}:{model}|{name}"
 
 
-def key_of(partial: Document, period: Period) -> SketchKey:
+def key_of(partial: Document, sketch: Document, period: Period) -> SketchKey:
     return (
         partial["tenant"],
         partial["model_id"],
-        partial["role"],
-        partial["name"],
-        partial["kind"],
+        sketch["role"],
+        sketch["name"],
+        sketch["kind"],
         floor(partial["hour"], period),
     )
 
@@ -84,7 +88,7 @@ async def _merge_into(
     session: AsyncClientSession,
     groups: dict[SketchKey, list[Document]],
 ) -> None:
-    """Merge each group of partials into its stored sketch (or a new one)."""
+    """Merge each group of sketches into its stored sketch (or a new one)."""
     ids = {sketch_id(period, key): key for key in groups}
     stored: dict[str, Document] = {}
     for chunk in _chunks(list(ids)):
@@ -119,30 +123,39 @@ async def _merge_into(
         )
 
 
-async def _fold_round(storage: Storage, session: AsyncClientSession, *, ids: list[Any]) -> int:
-    """Fold the partials of `ids` still there into their hour and day sketches and delete
-    them, in `session`'s transaction; returns how many were folded."""
-    found: list[Document] = []
+async def _fold_round(
+    storage: Storage, session: AsyncClientSession, *, ids: list[Any]
+) -> tuple[int, int]:
+    """Fold the first partials of `ids` that fit a round into their hour and day sketches
+    and delete them, in `session`'s transaction; returns how many ids are done with (folded,
+    or gone meanwhile: another runner folded them) and how many partials were folded."""
+    stored: dict[Any, Document] = {}
     for chunk in _chunks(ids):
-        found.extend(
-            [
-                doc
-                async for doc in storage.drift_partials.find(
-                    {"_id": {"$in": chunk}}, session=session
-                )
-            ]
-        )
-    if not found:
-        return 0
+        async for doc in storage.drift_partials.find({"_id": {"$in": chunk}}, session=session):
+            stored[doc["_id"]] = doc
+    taken: list[Document] = []
+    targets: set[tuple[Period, SketchKey]] = set()
+    used = 0
+    for partial_id in ids:
+        partial = stored.get(partial_id)
+        if partial is not None:
+            mine = {(p, key_of(partial, s, p)) for s in partial["sketches"] for p in PERIODS}
+            if taken and len(targets | mine) > WRITES:
+                break
+            targets |= mine
+            taken.append(partial)
+        used += 1
     collections = {"hour": storage.drift_hour, "day": storage.drift_day}
     for period in PERIODS:
         groups: dict[SketchKey, list[Document]] = {}
-        for partial in found:
-            groups.setdefault(key_of(partial, period), []).append(partial)
-        await _merge_into(collections[period], period, session, groups)
-    for chunk in _chunks([doc["_id"] for doc in found]):
+        for partial in taken:
+            for sketch in partial["sketches"]:
+                groups.setdefault(key_of(partial, sketch, period), []).append(sketch)
+        if groups:
+            await _merge_into(collections[period], period, session, groups)
+    for chunk in _chunks([doc["_id"] for doc in taken]):
         await storage.drift_partials.delete_many({"_id": {"$in": chunk}}, session=session)
-    return len(found)
+    return used, len(taken)
 
 
 async def fold_drift(
@@ -167,11 +180,11 @@ async def fold_drift(
         await asyncio.sleep(rest_s)
         rounds += 1
         started = time.monotonic()
-        ids = queue[:limit]
-        total += await storage.transaction(
-            functools.partial(_fold_round, storage, ids=ids), attempts=FOLD_ATTEMPTS
+        used, folded = await storage.transaction(
+            functools.partial(_fold_round, storage, ids=queue[:limit]), attempts=FOLD_ATTEMPTS
         )
-        del queue[: len(ids)]
+        del queue[:used]
+        total += folded
         rest_s = (time.monotonic() - started) * PAUSE_SHARE
     if total:
         log.debug("drift: folded %d partials in %d rounds", total, rounds)

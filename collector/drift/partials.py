@@ -1,13 +1,19 @@
 """What ingest writes for drift with each batch, in the batch's own transaction.
 
-One insert-only `drift_partials` document per (model, feature or the predictions, sketch
-kind, hour) of the batch's newly stored events: {tenant, model_id, role, name, kind, hour,
-rows, blob}. `role` is "feature" (`name` is the feature's) or "prediction" (`name` is
-"prediction"), so a feature may be called anything; `kind` is the sketch's (numeric or
-categorical: a feature sent as numbers by one event and strings by another has one of each);
-`blob` the serialised sketch (collector.drift.sketches). Built from exactly the events the
-transaction inserts, so a duplicate event adds nothing, whatever values it carries. The raw
-values are never stored.
+One insert-only `drift_partials` document per (model, hour) of the batch's newly stored
+events: {tenant, model_id, hour, sketches}, `sketches` holding one summary per feature and the
+predictions (and sketch kind): [{role, name, kind, rows, blob}]. `role` is "feature" (`name` is
+the feature's) or "prediction" (`name` is "prediction"), so a feature may be called anything;
+`kind` is the sketch's (numeric or categorical: a feature sent as numbers by one event and
+strings by another has one of each); `blob` the serialised sketch (collector.drift.sketches).
+Built from exactly the events the transaction inserts, so a duplicate event adds nothing,
+whatever values it carries. The raw values are never stored.
+
+A document per (model, hour) rather than per feature too: on the embedded database a batch's
+cost grows with the documents it inserts, and a backfill's events each in their own hour
+would otherwise write (features + 1) documents per event (measured: 500 events in 500 hours,
+20 features, 10,500 documents: 0.9 s per batch against 0.3 s without features; 2,000 in
+2,000 hours refused as busy).
 """
 
 from __future__ import annotations
@@ -68,21 +74,26 @@ def drift_partials(
         if taken.predictions is not None:
             key = (model, PREDICTION, PREDICTION, _kind(taken.predictions), hour)
             groups.setdefault(key, []).append(taken.predictions)
-    out = []
+    out: dict[tuple[str, dt.datetime], dict[str, Any]] = {}
     for (model, role, name, _, hour), arrays in groups.items():
         # One list per group: the sketch converts it to NumPy once (sketches.numeric_sketch).
         joined: Any = arrays[0] if len(arrays) == 1 else [v for a in arrays for v in a]
         summary = sketches.summarise(joined)
-        out.append(
-            {
+        partial = out.get((model, hour))
+        if partial is None:
+            partial = out[model, hour] = {
                 "tenant": tenant,
                 "model_id": model,
+                "hour": hour,
+                "sketches": [],
+            }
+        partial["sketches"].append(
+            {
                 "role": role,
                 "name": name,
                 "kind": summary.kind,
-                "hour": hour,
                 "rows": summary.rows,
                 "blob": bson.Binary(summary.blob),
             }
         )
-    return out
+    return list(out.values())

@@ -99,7 +99,8 @@ async def read_distributions(
         # Not folded yet: few (the job runs every ROLLUP_INTERVAL_S), and not indexed, so
         # that ingest pays for no index.
         query = {**owner, "hour": {"$gte": first, "$lt": last}}
-        found += [doc async for doc in storage.drift_partials.find(query, session=session)]
+        async for partial in storage.drift_partials.find(query, session=session):
+            found += partial["sketches"]
         return found
 
     groups: dict[tuple[str, str, SketchKind], list[Document]] = {}
