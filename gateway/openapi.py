@@ -171,9 +171,18 @@ def field_schema(
     field: FieldDescriptor, *, response: bool = False, nullable: bool = False
 ) -> dict[str, Any]:
     """`nullable`: a body field, where null means unset (proto3's JSON mapping)."""
-    schema = _element_schema(field, response=response)
-    if field.is_repeated:
-        schema = {"type": "array", "items": schema}
+    schema: dict[str, Any]
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        # proto3's JSON mapping: a map is a JSON object of its values, keyed by its keys.
+        value = field.message_type.fields_by_name["value"]
+        schema = {
+            "type": "object",
+            "additionalProperties": _element_schema(value, response=response),
+        }
+    elif field.is_repeated:
+        schema = {"type": "array", "items": _element_schema(field, response=response)}
+    else:
+        schema = _element_schema(field, response=response)
     if not response:
         schema = _merge(schema, json_schema.keywords(field))
     if (response and field.has_presence and not field.is_repeated) or (
