@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from datasketches import frequent_strings_sketch, kll_doubles_sketch
 
-from collector.drift import compare
+from collector.drift import compare, sketches
 
-K = 800
-LG_MAP = 11
+K = sketches.KLL_K
+LG_MAP = sketches.LG_MAX_MAP
 ROWS = 20_000
 
 

@@ -58,6 +58,7 @@ from collector.auth.clients import ClientRegistry
 from collector.auth.ratelimit import Limits
 from collector.auth.service import AuthService
 from collector.drift.fold import run_drift
+from collector.drift.report import MLDrift
 from collector.explore.fold import run_explore
 from collector.ingest.batch import IngestService
 from collector.ingest.content import ContentPolicy
@@ -169,7 +170,8 @@ async def grpc_server(
     )
     dashboard_pb2_grpc.add_DashboardServiceServicer_to_server(
         DashboardServicer(
-            Dashboards(storage, minute_retention_days=settings.rollup_retention_days)
+            Dashboards(storage, minute_retention_days=settings.rollup_retention_days),
+            MLDrift(storage, retention_days=settings.rollup_retention_days),
         ),
         server,
     )

@@ -1,8 +1,10 @@
 """The sketch format of drift summaries: PINNED, others read it (collector/drift/compare.py).
 
 - numeric values: a KLL quantile sketch of doubles, `datasketches.kll_doubles_sketch(K)` with
-  K = 400 (normalised rank error ~0.4% at 99% confidence), stored as its `.serialize()`
-  bytes and read with `kll_doubles_sketch.deserialize`;
+  K = 800 (normalised rank error ~0.35 % single-sided at 99 % confidence; the issue asks for
+  k >= 400, and at 400 the PSI of a shifted feature came within 0.92 of the tolerance, 0.02 or
+  5 %, in 3,000 simulated windows, at 800 within 0.48: tests/test_drift_compare.py), stored
+  as its `.serialize()` bytes and read with `kll_doubles_sketch.deserialize`;
 - categorical values (strings): a frequent-items sketch, `frequent_strings_sketch(LG_MAX_MAP)`
   with LG_MAX_MAP = 11 (up to 1536 distinct values counted exactly), each distinct value
   added once with its count, stored and read the same way.
@@ -20,7 +22,7 @@ from typing import Literal
 import numpy as np
 from datasketches import frequent_strings_sketch, kll_doubles_sketch
 
-KLL_K = 400
+KLL_K = 800
 LG_MAX_MAP = 11
 SketchKind = Literal["numeric", "categorical"]
 
