@@ -166,7 +166,10 @@ async def test_bad_features_reject_their_event_naming_the_field_over_rest(
         ({"age": {"numbers": [1.0, "a"]}}, 'features["age"]', "numbers[1]: expected a number"),
         ({"age": {"numbers": [True]}}, 'features["age"]', "expected a number, got true"),
         ({"age": {"strings": ["a", 2]}}, 'features["age"]', "expected a string"),
-        ({"a.b": [1.0]}, 'features["a.b"]', "expected a JSON object"),
+        ({"a.b": 1.0}, 'features["a.b"]', "expected a JSON object"),
+        # REST's shorthand, a plain array, must be all numbers or all strings.
+        ({"age": [1.0, "x"]}, 'features["age"]', "all numbers or all strings"),
+        ({"age": [True]}, 'features["age"]', "all numbers or all strings"),
         ({"age": {"numbers": [1.0, "NaN"]}}, 'features["age"]', "value 1 is not a finite number"),
     ]
     for i, (features, _, _) in enumerate(shapes):

@@ -22,6 +22,7 @@ from aegis_shared.json_shape import show
 from aegis_shared.structs import struct_to_dict
 from collector.api.proto_events import llm_event_from_proto, ml_event_from_proto
 from collector.api.proto_values import time_from_proto
+from collector.ingest.features import feature_field
 from collector.ingest.validation import Invalid
 
 MAX_REASON = 200
@@ -81,6 +82,38 @@ def _feature_values(value: Any) -> dict[str, list[Any]] | None:
         if values:  # an empty array is unset, as in the message
             out[key] = values
     return out
+
+
+def _plain_array(field: str, values: Any) -> Any:
+    """REST's shorthand for a FeatureValues: a plain JSON array of numbers or of strings, read
+    as the FeatureValues it stands for. Anything but an array is returned as sent (ParseDict
+    reads it or names what is wrong); an array mixing kinds is an `Invalid` naming `field`."""
+    if type(values) is not list:
+        return values
+    if all(type(v) is str for v in values):
+        return {"strings": values} if values else {}
+    if all(type(v) is float or type(v) is int for v in values):
+        return {"numbers": values}
+    return Invalid(
+        field, "all numbers or all strings (one value per row), got a mix or another type"
+    )
+
+
+def _shorthands(data: dict[str, Any]) -> Invalid | None:
+    """Read an ML event's plain-array features and predictions in place (see _plain_array)."""
+    features = data.get("features")
+    if type(features) is dict:
+        for name, values in features.items():
+            read = _plain_array(feature_field(name), values)
+            if isinstance(read, Invalid):
+                return read
+            features[name] = read
+    if "predictions" in data:
+        read = _plain_array("predictions", data["predictions"])
+        if isinstance(read, Invalid):
+            return read
+        data["predictions"] = read
+    return None
 
 
 def _feature_map(value: Any) -> dict[str, dict[str, list[Any]]] | None:
@@ -171,6 +204,8 @@ def ml_event_from_json(value: struct_pb2.Value) -> dict[str, Any] | Invalid:
     if value.WhichOneof("kind") != "struct_value":
         return _not_an_object(value)
     data = struct_to_dict(value.struct_value)
+    if (wrong := _shorthands(data)) is not None:
+        return wrong
     event = ml_event_from_proto(events_pb2.MLEvent())  # every field unset
     if _fast(data, _ML_KINDS, event):
         return event

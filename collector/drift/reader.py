@@ -71,6 +71,14 @@ def split(
     return [(a, b) for a, b in hours if a < b], (days_from, days_to)
 
 
+def covered(start: dt.datetime, end: dt.datetime, hours_from: dt.datetime | None = None) -> Span:
+    """The range read_distributions reads for [start, end): whole hours, and whole days at an
+    edge older than `hours_from`."""
+    hours, days = split(start, end, hours_from)
+    spans = [*hours, *([days] if days else [])]
+    return min(a for a, _ in spans), max(b for _, b in spans)
+
+
 async def read_distributions(
     storage: Storage,
     tenant: str,
@@ -84,8 +92,7 @@ async def read_distributions(
     merged sketch of [start, end), in (role, name, kind) order. `hours_from`: the oldest
     hour sketches kept (see split)."""
     hours, days = split(start, end, hours_from)
-    first = min([a for a, _ in hours] + ([days[0]] if days else []))
-    last = max([b for _, b in hours] + ([days[1]] if days else []))
+    first, last = covered(start, end, hours_from)
 
     async def read(session: AsyncClientSession) -> list[Document]:
         found: list[Document] = []

@@ -21,7 +21,7 @@ from collector.dates import parse_range
 from collector.drift import compare, sketches
 from collector.drift.compare import CategoricalDrift, NumericDrift
 from collector.drift.partials import PREDICTION
-from collector.drift.reader import Distribution, read_distributions
+from collector.drift.reader import Distribution, covered, read_distributions
 from collector.errors import InvalidArgument, NotFound
 from collector.rollups.reader import kinds_with_events, minutes_kept_since
 from collector.store.storage import Storage
@@ -177,8 +177,14 @@ class MLDrift:
         if "ml" not in seen[model_id]:
             raise NotFound(f"model_id: no ML events of model {model_id!r}")
 
+        # Hour sketches older than ROLLUP_RETENTION_DAYS are deleted: such an edge is read,
+        # and reported, as its whole day.
+        hours_from = minutes_kept_since(self._retention_days)
+        reference, current = (
+            Window(*covered(w.start, w.end, hours_from)) for w in (reference, current)
+        )
+
         async def read(start: dt.datetime, end: dt.datetime) -> Sequence[Distribution]:
-            hours_from = minutes_kept_since(self._retention_days)
             return await read_distributions(
                 self._storage, tenant, model_id, start, end, hours_from=hours_from
             )
