@@ -24,11 +24,12 @@ run: install
 # Then bench.ops: ingest with 0/1/50 live-tail subscribers and a 1M-event export's RSS
 # (adds "ops" to results.json). Then bench.explore: event search, traces, sessions, users and
 # a 30-day grouped rule on 1M LLM calls sent through the API (BENCH_EXPLORE_EVENTS; adds
-# "explore").
+# "explore"). Then bench.drift: the cost of summarising a 1,000-row x 20-feature batch (prints).
 bench: install
 	$(PY) -m bench
 	$(PY) -m bench.ops
 	$(PY) -m bench.explore
+	$(PY) -m bench.drift
 
 # One 7-day alert rule's evaluation time at two sizes of a tenant's history, sent through the
 # gRPC API with the jobs running (BENCH_ALERT_SMALL / BENCH_ALERT_LARGE, 100k and 1M events by

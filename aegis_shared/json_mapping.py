@@ -13,7 +13,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from aegis_shared.json_shape import Problem, explain
+from aegis_shared.json_shape import Problem, explain, map_key_path
 
 M = TypeVar("M", bound=Message)
 _FLOATS = (FieldDescriptor.CPPTYPE_DOUBLE, FieldDescriptor.CPPTYPE_FLOAT)
@@ -54,6 +54,15 @@ def _boolean_float(data: dict[str, Any], descriptor: Any, path: str) -> Problem 
                     at = f"{where}[{index}]" if isinstance(value, list) else where
                     return Problem(at, f"expected a number, got {str(item).lower()}")
         nested = field.message_type
+        if nested is not None and nested.GetOptions().map_entry:
+            value_type = nested.fields_by_name["value"].message_type
+            if value_type is not None and isinstance(value, dict):
+                for entry_key, item in value.items():
+                    if isinstance(item, dict):
+                        found = _boolean_float(item, value_type, map_key_path(where, entry_key))
+                        if found is not None:
+                            return found
+            continue
         if nested is not None and nested.full_name not in _OPAQUE:
             for index, item in enumerate(values):
                 if isinstance(item, dict):

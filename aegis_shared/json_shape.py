@@ -144,10 +144,33 @@ def _value_problem(field: FieldDescriptor, value: Any, path: str, lax: bool) -> 
     return Problem(path, f"expected {singular}, got {show(value)}")
 
 
+def map_key_path(path: str, key: str) -> str:
+    """The path of one entry of a map field: features["age"] (the key as a JSON string)."""
+    return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
+
+
+def _map_problem(
+    descriptor: Any, field: FieldDescriptor, key: str, value: Any, path: str, lax: bool
+) -> Problem:
+    """Why a map field (a JSON object of one kind of value) was refused: its first entry
+    refused, by its key."""
+    value_field = field.message_type.fields_by_name["value"]  # type: ignore[union-attr]
+    if not isinstance(value, dict):
+        return Problem(
+            path, f"expected a JSON object of {_what(value_field)[1]}, got {show(value)}"
+        )
+    for entry_key, item in value.items():
+        if not _accepts(descriptor, {key: {entry_key: item}}, lax):
+            return _value_problem(value_field, item, map_key_path(path, entry_key), lax)
+    return Problem(path, f"expected a JSON object of {_what(value_field)[1]}")
+
+
 def _field_problem(
     descriptor: Any, field: FieldDescriptor, key: str, value: Any, path: str, lax: bool
 ) -> Problem:
-    if field.is_repeated and not (field.message_type and field.message_type.GetOptions().map_entry):
+    if field.message_type and field.message_type.GetOptions().map_entry:
+        return _map_problem(descriptor, field, key, value, path, lax)
+    if field.is_repeated:
         if not isinstance(value, list):
             return Problem(path, f"expected a list of {_what(field)[1]}, got {show(value)}")
         for index, item in enumerate(value):

@@ -56,12 +56,15 @@ def _parse(field: str, text: str, *, is_end: bool) -> dt.datetime | None:
     return moment + STEP if is_end else moment
 
 
-def parse_range(start_date: str, end_date: str) -> DateRange:
-    start = _parse("start_date", start_date, is_end=False)
-    end = _parse("end_date", end_date, is_end=True)
+def parse_range(
+    start_date: str, end_date: str, names: tuple[str, str] = ("start_date", "end_date")
+) -> DateRange:
+    """`names`: the fields the errors name (the request's own, e.g. reference_start)."""
+    start = _parse(names[0], start_date, is_end=False)
+    end = _parse(names[1], end_date, is_end=True)
     if start is not None and end is not None and start >= end:
         raise InvalidArgument(
-            f"start_date must not be after end_date ({json.dumps(start_date.strip()[:40])} "
+            f"{names[0]} must not be after {names[1]} ({json.dumps(start_date.strip()[:40])} "
             f"is after {json.dumps(end_date.strip()[:40])})"
         )
     return DateRange(start, end)

@@ -8,7 +8,8 @@
 - Response schemas come from the response messages as `gateway.marshal.to_json` prints them:
   every field present, an unset optional or message field null.
 - The error statuses of a route follow from its shape (STATUS_RULES): every route may answer
-  400, 401, 429, 503 and 504; one that needs a token also 403; one with path parameters 404;
+  400, 401, 429, 503 and 504; one that needs a token also 403; one with path parameters
+  (or `http_not_found`) 404;
   one with a body 413 and 415. Every error has the same body (ERROR_SCHEMA), except on a
   method with `(aegis.v1.oauth2_errors)`: RFC 6749's (OAUTH2_ERROR_SCHEMA).
 A route added to the protos gets all of this without an edit here. The hand-written routes
@@ -95,6 +96,12 @@ class RouteShape:
         return not self.method.GetOptions().Extensions[options_pb2.no_auth]
 
     @property
+    def finds(self) -> bool:
+        """Names a resource that may not exist: in its path, or by `http_not_found`."""
+        options = self.method.GetOptions().Extensions
+        return bool(self.path_params) or bool(options[options_pb2.http_not_found])
+
+    @property
     def oauth2(self) -> bool:
         return bool(self.method.GetOptions().Extensions[options_pb2.oauth2_errors])
 
@@ -112,7 +119,7 @@ STATUS_RULES: tuple[tuple[int, str, Callable[[RouteShape], bool]], ...] = (
         "The token lacks the scope this route needs (PERMISSION_DENIED).",
         lambda r: r.needs_token,
     ),
-    (404, "No such resource for the caller's tenant (NOT_FOUND).", lambda r: bool(r.path_params)),
+    (404, "No such resource for the caller's tenant (NOT_FOUND).", lambda r: r.finds),
     (
         409,
         "The resource's state forbids this, e.g. rotating a revoked client (ABORTED).",
@@ -139,6 +146,10 @@ STATUS_RULES: tuple[tuple[int, str, Callable[[RouteShape], bool]], ...] = (
 )
 
 
+# Messages a request may also give as a plain JSON array of one of these repeated fields.
+_ARRAY_SHORTHANDS: dict[str, tuple[str, ...]] = {"aegis.v1.FeatureValues": ("numbers", "strings")}
+
+
 def _required(field: FieldDescriptor) -> bool:
     behaviors = field.GetOptions().Extensions[field_behavior_pb2.field_behavior]
     return field_behavior_pb2.REQUIRED in behaviors
@@ -159,6 +170,15 @@ def _element_schema(field: FieldDescriptor, *, response: bool) -> dict[str, Any]
                     "anyOf": [message_schema(shape, response=False), {}],
                 }
             return schema
+        if name in _ARRAY_SHORTHANDS and not response:
+            # The collector also reads a plain JSON array of one of the fields' values
+            # (collector.api.json_events: REST's shorthand, e.g. "age": [31, 45.5]).
+            arrays = [
+                field_schema(f, response=False)
+                for f in field.message_type.fields
+                if f.name in _ARRAY_SHORTHANDS[name]
+            ]
+            return {"anyOf": [*arrays, message_schema(field.message_type, response=False)]}
         return message_schema(field.message_type, response=response)
     schema = dict(_SCALARS.get(field.cpp_type, {"type": "string"}))
     if field.cpp_type in _INT_RANGES and not response:
@@ -171,9 +191,18 @@ def field_schema(
     field: FieldDescriptor, *, response: bool = False, nullable: bool = False
 ) -> dict[str, Any]:
     """`nullable`: a body field, where null means unset (proto3's JSON mapping)."""
-    schema = _element_schema(field, response=response)
-    if field.is_repeated:
-        schema = {"type": "array", "items": schema}
+    schema: dict[str, Any]
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        # proto3's JSON mapping: a map is a JSON object of its values, keyed by its keys.
+        value = field.message_type.fields_by_name["value"]
+        schema = {
+            "type": "object",
+            "additionalProperties": _element_schema(value, response=response),
+        }
+    elif field.is_repeated:
+        schema = {"type": "array", "items": _element_schema(field, response=response)}
+    else:
+        schema = _element_schema(field, response=response)
     if not response:
         schema = _merge(schema, json_schema.keywords(field))
     if (response and field.has_presence and not field.is_repeated) or (

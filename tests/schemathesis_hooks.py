@@ -1,8 +1,11 @@
 """What schemathesis cannot learn from a JSON Schema, taught by hooks (SCHEMATHESIS_HOOKS).
 
-- Cross-field rules: start_date after end_date, or a series interval over a longer range
-  than it may cover, are 400s that no schema of single parameters can express. Generated
-  queries that break one of them are dropped; a malformed date alone is still sent.
+- Cross-field rules: start_date after end_date, a series interval over a longer range
+  than it may cover, ml-drift's reference_start without reference_end, are 400s that no
+  schema of single parameters can express. Generated
+  queries that break one of them are dropped (the coverage phase, which no filter reaches,
+  has an ml-drift query's offending dates removed before the call); a malformed date alone
+  is still sent.
 - A webhook URL must name a host that resolves, to public addresses only; generated host
   names do not resolve (no DNS in tests), and only resolution can judge them, so in a
   schema-valid case a host name is replaced by a public IPv4 address (PUBLIC_HOST, never
@@ -25,6 +28,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import ipaddress
 import math
@@ -42,9 +46,18 @@ from schemathesis.transport.serialization import serialize_binary
 from collector.alerts.metrics import ATTRIBUTION_GROUPS, ATTRIBUTION_METRICS, RANGES
 from collector.alerts.rules import never_fires
 from collector.dates import parse_interval, parse_range
+from collector.drift.report import windows
 from collector.errors import InvalidArgument
 
-CROSS_FIELD = ("start_date must not be after end_date", "interval: a ")
+CROSS_FIELD = (
+    "start_date must not be after end_date",
+    "interval: a",  # "a minute series" / "an hour series" covers at most ...
+    "start_date must be before end_date",  # ml-drift: a start after now, without an end
+    "reference_start must not be after reference_end",
+    "reference_start: required with the other",
+    "reference_end: required with the other",
+)
+DRIFT_DATES = ("start_date", "end_date", "reference_start", "reference_end")
 PUBLIC_HOST = "1.1.1.1"
 
 
@@ -69,7 +82,7 @@ lambda_sources._lambda_description = _tolerant(lambda_sources._lambda_descriptio
 
 @schemathesis.hook
 def filter_query(ctx: Any, query: Any) -> bool:
-    if not isinstance(query, dict) or not {"start_date", "end_date", "interval"} & set(query):
+    if not isinstance(query, dict) or not {*DRIFT_DATES, "interval"} & set(query):
         return True
     try:
         values = {k: query.get(k, "") for k in ("start_date", "end_date", "interval")}
@@ -77,6 +90,10 @@ def filter_query(ctx: Any, query: Any) -> bool:
             return True
         dates = parse_range(values["start_date"], values["end_date"])
         parse_interval(values["interval"], dates)
+        if {"model_id", "reference_start", "reference_end"} & set(query):  # ml-drift
+            drift = [query.get(k, "") for k in DRIFT_DATES]
+            if all(isinstance(v, str) for v in drift):
+                windows(*drift, now=dt.datetime.now(dt.UTC))
     except InvalidArgument as exc:
         return not str(exc).startswith(CROSS_FIELD)
     return True
@@ -109,8 +126,38 @@ def _can_fire(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "threshold": inside}
 
 
+def _drift_dates(query: dict[str, Any]) -> dict[str, Any]:
+    """A schema-valid ml-drift query whose dates break a cross-field rule (a reference bound
+    without the other, a reference ending before it starts, a start after now without an end)
+    loses the dates that break it; the rest is left as generated."""
+    query = dict(query)
+    if ("reference_start" in query) != ("reference_end" in query):
+        query.pop("reference_start", None)
+        query.pop("reference_end", None)
+    for dropped in (("reference_start", "reference_end"), ("start_date",), ("end_date",)):
+        dates = [query.get(k, "") for k in DRIFT_DATES]
+        if not all(isinstance(v, str) for v in dates):
+            break
+        try:
+            windows(*dates, now=dt.datetime.now(dt.UTC))
+            break
+        except InvalidArgument as exc:
+            if not str(exc).startswith(CROSS_FIELD):
+                break
+            for key in dropped:
+                query.pop(key, None)
+    return query
+
+
 @schemathesis.hook
 def before_call(ctx: Any, case: Any, kwargs: Any) -> None:
+    query = case.query
+    if (
+        isinstance(query, dict)
+        and {"model_id", "reference_start", "reference_end"} & set(query)
+        and (case.meta is None or not case.meta.is_negative_at(ParameterLocation.QUERY))
+    ):
+        case.query = _drift_dates(query)
     body = case.body
     if not isinstance(body, dict):
         return

@@ -12,8 +12,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Lowest first. A module may import its own subpackage and anything below it, never above.
 # "base" is the collector's top-level modules (errors, domain types, dates, Prometheus).
 LAYERS = [
-    "base", "store", "rollups", "explore", "auth", "ingest", "query", "alerts", "jobs", "api",
-    "otlp", "app",
+    "base", "store", "rollups", "drift", "explore", "auth", "ingest", "query", "alerts", "jobs",
+    "api", "otlp", "app",
 ]  # fmt: skip
 SUBPACKAGES = set(LAYERS) - {"base"}
 

@@ -10,6 +10,8 @@ from aegis.v1 import dashboard_pb2, dashboard_pb2_grpc
 from collector.api.interceptor import current_principal
 from collector.api.proto_values import struct, timestamp
 from collector.dates import parse_interval, parse_range
+from collector.drift.compare import CategoricalDrift, Share
+from collector.drift.report import Column, DriftReport, MLDrift, Window
 from collector.query.dashboards import (
     Dashboards,
     Latency,
@@ -23,6 +25,7 @@ from collector.query.dashboards import (
 from collector.query.rounding import event_money, significant
 
 Context: TypeAlias = grpc.aio.ServicerContext
+OTHER = "other"  # the value shown for the rest of a window's rows, past its top values
 
 
 def _latency(latency: Latency) -> dict[str, float]:
@@ -137,6 +140,49 @@ def llm_metrics_response(m: LLMMetrics) -> dashboard_pb2.LLMMetricsResponse:
     )
 
 
+def _window(w: Window) -> dashboard_pb2.DriftWindow:
+    return dashboard_pb2.DriftWindow(start=timestamp(w.start), end=timestamp(w.end), rows=w.rows)
+
+
+def _top(shares: list[Share]) -> list[dashboard_pb2.TopValue]:
+    return [
+        dashboard_pb2.TopValue(
+            value=OTHER if s.value is None else s.value,
+            share=significant(s.share),
+            other=s.value is None,
+        )
+        for s in shares
+    ]
+
+
+def _column(c: Column) -> dashboard_pb2.FeatureDrift:
+    d = c.drift
+    out = dashboard_pb2.FeatureDrift(name=c.name, type=c.kind, status=d.status)
+    if d.psi is not None:
+        out.psi = significant(d.psi)
+    if isinstance(d, CategoricalDrift):
+        if d.js_distance is not None:
+            out.js_distance = significant(d.js_distance)
+        out.reference_top.extend(_top(d.reference_top))
+        out.current_top.extend(_top(d.current_top))
+    else:
+        out.reference_quantiles.extend(significant(q) for q in d.reference_quantiles)
+        out.current_quantiles.extend(significant(q) for q in d.current_quantiles)
+    return out
+
+
+def ml_drift_response(r: DriftReport) -> dashboard_pb2.MLDriftResponse:
+    out = dashboard_pb2.MLDriftResponse(
+        model_id=r.model_id,
+        reference=_window(r.reference),
+        current=_window(r.current),
+        features=[_column(c) for c in r.features],
+    )
+    if r.predictions is not None:
+        out.predictions.CopyFrom(_column(r.predictions))
+    return out
+
+
 def _query(request: dashboard_pb2.MetricsRequest) -> MetricsQuery:
     dates = parse_range(request.start_date, request.end_date)
     return MetricsQuery(
@@ -149,8 +195,9 @@ def _query(request: dashboard_pb2.MetricsRequest) -> MetricsQuery:
 
 
 class DashboardServicer(dashboard_pb2_grpc.DashboardServiceServicer):
-    def __init__(self, dashboards: Dashboards) -> None:
+    def __init__(self, dashboards: Dashboards, drift: MLDrift) -> None:
         self._dashboards = dashboards
+        self._drift = drift
 
     async def Overview(
         self, request: dashboard_pb2.OverviewRequest, context: Context
@@ -169,4 +216,17 @@ class DashboardServicer(dashboard_pb2_grpc.DashboardServiceServicer):
     ) -> dashboard_pb2.LLMMetricsResponse:
         return llm_metrics_response(
             await self._dashboards.llm_metrics(current_principal().tenant, _query(request))
+        )
+
+    async def MLDrift(
+        self, request: dashboard_pb2.MLDriftRequest, context: Context
+    ) -> dashboard_pb2.MLDriftResponse:
+        dates = (
+            request.start_date,
+            request.end_date,
+            request.reference_start,
+            request.reference_end,
+        )
+        return ml_drift_response(
+            await self._drift.report(current_principal().tenant, request.model_id, dates)
         )

@@ -56,6 +56,7 @@ METHOD_SCOPES: dict[str, Scope] = {
     "/aegis.v1.DashboardService/Overview": "read",
     "/aegis.v1.DashboardService/MLMetrics": "read",
     "/aegis.v1.DashboardService/LLMMetrics": "read",
+    "/aegis.v1.DashboardService/MLDrift": "read",
     "/aegis.v1.AlertService/CreateRule": ALERTS_ADMIN,
     "/aegis.v1.AlertService/ListRules": "read",
     "/aegis.v1.AlertService/GetRule": "read",

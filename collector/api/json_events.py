@@ -22,14 +22,19 @@ from aegis_shared.json_shape import show
 from aegis_shared.structs import struct_to_dict
 from collector.api.proto_events import llm_event_from_proto, ml_event_from_proto
 from collector.api.proto_values import time_from_proto
+from collector.ingest.features import feature_field
 from collector.ingest.validation import Invalid
 
 MAX_REASON = 200
+# A path's leading field, and its map key if it has one: features["a.b"] of
+# features["a.b"].numbers[1].
+_FIELD = re.compile(r'[^.\[]*(?:\["(?:[^"\\]|\\.)*"\])?')
 
 # The fast reader of JSON events: per field, the JSON key (proto and camelCase names), its
 # name in the plain event and its kind. "s": string, "i": int64, "d": double, "t": RFC 3339
 # timestamp, "m": Struct metadata, "l": list of int64, "ls": list of strings, "v": any JSON
-# value (a google.protobuf.Value: content, whose shape validation checks).
+# value (a google.protobuf.Value: content, whose shape validation checks), "fv": a
+# FeatureValues ({"numbers": [...]} or {"strings": [...]}), "fm": a map of them.
 _FieldKinds = dict[str, tuple[str, str]]
 
 
@@ -48,7 +53,7 @@ _ATTRIBUTION = {
 _ML_KINDS = _kinds(events_pb2.MLEvent, {
     "event_id": "s", "model_type": "s", "model_id": "s", "input_shape": "l",
     "prediction_count": "i", "timestamp": "t", "metadata": "m", "latency_ms": "d", "error": "s",
-    **_ATTRIBUTION,
+    **_ATTRIBUTION, "features": "fm", "predictions": "fv",
 })  # fmt: skip
 _LLM_KINDS = _kinds(events_pb2.LLMEvent, {
     "event_id": "s", "model_name": "s", "prompt_length": "i", "response_length": "i",
@@ -58,6 +63,69 @@ _LLM_KINDS = _kinds(events_pb2.LLMEvent, {
     "input": "v", "output": "v", "system": "s",
 })  # fmt: skip
 _MIN_INT64, _MAX_INT64 = -(2**63), 2**63 - 1
+
+
+def _feature_values(value: Any) -> dict[str, list[Any]] | None:
+    """A FeatureValues in its plain JSON form, as ParseDict would read it; None for anything
+    else (ParseDict then reads it, or names what is wrong)."""
+    if type(value) is not dict:
+        return None
+    out: dict[str, list[Any]] = {}
+    for key, values in value.items():
+        if type(values) is not list:
+            return None
+        if key == "numbers":
+            if not all(type(v) is float or type(v) is int for v in values):
+                return None
+        elif key != "strings" or not all(type(v) is str for v in values):
+            return None
+        if values:  # an empty array is unset, as in the message
+            out[key] = values
+    return out
+
+
+def _plain_array(field: str, values: Any) -> Any:
+    """REST's shorthand for a FeatureValues: a plain JSON array of numbers or of strings, read
+    as the FeatureValues it stands for. Anything but an array is returned as sent (ParseDict
+    reads it or names what is wrong); an array mixing kinds is an `Invalid` naming `field`."""
+    if type(values) is not list:
+        return values
+    if all(type(v) is str for v in values):
+        return {"strings": values} if values else {}
+    if all(type(v) is float or type(v) is int for v in values):
+        return {"numbers": values}
+    return Invalid(
+        field, "all numbers or all strings (one value per row), got a mix or another type"
+    )
+
+
+def _shorthands(data: dict[str, Any]) -> Invalid | None:
+    """Read an ML event's plain-array features and predictions in place (see _plain_array)."""
+    features = data.get("features")
+    if type(features) is dict:
+        for name, values in features.items():
+            read = _plain_array(feature_field(name), values)
+            if isinstance(read, Invalid):
+                return read
+            features[name] = read
+    if "predictions" in data:
+        read = _plain_array("predictions", data["predictions"])
+        if isinstance(read, Invalid):
+            return read
+        data["predictions"] = read
+    return None
+
+
+def _feature_map(value: Any) -> dict[str, dict[str, list[Any]]] | None:
+    if type(value) is not dict:
+        return None
+    out = {}
+    for name, values in value.items():
+        read = _feature_values(values)
+        if read is None:
+            return None
+        out[name] = read
+    return out
 
 
 def _fast(data: dict[str, Any], kinds: _FieldKinds, event: dict[str, Any]) -> bool:
@@ -97,6 +165,11 @@ def _fast(data: dict[str, Any], kinds: _FieldKinds, event: dict[str, Any]) -> bo
             event[name] = value
         elif kind == "v":
             event[name] = value  # a Value holds any JSON, as read from the request
+        elif kind == "fv" and (values := _feature_values(value)) is not None:
+            event[name] = values
+        elif kind == "fm" and (features := _feature_map(value)) is not None:
+            if features:
+                event[name] = features
         else:
             return False
     return True
@@ -112,8 +185,10 @@ def _parse_slowly(data: dict[str, Any], message: Message) -> Message | Invalid:
         return Invalid(
             problem.unknown[:MAX_REASON], f"unknown field; {problem.reason}"[:MAX_REASON]
         )
-    # The event's own field is the one reported; a deeper path (input_shape[1]) says where.
-    field = re.split(r"[.\[]", problem.path, maxsplit=1)[0]
+    # The event's own field is the one reported, with a map's key (features["age"]); a deeper
+    # path (input_shape[1]) says where.
+    found = _FIELD.match(problem.path)
+    field = found.group(0) if found else problem.path
     reason = problem.reason if problem.path == field else f"{problem.path}: {problem.reason}"
     return Invalid(field, reason[:MAX_REASON])
 
@@ -129,6 +204,8 @@ def ml_event_from_json(value: struct_pb2.Value) -> dict[str, Any] | Invalid:
     if value.WhichOneof("kind") != "struct_value":
         return _not_an_object(value)
     data = struct_to_dict(value.struct_value)
+    if (wrong := _shorthands(data)) is not None:
+        return wrong
     event = ml_event_from_proto(events_pb2.MLEvent())  # every field unset
     if _fast(data, _ML_KINDS, event):
         return event

@@ -65,8 +65,28 @@ def _attribution(e: events_pb2.MLEvent | events_pb2.LLMEvent, event: dict[str, A
     return event
 
 
+def _values(values: events_pb2.FeatureValues) -> dict[str, list[Any]]:
+    """A FeatureValues as its JSON shape, only the arrays that are set (validation rejects
+    both or neither)."""
+    out: dict[str, list[Any]] = {}
+    if values.numbers:
+        out["numbers"] = list(values.numbers)
+    if values.strings:
+        out["strings"] = list(values.strings)
+    return out
+
+
+def _drift_inputs(e: events_pb2.MLEvent, event: dict[str, Any]) -> dict[str, Any]:
+    """Features and predictions, when sent (collector.drift.values checks them)."""
+    if e.features:
+        event["features"] = {name: _values(values) for name, values in e.features.items()}
+    if e.HasField("predictions"):
+        event["predictions"] = _values(e.predictions)
+    return event
+
+
 def ml_event_from_proto(e: events_pb2.MLEvent) -> dict[str, Any]:
-    return _attribution(
+    event = _attribution(
         e,
         {
             "event_id": e.event_id,
@@ -80,6 +100,7 @@ def ml_event_from_proto(e: events_pb2.MLEvent) -> dict[str, Any]:
             "error": e.error,
         },
     )
+    return _drift_inputs(e, event)
 
 
 _COUNTS = ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens")

@@ -57,6 +57,8 @@ from collector.auth.client_status import ClientStatusCache
 from collector.auth.clients import ClientRegistry
 from collector.auth.ratelimit import Limits
 from collector.auth.service import AuthService
+from collector.drift.fold import run_drift
+from collector.drift.report import MLDrift
 from collector.explore.fold import run_explore
 from collector.ingest.batch import IngestService
 from collector.ingest.content import ContentPolicy
@@ -168,7 +170,8 @@ async def grpc_server(
     )
     dashboard_pb2_grpc.add_DashboardServiceServicer_to_server(
         DashboardServicer(
-            Dashboards(storage, minute_retention_days=settings.rollup_retention_days)
+            Dashboards(storage, minute_retention_days=settings.rollup_retention_days),
+            MLDrift(storage, retention_days=settings.rollup_retention_days),
         ),
         server,
     )
@@ -245,6 +248,7 @@ def background_jobs(settings: Settings, storage: Storage, deliverer: Deliverer) 
         ),
     )
     runner.add("explore", settings.rollup_interval_s, functools.partial(run_explore, storage))
+    runner.add("drift", settings.rollup_interval_s, functools.partial(run_drift, storage))
     runner.add(
         "alerts",
         settings.alerts_interval_s,

@@ -174,9 +174,9 @@ class Settings(BaseSettings):
     rollup_interval_s: float = Field(
         10.0,
         ge=0,
-        description="How often the rollups job folds partials into buckets, and the explore "
-        "job its notes into summaries (`0`: neither on this replica); reads take what is not "
-        "folded yet meanwhile.",
+        description="How often the rollups job folds partials into buckets, the explore "
+        "job its notes into summaries and the drift job its partials into hour and day sketches "
+        "(`0`: none of them on this replica); reads take what is not folded yet meanwhile.",
     )
     alerts_interval_s: float = Field(
         60.0,
@@ -204,8 +204,8 @@ class Settings(BaseSettings):
     rollup_retention_days: float = Field(
         7,
         ge=0,
-        description="Minute rollup buckets older than this many days are deleted (`0`: kept); "
-        "hour and day buckets stay.",
+        description="Minute rollup buckets and drift's hour sketches older than this many days "
+        "are deleted (`0`: kept); hour and day buckets and drift's day sketches stay.",
     )
     audit_retention_days: float = Field(
         365, ge=0, description="Audit log records older than this many days are deleted. `0`: keep."

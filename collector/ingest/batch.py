@@ -14,6 +14,7 @@ from bson import ObjectId
 from collector import prometheus as metrics
 from collector.auth.ratelimit import RateLimiter
 from collector.domain import Kind, Principal
+from collector.drift.partials import DriftInputs, drift_partials, take_inputs
 from collector.errors import InvalidArgument
 from collector.explore.notes import batch_writes
 from collector.ingest.content import ContentPolicy
@@ -86,6 +87,8 @@ class IngestService:
         result = IngestResult()
         now = dt.datetime.now(dt.UTC)
         docs: list[dict[str, Any]] = []
+        drift: dict[str, DriftInputs] = {}  # features and predictions, by event _id
+        seen: set[str] = set()
         records = list(spans)
         # Once per batch, from a cache: no database round trip per event.
         overrides = await self._overrides.for_tenant(principal.tenant) if kind == "llm" else {}
@@ -115,6 +118,12 @@ class IngestService:
             for optional in OPTIONAL:
                 if event.get(optional) in (None, ""):
                     event.pop(optional, None)
+            # Summarised, never stored; a repeated _id keeps its first event's, as below.
+            inputs = take_inputs(event)
+            if event["_id"] not in seen:
+                seen.add(event["_id"])
+                if inputs is not None:
+                    drift[event["_id"]] = inputs
             docs.append(event)
         result.rejected = len(result.errors)
         # The same id twice in one batch: the first is written, the rest are duplicates.
@@ -129,6 +138,7 @@ class IngestService:
             lambda new: batch_listing(principal.tenant, kind, new),
             spans=stored_records(principal.tenant, records, now),
             rows=lambda new, new_spans: batch_writes(principal.tenant, kind, new, new_spans),
+            drift=(lambda new: drift_partials(principal.tenant, new, drift)) if drift else None,
         )
         result.accepted = outcome.inserted
         result.duplicates = outcome.duplicates + len(docs) - len(distinct)

@@ -10,7 +10,7 @@ from typing import Any
 
 from aegis_shared.json_shape import show
 from collector.domain import EARLIEST
-from collector.ingest import attribution, content
+from collector.ingest import attribution, content, features
 from collector.ingest.invalid import Invalid
 
 MAX_NAME = 256
@@ -145,6 +145,7 @@ def fill_and_check_ml(event: dict[str, Any], now: dt.datetime) -> None:
     """Fill the defaults of unset fields in place; raise Invalid for the first bad field."""
     _name(event, "model_id")
     _name(event, "model_type")
+    features.check(event)  # before the default below: absent means the rows sent
     if event["prediction_count"] is None:
         event["prediction_count"] = 1
     _count(event, "prediction_count")

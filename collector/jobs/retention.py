@@ -2,8 +2,9 @@
 
 RETENTION_DAYS applies to raw events (`ml_events`, `llm_events`, by event time `timestamp`)
 and to the spans of traces (`spans`, by span start);
-ROLLUP_RETENTION_DAYS to minute rollup buckets (by bucket `start`); hour and day buckets are
-kept. AUDIT_RETENTION_DAYS (365) applies to `audit_logs` (by `timestamp`), and
+ROLLUP_RETENTION_DAYS to minute rollup buckets (by bucket `start`) and to drift's hour sketches
+(`drift_hour`, by `hour`); hour and day buckets and drift's day sketches are kept.
+AUDIT_RETENTION_DAYS (365) applies to `audit_logs` (by `timestamp`), and
 ALERT_HISTORY_RETENTION_DAYS (90) to alert events (`alert_events`, by the time of the state
 change) and their delivery attempts (`alert_deliveries`, by attempt time). 0 keeps forever.
 An alert event whose webhook is still to be delivered is never deleted, nor are its attempts.
@@ -79,6 +80,12 @@ async def _owners(storage: Storage) -> list[tuple[str, str]]:
     return sorted({(doc["tenant"], doc["kind"]) async for doc in found})
 
 
+async def _drift_owners(storage: Storage) -> list[tuple[str, str]]:
+    """Every (tenant, model) that has drift sketches: each has a day sketch per feature."""
+    found = storage.drift_day.find({}, {"tenant": 1, "model_id": 1})
+    return sorted({(doc["tenant"], doc["model_id"]) async for doc in found})
+
+
 async def apply_retention(
     storage: Storage,
     *,
@@ -123,6 +130,11 @@ async def apply_retention(
         for tenant, kind in await _owners(storage):
             old = {"tenant": tenant, "kind": kind, "start": {"$lt": cutoff}}
             deleted[minute.name] += await _delete_batches(minute, old, batch)
+        hours = storage.drift_hour
+        deleted[hours.name] = 0
+        for tenant, model in await _drift_owners(storage):
+            old = {"tenant": tenant, "model_id": model, "hour": {"$lt": cutoff}}
+            deleted[hours.name] += await _delete_batches(hours, old, batch)
     if audit_retention_days > 0:
         cutoff = now - dt.timedelta(days=audit_retention_days)
         deleted[storage.audit_logs.name] = await _delete_batches(

@@ -142,6 +142,17 @@ class Storage:
         self.explore_dirty: AsyncCollection[Document] = db.get_collection(
             "explore_dirty", write_concern=DURABLE
         )
+        # Drift (collector.drift): sketches of ML features and predictions, written with their
+        # batch as partials, folded by a job into hour and day sketches.
+        self.drift_partials: AsyncCollection[Document] = db.get_collection(
+            "drift_partials", write_concern=DURABLE
+        )
+        self.drift_hour: AsyncCollection[Document] = db.get_collection(
+            "drift_hour", write_concern=DURABLE
+        )
+        self.drift_day: AsyncCollection[Document] = db.get_collection(
+            "drift_day", write_concern=DURABLE
+        )
         self._available = True
         self.abandoned = AbandonedSessions(client)
         self.ledger: SessionLedger | None = None
@@ -156,6 +167,12 @@ class Storage:
                 [IndexModel([("tenant", ASCENDING), ("kind", ASCENDING), ("start", ASCENDING)])]
             )
         await self.recent.create_indexes([IndexModel([("tenant", ASCENDING)])])
+        await self.drift_hour.create_indexes(
+            [IndexModel([("tenant", ASCENDING), ("model_id", ASCENDING), ("hour", ASCENDING)])]
+        )
+        await self.drift_day.create_indexes(
+            [IndexModel([("tenant", ASCENDING), ("model_id", ASCENDING), ("day", ASCENDING)])]
+        )
         await self.event_rows.create_indexes(
             [IndexModel([("tenant", ASCENDING), ("kind", ASCENDING), ("hour", ASCENDING)])]
         )
@@ -327,11 +344,13 @@ class Storage:
         spans: Sequence[Document] = (),
         rows: Callable[[list[Document], list[Document]], tuple[list[Document], Document | None]]
         | None = None,
+        drift: Callable[[list[Document]], list[Document]] | None = None,
     ) -> InsertOutcome:
         """Insert the documents whose `_id` is not stored yet, `summary(inserted)` into the
         partials, `listing(inserted)` into event_batches, the span records whose `_id` is
         not stored yet into spans and `rows(inserted, inserted spans)` into event_rows and
-        explore_pending, in one transaction: all or none. The `_id`s are derived
+        explore_pending and `drift(inserted)` into drift_partials, in one transaction: all or
+        none. The `_id`s are derived
         from (tenant, event_id) and (tenant, trace_id, span key) and distinct within `docs`
         and `spans`, so a retried event or a re-exported span is found, counted as a duplicate
         and written no second time."""
@@ -347,6 +366,9 @@ class Storage:
                 await self.partials.insert_one(summary(new), session=session)
                 if listing is not None:
                     await self.event_batches.insert_one(listing(new), session=session)
+                sketches = drift(new) if drift is not None else []
+                if sketches:
+                    await self.drift_partials.insert_many(sketches, session=session)
             new_spans = await _not_stored(self.spans, spans, session)
             if new_spans:
                 await self.spans.insert_many(new_spans, session=session)

@@ -13,7 +13,7 @@ import asyncio
 import atexit
 import logging
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, Unpack
 
@@ -21,7 +21,15 @@ import grpc
 
 from aegis_sdk.buffer import Buffer
 from aegis_sdk.config import Config, OnFull, TransportName
-from aegis_sdk.events import Event, Kind, LLMFields, MLFields, llm_event, ml_event
+from aegis_sdk.events import (
+    Event,
+    Kind,
+    LLMFields,
+    MLFields,
+    llm_event,
+    ml_event,
+    prediction_event,
+)
 from aegis_sdk.sender import Sender
 from aegis_sdk.stats import Stats
 
@@ -126,6 +134,22 @@ class AegisClient(_Client):
         the active OpenTelemetry span's when neither is given)."""
         return self._queue("ml", ml_event(**fields))
 
+    def log_predictions(
+        self,
+        *,
+        features: Any = None,
+        predictions: Any = None,
+        feature_names: Sequence[str] | None = None,
+        **fields: Unpack[MLFields],
+    ) -> str:
+        """Queue one ML event with what the model saw and answered, for drift; returns its
+        event_id. `features`: a pandas DataFrame, a mapping of feature name to its column (a
+        list, NumPy array or Series), or rows (a 2-D array or list of lists) named by
+        `feature_names`; `predictions`: one per row (a list, array, Series or one-column
+        DataFrame). Each column is all numbers (finite) or all strings. The other fields are
+        log_ml's; prediction_count defaults to the rows, input_shape to [rows, features]."""
+        return self._queue("ml", prediction_event(features, predictions, feature_names, **fields))
+
     def log_llm(self, **fields: Unpack[LLMFields]) -> str:
         """Queue one LLM call event; returns its event_id (given, or a fresh UUIDv7).
         Fields: model_name (required), prompt_length, response_length, tokens_used, cost,
@@ -188,6 +212,19 @@ class AsyncAegisClient(_Client):
     async def log_ml(self, **fields: Unpack[MLFields]) -> str:
         """Queue one ML prediction event; see AegisClient.log_ml."""
         return await self._queue("ml", ml_event(**fields))
+
+    async def log_predictions(
+        self,
+        *,
+        features: Any = None,
+        predictions: Any = None,
+        feature_names: Sequence[str] | None = None,
+        **fields: Unpack[MLFields],
+    ) -> str:
+        """Queue one ML event with its features and predictions; see
+        AegisClient.log_predictions."""
+        event = prediction_event(features, predictions, feature_names, **fields)
+        return await self._queue("ml", event)
 
     async def log_llm(self, **fields: Unpack[LLMFields]) -> str:
         """Queue one LLM call event; see AegisClient.log_llm."""

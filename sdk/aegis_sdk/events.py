@@ -16,6 +16,7 @@ from google.protobuf import timestamp_pb2
 
 from aegis.v1 import events_pb2
 from aegis_sdk.ids import new_event_id
+from aegis_sdk.tabular import features_message, predictions_message, rows_of
 from aegis_sdk.trace_context import current_ids
 
 Kind = Literal["ml", "llm"]
@@ -176,6 +177,27 @@ def ml_event(**fields: Unpack[MLFields]) -> events_pb2.MLEvent:
         **_attribution(f),
     )
     _with_metadata(event, f.get("metadata"))
+    return event
+
+
+def prediction_event(
+    features: Any = None,
+    predictions: Any = None,
+    feature_names: Sequence[str] | None = None,
+    **fields: Unpack[MLFields],
+) -> events_pb2.MLEvent:
+    """An ML event with the features the model saw and what it predicted, one value per row
+    (aegis_sdk.tabular says what they may be); input_shape defaults to [rows, features]."""
+    event = ml_event(**fields)
+    by_name = features_message(features, feature_names) if features is not None else {}
+    answered = predictions_message(predictions) if predictions is not None else None
+    rows = rows_of(by_name, answered)
+    for name, values in by_name.items():
+        event.features[name].CopyFrom(values)
+    if answered is not None:
+        event.predictions.CopyFrom(answered)
+    if not event.input_shape and by_name:
+        event.input_shape[:] = [rows, len(by_name)]
     return event
 
 

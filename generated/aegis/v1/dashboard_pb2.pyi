@@ -2,6 +2,7 @@ import datetime
 
 from aegis.v1 import options_pb2 as _options_pb2
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -197,3 +198,73 @@ class LLMMetricsResponse(_message.Message):
     error_rate: float
     series: _containers.RepeatedCompositeFieldContainer[LLMSeriesPoint]
     def __init__(self, total_requests: _Optional[int] = ..., total_tokens: _Optional[int] = ..., total_cost: _Optional[float] = ..., models: _Optional[_Iterable[_Union[LLMModelMetrics, _Mapping]]] = ..., total_errors: _Optional[int] = ..., error_rate: _Optional[float] = ..., series: _Optional[_Iterable[_Union[LLMSeriesPoint, _Mapping]]] = ...) -> None: ...
+
+class MLDriftRequest(_message.Message):
+    __slots__ = ("model_id", "start_date", "end_date", "reference_start", "reference_end")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    START_DATE_FIELD_NUMBER: _ClassVar[int]
+    END_DATE_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_START_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_END_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    start_date: str
+    end_date: str
+    reference_start: str
+    reference_end: str
+    def __init__(self, model_id: _Optional[str] = ..., start_date: _Optional[str] = ..., end_date: _Optional[str] = ..., reference_start: _Optional[str] = ..., reference_end: _Optional[str] = ...) -> None: ...
+
+class DriftWindow(_message.Message):
+    __slots__ = ("start", "end", "rows")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    start: _timestamp_pb2.Timestamp
+    end: _timestamp_pb2.Timestamp
+    rows: int
+    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rows: _Optional[int] = ...) -> None: ...
+
+class TopValue(_message.Message):
+    __slots__ = ("value", "share", "other")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    OTHER_FIELD_NUMBER: _ClassVar[int]
+    value: str
+    share: float
+    other: bool
+    def __init__(self, value: _Optional[str] = ..., share: _Optional[float] = ..., other: _Optional[bool] = ...) -> None: ...
+
+class FeatureDrift(_message.Message):
+    __slots__ = ("name", "type", "psi", "status", "reference_quantiles", "current_quantiles", "js_distance", "reference_top", "current_top")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    PSI_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_QUANTILES_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_QUANTILES_FIELD_NUMBER: _ClassVar[int]
+    JS_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_TOP_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_TOP_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: str
+    psi: float
+    status: str
+    reference_quantiles: _containers.RepeatedScalarFieldContainer[float]
+    current_quantiles: _containers.RepeatedScalarFieldContainer[float]
+    js_distance: float
+    reference_top: _containers.RepeatedCompositeFieldContainer[TopValue]
+    current_top: _containers.RepeatedCompositeFieldContainer[TopValue]
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., psi: _Optional[float] = ..., status: _Optional[str] = ..., reference_quantiles: _Optional[_Iterable[float]] = ..., current_quantiles: _Optional[_Iterable[float]] = ..., js_distance: _Optional[float] = ..., reference_top: _Optional[_Iterable[_Union[TopValue, _Mapping]]] = ..., current_top: _Optional[_Iterable[_Union[TopValue, _Mapping]]] = ...) -> None: ...
+
+class MLDriftResponse(_message.Message):
+    __slots__ = ("model_id", "reference", "current", "features", "predictions")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    reference: DriftWindow
+    current: DriftWindow
+    features: _containers.RepeatedCompositeFieldContainer[FeatureDrift]
+    predictions: FeatureDrift
+    def __init__(self, model_id: _Optional[str] = ..., reference: _Optional[_Union[DriftWindow, _Mapping]] = ..., current: _Optional[_Union[DriftWindow, _Mapping]] = ..., features: _Optional[_Iterable[_Union[FeatureDrift, _Mapping]]] = ..., predictions: _Optional[_Union[FeatureDrift, _Mapping]] = ...) -> None: ...

@@ -50,6 +50,11 @@ class DashboardServiceStub:
                 request_serializer=aegis_dot_v1_dot_dashboard__pb2.MetricsRequest.SerializeToString,
                 response_deserializer=aegis_dot_v1_dot_dashboard__pb2.LLMMetricsResponse.FromString,
                 _registered_method=True)
+        self.MLDrift = channel.unary_unary(
+                '/aegis.v1.DashboardService/MLDrift',
+                request_serializer=aegis_dot_v1_dot_dashboard__pb2.MLDriftRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_dashboard__pb2.MLDriftResponse.FromString,
+                _registered_method=True)
 
 
 class DashboardServiceServicer:
@@ -74,6 +79,13 @@ class DashboardServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MLDrift(self, request, context):
+        """How far an ML model's features and predictions moved from a reference window (PSI).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DashboardServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -91,6 +103,11 @@ def add_DashboardServiceServicer_to_server(servicer, server):
                     servicer.LLMMetrics,
                     request_deserializer=aegis_dot_v1_dot_dashboard__pb2.MetricsRequest.FromString,
                     response_serializer=aegis_dot_v1_dot_dashboard__pb2.LLMMetricsResponse.SerializeToString,
+            ),
+            'MLDrift': grpc.unary_unary_rpc_method_handler(
+                    servicer.MLDrift,
+                    request_deserializer=aegis_dot_v1_dot_dashboard__pb2.MLDriftRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_dashboard__pb2.MLDriftResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +192,33 @@ class DashboardService:
             '/aegis.v1.DashboardService/LLMMetrics',
             aegis_dot_v1_dot_dashboard__pb2.MetricsRequest.SerializeToString,
             aegis_dot_v1_dot_dashboard__pb2.LLMMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MLDrift(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.DashboardService/MLDrift',
+            aegis_dot_v1_dot_dashboard__pb2.MLDriftRequest.SerializeToString,
+            aegis_dot_v1_dot_dashboard__pb2.MLDriftResponse.FromString,
             options,
             channel_credentials,
             insecure,

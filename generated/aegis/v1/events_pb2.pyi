@@ -12,7 +12,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class MLEvent(_message.Message):
-    __slots__ = ("event_id", "model_type", "model_id", "input_shape", "prediction_count", "timestamp", "metadata", "metadata_json", "latency_ms", "error", "user_id", "session_id", "trace_id", "span_id", "parent_span_id", "environment", "release", "tags")
+    __slots__ = ("event_id", "model_type", "model_id", "input_shape", "prediction_count", "timestamp", "metadata", "metadata_json", "latency_ms", "error", "user_id", "session_id", "trace_id", "span_id", "parent_span_id", "environment", "release", "tags", "features", "predictions")
+    class FeaturesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: FeatureValues
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[FeatureValues, _Mapping]] = ...) -> None: ...
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_TYPE_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +38,8 @@ class MLEvent(_message.Message):
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     RELEASE_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     model_type: str
     model_id: str
@@ -49,7 +58,17 @@ class MLEvent(_message.Message):
     environment: str
     release: str
     tags: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, event_id: _Optional[str] = ..., model_type: _Optional[str] = ..., model_id: _Optional[str] = ..., input_shape: _Optional[_Iterable[int]] = ..., prediction_count: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., metadata_json: _Optional[bytes] = ..., latency_ms: _Optional[float] = ..., error: _Optional[str] = ..., user_id: _Optional[str] = ..., session_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., parent_span_id: _Optional[str] = ..., environment: _Optional[str] = ..., release: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+    features: _containers.MessageMap[str, FeatureValues]
+    predictions: FeatureValues
+    def __init__(self, event_id: _Optional[str] = ..., model_type: _Optional[str] = ..., model_id: _Optional[str] = ..., input_shape: _Optional[_Iterable[int]] = ..., prediction_count: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., metadata_json: _Optional[bytes] = ..., latency_ms: _Optional[float] = ..., error: _Optional[str] = ..., user_id: _Optional[str] = ..., session_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., parent_span_id: _Optional[str] = ..., environment: _Optional[str] = ..., release: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., features: _Optional[_Mapping[str, FeatureValues]] = ..., predictions: _Optional[_Union[FeatureValues, _Mapping]] = ...) -> None: ...
+
+class FeatureValues(_message.Message):
+    __slots__ = ("numbers", "strings")
+    NUMBERS_FIELD_NUMBER: _ClassVar[int]
+    STRINGS_FIELD_NUMBER: _ClassVar[int]
+    numbers: _containers.RepeatedScalarFieldContainer[float]
+    strings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, numbers: _Optional[_Iterable[float]] = ..., strings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LLMEvent(_message.Message):
     __slots__ = ("event_id", "model_name", "prompt_length", "response_length", "tokens_used", "cost", "timestamp", "metadata", "metadata_json", "latency_ms", "error", "input_tokens", "output_tokens", "provider", "user_id", "session_id", "trace_id", "span_id", "parent_span_id", "environment", "release", "tags", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "input", "input_json", "output", "output_json", "system")

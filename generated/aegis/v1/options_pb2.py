@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x61\x65gis/v1/options.proto\x12\x08\x61\x65gis.v1\x1a google/protobuf/descriptor.proto:=\n\x13http_success_status\x12\x1e.google.protobuf.MethodOptions\x18\xd1\x86\x03 \x01(\x05:1\n\x07no_auth\x12\x1e.google.protobuf.MethodOptions\x18\xd4\x86\x03 \x01(\x08:7\n\roauth2_errors\x12\x1e.google.protobuf.MethodOptions\x18\xd2\x86\x03 \x01(\x08:5\n\x0cjson_message\x12\x1d.google.protobuf.FieldOptions\x18\xd2\x86\x03 \x01(\t:4\n\x0bjson_schema\x12\x1d.google.protobuf.FieldOptions\x18\xd3\x86\x03 \x01(\t:7\n\x0ejson_schema_as\x12\x1d.google.protobuf.FieldOptions\x18\xd5\x86\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x61\x65gis/v1/options.proto\x12\x08\x61\x65gis.v1\x1a google/protobuf/descriptor.proto:=\n\x13http_success_status\x12\x1e.google.protobuf.MethodOptions\x18\xd1\x86\x03 \x01(\x05:1\n\x07no_auth\x12\x1e.google.protobuf.MethodOptions\x18\xd4\x86\x03 \x01(\x08:7\n\roauth2_errors\x12\x1e.google.protobuf.MethodOptions\x18\xd2\x86\x03 \x01(\x08:8\n\x0ehttp_not_found\x12\x1e.google.protobuf.MethodOptions\x18\xd5\x86\x03 \x01(\x08:5\n\x0cjson_message\x12\x1d.google.protobuf.FieldOptions\x18\xd2\x86\x03 \x01(\t:4\n\x0bjson_schema\x12\x1d.google.protobuf.FieldOptions\x18\xd3\x86\x03 \x01(\t:7\n\x0ejson_schema_as\x12\x1d.google.protobuf.FieldOptions\x18\xd5\x86\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)

@@ -9,6 +9,8 @@ NO_AUTH_FIELD_NUMBER: _ClassVar[int]
 no_auth: _descriptor.FieldDescriptor
 OAUTH2_ERRORS_FIELD_NUMBER: _ClassVar[int]
 oauth2_errors: _descriptor.FieldDescriptor
+HTTP_NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+http_not_found: _descriptor.FieldDescriptor
 JSON_MESSAGE_FIELD_NUMBER: _ClassVar[int]
 json_message: _descriptor.FieldDescriptor
 JSON_SCHEMA_FIELD_NUMBER: _ClassVar[int]
