@@ -16,8 +16,10 @@ coarser than the series interval, so every piece lies within one series point.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +98,20 @@ async def _pieces(
     minutes_since: dt.datetime | None,
 ) -> list[Piece]:
     core, buckets, raw = _plan(start, end, coarsest, minutes_since)
+    return await _read(storage, session, tenant, kind, core, buckets, raw)
+
+
+async def _read(
+    storage: Storage,
+    session: AsyncClientSession,
+    tenant: str,
+    kind: Kind,
+    core: Span,
+    buckets: list[Segment],
+    raw: list[Span],
+) -> list[Piece]:
+    """The pieces of a plan (`_plan`): its buckets, the partials' cells within its core and
+    outside its raw spans, and the raw events of those spans."""
     found: list[Piece] = []
     for tier, a, b in buckets:
         query = {"tenant": tenant, "kind": kind, **_between("start", a, b)}
@@ -208,6 +224,48 @@ async def read_window(
     if _plan(start, end, "total", minutes_since)[2]:
         raise AssertionError(f"[{start}, {end}) would read raw events")  # widened() prevents it
     return await read_pieces(storage, tenant, kind, start, end, "total", minutes_since)
+
+
+def _cut(bounds: Sequence[dt.datetime]) -> list[Segment]:
+    """The segments of [bounds[0], bounds[-1]) cut at every bound, so that no bucket spans
+    two windows; neighbouring segments of one tier are joined (one query for both)."""
+    joined: list[Segment] = []
+    for a, b in itertools.pairwise(bounds):
+        for tier, s, e in segments(a, b, "day"):
+            if joined and joined[-1][0] == tier and joined[-1][2] == s:
+                joined[-1] = (tier, joined[-1][1], e)
+            else:
+                joined.append((tier, s, e))
+    return joined
+
+
+async def read_windows(
+    storage: Storage,
+    tenant: str,
+    kind: Kind,
+    bounds: Sequence[dt.datetime],
+    minutes_since: dt.datetime | None = None,
+) -> list[list[Piece]]:
+    """The pieces of the back-to-back windows [bounds[i], bounds[i+1]) (whole minutes, in
+    time order), per window: one snapshot and one pass over the buckets and partials of the
+    whole span, each read once, never raw events (minute buckets are read only at or after
+    `minutes_since`; a caller passes no window older than that, save an hour-aligned one)."""
+    if any(b != floor(b, "minute") for b in bounds) or list(bounds) != sorted(set(bounds)):
+        raise ValueError("bounds: whole minutes, increasing")
+    buckets = _cut(bounds)
+    for tier, a, _ in buckets:
+        if tier == "minute" and minutes_since is not None and a is not None and a < minutes_since:
+            raise AssertionError(f"minutes from {a} may have been deleted")
+    core: Span = (bounds[0], bounds[-1])
+    pieces = await storage.snapshot(
+        lambda session: _read(storage, session, tenant, kind, core, buckets, [])
+    )
+    windows: list[list[Piece]] = [[] for _ in bounds[1:]]
+    for piece in pieces:
+        index = bisect.bisect_right(bounds, piece.start) - 1
+        if 0 <= index < len(windows):
+            windows[index].append(piece)
+    return windows
 
 
 async def kinds_with_events(
