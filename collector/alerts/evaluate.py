@@ -11,6 +11,10 @@ States and transitions (a rule starts `ok`; "holds" = the value is known and
 So a rule notifies only on a change: once when it starts firing, never while it keeps firing,
 once when it resolves. An unknown value (e.g. error_rate with no requests) does not hold.
 
+An anomaly rule (`comparison: "anomaly"`, ungrouped only) holds when its value is far from its
+baseline's usual (collector.alerts.anomaly.judge); its events also record the baseline's mean
+and deviation and the value's z-score, which its webhooks carry.
+
 A rule with `group_by` has a state per value of its group (a user, a session, a model): each
 evaluation judges every value seen in the window, and every value firing so far (one no longer
 seen has no value: it resolves). The values firing are kept on the rule (`firing_groups`, at
@@ -32,7 +36,8 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from collector.alerts.metrics import GroupValues, WindowValue
+from collector.alerts import anomaly
+from collector.alerts.metrics import BaselineValues, GroupValues, WindowValue
 from collector.store.storage import Document, Storage
 
 log = logging.getLogger(__name__)
@@ -41,7 +46,11 @@ log = logging.getLogger(__name__)
 def holds(comparison: str, value: float | None, threshold: float) -> bool:
     if value is None:
         return False
-    return value > threshold if comparison == "gt" else value < threshold
+    if comparison == "gt":
+        return value > threshold
+    if comparison == "lt":
+        return value < threshold
+    raise ValueError(f"comparison {comparison!r} is not judged on the value alone")
 
 
 def next_state(state: str, condition_holds: bool) -> str:
@@ -133,6 +142,7 @@ async def _record(storage: Storage, rule: Document) -> None:
                 "threshold": rule["threshold"],
                 "window_minutes": rule["window_minutes"],
                 "time": rule["state_since"],
+                **_anomaly_fields(rule),
                 "delivery_status": "pending",
                 "delivery_attempts": 0,
                 # Wall-clock, not the evaluation's `now` (tests and backfills pass their own).
@@ -149,15 +159,40 @@ async def _record(storage: Storage, rule: Document) -> None:
     )
 
 
+def _anomaly_fields(rule: Document) -> Document:
+    """What an anomaly rule's event adds: the baseline and z-score at its change."""
+    if rule["comparison"] != "anomaly":
+        return {}
+    return {"baseline": rule.get("state_baseline"), "z": rule.get("state_z")}
+
+
 async def evaluate_rule(
-    storage: Storage, window_value: WindowValue, rule: Document, now: dt.datetime
+    storage: Storage,
+    window_value: WindowValue,
+    rule: Document,
+    now: dt.datetime,
+    baseline_values: BaselineValues,
 ) -> bool:
     """Judge one rule at `now`; True if its state changed."""
     if rule.get("recorded_seq", 0) < rule["seq"]:
         await _record(storage, rule)  # a change whose event was not written (crash)
     start = now - dt.timedelta(minutes=rule["window_minutes"])
-    value = await window_value(rule["tenant"], rule["metric"], rule.get("model"), start, now)
-    state = next_state(rule["state"], holds(rule["comparison"], value, rule["threshold"]))
+    found: Document = {}
+    if rule["comparison"] == "anomaly":
+        value, windows = await baseline_values(
+            rule["tenant"], rule["metric"], rule.get("model"), start, now
+        )
+        judged = anomaly.judge(value, windows, rule["threshold"])
+        condition = judged.holds
+        base = judged.baseline
+        found = {
+            "state_baseline": None if base is None else {"mean": base.mean, "std": base.std},
+            "state_z": judged.z,
+        }
+    else:
+        value = await window_value(rule["tenant"], rule["metric"], rule.get("model"), start, now)
+        condition = holds(rule["comparison"], value, rule["threshold"])
+    state = next_state(rule["state"], condition)
     seen = {"last_value": value, "last_evaluated_at": now}
     if state == rule["state"]:
         await storage.alert_rules.update_one(
@@ -171,6 +206,7 @@ async def evaluate_rule(
         "state": state,
         "state_since": now,
         "state_value": value,
+        **found,
     }
     moved = await storage.alert_rules.update_one(
         {"_id": rule["_id"], "seq": rule["seq"]}, {"$set": change}
@@ -249,7 +285,11 @@ async def evaluate_grouped(
 
 
 async def evaluate_rules(
-    storage: Storage, window_value: WindowValue, now: dt.datetime, group_values: GroupValues
+    storage: Storage,
+    window_value: WindowValue,
+    now: dt.datetime,
+    group_values: GroupValues,
+    baseline_values: BaselineValues,
 ) -> Evaluation:
     """Judge every rule of every tenant at `now`. One rule failing does not stop the rest."""
     result = Evaluation()
@@ -258,7 +298,7 @@ async def evaluate_rules(
         try:
             if rule.get("group_by"):
                 result.transitions += await evaluate_grouped(storage, group_values, rule, now)
-            elif await evaluate_rule(storage, window_value, rule, now):
+            elif await evaluate_rule(storage, window_value, rule, now, baseline_values):
                 result.transitions += 1
         except Exception:
             log.exception("alert rule %s: evaluation failed", rule["_id"])
