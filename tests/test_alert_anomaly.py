@@ -139,7 +139,7 @@ async def send(
 def anomaly_body(received: Received, state: str) -> dict[str, Any]:
     assert received.signed_by(SECRET)
     body: dict[str, Any] = received.json
-    assert set(body) == WEBHOOK_KEYS | {"baseline", "z"}
+    assert set(body) - {"group"} == WEBHOOK_KEYS | {"baseline", "z"}
     assert body["state"] == state
     return body
 
@@ -277,6 +277,47 @@ async def test_the_baseline_read_in_one_pass_equals_each_window_read_alone(
     assert len(counts) == BASELINE_WINDOWS and sum(c or 0 for c in counts) >= 400, "not vacuous"
 
 
+async def test_grouped_by_model_each_model_is_judged_against_its_own_baseline(
+    api: httpx.AsyncClient, storage: Storage, manager: ApiClient
+) -> None:
+    """Three models with the same baseline (4 and 6 requests by turns): in the current minute
+    "steady" sends 5, "spiky" 10 (z 5) and "stopped" nothing (z -5, a model seen only in its
+    baseline is judged too). Two fire, each naming its model; a minute later "spiky" is back
+    to 5 and resolves, "stopped" still fires and stays quiet."""
+    t = whole_minute()
+    models = ("steady", "spiky", "stopped")
+    for k in range(2, BASELINE_WINDOWS + 2):
+        for model in models:
+            await send(api, manager, t - k * MINUTE, 4 if k % 2 == 0 else 6, model_name=model)
+    await send(api, manager, t - MINUTE, 5, model_name="steady")
+    await send(api, manager, t - MINUTE, 10, model_name="spiky")
+    with WebhookReceiver() as receiver:
+        rule = await create_rule(api, manager, anomaly_rule(receiver.url, group_by="model"))
+        await run_alerts(storage, allow_private_webhooks=True, policy=FAST, now=t)
+        fired = sorted(
+            (anomaly_body(r, "firing") for r in receiver.received),
+            key=lambda b: b["group"]["model"],
+        )
+        assert [(b["group"], b["value"], b["z"]) for b in fired] == [
+            ({"model": "spiky"}, 10.0, 5.0),
+            ({"model": "stopped"}, 0.0, -5.0),
+        ], "steady's 5 is its mean"
+        assert all(b["baseline"] == {"mean": 5.0, "std": 1.0} for b in fired)
+        current = await get_rule(api, manager, rule["id"])
+        assert current["state"] == "firing"
+        assert sorted(current["firing_groups"]) == ["spiky", "stopped"]
+
+        await send(api, manager, t, 5, model_name="steady")
+        await send(api, manager, t, 5, model_name="spiky")
+        await run_alerts(storage, allow_private_webhooks=True, policy=FAST, now=t + MINUTE)
+        assert len(receiver.received) == 3
+        resolved = anomaly_body(receiver.received[2], "resolved")
+        assert (resolved["group"], resolved["value"]) == ({"model": "spiky"}, 5.0)
+        assert resolved["z"] == pytest.approx(-0.1187, abs=1e-4)
+        current = await get_rule(api, manager, rule["id"])
+        assert (current["state"], current["firing_groups"]) == ("firing", ["stopped"])
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
@@ -284,8 +325,8 @@ async def test_the_baseline_read_in_one_pass_equals_each_window_read_alone(
         ({"threshold": -2}, "threshold"),
         ({"threshold": None}, "threshold"),
         ({"window_minutes": MAX_WINDOW_MINUTES + 1}, "window_minutes"),
-        ({"group_by": "model"}, "group_by"),
         ({"group_by": "user_id", "metric": "cost"}, "group_by"),
+        ({"group_by": "session_id"}, "group_by"),
     ],
 )
 async def test_invalid_anomaly_rules_are_400_naming_the_field(

@@ -125,6 +125,14 @@ class BaselineValues(Protocol):
     ) -> Awaitable[tuple[float | None, list[float | None]]]: ...
 
 
+class GroupBaselines(Protocol):
+    """BaselineValues per model."""
+
+    def __call__(
+        self, tenant: str, metric: str, model: str | None, start: dt.datetime, end: dt.datetime
+    ) -> Awaitable[dict[str, tuple[float | None, list[float | None]]]]: ...
+
+
 def baseline_bounds(
     start: dt.datetime, end: dt.datetime, minutes_since: dt.datetime | None
 ) -> list[dt.datetime]:
@@ -192,27 +200,54 @@ class RollupMetrics:
             cells.merge(total, cell)
         return value_of(metric, total)
 
-    async def with_baseline(
+    async def _windows_per_model(
         self, tenant: str, metric: str, model: str | None, start: dt.datetime, end: dt.datetime
-    ) -> tuple[float | None, list[float | None]]:
-        """The window's value, as `window_value`, and its baseline windows' (`baseline_bounds`),
-        all read in one pass over the buckets and partials of [S - 24 L, E)
-        (collector.rollups.reader.read_windows). An empty window's value is as `value_of`
-        says: 0 for counts, None (no data) for rates and latencies. Baseline windows lost to
-        minute retention are left out: the list may be shorter than BASELINE_WINDOWS."""
+    ) -> dict[str, list[Cell]]:
+        """The cells of the window and its baseline windows (`baseline_bounds`; the window
+        last), per model seen in any of them (only `model`'s when given), all read in one
+        pass over the buckets and partials of [S - 24 L, E)
+        (collector.rollups.reader.read_windows)."""
         if metric not in KINDS:
             raise ValueError(f"unknown metric {metric!r}")
         since = minutes_kept_since(self._minute_days)
         bounds = baseline_bounds(start, end, since)
-        totals = [cells.empty() for _ in bounds[1:]]
+        per_model: dict[str, list[Cell]] = {}
         for kind in KINDS[metric]:
             windows = await read_windows(self._storage, tenant, kind, bounds, since)
-            for total, pieces in zip(totals, windows, strict=True):
+            for index, pieces in enumerate(windows):
                 for piece in pieces:
                     if model is None or piece.model == model:
-                        cells.merge(total, piece.cell)
+                        if piece.model not in per_model:
+                            per_model[piece.model] = [cells.empty() for _ in bounds[1:]]
+                        cells.merge(per_model[piece.model][index], piece.cell)
+        return per_model
+
+    async def with_baseline(
+        self, tenant: str, metric: str, model: str | None, start: dt.datetime, end: dt.datetime
+    ) -> tuple[float | None, list[float | None]]:
+        """The window's value, as `window_value`, and its baseline windows' (`baseline_bounds`),
+        read in one pass. An empty window's value is as `value_of` says: 0 for counts, None
+        (no data) for rates and latencies. Baseline windows lost to minute retention are left
+        out: the list may be shorter than BASELINE_WINDOWS."""
+        since = minutes_kept_since(self._minute_days)
+        totals = [cells.empty() for _ in baseline_bounds(start, end, since)[1:]]
+        for windows in (await self._windows_per_model(tenant, metric, model, start, end)).values():
+            for total, cell in zip(totals, windows, strict=True):
+                cells.merge(total, cell)
         values = [value_of(metric, total) for total in totals]
         return values[-1], values[:-1]
+
+    async def baselines_per_model(
+        self, tenant: str, metric: str, model: str | None, start: dt.datetime, end: dt.datetime
+    ) -> dict[str, tuple[float | None, list[float | None]]]:
+        """`with_baseline` for each model seen in the window or its baseline windows, from
+        the same one pass: each model is judged against its own baseline."""
+        found = await self._windows_per_model(tenant, metric, model, start, end)
+        out: dict[str, tuple[float | None, list[float | None]]] = {}
+        for name, windows in found.items():
+            values = [value_of(metric, cell) for cell in windows]
+            out[name] = (values[-1], values[:-1])
+        return out
 
     async def group_values(
         self,

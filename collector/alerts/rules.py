@@ -202,8 +202,11 @@ def _check_group(spec: RuleSpec, model: str | None) -> str | None:
         return None
     if group_by not in GROUPS:
         raise InvalidArgument(f"group_by: must be one of {', '.join(GROUPS)}, or empty")
-    if spec.comparison == "anomaly":
-        raise InvalidArgument("group_by: an anomaly rule is not grouped (leave group_by empty)")
+    if spec.comparison == "anomaly" and group_by != "model":
+        raise InvalidArgument(
+            "group_by: an anomaly rule is grouped by model (each model against its own "
+            "baseline) or not at all"
+        )
     if group_by in ATTRIBUTION_GROUPS:
         if spec.metric not in ATTRIBUTION_METRICS:
             raise InvalidArgument(
