@@ -202,10 +202,10 @@ class RollupMetrics:
 
     async def _windows_per_model(
         self, tenant: str, metric: str, model: str | None, start: dt.datetime, end: dt.datetime
-    ) -> dict[str, list[Cell]]:
-        """The cells of the window and its baseline windows (`baseline_bounds`; the window
-        last), per model seen in any of them (only `model`'s when given), all read in one
-        pass over the buckets and partials of [S - 24 L, E)
+    ) -> tuple[int, dict[str, list[Cell]]]:
+        """(how many windows, the cells of the window and its baseline windows
+        (`baseline_bounds`; the window last) per model seen in any of them, only `model`'s
+        when given), all read in one pass over the buckets and partials of [S - 24 L, E)
         (collector.rollups.reader.read_windows)."""
         if metric not in KINDS:
             raise ValueError(f"unknown metric {metric!r}")
@@ -220,7 +220,7 @@ class RollupMetrics:
                         if piece.model not in per_model:
                             per_model[piece.model] = [cells.empty() for _ in bounds[1:]]
                         cells.merge(per_model[piece.model][index], piece.cell)
-        return per_model
+        return len(bounds) - 1, per_model
 
     async def with_baseline(
         self, tenant: str, metric: str, model: str | None, start: dt.datetime, end: dt.datetime
@@ -229,9 +229,9 @@ class RollupMetrics:
         read in one pass. An empty window's value is as `value_of` says: 0 for counts, None
         (no data) for rates and latencies. Baseline windows lost to minute retention are left
         out: the list may be shorter than BASELINE_WINDOWS."""
-        since = minutes_kept_since(self._minute_days)
-        totals = [cells.empty() for _ in baseline_bounds(start, end, since)[1:]]
-        for windows in (await self._windows_per_model(tenant, metric, model, start, end)).values():
+        count, per_model = await self._windows_per_model(tenant, metric, model, start, end)
+        totals = [cells.empty() for _ in range(count)]
+        for windows in per_model.values():
             for total, cell in zip(totals, windows, strict=True):
                 cells.merge(total, cell)
         values = [value_of(metric, total) for total in totals]
@@ -242,7 +242,7 @@ class RollupMetrics:
     ) -> dict[str, tuple[float | None, list[float | None]]]:
         """`with_baseline` for each model seen in the window or its baseline windows, from
         the same one pass: each model is judged against its own baseline."""
-        found = await self._windows_per_model(tenant, metric, model, start, end)
+        _, found = await self._windows_per_model(tenant, metric, model, start, end)
         out: dict[str, tuple[float | None, list[float | None]]] = {}
         for name, windows in found.items():
             values = [value_of(metric, cell) for cell in windows]

@@ -101,6 +101,22 @@ async def _pieces(
     return await _read(storage, session, tenant, kind, core, buckets, raw)
 
 
+BucketRead = tuple[BucketTier, dt.datetime | None, dt.datetime | None, list[Span] | None]
+
+
+def _bucket_reads(buckets: list[Segment], coarse_in_one: bool) -> list[BucketRead]:
+    """A query per segment; with `coarse_in_one`, the hour and day segments of a tier as one
+    query over their envelope, with the spans whose buckets to keep."""
+    if not coarse_in_one:
+        return [(tier, a, b, None) for tier, a, b in buckets]
+    reads: list[BucketRead] = [(t, a, b, None) for t, a, b in buckets if t not in ("hour", "day")]
+    for tier in ("hour", "day"):
+        spans: list[Span] = [(a, b) for t, a, b in buckets if t == tier]
+        if spans:
+            reads.append((tier, spans[0][0], spans[-1][1], spans))
+    return reads
+
+
 async def _read(
     storage: Storage,
     session: AsyncClientSession,
@@ -109,14 +125,18 @@ async def _read(
     core: Span,
     buckets: list[Segment],
     raw: list[Span],
+    coarse_in_one: bool = False,
 ) -> list[Piece]:
     """The pieces of a plan (`_plan`): its buckets, the partials' cells within its core and
-    outside its raw spans, and the raw events of those spans."""
+    outside its raw spans, and the raw events of those spans. `coarse_in_one`: the hour and
+    day segments of each tier are read by one query over their envelope, keeping the buckets
+    within a segment (few per hour or day; a query each costs more than they do)."""
     found: list[Piece] = []
-    for tier, a, b in buckets:
+    for tier, a, b, within in _bucket_reads(buckets, coarse_in_one):
         query = {"tenant": tenant, "kind": kind, **_between("start", a, b)}
         async for doc in storage.buckets[tier].find(query, session=session):
-            found.append(Piece(doc["model"], doc["start"], cells.of_bucket(doc)))
+            if within is None or any(_within(doc["start"], span) for span in within):
+                found.append(Piece(doc["model"], doc["start"], cells.of_bucket(doc)))
     mine = {"tenant": tenant, "kind": kind}
     if buckets == [("total", None, None)]:
         # All time, per model: each partial's totals will do (a backfill's partial has a
@@ -249,7 +269,10 @@ async def read_windows(
     """The pieces of the back-to-back windows [bounds[i], bounds[i+1]) (whole minutes, in
     time order), per window: one snapshot and one pass over the buckets and partials of the
     whole span, each read once, never raw events (minute buckets are read only at or after
-    `minutes_since`; a caller passes no window older than that, save an hour-aligned one)."""
+    `minutes_since`; a caller passes no window older than that, save an hour-aligned one).
+    Each run of minute buckets (the windows' edges) is one query, the hour buckets of all
+    windows another: a query costs more than the few hour buckets read in vain between
+    edges."""
     if any(b != floor(b, "minute") for b in bounds) or list(bounds) != sorted(set(bounds)):
         raise ValueError("bounds: whole minutes, increasing")
     buckets = _cut(bounds)
@@ -258,7 +281,7 @@ async def read_windows(
             raise AssertionError(f"minutes from {a} may have been deleted")
     core: Span = (bounds[0], bounds[-1])
     pieces = await storage.snapshot(
-        lambda session: _read(storage, session, tenant, kind, core, buckets, [])
+        lambda session: _read(storage, session, tenant, kind, core, buckets, [], True)
     )
     windows: list[list[Piece]] = [[] for _ in bounds[1:]]
     for piece in pieces:
