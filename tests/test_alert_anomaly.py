@@ -318,6 +318,46 @@ async def test_grouped_by_model_each_model_is_judged_against_its_own_baseline(
         assert (current["state"], current["firing_groups"]) == ("firing", ["stopped"])
 
 
+async def test_a_change_whose_event_was_not_written_is_sent_with_its_baseline(
+    api: httpx.AsyncClient, storage: Storage, manager: ApiClient
+) -> None:
+    """The database as a crash between an anomaly rule's state change and its event leaves
+    it: the event is written from the rule (its baseline and z with it) and sent once; then
+    the rule resolves on a silent tenant (24 windows of 0 requests: a flat baseline of 0,
+    and a current 0 that does not differ from it)."""
+    with WebhookReceiver() as receiver:
+        rule = await create_rule(api, manager, anomaly_rule(receiver.url))
+        await storage.alert_rules.update_one(
+            {"_id": rule["id"]},
+            {
+                "$set": {
+                    "state": "firing",
+                    "previous_state": "ok",
+                    "seq": 1,
+                    "state_since": whole_minute(),
+                    "state_value": 10.0,
+                    "state_baseline": {"mean": 5.0, "std": 1.0},
+                    "state_z": 5.0,
+                }
+            },
+        )
+        for _ in range(2):
+            await run_alerts(storage, allow_private_webhooks=True, policy=FAST)
+        fired, resolved = receiver.received
+        body = anomaly_body(fired, "firing")
+        assert (body["value"], body["baseline"], body["z"]) == (
+            10.0,
+            {"mean": 5.0, "std": 1.0},
+            5.0,
+        )
+        body = anomaly_body(resolved, "resolved")
+        assert (body["value"], body["baseline"], body["z"]) == (
+            0.0,
+            {"mean": 0.0, "std": 0.0},
+            None,
+        )
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
