@@ -12,6 +12,11 @@ computes it: right after each history is folded, and again for both tenants in t
 both are stored (the same load on each). The median of the turns is `alert_eval_7d_ms`; the
 large tenant's over the small one's is the growth (1.0: the evaluation does not grow with the
 event count). Each value is checked against a brute-force count over the events sent.
+
+Alongside, an anomaly rule on `error_rate` over 360 minutes (the longest an anomaly rule may
+have): its window and 24 baseline windows read in one pass (RollupMetrics.with_baseline),
+timed the same way (`alert_anomaly_6h_ms`), each of the 25 windows' values checked against
+brute force.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from pymongo.errors import NetworkTimeout
 from bench.events import Event, in_batches, llm_event, seed_ml_event
 from bench.resend_stream import stream
 from bench.stack import DATABASE_NAME, Stack, create_tenant_client, running_stack
-from collector.alerts.metrics import RollupMetrics
+from collector.alerts.anomaly import MAX_WINDOW_MINUTES
+from collector.alerts.metrics import RollupMetrics, baseline_bounds
 from collector.domain import Kind
 from collector.rollups.reader import minutes_kept_since, read_window
 from collector.store.storage import Storage, open_storage
@@ -47,6 +53,7 @@ from collector.store.storage import Storage, open_storage
 HERE = pathlib.Path(__file__).resolve().parent
 DAYS = 8
 WINDOW = dt.timedelta(days=7)
+ANOMALY_WINDOW = dt.timedelta(minutes=MAX_WINDOW_MINUTES)
 # Each batch of a backfill holds a cell per (model, minute): few models keep folds short.
 MODELS_PER_KIND = 2
 ROLLUP_RETENTION_DAYS = 7.0  # the collector's default, which the stack keeps
@@ -127,6 +134,27 @@ async def evaluate(metrics: RollupMetrics, tenant: str) -> tuple[float, float | 
     return (time.perf_counter() - started) * 1000, value
 
 
+async def evaluate_anomaly(metrics: RollupMetrics, tenant: str) -> float:
+    """One evaluation of the 6-hour error_rate anomaly rule at the current time: ms."""
+    now = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    await metrics.with_baseline(tenant, "error_rate", None, now - ANOMALY_WINDOW, now)
+    return (time.perf_counter() - started) * 1000
+
+
+async def check_anomaly(storage: Storage, tenant: str, sent: Sent) -> dict[str, Any]:
+    """The anomaly rule's 25 windows (24 baseline, then the current one) against brute force."""
+    now = dt.datetime.now(dt.UTC)
+    metrics = RollupMetrics(storage, minute_retention_days=ROLLUP_RETENTION_DAYS)
+    start = now - ANOMALY_WINDOW
+    value, windows = await metrics.with_baseline(tenant, "error_rate", None, start, now)
+    bounds = baseline_bounds(start, now, minutes_kept_since(ROLLUP_RETENTION_DAYS))
+    expected = [sent.error_rate(a, b) for a, b in itertools.pairwise(bounds)]
+    got = [*windows, value]
+    matching = sum(g == e for g, e in zip(got, expected, strict=True))
+    return {"anomaly_windows": len(got), "anomaly_windows_matching_brute_force": matching}
+
+
 async def check(storage: Storage, tenant: str, sent: Sent) -> dict[str, Any]:
     """The rule's value against brute force over the events sent (the window's old edge as a
     minute and as its whole hour), and how many buckets and partial cells an evaluation
@@ -166,6 +194,8 @@ async def history(
     metrics = RollupMetrics(storage, minute_retention_days=ROLLUP_RETENTION_DAYS)
     await evaluate(metrics, who.tenant)  # a warm-up
     times = [(await evaluate(metrics, who.tenant))[0] for _ in range(args.calls)]
+    await evaluate_anomaly(metrics, who.tenant)  # a warm-up
+    anomaly_times = [await evaluate_anomaly(metrics, who.tenant) for _ in range(args.calls)]
     figures = {
         "events": size,
         "ingest_s": round(sent_s, 1),
@@ -175,13 +205,18 @@ async def history(
         "stream_retries": streamed.retries,
         "stream_errors": streamed.errors,
         "eval_ms_right_after": _summary(times),
+        "anomaly_eval_ms_right_after": _summary(anomaly_times),
         **await check(storage, who.tenant, sent),
+        **await check_anomaly(storage, who.tenant, sent),
     }
     say(
         f"{size} events: fold waited {fold_s:.0f} s; 7-day rule evaluated in "
         f"{figures['eval_ms_right_after']['median']} ms (median of {len(times)}, "
         f"{figures['pieces_read']} buckets and cells read), value {figures['value']}, "
-        f"brute force {figures['brute_force']}"
+        f"brute force {figures['brute_force']}; 6-hour anomaly rule in "
+        f"{figures['anomaly_eval_ms_right_after']['median']} ms, "
+        f"{figures['anomaly_windows_matching_brute_force']} of {figures['anomaly_windows']} "
+        "windows as brute force"
     )
     return who.tenant, figures
 
@@ -213,14 +248,20 @@ async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, 
             sizes.append(figures)
         metrics = RollupMetrics(storage, minute_retention_days=ROLLUP_RETENTION_DAYS)
         turns: list[list[float]] = [[] for _ in tenants]
+        anomaly_turns: list[list[float]] = [[] for _ in tenants]
         for _ in range(args.calls):
-            for times, tenant in zip(turns, tenants, strict=True):
+            for times, anomaly_times, tenant in zip(turns, anomaly_turns, tenants, strict=True):
                 times.append((await evaluate(metrics, tenant))[0])
-    for figures, times in zip(sizes, turns, strict=True):
+                anomaly_times.append(await evaluate_anomaly(metrics, tenant))
+    for figures, times, anomaly_times in zip(sizes, turns, anomaly_turns, strict=True):
         figures["eval_ms_in_turns"] = _summary(times)
+        figures["anomaly_eval_ms_in_turns"] = _summary(anomaly_times)
     small, large = (f["eval_ms_in_turns"]["median"] for f in sizes)
     return {
         "alert_eval_7d_ms": {str(f["events"]): f["eval_ms_in_turns"]["median"] for f in sizes},
+        "alert_anomaly_6h_ms": {
+            str(f["events"]): f["anomaly_eval_ms_in_turns"]["median"] for f in sizes
+        },
         "growth": round(large / small, 2),
         "events_ratio": round(args.large / args.small, 2),
         "sizes": sizes,
@@ -289,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
                     say(f"{log.name}, last lines:")
                     print(*warnings[-15:], sep="\n", file=sys.stderr)
     say(f"alert_eval_7d_ms {figures['alert_eval_7d_ms']}, growth {figures['growth']}")
+    say(f"alert_anomaly_6h_ms {figures['alert_anomaly_6h_ms']}")
     data: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
     data["alerts"] = figures
     args.out.write_text(json.dumps(data, indent=2) + "\n")

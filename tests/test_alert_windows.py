@@ -258,7 +258,14 @@ async def test_a_7_day_window_is_exact_from_buckets_and_partials_alone(
         timeout=30,
     )
     metrics = RollupMetrics(storage, minute_retention_days=RETENTION_DAYS)
-    await evaluate_rules(storage, metrics.window_value, now, metrics.group_values)
+    await evaluate_rules(
+        storage,
+        metrics.window_value,
+        now,
+        metrics.group_values,
+        metrics.with_baseline,
+        metrics.baselines_per_model,
+    )
     judged = await storage.alert_rules.find_one({"_id": rule.id})
     assert judged is not None
     start = edge.replace(minute=0)
@@ -312,7 +319,14 @@ async def test_alert_answers_and_webhook_bodies_show_values_without_float_noise(
         timeout=30,
     )
     metrics = RollupMetrics(storage, minute_retention_days=RETENTION_DAYS)
-    await evaluate_rules(storage, metrics.window_value, now, metrics.group_values)
+    await evaluate_rules(
+        storage,
+        metrics.window_value,
+        now,
+        metrics.group_values,
+        metrics.with_baseline,
+        metrics.baselines_per_model,
+    )
     stored = await storage.alert_rules.find_one({"_id": rule.id})
     assert stored is not None and stored["last_value"] == 0.1 + 0.2 == 0.30000000000000004
 

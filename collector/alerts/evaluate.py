@@ -11,6 +11,11 @@ States and transitions (a rule starts `ok`; "holds" = the value is known and
 So a rule notifies only on a change: once when it starts firing, never while it keeps firing,
 once when it resolves. An unknown value (e.g. error_rate with no requests) does not hold.
 
+An anomaly rule (`comparison: "anomaly"`) holds when its value is far from its baseline's
+usual (collector.alerts.anomaly.judge); grouped by model, each model against its own. Its
+events also record the baseline's mean and deviation and the value's z-score, which its
+webhooks carry.
+
 A rule with `group_by` has a state per value of its group (a user, a session, a model): each
 evaluation judges every value seen in the window, and every value firing so far (one no longer
 seen has no value: it resolves). The values firing are kept on the rule (`firing_groups`, at
@@ -32,7 +37,8 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from collector.alerts.metrics import GroupValues, WindowValue
+from collector.alerts import anomaly
+from collector.alerts.metrics import BaselineValues, GroupBaselines, GroupValues, WindowValue
 from collector.store.storage import Document, Storage
 
 log = logging.getLogger(__name__)
@@ -41,7 +47,11 @@ log = logging.getLogger(__name__)
 def holds(comparison: str, value: float | None, threshold: float) -> bool:
     if value is None:
         return False
-    return value > threshold if comparison == "gt" else value < threshold
+    if comparison == "gt":
+        return value > threshold
+    if comparison == "lt":
+        return value < threshold
+    raise ValueError(f"comparison {comparison!r} is not judged on the value alone")
 
 
 def next_state(state: str, condition_holds: bool) -> str:
@@ -98,6 +108,7 @@ async def _record_groups(storage: Storage, rule: Document) -> None:
                     "previous_state": change["previous_state"],
                     "state": change["state"],
                     "value": change["value"],
+                    **{k: change[k] for k in ("baseline", "z") if k in change},
                     "group": {rule["group_by"]: change["group"]},
                     "time": change["time"],
                 }
@@ -133,6 +144,7 @@ async def _record(storage: Storage, rule: Document) -> None:
                 "threshold": rule["threshold"],
                 "window_minutes": rule["window_minutes"],
                 "time": rule["state_since"],
+                **_anomaly_fields(rule),
                 "delivery_status": "pending",
                 "delivery_attempts": 0,
                 # Wall-clock, not the evaluation's `now` (tests and backfills pass their own).
@@ -149,15 +161,36 @@ async def _record(storage: Storage, rule: Document) -> None:
     )
 
 
+def _anomaly_fields(rule: Document) -> Document:
+    """What an anomaly rule's event adds: the baseline and z-score at its change."""
+    if rule["comparison"] != "anomaly":
+        return {}
+    return {"baseline": rule.get("state_baseline"), "z": rule.get("state_z")}
+
+
 async def evaluate_rule(
-    storage: Storage, window_value: WindowValue, rule: Document, now: dt.datetime
+    storage: Storage,
+    window_value: WindowValue,
+    rule: Document,
+    now: dt.datetime,
+    baseline_values: BaselineValues,
 ) -> bool:
     """Judge one rule at `now`; True if its state changed."""
     if rule.get("recorded_seq", 0) < rule["seq"]:
         await _record(storage, rule)  # a change whose event was not written (crash)
     start = now - dt.timedelta(minutes=rule["window_minutes"])
-    value = await window_value(rule["tenant"], rule["metric"], rule.get("model"), start, now)
-    state = next_state(rule["state"], holds(rule["comparison"], value, rule["threshold"]))
+    found: Document = {}
+    if rule["comparison"] == "anomaly":
+        value, windows = await baseline_values(
+            rule["tenant"], rule["metric"], rule.get("model"), start, now
+        )
+        judged = anomaly.judge(value, windows, rule["threshold"])
+        condition = judged.holds
+        found = {f"state_{k}": v for k, v in _anomaly_extra(judged).items()}
+    else:
+        value = await window_value(rule["tenant"], rule["metric"], rule.get("model"), start, now)
+        condition = holds(rule["comparison"], value, rule["threshold"])
+    state = next_state(rule["state"], condition)
     seen = {"last_value": value, "last_evaluated_at": now}
     if state == rule["state"]:
         await storage.alert_rules.update_one(
@@ -171,6 +204,7 @@ async def evaluate_rule(
         "state": state,
         "state_since": now,
         "state_value": value,
+        **found,
     }
     moved = await storage.alert_rules.update_one(
         {"_id": rule["_id"], "seq": rule["seq"]}, {"$set": change}
@@ -182,47 +216,102 @@ async def evaluate_rule(
     return True
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """One group's value at an evaluation, whether the rule's condition holds on it, and
+    what its event adds (an anomaly rule's baseline and z-score)."""
+
+    value: float | None
+    holds: bool
+    extra: Document
+
+
+def _anomaly_extra(judged: anomaly.Judgement | None) -> Document:
+    base = None if judged is None else judged.baseline
+    return {
+        "baseline": None if base is None else {"mean": base.mean, "std": base.std},
+        "z": None if judged is None else judged.z,
+    }
+
+
 def _group_changes(
-    rule: Document, values: dict[str, float | None], now: dt.datetime
+    rule: Document, verdicts: dict[str, Verdict], now: dt.datetime
 ) -> tuple[list[Document], list[Document]]:
-    """(the changes of this evaluation, the values firing after it)."""
+    """(the changes of this evaluation, the values firing after it). A value firing so far
+    and not judged now (no longer seen) is unknown: it resolves."""
     by = rule["group_by"]
     firing = {g["group"]: g for g in rule.get("firing_groups", []) if g.get("by") == by}
+    unseen = Verdict(None, False, _anomaly_extra(None) if rule["comparison"] == "anomaly" else {})
     changes: list[Document] = []
     still: list[Document] = []
     for group in sorted(firing):
-        value = values.get(group)
-        if holds(rule["comparison"], value, rule["threshold"]):
+        verdict = verdicts.get(group, unseen)
+        if verdict.holds:
             still.append(firing[group])
         else:
             changes.append(
-                {"group": group, "previous_state": "firing", "state": "resolved", "value": value}
+                {
+                    "group": group,
+                    "previous_state": "firing",
+                    "state": "resolved",
+                    "value": verdict.value,
+                    **verdict.extra,
+                }
             )
     room = MAX_FIRING_GROUPS - len(still)
-    started = [
-        group
-        for group in sorted(values)
-        if group not in firing and holds(rule["comparison"], values[group], rule["threshold"])
-    ][: max(room, 0)]
-    for group in started:
+    started = [g for g in sorted(verdicts) if g not in firing and verdicts[g].holds]
+    for group in started[: max(room, 0)]:
+        verdict = verdicts[group]
         changes.append(
-            {"group": group, "previous_state": "ok", "state": "firing", "value": values[group]}
+            {
+                "group": group,
+                "previous_state": "ok",
+                "state": "firing",
+                "value": verdict.value,
+                **verdict.extra,
+            }
         )
         still.append({"by": by, "group": group, "since": now})
     return [{**c, "time": now} for c in changes], still
 
 
+async def _verdicts(
+    rule: Document,
+    now: dt.datetime,
+    group_values: GroupValues,
+    group_baselines: GroupBaselines,
+) -> dict[str, Verdict]:
+    """Each group's verdict: its value against the threshold, or (an anomaly rule, grouped by
+    model) against its own baseline."""
+    start = now - dt.timedelta(minutes=rule["window_minutes"])
+    tenant, metric, model = rule["tenant"], rule["metric"], rule.get("model")
+    if rule["comparison"] == "anomaly":
+        found = await group_baselines(tenant, metric, model, start, now)
+        verdicts: dict[str, Verdict] = {}
+        for group, (value, windows) in found.items():
+            judged = anomaly.judge(value, windows, rule["threshold"])
+            verdicts[group] = Verdict(value, judged.holds, _anomaly_extra(judged))
+        return verdicts
+    values = await group_values(tenant, metric, rule["group_by"], model, start, now)
+    return {
+        group: Verdict(value, holds(rule["comparison"], value, rule["threshold"]), {})
+        for group, value in values.items()
+    }
+
+
 async def evaluate_grouped(
-    storage: Storage, group_values: GroupValues, rule: Document, now: dt.datetime
+    storage: Storage,
+    group_values: GroupValues,
+    rule: Document,
+    now: dt.datetime,
+    group_baselines: GroupBaselines,
 ) -> int:
     """Judge one grouped rule at `now`; returns how many values changed state."""
     if rule.get("recorded_seq", 0) < rule["seq"]:
         await _record(storage, rule)  # changes whose events were not written (crash)
-    start = now - dt.timedelta(minutes=rule["window_minutes"])
-    values = await group_values(
-        rule["tenant"], rule["metric"], rule["group_by"], rule.get("model"), start, now
-    )
-    changes, firing = _group_changes(rule, values, now)
+    verdicts = await _verdicts(rule, now, group_values, group_baselines)
+    values = {group: verdict.value for group, verdict in verdicts.items()}
+    changes, firing = _group_changes(rule, verdicts, now)
     known = [v for v in values.values() if v is not None]
     seen = {"last_value": max(known) if known else None, "last_evaluated_at": now}
     if not changes:
@@ -249,7 +338,12 @@ async def evaluate_grouped(
 
 
 async def evaluate_rules(
-    storage: Storage, window_value: WindowValue, now: dt.datetime, group_values: GroupValues
+    storage: Storage,
+    window_value: WindowValue,
+    now: dt.datetime,
+    group_values: GroupValues,
+    baseline_values: BaselineValues,
+    group_baselines: GroupBaselines,
 ) -> Evaluation:
     """Judge every rule of every tenant at `now`. One rule failing does not stop the rest."""
     result = Evaluation()
@@ -257,8 +351,10 @@ async def evaluate_rules(
         result.rules += 1
         try:
             if rule.get("group_by"):
-                result.transitions += await evaluate_grouped(storage, group_values, rule, now)
-            elif await evaluate_rule(storage, window_value, rule, now):
+                result.transitions += await evaluate_grouped(
+                    storage, group_values, rule, now, group_baselines
+                )
+            elif await evaluate_rule(storage, window_value, rule, now, baseline_values):
                 result.transitions += 1
         except Exception:
             log.exception("alert rule %s: evaluation failed", rule["_id"])

@@ -31,7 +31,12 @@ async def evaluate_alerts(
     metrics = RollupMetrics(storage, minute_retention_days=minute_retention_days)
     values = window_value or metrics.window_value
     return await evaluate_rules(
-        storage, values, now or dt.datetime.now(dt.UTC), metrics.group_values
+        storage,
+        values,
+        now or dt.datetime.now(dt.UTC),
+        metrics.group_values,
+        metrics.with_baseline,
+        metrics.baselines_per_model,
     )
 
 

@@ -20,6 +20,9 @@ model_id / LLM model_name.
 | no_data       | number of ML and LLM events                              | 0            |
 
 None means there is nothing to judge; a rule's condition does not hold on None.
+
+`BaselineValues` is the seam for anomaly rules (collector.alerts.anomaly): the window's value
+and those of the 24 windows of its length before it, read together in one pass.
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aegis_shared import json_schema
+from collector.alerts.anomaly import BASELINE_WINDOWS
 from collector.domain import Kind
 from collector.explore.rows import epoch_ms
 from collector.explore.summaries import Summary
 from collector.explore.windows import summaries
 from collector.rollups import cells, histogram
 from collector.rollups.cells import Cell
-from collector.rollups.reader import minutes_kept_since, read_window
+from collector.rollups.reader import minutes_kept_since, read_window, read_windows, widened
 from collector.store.storage import Storage
 
 # The metrics a rule may name: the enum of CreateRuleRequest.metric in alerts.proto, which the
@@ -113,6 +117,35 @@ def value_of(metric: str, cell: Cell) -> float | None:
     raise ValueError(f"unknown metric {metric!r}")
 
 
+class BaselineValues(Protocol):
+    """(the window's value, the values of the BASELINE_WINDOWS windows before it)."""
+
+    def __call__(
+        self, tenant: str, metric: str, model: str | None, start: dt.datetime, end: dt.datetime
+    ) -> Awaitable[tuple[float | None, list[float | None]]]: ...
+
+
+class GroupBaselines(Protocol):
+    """BaselineValues per model."""
+
+    def __call__(
+        self, tenant: str, metric: str, model: str | None, start: dt.datetime, end: dt.datetime
+    ) -> Awaitable[dict[str, tuple[float | None, list[float | None]]]]: ...
+
+
+def baseline_bounds(
+    start: dt.datetime, end: dt.datetime, minutes_since: dt.datetime | None
+) -> list[dt.datetime]:
+    """[S - 24 L, ..., S - L, S, E]: the window [S, E) widened as every rule's (`widened`),
+    and the BASELINE_WINDOWS windows of its length L before it, back to back, less those that
+    start before `minutes_since` (their minute buckets may be gone: they have no data)."""
+    current_start, current_end = widened(start, end, minutes_since)
+    length = current_end - current_start
+    before = [current_start - k * length for k in range(BASELINE_WINDOWS, 0, -1)]
+    kept = [b for b in before if minutes_since is None or b >= minutes_since]
+    return [*kept, current_start, current_end]
+
+
 class GroupValues(Protocol):
     def __call__(
         self,
@@ -166,6 +199,55 @@ class RollupMetrics:
         for cell in (await self._per_model(tenant, metric, model, start, end)).values():
             cells.merge(total, cell)
         return value_of(metric, total)
+
+    async def _windows_per_model(
+        self, tenant: str, metric: str, model: str | None, start: dt.datetime, end: dt.datetime
+    ) -> tuple[int, dict[str, list[Cell]]]:
+        """(how many windows, the cells of the window and its baseline windows
+        (`baseline_bounds`; the window last) per model seen in any of them, only `model`'s
+        when given), all read in one pass over the buckets and partials of [S - 24 L, E)
+        (collector.rollups.reader.read_windows)."""
+        if metric not in KINDS:
+            raise ValueError(f"unknown metric {metric!r}")
+        since = minutes_kept_since(self._minute_days)
+        bounds = baseline_bounds(start, end, since)
+        per_model: dict[str, list[Cell]] = {}
+        for kind in KINDS[metric]:
+            windows = await read_windows(self._storage, tenant, kind, bounds, since)
+            for index, pieces in enumerate(windows):
+                for piece in pieces:
+                    if model is None or piece.model == model:
+                        if piece.model not in per_model:
+                            per_model[piece.model] = [cells.empty() for _ in bounds[1:]]
+                        cells.merge(per_model[piece.model][index], piece.cell)
+        return len(bounds) - 1, per_model
+
+    async def with_baseline(
+        self, tenant: str, metric: str, model: str | None, start: dt.datetime, end: dt.datetime
+    ) -> tuple[float | None, list[float | None]]:
+        """The window's value, as `window_value`, and its baseline windows' (`baseline_bounds`),
+        read in one pass. An empty window's value is as `value_of` says: 0 for counts, None
+        (no data) for rates and latencies. Baseline windows lost to minute retention are left
+        out: the list may be shorter than BASELINE_WINDOWS."""
+        count, per_model = await self._windows_per_model(tenant, metric, model, start, end)
+        totals = [cells.empty() for _ in range(count)]
+        for windows in per_model.values():
+            for total, cell in zip(totals, windows, strict=True):
+                cells.merge(total, cell)
+        values = [value_of(metric, total) for total in totals]
+        return values[-1], values[:-1]
+
+    async def baselines_per_model(
+        self, tenant: str, metric: str, model: str | None, start: dt.datetime, end: dt.datetime
+    ) -> dict[str, tuple[float | None, list[float | None]]]:
+        """`with_baseline` for each model seen in the window or its baseline windows, from
+        the same one pass: each model is judged against its own baseline."""
+        _, found = await self._windows_per_model(tenant, metric, model, start, end)
+        out: dict[str, tuple[float | None, list[float | None]]] = {}
+        for name, windows in found.items():
+            values = [value_of(metric, cell) for cell in windows]
+            out[name] = (values[-1], values[:-1])
+        return out
 
     async def group_values(
         self,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aegis_shared import json_schema
+from collector.alerts import anomaly
 from collector.alerts.metrics import (
     ATTRIBUTION_GROUPS,
     ATTRIBUTION_METRICS,
@@ -176,6 +177,12 @@ def _check_definition(spec: RuleSpec) -> dict[str, Any]:
         raise InvalidArgument(f"threshold: {never}")
     if not MIN_WINDOW_MINUTES <= spec.window_minutes <= MAX_WINDOW_MINUTES:
         raise InvalidArgument(f"window_minutes: must be {MIN_WINDOW_MINUTES}-{MAX_WINDOW_MINUTES}")
+    if spec.comparison == "anomaly" and spec.window_minutes > anomaly.MAX_WINDOW_MINUTES:
+        raise InvalidArgument(
+            f"window_minutes: an anomaly rule's is at most {anomaly.MAX_WINDOW_MINUTES} "
+            f"(its baseline reaches back {anomaly.BASELINE_WINDOWS + 1} windows, read from "
+            "minute rollups)"
+        )
     group_by = _check_group(spec, model)
     return {
         "group_by": group_by,
@@ -195,6 +202,11 @@ def _check_group(spec: RuleSpec, model: str | None) -> str | None:
         return None
     if group_by not in GROUPS:
         raise InvalidArgument(f"group_by: must be one of {', '.join(GROUPS)}, or empty")
+    if spec.comparison == "anomaly" and group_by != "model":
+        raise InvalidArgument(
+            "group_by: an anomaly rule is grouped by model (each model against its own "
+            "baseline) or not at all"
+        )
     if group_by in ATTRIBUTION_GROUPS:
         if spec.metric not in ATTRIBUTION_METRICS:
             raise InvalidArgument(
@@ -208,9 +220,14 @@ def _check_group(spec: RuleSpec, model: str | None) -> str | None:
 
 def never_fires(metric: str, comparison: str, threshold: float) -> str | None:
     """Why a rule with this metric, comparison and threshold can never fire (or, below the
-    metric's range, never stop firing), or None."""
-    values = RANGES[metric]
+    metric's range, never stop firing), or None. An anomaly rule's threshold is a z-score,
+    more than 0 (at 0 every value but the mean would be an anomaly)."""
     shown = f"{threshold:g}"
+    if comparison == "anomaly":
+        if threshold <= 0:
+            return f"an anomaly rule's threshold is a z-score, more than 0 (not {shown})"
+        return None
+    values = RANGES[metric]
     refusals = (
         (
             not values.low <= threshold <= values.high,

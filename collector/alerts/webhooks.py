@@ -2,8 +2,9 @@
 (collector.alerts.delivery decides when attempts run.)
 
 Request: POST, JSON body {"id", "name", "state", "value", "threshold", "window_minutes",
-"time", and for a grouped rule "group": {"user_id": …}} (the rule's id and name, and the state
-change), headers
+"time", and for a grouped rule "group": {"user_id": …}, for an anomaly rule "baseline":
+{"mean", "std"} (null with too few baseline windows) and "z" (null when std is 0)} (the rule's
+id and name, and the state change), headers
 `X-Aegis-Timestamp: <unix seconds>` and
 `X-Aegis-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>" keyed by the secret>`,
 plus `X-Aegis-Event-Id` (the same for every attempt of one event). A 2xx status (with its
@@ -93,6 +94,14 @@ def body(event: Document) -> bytes:
     }
     if event.get("group"):
         data["group"] = event["group"]  # a grouped rule's value, e.g. {"user_id": "u-42"}
+    if "baseline" in event:  # an anomaly rule's
+        base = event["baseline"]
+        data["baseline"] = (
+            None
+            if base is None
+            else {"mean": significant(base["mean"]), "std": significant(base["std"])}
+        )
+        data["z"] = significant(event.get("z"))
     return json.dumps(data, separators=(",", ":")).encode()
 
 

@@ -16,8 +16,10 @@ coarser than the series interval, so every piece lies within one series point.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,11 +98,45 @@ async def _pieces(
     minutes_since: dt.datetime | None,
 ) -> list[Piece]:
     core, buckets, raw = _plan(start, end, coarsest, minutes_since)
+    return await _read(storage, session, tenant, kind, core, buckets, raw)
+
+
+BucketRead = tuple[BucketTier, dt.datetime | None, dt.datetime | None, list[Span] | None]
+
+
+def _bucket_reads(buckets: list[Segment], coarse_in_one: bool) -> list[BucketRead]:
+    """A query per segment; with `coarse_in_one`, the hour and day segments of a tier as one
+    query over their envelope, with the spans whose buckets to keep."""
+    if not coarse_in_one:
+        return [(tier, a, b, None) for tier, a, b in buckets]
+    reads: list[BucketRead] = [(t, a, b, None) for t, a, b in buckets if t not in ("hour", "day")]
+    for tier in ("hour", "day"):
+        spans: list[Span] = [(a, b) for t, a, b in buckets if t == tier]
+        if spans:
+            reads.append((tier, spans[0][0], spans[-1][1], spans))
+    return reads
+
+
+async def _read(
+    storage: Storage,
+    session: AsyncClientSession,
+    tenant: str,
+    kind: Kind,
+    core: Span,
+    buckets: list[Segment],
+    raw: list[Span],
+    coarse_in_one: bool = False,
+) -> list[Piece]:
+    """The pieces of a plan (`_plan`): its buckets, the partials' cells within its core and
+    outside its raw spans, and the raw events of those spans. `coarse_in_one`: the hour and
+    day segments of each tier are read by one query over their envelope, keeping the buckets
+    within a segment (few per hour or day; a query each costs more than they do)."""
     found: list[Piece] = []
-    for tier, a, b in buckets:
+    for tier, a, b, within in _bucket_reads(buckets, coarse_in_one):
         query = {"tenant": tenant, "kind": kind, **_between("start", a, b)}
         async for doc in storage.buckets[tier].find(query, session=session):
-            found.append(Piece(doc["model"], doc["start"], cells.of_bucket(doc)))
+            if within is None or any(_within(doc["start"], span) for span in within):
+                found.append(Piece(doc["model"], doc["start"], cells.of_bucket(doc)))
     mine = {"tenant": tenant, "kind": kind}
     if buckets == [("total", None, None)]:
         # All time, per model: each partial's totals will do (a backfill's partial has a
@@ -208,6 +244,51 @@ async def read_window(
     if _plan(start, end, "total", minutes_since)[2]:
         raise AssertionError(f"[{start}, {end}) would read raw events")  # widened() prevents it
     return await read_pieces(storage, tenant, kind, start, end, "total", minutes_since)
+
+
+def _cut(bounds: Sequence[dt.datetime]) -> list[Segment]:
+    """The segments of [bounds[0], bounds[-1]) cut at every bound, so that no bucket spans
+    two windows; neighbouring segments of one tier are joined (one query for both)."""
+    joined: list[Segment] = []
+    for a, b in itertools.pairwise(bounds):
+        for tier, s, e in segments(a, b, "day"):
+            if joined and joined[-1][0] == tier and joined[-1][2] == s:
+                joined[-1] = (tier, joined[-1][1], e)
+            else:
+                joined.append((tier, s, e))
+    return joined
+
+
+async def read_windows(
+    storage: Storage,
+    tenant: str,
+    kind: Kind,
+    bounds: Sequence[dt.datetime],
+    minutes_since: dt.datetime | None = None,
+) -> list[list[Piece]]:
+    """The pieces of the back-to-back windows [bounds[i], bounds[i+1]) (whole minutes, in
+    time order), per window: one snapshot and one pass over the buckets and partials of the
+    whole span, each read once, never raw events (minute buckets are read only at or after
+    `minutes_since`; a caller passes no window older than that, save an hour-aligned one).
+    Each run of minute buckets (the windows' edges) is one query, the hour buckets of all
+    windows another: a query costs more than the few hour buckets read in vain between
+    edges."""
+    if any(b != floor(b, "minute") for b in bounds) or list(bounds) != sorted(set(bounds)):
+        raise ValueError("bounds: whole minutes, increasing")
+    buckets = _cut(bounds)
+    for tier, a, _ in buckets:
+        if tier == "minute" and minutes_since is not None and a is not None and a < minutes_since:
+            raise AssertionError(f"minutes from {a} may have been deleted")
+    core: Span = (bounds[0], bounds[-1])
+    pieces = await storage.snapshot(
+        lambda session: _read(storage, session, tenant, kind, core, buckets, [], True)
+    )
+    windows: list[list[Piece]] = [[] for _ in bounds[1:]]
+    for piece in pieces:
+        index = bisect.bisect_right(bounds, piece.start) - 1
+        if 0 <= index < len(windows):
+            windows[index].append(piece)
+    return windows
 
 
 async def kinds_with_events(
