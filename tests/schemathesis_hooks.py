@@ -17,6 +17,9 @@
   metric is below 0, so "lt 0" never fires): a rule across three body fields. A schema-valid
   rule that breaks it (collector.alerts.rules.never_fires decides, as the collector does)
   gets a threshold inside its metric's range; the other fields are left as generated.
+- A drift rule (feature_drift, prediction_drift) needs a model, compares with gt or lt and is
+  not grouped; only feature_drift names a feature; reference bounds come both or neither (and
+  only on a drift rule): a schema-valid rule that breaks this is mended (_drift).
 - A rule grouped by user_id or session_id takes no model and only the metrics kept per user
   and session (collector.alerts.metrics.ATTRIBUTION_METRICS): a schema-valid one that breaks
   this loses its model and judges cost instead; the other fields are left as generated.
@@ -47,6 +50,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.transport.serialization import serialize_binary
 
 from collector.alerts.anomaly import MAX_WINDOW_MINUTES
+from collector.alerts.drift import DRIFT_METRICS, fixed_reference
 from collector.alerts.metrics import ATTRIBUTION_GROUPS, ATTRIBUTION_METRICS, RANGES
 from collector.alerts.rules import never_fires
 from collector.dates import parse_interval, parse_range
@@ -127,10 +131,40 @@ def _anomaly(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _drift(body: dict[str, Any]) -> dict[str, Any]:
+    """A schema-valid rule as the collector takes it for drift: a drift rule judges one model
+    (it gets one if it has none, loses group_by, compares with gt), only feature_drift names a
+    feature, and only a drift rule has reference bounds, both or neither, in order."""
+    body = dict(body)
+    metric = body.get("metric")
+    if metric not in DRIFT_METRICS:
+        for key in ("feature", "reference_start", "reference_end"):
+            body.pop(key, None)
+        return body
+    if not isinstance(body.get("model"), str) or not str(body["model"]).strip():
+        body["model"] = "churn"
+    body.pop("group_by", None)
+    if body.get("comparison") not in ("gt", "lt"):
+        body["comparison"] = "gt"
+    if metric != "feature_drift" or (
+        isinstance(body.get("feature"), str) and not str(body["feature"]).strip()
+    ):
+        body.pop("feature", None)
+    bounds = (body.get("reference_start", ""), body.get("reference_end", ""))
+    try:
+        if not all(isinstance(b, str) for b in bounds):
+            raise InvalidArgument("not strings")
+        fixed_reference(str(bounds[0]).strip(), str(bounds[1]).strip())
+    except InvalidArgument:
+        body.pop("reference_start", None)
+        body.pop("reference_end", None)
+    return body
+
+
 def _can_fire(body: dict[str, Any]) -> dict[str, Any]:
     """A schema-valid rule, with its threshold moved into its metric's range if the rule as
     generated could never fire (the comparison is left as generated)."""
-    body = _anomaly(_groupable(body))
+    body = _anomaly(_groupable(_drift(body)))
     metric, comparison, threshold = (body.get(k) for k in ("metric", "comparison", "threshold"))
     if metric not in RANGES or isinstance(threshold, bool):
         return body

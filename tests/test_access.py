@@ -38,6 +38,7 @@ REQUIRED: dict[str, frozenset[str] | None] = {
     "aegis.v1.DashboardService/Overview": frozenset({"read"}),
     "aegis.v1.DashboardService/MLMetrics": frozenset({"read"}),
     "aegis.v1.DashboardService/LLMMetrics": frozenset({"read"}),
+    "aegis.v1.DashboardService/MLDrift": frozenset({"read"}),
     "aegis.v1.AlertService/CreateRule": frozenset({"alerts", "admin"}),
     "aegis.v1.AlertService/ListRules": frozenset({"read"}),
     "aegis.v1.AlertService/GetRule": frozenset({"read"}),

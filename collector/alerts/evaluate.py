@@ -38,6 +38,7 @@ import logging
 from dataclasses import dataclass
 
 from collector.alerts import anomaly
+from collector.alerts.drift import DRIFT_METRICS, DriftValues
 from collector.alerts.metrics import BaselineValues, GroupBaselines, GroupValues, WindowValue
 from collector.store.storage import Document, Storage
 
@@ -145,6 +146,7 @@ async def _record(storage: Storage, rule: Document) -> None:
                 "window_minutes": rule["window_minutes"],
                 "time": rule["state_since"],
                 **_anomaly_fields(rule),
+                **_drift_fields(rule),
                 "delivery_status": "pending",
                 "delivery_attempts": 0,
                 # Wall-clock, not the evaluation's `now` (tests and backfills pass their own).
@@ -161,6 +163,13 @@ async def _record(storage: Storage, rule: Document) -> None:
     )
 
 
+def _drift_fields(rule: Document) -> Document:
+    """What a drift rule's event adds: the features at warning or drift at its change."""
+    if rule["metric"] not in DRIFT_METRICS:
+        return {}
+    return {"features": rule.get("state_features") or []}
+
+
 def _anomaly_fields(rule: Document) -> Document:
     """What an anomaly rule's event adds: the baseline and z-score at its change."""
     if rule["comparison"] != "anomaly":
@@ -174,6 +183,7 @@ async def evaluate_rule(
     rule: Document,
     now: dt.datetime,
     baseline_values: BaselineValues,
+    drift_values: DriftValues,
 ) -> bool:
     """Judge one rule at `now`; True if its state changed."""
     if rule.get("recorded_seq", 0) < rule["seq"]:
@@ -187,6 +197,11 @@ async def evaluate_rule(
         judged = anomaly.judge(value, windows, rule["threshold"])
         condition = judged.holds
         found = {f"state_{k}": v for k, v in _anomaly_extra(judged).items()}
+    elif rule["metric"] in DRIFT_METRICS:
+        drifted = await drift_values(rule, start, now)
+        value = drifted.value
+        condition = holds(rule["comparison"], value, rule["threshold"])
+        found = {"state_features": drifted.features}
     else:
         value = await window_value(rule["tenant"], rule["metric"], rule.get("model"), start, now)
         condition = holds(rule["comparison"], value, rule["threshold"])
@@ -344,9 +359,11 @@ async def evaluate_rules(
     group_values: GroupValues,
     baseline_values: BaselineValues,
     group_baselines: GroupBaselines,
+    drift_values: DriftValues | None = None,
 ) -> Evaluation:
     """Judge every rule of every tenant at `now`. One rule failing does not stop the rest."""
     result = Evaluation()
+    drift_values = drift_values or DriftValues(storage)
     async for rule in storage.alert_rules.find({}, {"webhook_secret": 0}):
         result.rules += 1
         try:
@@ -354,7 +371,9 @@ async def evaluate_rules(
                 result.transitions += await evaluate_grouped(
                     storage, group_values, rule, now, group_baselines
                 )
-            elif await evaluate_rule(storage, window_value, rule, now, baseline_values):
+            elif await evaluate_rule(
+                storage, window_value, rule, now, baseline_values, drift_values
+            ):
                 result.transitions += 1
         except Exception:
             log.exception("alert rule %s: evaluation failed", rule["_id"])

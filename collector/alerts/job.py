@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any
 
 from collector.alerts.delivery import Deliverer, deliver_pending
+from collector.alerts.drift import DriftValues
 from collector.alerts.evaluate import Evaluation, evaluate_rules
 from collector.alerts.metrics import RollupMetrics, WindowValue
 from collector.alerts.webhooks import DeliveryPolicy
@@ -37,6 +38,7 @@ async def evaluate_alerts(
         metrics.group_values,
         metrics.with_baseline,
         metrics.baselines_per_model,
+        DriftValues(storage, retention_days=minute_retention_days),
     )
 
 

@@ -18,6 +18,7 @@ model_id / LLM model_name.
 | latency_p95   | 95th percentile of `latency_ms` over ML and LLM events   | None         |
 | predictions   | sum of ML `prediction_count`                             | 0            |
 | no_data       | number of ML and LLM events                              | 0            |
+| feature_drift, prediction_drift | a PSI (collector.alerts.drift)                 | None         |
 
 None means there is nothing to judge; a rule's condition does not hold on None.
 
@@ -56,6 +57,8 @@ KINDS: dict[str, tuple[Kind, ...]] = {
     "error_rate": ("ml", "llm"),
     "latency_p95": ("ml", "llm"),
     "no_data": ("ml", "llm"),
+    "feature_drift": ("ml",),
+    "prediction_drift": ("ml",),
 }
 
 
@@ -78,6 +81,8 @@ RANGES: dict[str, Range] = {
     "latency_p95": Range(0, math.inf, "a latency in milliseconds, 0 or more"),
     "predictions": Range(0, math.inf, "a sum of ML predictions, 0 or more"),
     "no_data": Range(0, math.inf, "a number of ML and LLM events, 0 or more"),
+    "feature_drift": Range(0, math.inf, "a PSI, 0 or more"),
+    "prediction_drift": Range(0, math.inf, "a PSI, 0 or more"),
 }
 
 # What a rule may be grouped by (CreateRuleRequest.group_by), and what a rule grouped by user

@@ -17,6 +17,7 @@ from typing import Any
 
 from aegis_shared import json_schema
 from collector.alerts import anomaly
+from collector.alerts.drift import DRIFT_METRICS, fixed_reference
 from collector.alerts.metrics import (
     ATTRIBUTION_GROUPS,
     ATTRIBUTION_METRICS,
@@ -39,6 +40,7 @@ _NAME = json_schema.of(_CREATE, "name")
 _MODEL = json_schema.of(_CREATE, "model")
 _SECRET = json_schema.of(_CREATE, "webhook_secret")
 _WINDOW = json_schema.of(_CREATE, "window_minutes")
+_FEATURE = json_schema.of(_CREATE, "feature")
 COMPARISONS: tuple[str, ...] = tuple(json_schema.of(_CREATE, "comparison")["enum"])
 MIN_NAME: int = _NAME["minLength"]
 MAX_NAME: int = _NAME["maxLength"]
@@ -46,6 +48,8 @@ MIN_MODEL: int = _MODEL["minLength"]
 MAX_MODEL: int = _MODEL["maxLength"]
 MIN_SECRET: int = _SECRET["minLength"]
 MAX_SECRET: int = _SECRET["maxLength"]
+MIN_FEATURE: int = _FEATURE["minLength"]
+MAX_FEATURE: int = _FEATURE["maxLength"]
 MIN_WINDOW_MINUTES: int = _WINDOW["minimum"]
 MAX_WINDOW_MINUTES: int = _WINDOW["maximum"]
 MIN_THRESHOLD: float = json_schema.of(_CREATE, "threshold")["minimum"]
@@ -71,6 +75,9 @@ class RuleSpec:
     webhook_secret: str
     model: str | None = None
     group_by: str = ""
+    feature: str | None = None
+    reference_start: str = ""
+    reference_end: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,9 @@ class Rule:
     warnings: tuple[str, ...] = ()
     group_by: str | None = None
     firing_groups: tuple[str, ...] = ()
+    feature: str | None = None
+    reference_start: str = ""
+    reference_end: str = ""
 
     @classmethod
     def from_doc(cls, doc: Document) -> Rule:
@@ -113,6 +123,9 @@ class Rule:
             updated_at=doc["updated_at"],
             group_by=doc.get("group_by"),
             firing_groups=tuple(g["group"] for g in doc.get("firing_groups", [])),
+            feature=doc.get("feature"),
+            reference_start=doc.get("reference_start") or "",
+            reference_end=doc.get("reference_end") or "",
         )
 
 
@@ -132,6 +145,8 @@ class AlertEvent:
     delivery_attempts: int
     delivered_at: dt.datetime | None
     group: dict[str, str]
+    # A drift rule's: every feature at warning or drift at the change ({name, psi, status}).
+    features: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_doc(cls, doc: Document) -> AlertEvent:
@@ -150,6 +165,7 @@ class AlertEvent:
             delivery_attempts=doc["delivery_attempts"],
             delivered_at=doc.get("delivered_at"),
             group=doc.get("group") or {},
+            features=doc.get("features") or [],
         )
 
 
@@ -185,6 +201,7 @@ def _check_definition(spec: RuleSpec) -> dict[str, Any]:
         )
     group_by = _check_group(spec, model)
     return {
+        **_check_drift(spec, model, group_by),
         "group_by": group_by,
         "name": name,
         "metric": spec.metric,
@@ -193,6 +210,32 @@ def _check_definition(spec: RuleSpec) -> dict[str, Any]:
         "threshold": float(spec.threshold),
         "window_minutes": spec.window_minutes,
     }
+
+
+def _check_drift(spec: RuleSpec, model: str | None, group_by: str | None) -> dict[str, Any]:
+    """A drift rule's own fields (feature, its fixed reference window), checked; a rule of
+    another metric has none."""
+    feature = spec.feature.strip() if spec.feature is not None else None
+    reference = (spec.reference_start.strip(), spec.reference_end.strip())
+    if spec.metric not in DRIFT_METRICS:
+        if feature is not None:
+            raise InvalidArgument("feature: only a feature_drift rule names a feature")
+        if any(reference):
+            named = "reference_start" if reference[0] else "reference_end"
+            raise InvalidArgument(f"{named}: only a drift rule has a reference window")
+        return {}
+    if model is None:
+        raise InvalidArgument(f"model: a {spec.metric} rule needs the ML model it judges")
+    if spec.comparison not in ("gt", "lt"):
+        raise InvalidArgument(f"comparison: a {spec.metric} rule compares its PSI with gt or lt")
+    if group_by is not None:
+        raise InvalidArgument(f"group_by: a {spec.metric} rule judges one model, not groups")
+    if feature is not None and spec.metric != "feature_drift":
+        raise InvalidArgument("feature: only a feature_drift rule names a feature")
+    if feature is not None and not MIN_FEATURE <= len(feature) <= MAX_FEATURE:
+        raise InvalidArgument(f"feature: {MIN_FEATURE}-{MAX_FEATURE} characters, or absent")
+    fixed_reference(*reference)  # InvalidArgument naming the field
+    return {"feature": feature, "reference_start": reference[0], "reference_end": reference[1]}
 
 
 def _check_group(spec: RuleSpec, model: str | None) -> str | None:

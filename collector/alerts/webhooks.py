@@ -102,6 +102,11 @@ def body(event: Document) -> bytes:
             else {"mean": significant(base["mean"]), "std": significant(base["std"])}
         )
         data["z"] = significant(event.get("z"))
+    if "features" in event:  # a drift rule's: the features at warning or drift
+        data["features"] = [
+            {"name": f["name"], "psi": significant(f["psi"]), "status": f["status"]}
+            for f in event["features"]
+        ]
     return json.dumps(data, separators=(",", ":")).encode()
 
 

@@ -26,6 +26,9 @@ def rule_spec(r: alerts_pb2.CreateRuleRequest | alerts_pb2.UpdateRuleRequest) ->
         webhook_url=r.webhook_url,
         webhook_secret=r.webhook_secret,
         group_by=r.group_by,
+        feature=r.feature if r.HasField("feature") else None,
+        reference_start=r.reference_start,
+        reference_end=r.reference_end,
     )
 
 
@@ -47,6 +50,9 @@ def alert_rule(rule: Rule) -> alerts_pb2.AlertRule:
         warnings=list(rule.warnings),
         group_by=rule.group_by or "",
         firing_groups=list(rule.firing_groups),
+        feature=rule.feature,
+        reference_start=rule.reference_start,
+        reference_end=rule.reference_end,
     )
     if rule.last_evaluated_at is not None:
         message.last_evaluated_at.CopyFrom(timestamp(rule.last_evaluated_at))
@@ -68,6 +74,10 @@ def alert_event(event: AlertEvent) -> alerts_pb2.AlertEvent:
         delivery_status=event.delivery_status,
         delivery_attempts=event.delivery_attempts,
         group=event.group,
+        features=[
+            alerts_pb2.DriftedFeature(name=f["name"], psi=significant(f["psi"]), status=f["status"])
+            for f in event.features
+        ],
     )
     if event.delivered_at is not None:
         message.delivered_at.CopyFrom(timestamp(event.delivered_at))

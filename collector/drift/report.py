@@ -177,6 +177,13 @@ class MLDrift:
         if "ml" not in seen[model_id]:
             raise NotFound(f"model_id: no ML events of model {model_id!r}")
 
+        return await self.compare(tenant, model_id, reference, current)
+
+    async def compare(
+        self, tenant: str, model_id: str, reference: Window, current: Window
+    ) -> DriftReport:
+        """The model's columns in `current` against `reference` (whole hours); a model without
+        drift sketches there has no columns."""
         # Hour sketches older than ROLLUP_RETENTION_DAYS are deleted: such an edge is read,
         # and reported, as its whole day.
         hours_from = minutes_kept_since(self._retention_days)

@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateRuleRequest(_message.Message):
-    __slots__ = ("name", "metric", "model", "comparison", "threshold", "window_minutes", "webhook_url", "webhook_secret", "group_by")
+    __slots__ = ("name", "metric", "model", "comparison", "threshold", "window_minutes", "webhook_url", "webhook_secret", "group_by", "feature", "reference_start", "reference_end")
     NAME_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -23,6 +23,9 @@ class CreateRuleRequest(_message.Message):
     WEBHOOK_URL_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
     GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_START_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_END_FIELD_NUMBER: _ClassVar[int]
     name: str
     metric: str
     model: str
@@ -32,10 +35,13 @@ class CreateRuleRequest(_message.Message):
     webhook_url: str
     webhook_secret: str
     group_by: str
-    def __init__(self, name: _Optional[str] = ..., metric: _Optional[str] = ..., model: _Optional[str] = ..., comparison: _Optional[str] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., webhook_url: _Optional[str] = ..., webhook_secret: _Optional[str] = ..., group_by: _Optional[str] = ...) -> None: ...
+    feature: str
+    reference_start: str
+    reference_end: str
+    def __init__(self, name: _Optional[str] = ..., metric: _Optional[str] = ..., model: _Optional[str] = ..., comparison: _Optional[str] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., webhook_url: _Optional[str] = ..., webhook_secret: _Optional[str] = ..., group_by: _Optional[str] = ..., feature: _Optional[str] = ..., reference_start: _Optional[str] = ..., reference_end: _Optional[str] = ...) -> None: ...
 
 class UpdateRuleRequest(_message.Message):
-    __slots__ = ("id", "name", "metric", "model", "comparison", "threshold", "window_minutes", "webhook_url", "webhook_secret", "group_by")
+    __slots__ = ("id", "name", "metric", "model", "comparison", "threshold", "window_minutes", "webhook_url", "webhook_secret", "group_by", "feature", "reference_start", "reference_end")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +52,9 @@ class UpdateRuleRequest(_message.Message):
     WEBHOOK_URL_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
     GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_START_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_END_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     metric: str
@@ -56,10 +65,13 @@ class UpdateRuleRequest(_message.Message):
     webhook_url: str
     webhook_secret: str
     group_by: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., metric: _Optional[str] = ..., model: _Optional[str] = ..., comparison: _Optional[str] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., webhook_url: _Optional[str] = ..., webhook_secret: _Optional[str] = ..., group_by: _Optional[str] = ...) -> None: ...
+    feature: str
+    reference_start: str
+    reference_end: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., metric: _Optional[str] = ..., model: _Optional[str] = ..., comparison: _Optional[str] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., webhook_url: _Optional[str] = ..., webhook_secret: _Optional[str] = ..., group_by: _Optional[str] = ..., feature: _Optional[str] = ..., reference_start: _Optional[str] = ..., reference_end: _Optional[str] = ...) -> None: ...
 
 class AlertRule(_message.Message):
-    __slots__ = ("id", "name", "metric", "model", "comparison", "threshold", "window_minutes", "webhook_url", "state", "state_since", "last_value", "last_evaluated_at", "created_at", "updated_at", "warnings", "group_by", "firing_groups")
+    __slots__ = ("id", "name", "metric", "model", "comparison", "threshold", "window_minutes", "webhook_url", "state", "state_since", "last_value", "last_evaluated_at", "created_at", "updated_at", "warnings", "group_by", "firing_groups", "feature", "reference_start", "reference_end")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -77,6 +89,9 @@ class AlertRule(_message.Message):
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
     GROUP_BY_FIELD_NUMBER: _ClassVar[int]
     FIRING_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    FEATURE_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_START_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_END_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     metric: str
@@ -94,7 +109,10 @@ class AlertRule(_message.Message):
     warnings: _containers.RepeatedScalarFieldContainer[str]
     group_by: str
     firing_groups: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., metric: _Optional[str] = ..., model: _Optional[str] = ..., comparison: _Optional[str] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., webhook_url: _Optional[str] = ..., state: _Optional[str] = ..., state_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_value: _Optional[float] = ..., last_evaluated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ..., group_by: _Optional[str] = ..., firing_groups: _Optional[_Iterable[str]] = ...) -> None: ...
+    feature: str
+    reference_start: str
+    reference_end: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., metric: _Optional[str] = ..., model: _Optional[str] = ..., comparison: _Optional[str] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., webhook_url: _Optional[str] = ..., state: _Optional[str] = ..., state_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_value: _Optional[float] = ..., last_evaluated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ..., group_by: _Optional[str] = ..., firing_groups: _Optional[_Iterable[str]] = ..., feature: _Optional[str] = ..., reference_start: _Optional[str] = ..., reference_end: _Optional[str] = ...) -> None: ...
 
 class ListRulesRequest(_message.Message):
     __slots__ = ()
@@ -131,7 +149,7 @@ class ListAlertEventsRequest(_message.Message):
     def __init__(self, rule_id: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class AlertEvent(_message.Message):
-    __slots__ = ("id", "rule_id", "rule_name", "metric", "previous_state", "state", "value", "threshold", "window_minutes", "time", "delivery_status", "delivery_attempts", "delivered_at", "group")
+    __slots__ = ("id", "rule_id", "rule_name", "metric", "previous_state", "state", "value", "threshold", "window_minutes", "time", "delivery_status", "delivery_attempts", "delivered_at", "group", "features")
     class GroupEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -153,6 +171,7 @@ class AlertEvent(_message.Message):
     DELIVERY_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     DELIVERED_AT_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
     id: str
     rule_id: str
     rule_name: str
@@ -167,7 +186,18 @@ class AlertEvent(_message.Message):
     delivery_attempts: int
     delivered_at: _timestamp_pb2.Timestamp
     group: _containers.ScalarMap[str, str]
-    def __init__(self, id: _Optional[str] = ..., rule_id: _Optional[str] = ..., rule_name: _Optional[str] = ..., metric: _Optional[str] = ..., previous_state: _Optional[str] = ..., state: _Optional[str] = ..., value: _Optional[float] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivery_status: _Optional[str] = ..., delivery_attempts: _Optional[int] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    features: _containers.RepeatedCompositeFieldContainer[DriftedFeature]
+    def __init__(self, id: _Optional[str] = ..., rule_id: _Optional[str] = ..., rule_name: _Optional[str] = ..., metric: _Optional[str] = ..., previous_state: _Optional[str] = ..., state: _Optional[str] = ..., value: _Optional[float] = ..., threshold: _Optional[float] = ..., window_minutes: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivery_status: _Optional[str] = ..., delivery_attempts: _Optional[int] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group: _Optional[_Mapping[str, str]] = ..., features: _Optional[_Iterable[_Union[DriftedFeature, _Mapping]]] = ...) -> None: ...
+
+class DriftedFeature(_message.Message):
+    __slots__ = ("name", "psi", "status")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PSI_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    psi: float
+    status: str
+    def __init__(self, name: _Optional[str] = ..., psi: _Optional[float] = ..., status: _Optional[str] = ...) -> None: ...
 
 class ListAlertEventsResponse(_message.Message):
     __slots__ = ("events",)
