@@ -27,8 +27,8 @@ function ruleForm(schema, onCreated) {
   const inputs = {
     name: h("input", { required: true, maxlength: name.maxLength }),
     metric: h("select", {}, metric.enum.map((m) => h("option", { value: m }, m))),
-    comparison: h("select", { "aria-describedby": "comparison-hint" }, comparison.enum.map((c) => h("option", { value: c }, COMPARISON_LABELS[c] || c))),
-    threshold: h("input", { type: "number", step: "any", min: threshold.minimum, required: true, "aria-describedby": "comparison-hint" }),
+    comparison: h("select", {}, comparison.enum.map((c) => h("option", { value: c }, COMPARISON_LABELS[c] || c))),
+    threshold: h("input", { type: "number", step: "any", min: threshold.minimum, required: true }),
     window_minutes: h("input", { type: "number", min: window_minutes.minimum, max: window_minutes.maximum, value: 60, required: true }),
     model: h("input", { placeholder: "all models", maxlength: (model.anyOf ? model.anyOf[0] : model).maxLength }),
     webhook_url: h("input", { type: "url", required: true, placeholder: "https://…", maxlength: webhook_url.maxLength }),
@@ -45,6 +45,10 @@ function ruleForm(schema, onCreated) {
   const onComparison = () => {
     const anomaly = inputs.comparison.value === "anomaly";
     hint.hidden = !anomaly;
+    for (const input of [inputs.comparison, inputs.threshold]) {
+      if (anomaly) input.setAttribute("aria-describedby", hint.id);
+      else input.removeAttribute("aria-describedby");
+    }
     inputs.window_minutes.max = anomaly && anomalyMax ? anomalyMax : window_minutes.maximum;
   };
   inputs.comparison.addEventListener("change", onComparison);

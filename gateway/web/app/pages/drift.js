@@ -58,7 +58,7 @@ function render(data, box) {
   };
   box.append(
     table(
-      "Drift against the reference window",
+      { labelledBy: "drift-title" },
       [
         { label: "Feature", value: pick },
         { label: "Type", value: (c) => c.type },
