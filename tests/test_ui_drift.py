@@ -267,3 +267,46 @@ async def test_the_drift_section_fits_a_360_px_screen(ui: Watched, drifter: ApiC
     await page.get_by_role("button", name="plan", exact=True).click()
     await expect(page.locator("#drift-chart figure[data-kind=categorical]")).to_be_visible()
     await assert_fits(ui, "ml-drift-categorical")
+
+
+async def test_a_chosen_reference_window_is_compared_and_kept_in_the_url(
+    ui: Watched, drifter: ApiClient, http: httpx.AsyncClient
+) -> None:
+    """The current day against itself: every column unchanged (PSI 0, "ok"), as the API says
+    for the same windows; one reference day alone is held back by the form."""
+    page = ui.page
+    expected = await read(
+        http,
+        drifter,
+        "/dashboard/ml-drift",
+        model_id=MODEL,
+        start_date=DAY,
+        end_date=DAY,
+        reference_start=DAY,
+        reference_end=DAY,
+    )
+    assert expected["reference"] == expected["current"]
+    await sign_in(ui, drifter, PAGE)
+    windows = page.locator("#drift-windows")
+    await expect(windows).to_have_attribute("data-reference-start", "2024-03-03T00:00:00Z")
+    ref_start, ref_end = page.get_by_label("Reference from"), page.get_by_label("Reference to")
+    await ref_start.fill(DAY)
+    await page.get_by_role("button", name="Compare").click()
+    assert await ref_end.evaluate("el => el.validity.valueMissing") is True
+    assert "ref_start" not in page.url
+
+    await ref_end.fill(DAY)
+    await page.get_by_role("button", name="Compare").click()
+    await expect(windows).to_have_attribute("data-reference-start", expected["reference"]["start"])
+    assert f"ref_start={DAY}&ref_end={DAY}" in page.url, page.url
+    for feature in expected["features"]:
+        badge = _row(ui, feature["name"]).locator(".badge")
+        await expect(badge).to_have_attribute("data-status", feature["status"])
+        if feature["psi"] is not None:
+            assert feature["psi"] == pytest.approx(0, abs=1e-6)
+            await expect(_row(ui, feature["name"]).locator("td").nth(1)).to_have_text("0.000")
+    assert {f["status"] for f in expected["features"]} == {"ok", "insufficient_data"}
+    # The URL is the view: opened afresh, the same reference.
+    await page.reload()
+    await expect(page.get_by_label("Reference to")).to_have_value(DAY)
+    await expect(windows).to_have_attribute("data-reference-start", expected["reference"]["start"])

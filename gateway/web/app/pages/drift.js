@@ -26,7 +26,7 @@ function render(data, box) {
   box.append(
     h(
       "p",
-      { class: "hint", id: "drift-windows", dataset: { referenceRows: data.reference.rows, currentRows: data.current.rows } },
+      { class: "hint", id: "drift-windows", dataset: { referenceStart: data.reference.start, referenceRows: data.reference.rows, currentRows: data.current.rows } },
       windowText("Current", data.current),
       h("br"),
       windowText("Reference", data.reference),
@@ -77,41 +77,63 @@ function render(data, box) {
 }
 
 // The drift section of the ML page for `range` ({ start, end }: whole days), over `models`
-// (the range's model ids).
+// (the range's model ids). The reference window is the server's default unless both of its
+// days are given (kept in the URL as `ref_start`, `ref_end`).
 export function driftSection(range, models) {
-  const asked = route().params.get("drift");
-  let model = models.includes(asked) ? asked : models[0];
+  const params = route().params;
+  const day = (key) => (/^\d{4}-\d{2}-\d{2}$/.test(params.get(key) || "") ? params.get(key) : "");
+  const asked = params.get("drift");
   const select = h(
     "select",
     { id: "drift-model" },
-    models.map((m) => h("option", { value: m, selected: m === model }, m)),
+    models.map((m) => h("option", { value: m, selected: m === asked }, m)),
   );
+  const refStart = h("input", { type: "date", id: "drift-ref-start", value: day("ref_start") });
+  const refEnd = h("input", { type: "date", id: "drift-ref-end", value: day("ref_end"), "aria-label": "Reference to" });
+  // Both days or neither (the server refuses one alone), the end not before the start.
+  const bound = () => {
+    refStart.required = refEnd.required = Boolean(refStart.value || refEnd.value);
+    refEnd.min = refStart.value;
+  };
+  refStart.addEventListener("input", bound);
+  refEnd.addEventListener("input", bound);
+  bound();
   const holder = h("div", { class: "box", id: "drift-data" });
   const show = () => {
+    const model = select.value;
+    const reference = refStart.value && refEnd.value ? { reference_start: refStart.value, reference_end: refEnd.value } : {};
     // A fresh box per request: an answer that arrives after another choice lands nowhere.
     const box = h("div", { dataset: { model } });
     holder.replaceChildren(box);
-    load(box, () => get("/dashboard/ml-drift", { model_id: model, start_date: range.start, end_date: range.end }), render);
+    load(box, () => get("/dashboard/ml-drift", { model_id: model, start_date: range.start, end_date: range.end, ...reference }), render);
   };
-  select.addEventListener("change", () => {
-    model = select.value;
-    const params = route().params;
-    params.set("drift", model);
-    setParams(params);
+  const apply = () => {
+    const next = route().params; // the range and the page's other state stay
+    next.set("drift", select.value);
+    for (const [key, input] of [["ref_start", refStart], ["ref_end", refEnd]]) {
+      if (input.value) next.set(key, input.value);
+      else next.delete(key);
+    }
+    setParams(next);
     show();
+  };
+  const form = h(
+    "form",
+    { class: "toolbar", "aria-label": "Drift" },
+    h("label", { for: "drift-model" }, "Model"),
+    select,
+    h("label", { for: "drift-ref-start" }, "Reference from"),
+    refStart,
+    h("label", { for: "drift-ref-end" }, "to"),
+    refEnd,
+    h("button", { type: "submit" }, "Compare"),
+    h("span", { class: "hint" }, "Each feature and the predictions in this range against a reference window: the days given, or without them the window just before the range."),
+  );
+  select.addEventListener("change", () => form.requestSubmit());
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    apply();
   });
   show();
-  return h(
-    "section",
-    { class: "drift", "aria-labelledby": "drift-title" },
-    h("h2", { id: "drift-title" }, "Drift"),
-    h(
-      "div",
-      { class: "toolbar" },
-      h("label", { for: "drift-model" }, "Model"),
-      select,
-      h("span", { class: "hint" }, "Each feature and the predictions in this range against the reference window before it."),
-    ),
-    holder,
-  );
+  return h("section", { class: "drift", "aria-labelledby": "drift-title" }, h("h2", { id: "drift-title" }, "Drift"), form, holder);
 }
