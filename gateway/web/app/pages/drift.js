@@ -71,7 +71,7 @@ function render(data, box) {
     ),
     chart,
   );
-  // The most drifted column first (the first one when none has a PSI).
+  // Shown at once: the most drifted column (the first one when none has a PSI).
   const known = columns.filter((c) => c.psi !== null && c.psi !== undefined);
   choose(known.length ? known.reduce((a, b) => (b.psi > a.psi ? b : a)) : columns[0]);
 }
