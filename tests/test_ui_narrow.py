@@ -74,6 +74,8 @@ async def test_no_page_is_wider_than_a_360_px_screen(
         ):
             await page.goto(f"/{path}")
             await expect(page.locator(f"{ready} figure[data-x-max]").first).to_be_visible()
+            if name == "ml":  # and its drift section (tests/test_ui_drift.py: with features)
+                await expect(page.locator("#drift-data [data-state=ready]")).to_be_visible()
             await assert_fits(ui, name)
         await page.goto("/#/alerts")
         await expect(page.locator(f'#rules tr[data-key="{created.json()["id"]}"]')).to_be_visible()

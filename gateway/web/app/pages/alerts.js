@@ -5,7 +5,17 @@ import { empty, h, load, table } from "../view.js";
 
 // The metrics, comparisons and bounds come from the OpenAPI document (CreateRuleRequest's
 // schema), the same definition the server validates with: nothing here to keep in step.
-const COMPARISON_LABELS = { gt: "above (gt)", lt: "below (lt)" };
+const COMPARISON_LABELS = { gt: "above (gt)", lt: "below (lt)", anomaly: "anomaly (z-score)" };
+
+// "error_rate > 0.1", "latency_p95 anomaly, |z| > 3": a rule's condition in words.
+const condition = (r) =>
+  r.comparison === "anomaly"
+    ? `${r.metric} anomaly, |z| > ${fmt.number(r.threshold)}`
+    : `${r.metric} ${r.comparison === "lt" ? "<" : ">"} ${fmt.number(r.threshold)}`;
+
+// An anomaly rule's longest window, as the comparison's description in the OpenAPI document
+// states it (null if it no longer does: the server still refuses a longer one, naming it).
+const anomalyWindowMax = (comparison) => Number(/window_minutes of at most (\d+)/.exec(comparison.description || "")?.[1]) || null;
 
 function field(label, id, input) {
   input.id = id;
@@ -24,6 +34,24 @@ function ruleForm(schema, onCreated) {
     webhook_url: h("input", { type: "url", required: true, placeholder: "https://…", maxlength: webhook_url.maxLength }),
     webhook_secret: h("input", { type: "password", minlength: webhook_secret.minLength, maxlength: webhook_secret.maxLength, required: true, autocomplete: "new-password" }),
   };
+  // With "anomaly" the threshold is a z-score and the window is shorter: the form says so.
+  const anomalyMax = anomalyWindowMax(comparison);
+  const hint = h(
+    "p",
+    { class: "hint comparison-hint", id: "comparison-hint", hidden: true },
+    "Anomaly: the threshold is a z-score, how many standard deviations the window's value may stray from the mean of the windows just before it",
+    anomalyMax ? `; the window is at most ${fmt.count(anomalyMax)} minutes.` : ".",
+  );
+  const onComparison = () => {
+    const anomaly = inputs.comparison.value === "anomaly";
+    hint.hidden = !anomaly;
+    for (const input of [inputs.comparison, inputs.threshold]) {
+      if (anomaly) input.setAttribute("aria-describedby", hint.id);
+      else input.removeAttribute("aria-describedby");
+    }
+    inputs.window_minutes.max = anomaly && anomalyMax ? anomalyMax : window_minutes.maximum;
+  };
+  inputs.comparison.addEventListener("change", onComparison);
   const error = h("p", { class: "form-error", role: "alert", id: "rule-error" });
   const button = h("button", { type: "submit" }, "Create rule");
   const form = h(
@@ -35,6 +63,7 @@ function ruleForm(schema, onCreated) {
     field("Comparison", "rule-comparison", inputs.comparison),
     field("Threshold", "rule-threshold", inputs.threshold),
     field("Window (minutes)", "rule-window", inputs.window_minutes),
+    hint,
     field("Model (optional)", "rule-model", inputs.model),
     field("Webhook URL", "rule-webhook-url", inputs.webhook_url),
     field(`Webhook secret (${webhook_secret.minLength}+ characters)`, "rule-webhook-secret", inputs.webhook_secret),
@@ -58,6 +87,7 @@ function ruleForm(schema, onCreated) {
     try {
       await call("POST", "/alerts/rules", { body });
       form.reset();
+      onComparison();
       onCreated();
     } catch (e) {
       if (!(e instanceof SignedOut)) error.textContent = e instanceof ApiError ? e.message : String(e);
@@ -85,7 +115,7 @@ function rulesTable(rules, refresh) {
     [
       // What may keep the rule from firing (e.g. a model with no events yet), under its name.
       { label: "Name", value: (r) => h("div", {}, r.name, (r.warnings || []).map((w) => h("p", { class: "rule-warning", role: "note" }, w))) },
-      { label: "Condition", value: (r) => `${r.metric} ${r.comparison === "gt" ? ">" : "<"} ${fmt.number(r.threshold)} over ${fmt.count(r.window_minutes)} min${r.model ? ` (${r.model})` : ""}` },
+      { label: "Condition", value: (r) => `${condition(r)} over ${fmt.count(r.window_minutes)} min${r.model ? ` (${r.model})` : ""}` },
       { label: "State", value: (r) => h("span", { class: `badge ${r.state}` }, r.state) },
       { label: "Since", value: (r) => fmt.time(r.state_since) },
       { label: "Last value", value: (r) => fmt.number(r.last_value), numeric: true },

@@ -3,6 +3,7 @@ import { get } from "../api.js";
 import { dayRange, destroyCharts, timeChart } from "../chart.js";
 import * as fmt from "../format.js";
 import { empty, h, load, table } from "../view.js";
+import { driftSection } from "./drift.js";
 import { query, rangeForm } from "./range.js";
 
 const COLUMNS = [
@@ -41,6 +42,7 @@ function render(range, data, box) {
         counts: true,
       }),
     ),
+    driftSection(range, models.map((m) => m.model_id)),
   );
 }
 
