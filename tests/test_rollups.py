@@ -470,7 +470,10 @@ def test_series_needs_a_sensible_interval(backend: Backend, api: Api) -> None:
     for params, words in (
         ({"interval": "week", "start_date": "2024-05-01"}, "minute, hour, day"),
         ({"interval": "minute"}, "needs a start_date"),
-        ({"interval": "minute", "start_date": "2024-05-01", "end_date": "2024-05-03"}, "at most 1 day;"),
+        (
+            {"interval": "minute", "start_date": "2024-05-01", "end_date": "2024-05-03"},
+            "at most 1 day;",
+        ),
         ({"interval": "hour", "start_date": "2024-01-01", "end_date": "2024-05-03"}, "31 days"),
     ):
         with pytest.raises(grpc.RpcError) as refused:
