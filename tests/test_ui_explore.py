@@ -1,8 +1,8 @@
 """The explore pages in a real browser (the fixtures of test_ui.py): Events, an event, Traces and
-a trace's waterfall, Sessions and a session, Users and a user, each flow driven by clicks.
-The data comes from the real OpenTelemetry SDK (a nested agent trace with a user and a
-session, exported over OTLP/gRPC) and from the AegisAI SDK (calls of the same user and
-session, more than a page of them).
+a trace's waterfall, Sessions and a session, Users and a user, and the drill-down from the
+LLM, ML and Overview pages, each flow driven by clicks. The data comes from the real
+OpenTelemetry SDK (a nested agent trace with a user and a session, exported over OTLP/gRPC)
+and from the AegisAI SDK (calls of the same user and session, more than a page of them).
 
 Every test's page is watched by test_ui's `ui` fixture: no request may leave the origin and
 the console must show no error. Screenshots go to test-artifacts/ui/.
@@ -371,3 +371,58 @@ async def test_users_sort_by_a_column_and_open_a_users_sessions_and_events(
     await page.get_by_role("link", name="Filter the Events page by this user").click()
     await expect(page).to_have_url(re.compile(f"user={agent.user}"))
     await expect(page.locator("#events-data tbody tr")).to_have_count(50)
+
+
+# -- Drill-down from the LLM, ML and Overview pages ------------------------------------------
+
+
+async def test_a_model_a_chart_bucket_and_a_recent_event_open_their_events(
+    ui: Watched, viewer: ApiClient, http: httpx.AsyncClient
+) -> None:
+    page = ui.page
+    await sign_in(ui, viewer, "/#/llm?start=2024-01-01&end=2024-01-31&interval=day")
+    await page.get_by_role("link", name="gpt-test-b").click()
+    await expect(page).to_have_url(
+        re.compile(r"#/events\?kind=llm&model=gpt-test-b&start=2024-01-01&end=2024-01-31$")
+    )
+    walked = await read(
+        http,
+        viewer,
+        "/events/llm",
+        model="gpt-test-b",
+        start_date="2024-01-01",
+        end_date="2024-01-31",
+        limit="200",
+    )
+    assert len(walked["events"]) == sum(day + 1 for day in range(1, 11))
+    await expect(page.locator("#events-data tbody tr")).to_have_count(50)
+
+    # A chart's bucket: 5 January, whose requests are 5 + 6.
+    await page.goto("/#/llm?start=2024-01-01&end=2024-01-31&interval=day")
+    figure = page.locator("#llm-data figure.picks").first
+    await expect(figure).to_have_attribute("data-x-max", re.compile(r"\d"))
+    x = await figure.evaluate(
+        "f => f.plot.valToPos(Date.parse('2024-01-05T00:00:00Z') / 1000, 'x')"
+    )
+    over = await figure.locator(".u-over").bounding_box()
+    assert over
+    await page.mouse.move(over["x"] + x, over["y"] + over["height"] / 2)
+    await page.mouse.click(over["x"] + x, over["y"] + over["height"] / 2)
+    await expect(page).to_have_url(
+        re.compile(r"kind=llm&start=2024-01-05T00%3A00%3A00.000Z&end=2024-01-05T23%3A59%3A59.999Z")
+    )
+    await expect(page.locator("#events-data tbody tr")).to_have_count(5 + 6)
+
+    # ML: a model opens its events.
+    await page.goto("/#/ml?start=2024-01-01&end=2024-01-31&interval=day")
+    await page.get_by_role("link", name="churn-rf").click()
+    await expect(page).to_have_url(re.compile(r"kind=ml&model=churn-rf"))
+    await expect(page.locator("#events-data tbody tr")).to_have_count(10)
+
+    # The overview's newest event opens it.
+    await page.get_by_role("link", name="Overview", exact=True).click()
+    first = page.locator("#recent tbody tr").first
+    key = await first.get_attribute("data-key")
+    await first.locator("td").first.click()
+    await expect(page).to_have_url(re.compile(f"#/event\\?kind=(llm|ml)&id={key}"))
+    await expect(page.locator("#event-fields")).to_contain_text(str(key))

@@ -74,6 +74,9 @@ function showSignIn(message) {
       await signIn(clientId.value.trim(), secret.value);
       secret.value = "";
       show(); // the page that was asked for: the hash was kept
+      // The form is gone: the next Tab starts from the top (the navigation), not from where
+      // the form was, in the middle of the page's links.
+      document.getElementById("brand").focus();
     } catch (e) {
       error.textContent = e instanceof ApiError ? e.message : String(e);
       secret.value = "";
