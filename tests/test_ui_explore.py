@@ -212,7 +212,7 @@ async def test_events_load_more_on_scroll_filter_by_url_and_switch_kind(
     await expect(rows).to_have_count(50)
     # Newest first: the SDK's last call is the first row.
     await expect(rows.first).to_have_attribute("data-key", agent.sdk_event_ids[-1])
-    await ui.screenshot("events")
+    await ui.screenshot("events", full_page=False)  # the first rows (docs/screenshots)
     await page.locator("#events-data button.more").scroll_into_view_if_needed()
     await expect(rows).to_have_count(SDK_CALLS + 2)  # the rest, and the two OTLP calls
     await expect(page.locator("#events-data")).to_have_attribute("data-more", "no")
