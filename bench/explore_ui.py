@@ -52,13 +52,14 @@ class WrongPage(AssertionError):
 
 
 async def render_times(page: Any, view: View, loads: int) -> list[float]:
-    """Load `view` `loads` times (the first navigation, then reloads) in a signed-in `page`
-    (a Playwright page whose sessionStorage holds the token); each load's render time, ms."""
+    """Load `view` `loads` times in a signed-in `page` (a Playwright page whose sessionStorage
+    holds the token); each load's render time, ms. Every timed load is a reload: going to the
+    URL from another page of the app changes only its hash, a navigation inside the document
+    whose marks count from when the document was first loaded."""
     times = []
     await page.goto(view.path)
-    for load in range(loads):
-        if load:
-            await page.reload()
+    for _ in range(loads):
+        await page.reload()
         await page.wait_for_function(
             "mark => performance.getEntriesByName(mark).length > 0",
             arg=view.mark,
