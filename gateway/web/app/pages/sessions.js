@@ -76,14 +76,19 @@ export function session(page, params) {
     const t = data.totals || {};
     const list = h("ol", { class: "turns", id: "session-turns", "aria-label": "The session's calls, oldest first" }, (data.events || []).map(turn));
     const more = h("button", { type: "button", class: "secondary more", hidden: !data.next_cursor }, "Load more");
+    const status = h("p", { class: "state", role: "status" });
     let cursor = data.next_cursor;
     more.addEventListener("click", async () => {
       more.disabled = true;
+      status.textContent = "Loading more…";
       try {
         const next = await read(cursor);
         list.append(...(next.events || []).map(turn));
         cursor = next.next_cursor;
         more.hidden = !cursor;
+        status.textContent = "";
+      } catch (error) {
+        status.textContent = `Could not load more: ${error.message}`;
       } finally {
         more.disabled = false;
       }
@@ -96,6 +101,7 @@ export function session(page, params) {
         `${fmt.plural(t.requests, "request")} · ${fmt.plural(t.tokens, "token")} · ${fmt.cost(t.cost)} · ${fmt.plural(t.errors, "error")}`,
       ),
       list,
+      status,
       more,
     );
   });
