@@ -2,7 +2,7 @@
 // cells of an event, and an event's content as a conversation (always text, never HTML).
 import { get } from "./api.js";
 import * as fmt from "./format.js";
-import { href } from "./router.js";
+import { go, href } from "./router.js";
 import { empty, h, load, table, tableRow } from "./view.js";
 
 // A list read page by page: the first page through load() (loading, error with retry), then the
@@ -112,3 +112,36 @@ export function fields(pairs, id) {
 
 // The event list's read (GET /events/{kind}) with the page's filters.
 export const readEvents = (kind, query, cursor) => get(`/events/${kind}`, { ...query, cursor });
+
+// The filter form of a list page (traces, sessions): filters are [URL key, API parameter,
+// label]; Apply opens the page with them in its URL. Returns the form and the API query.
+export function listFilters(name, params, filters, withErrors) {
+  const form = h(
+    "form",
+    { class: "filters", "aria-label": "Filters" },
+    filters.map(([key, , label]) =>
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: `filter-${key}` }, label),
+        h("input", { id: `filter-${key}`, name: key, value: params.get(key) || "", autocomplete: "off", placeholder: key === "start" || key === "end" ? "YYYY-MM-DD" : null }),
+      ),
+    ),
+    withErrors
+      ? h("p", { class: "field check" }, h("input", { type: "checkbox", id: "filter-errors", name: "errors", checked: params.get("errors") === "1" }), h("label", { for: "filter-errors" }, "Errors only"))
+      : null,
+    h("p", { class: "buttons" }, h("button", { type: "submit" }, "Apply"), h("a", { href: href(name) }, "Clear filters")),
+    h("p", { class: "hint" }, "Dates are UTC days (the To day included) or date-times; without them, the last 24 hours."),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    for (const [key] of filters) if (form.elements[key].value.trim()) next.set(key, form.elements[key].value.trim());
+    if (withErrors && form.elements.errors.checked) next.set("errors", "1");
+    go(href(name, Object.fromEntries(next)));
+  });
+  const query = {};
+  for (const [key, api] of filters) if (params.get(key)) query[api] = params.get(key);
+  if (withErrors && params.get("errors") === "1") query.errors_only = "true";
+  return { form, query };
+}

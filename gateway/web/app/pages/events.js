@@ -44,7 +44,7 @@ const COLUMNS = {
 const kindOf = (params) => (params.get("kind") === "ml" ? "ml" : "llm");
 
 // The API query of the page's URL.
-export function eventQuery(params) {
+function eventQuery(params) {
   const query = {};
   for (const [key, name] of FILTERS) if (params.get(key)) query[name] = params.get(key);
   if (params.get("errors") === "1") query.errors_only = "true";

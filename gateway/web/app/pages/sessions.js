@@ -1,11 +1,10 @@
 // Sessions: the list (newest activity first, more as you scroll), and one session as its
 // conversation in order, with its totals.
 import { get } from "../api.js";
-import { conversation, eventCost, pagedTable, shortId, when } from "../explore.js";
+import { conversation, eventCost, listFilters, pagedTable, shortId, when } from "../explore.js";
 import * as fmt from "../format.js";
 import { href } from "../router.js";
 import { h, load } from "../view.js";
-import { listFilters } from "./traces.js";
 
 export const SESSION_COLUMNS = [
   { label: "Session", value: (s) => shortId(s.session_id) },

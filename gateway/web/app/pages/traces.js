@@ -1,9 +1,9 @@
 // Traces: the list (newest start first, more as you scroll), and one trace as a waterfall: a row
 // per span, indented by depth, its bar placed and sized by start and duration on one time axis.
 import { get } from "../api.js";
-import { pagedTable, shortId, when } from "../explore.js";
+import { listFilters, pagedTable, shortId, when } from "../explore.js";
 import * as fmt from "../format.js";
-import { go, href } from "../router.js";
+import { href } from "../router.js";
 import { h, load } from "../view.js";
 
 const COLUMNS = [
@@ -18,38 +18,6 @@ const COLUMNS = [
   { label: "User", value: (t) => t.user_id || "—" },
   { label: "Session", value: (t) => shortId(t.session_id) },
 ];
-
-// Filters of the list pages (traces, sessions): URL key, API parameter, label.
-export function listFilters(name, params, filters, withErrors) {
-  const form = h(
-    "form",
-    { class: "filters", "aria-label": "Filters" },
-    filters.map(([key, , label]) =>
-      h(
-        "div",
-        { class: "field" },
-        h("label", { for: `filter-${key}` }, label),
-        h("input", { id: `filter-${key}`, name: key, value: params.get(key) || "", autocomplete: "off", placeholder: key === "start" || key === "end" ? "YYYY-MM-DD" : null }),
-      ),
-    ),
-    withErrors
-      ? h("p", { class: "field check" }, h("input", { type: "checkbox", id: "filter-errors", name: "errors", checked: params.get("errors") === "1" }), h("label", { for: "filter-errors" }, "Errors only"))
-      : null,
-    h("p", { class: "buttons" }, h("button", { type: "submit" }, "Apply"), h("a", { href: href(name) }, "Clear filters")),
-    h("p", { class: "hint" }, "Dates are UTC days (the To day included) or date-times; without them, the last 24 hours."),
-  );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const next = new URLSearchParams();
-    for (const [key] of filters) if (form.elements[key].value.trim()) next.set(key, form.elements[key].value.trim());
-    if (withErrors && form.elements.errors.checked) next.set("errors", "1");
-    go(href(name, Object.fromEntries(next)));
-  });
-  const query = {};
-  for (const [key, api] of filters) if (params.get(key)) query[api] = params.get(key);
-  if (withErrors && params.get("errors") === "1") query.errors_only = "true";
-  return { form, query };
-}
 
 const FILTERS = [
   ["start", "start_date", "From"],
