@@ -37,8 +37,9 @@ from typing import Any
 
 import httpx
 
+from bench import explore_ui
 from bench.backlog import until_folded
-from bench.explore_corpus import Corpus, Shape
+from bench.explore_corpus import AGENT_SPANS, Corpus, Shape
 from bench.explore_reads import MONTH, Reads, Timing, Wrong, expect, month
 from bench.explore_send import Sent, export_spans, send_all
 from bench.report import Goal, machine
@@ -59,6 +60,8 @@ GOALS = (
     Goal("session_ms", "200-call session, median ms", 100.0, LE, "<="),
     Goal("users_top_ms", "top 20 users by cost, 30 d, median ms", 200.0, LE, "<="),
     Goal("grouped_rule_eval_ms", "cost by user, 30 d rule, median ms", 1000.0, LE, "<="),
+    Goal("events_page_render_ms", "Events page in Chromium, median ms", 1000.0, LE, "<="),
+    Goal("trace_waterfall_render_ms", "50-span waterfall in Chromium, median ms", 1000.0, LE, "<="),
 )
 RULE = {
     "name": "Any user above $20 in 30 days",
@@ -136,7 +139,38 @@ async def _measure_reads(
                 say(f"{name}: WRONG ANSWER, not timed: {exc}")
                 continue
             say(f"{name}: median {t.median_ms:.1f} ms, max {t.max_ms:.1f} ms")
+    await _measure_pages(stack, trace_id, token, calls, timings, wrong)
     return timings, wrong
+
+
+async def _measure_pages(
+    stack: Stack,
+    trace_id: str,
+    token: str,
+    calls: int,
+    timings: dict[str, Timing],
+    wrong: dict[str, str],
+) -> None:
+    """The dashboard's Events page and the agent trace's waterfall in Chromium (bench.explore_ui):
+    each page load's time until its rows are on screen. Without a Chromium, not measured."""
+    if not explore_ui.CHROMIUM.exists():
+        say(f"no Chromium at {explore_ui.CHROMIUM}: the pages' render times are not measured")
+        return
+    async with httpx.AsyncClient(base_url=stack.http_url, timeout=120) as http:
+        first = await http.get("/events/llm", headers={"Authorization": f"Bearer {token}"})
+    views = {
+        "events_page_render": explore_ui.events(len(first.json()["events"])),
+        "trace_waterfall_render": explore_ui.waterfall(trace_id, AGENT_SPANS),
+    }
+    try:
+        renders = await explore_ui.measure(stack.http_url, token, views, calls)
+    except explore_ui.WrongPage as exc:
+        wrong["pages"] = str(exc)
+        say(f"pages: WRONG, not timed: {exc}")
+        return
+    for name, times in renders.items():
+        t = timings[name] = Timing(times)
+        say(f"{name}: median {t.median_ms:.1f} ms, max {t.max_ms:.1f} ms")
 
 
 async def measure(args: argparse.Namespace, workdir: pathlib.Path) -> dict[str, Any]:

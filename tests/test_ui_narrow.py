@@ -10,15 +10,18 @@ import uuid
 import httpx
 from playwright.async_api import expect
 
-from tests import test_ui  # skips this module too when there is no Chromium
+from tests import test_ui, test_ui_explore  # skips this module too when there is no Chromium
 from tests.conftest import ApiClient, ingest, llm_event
 from tests.test_ui import Watched, sign_in
+from tests.test_ui_explore import Agent
 
 # test_ui's fixtures: the browser, a watched page in a fresh context, a tenant with a month of
 # LLM and ML events.
 browser = test_ui.browser
 ui = test_ui.ui
 viewer = test_ui.viewer
+# test_ui_explore's tenant: an agent's trace (OTLP), its user's session and calls (the SDK).
+agent = test_ui_explore.agent
 
 WIDTH = 360
 # Every element's right edge and the document's width, against the viewport's.
@@ -99,3 +102,27 @@ async def test_no_page_is_wider_than_a_360_px_screen(
     finally:
         deleted = await http.delete(f"/alerts/rules/{created.json()['id']}", headers=viewer.headers)
         assert deleted.status_code == 200, deleted.text
+
+
+async def test_the_explore_pages_fit_a_360_px_screen(ui: Watched, agent: Agent) -> None:
+    page = ui.page
+    await page.set_viewport_size({"width": WIDTH, "height": 800})
+    await sign_in(ui, agent.client)
+    event = agent.sdk_event_ids[0]
+    for name, path, ready in (
+        ("events", "#/events?kind=llm", "#events-data tbody tr"),
+        ("event", "#/events?kind=llm&model=gpt-4o", "#events-data tbody tr"),
+        ("sdk-event", f"#/event?kind=llm&id={event}", ".conversation .message"),
+        ("traces", "#/traces", "#traces-data tbody tr"),
+        ("trace", f"#/trace?id={agent.trace_id}", ".wf-spans li"),
+        ("sessions", "#/sessions", "#sessions-data tbody tr"),
+        ("session", f"#/session?id={agent.session}", "#session-turns > li"),
+        ("users", "#/users", "#users-table tbody tr"),
+        ("user", f"#/user?id={agent.user}", "#user-events tbody tr"),
+    ):
+        await page.goto(f"/{path}")
+        await expect(page.locator(ready).first).to_be_visible()
+        if name == "event":  # the OTLP call with hostile content, opened from the list
+            await page.locator("#events-data tbody tr").last.locator("th a").click()
+            await expect(page.locator(".conversation .message").first).to_be_visible()
+        await assert_fits(ui, name)

@@ -27,10 +27,12 @@ function valuesOn(xs, range, step, points, value, emptyValue) {
 // A figure with one chart over exactly `range` ({ start, end }: epoch seconds, end excluded),
 // one bucket per `interval` ("minute", "hour", "day").
 // series: [{ label, points: [{ time: ISO string, ... }], value: p => number|null }];
-// format: n => text (legend), tick: n => short text (y-axis labels); counts: empty buckets are 0.
+// format: n => text (legend), tick: n => short text (y-axis labels); counts: empty buckets are 0;
+// pick(start, end): a click on the chart opens the bucket under the cursor (epoch seconds, end
+// excluded).
 // Its data-points says how many buckets have events; data-x-min / data-x-max are the x scale's
 // bounds and data-y-labels the y-axis labels, as drawn; `figure.plot` is the uPlot instance.
-export function timeChart(title, series, { range, interval, format, tick, counts = false }) {
+export function timeChart(title, series, { range, interval, format, tick, counts = false, pick }) {
   const figure = h("figure", { class: "chart" }, h("figcaption", {}, title));
   const box = h("div", { class: "plot" });
   figure.append(box);
@@ -93,6 +95,14 @@ export function timeChart(title, series, { range, interval, format, tick, counts
     const plot = new uPlot({ ...options, width: Math.max(box.clientWidth, 200) }, data, box);
     charts.add(plot);
     figure.plot = plot;
+    if (pick) {
+      figure.classList.add("picks");
+      plot.over.title = "Click to see this bucket's events";
+      plot.over.addEventListener("click", () => {
+        const i = plot.cursor.idx;
+        if (i !== null && i !== undefined) pick(xs[i], xs[i] + step);
+      });
+    }
   });
   return figure;
 }
@@ -118,3 +128,9 @@ addEventListener("resize", () => {
     }
   }, 150);
 });
+
+// The Events page of a chart's bucket: [start, end) in epoch seconds, as the API's instants
+// (an instant end is inclusive, so the last millisecond before the next bucket).
+export function bucketRange(start, end) {
+  return { start: new Date(start * 1000).toISOString(), end: new Date(end * 1000 - 1).toISOString() };
+}

@@ -1,15 +1,19 @@
 // The app shell: sign-in, navigation by the URL's hash (#/llm?start=…), one page at a time.
 import { ApiError, signIn, signOut, token, whenSignedOut } from "./api.js";
 import { destroyCharts } from "./chart.js";
-import { route } from "./router.js";
+import { route, SECTION } from "./router.js";
 import { h } from "./view.js";
 import overview from "./pages/overview.js";
 import llm from "./pages/llm.js";
 import ml from "./pages/ml.js";
 import alerts from "./pages/alerts.js";
 import live from "./pages/live.js";
+import { events, event } from "./pages/events.js";
+import { traces, trace } from "./pages/traces.js";
+import { sessions, session } from "./pages/sessions.js";
+import { users, user } from "./pages/users.js";
 
-const PAGES = { overview, llm, ml, alerts, live };
+const PAGES = { overview, llm, ml, events, event, traces, trace, sessions, session, users, user, alerts, live };
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const signOutButton = document.getElementById("sign-out");
@@ -28,7 +32,7 @@ function show() {
   nav.hidden = false;
   signOutButton.hidden = false;
   for (const link of nav.querySelectorAll("a")) {
-    if (link.dataset.page === name) link.setAttribute("aria-current", "page");
+    if (link.dataset.page === (SECTION[name] || name)) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   const page = h("section", { class: "page", "aria-labelledby": "page-title", dataset: { page: name } });
@@ -70,6 +74,9 @@ function showSignIn(message) {
       await signIn(clientId.value.trim(), secret.value);
       secret.value = "";
       show(); // the page that was asked for: the hash was kept
+      // The form is gone: the next Tab starts from the top (the navigation), not from where
+      // the form was, in the middle of the page's links.
+      document.getElementById("brand").focus();
     } catch (e) {
       error.textContent = e instanceof ApiError ? e.message : String(e);
       secret.value = "";

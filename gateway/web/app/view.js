@@ -19,7 +19,8 @@ export function h(tag, attrs = {}, ...children) {
 
 // columns: [{ label, value: row => text or Node, numeric }]; caption: its text, or
 // { labelledBy: id } to be named by a heading already on the page (no second title).
-export function table(caption, columns, rows, rowKey) {
+// rowLink: row => the href a click anywhere on the row opens (its first cell's link too).
+export function table(caption, columns, rows, rowKey, rowLink) {
   const named = typeof caption === "string";
   return h(
     "table",
@@ -29,19 +30,29 @@ export function table(caption, columns, rows, rowKey) {
     h(
       "tbody",
       {},
-      rows.map((row) =>
-        h(
-          "tr",
-          { dataset: rowKey ? { key: rowKey(row) } : {} },
-          columns.map((c, i) =>
-            i === 0
-              ? h("th", { scope: "row" }, c.value(row))
-              : h("td", { class: c.numeric ? "num" : null, dataset: { label: c.label } }, c.value(row)),
-          ),
-        ),
-      ),
+      rows.map((row) => tableRow(columns, row, rowKey, rowLink)),
     ),
   );
+}
+
+// One body row of table(): appended by pages that load more rows as they scroll.
+export function tableRow(columns, row, rowKey, rowLink) {
+  const link = rowLink ? rowLink(row) : null;
+  return h(
+    "tr",
+    { dataset: rowKey ? { key: rowKey(row) } : {}, class: link ? "opens" : null, onclick: link ? (event) => opens(event, link) : null },
+    columns.map((c, i) =>
+      i === 0
+        ? h("th", { scope: "row" }, link ? h("a", { href: link }, c.value(row)) : c.value(row))
+        : h("td", { class: c.numeric ? "num" : null, dataset: { label: c.label } }, c.value(row)),
+    ),
+  );
+}
+
+// A click on a row (not on a link or button in it, nor the end of a text selection) opens it.
+function opens(event, link) {
+  if (event.target.closest("a, button, input, select") || String(getSelection())) return;
+  location.hash = link;
 }
 
 export const empty = (text) => h("p", { class: "state empty", role: "status" }, text);

@@ -1,9 +1,9 @@
 // LLM: per-model table and charts over a date range, at an interval.
 import { get } from "../api.js";
-import { dayRange, destroyCharts, timeChart } from "../chart.js";
+import { bucketRange, dayRange, destroyCharts, timeChart } from "../chart.js";
 import * as fmt from "../format.js";
 import { empty, h, load, table } from "../view.js";
-import { route, setParams } from "../router.js";
+import { go, href, route, setParams } from "../router.js";
 import { query, rangeForm } from "./range.js";
 
 const COLUMNS = [
@@ -46,7 +46,10 @@ function render(range, data, box, perModel) {
       `${fmt.plural(data.total_requests, "request")} · ${fmt.plural(data.total_tokens, "token")} · `,
       `${fmt.cost(data.total_cost)} · ${fmt.plural(data.total_errors, "error")} (${fmt.ratio(data.error_rate)})`,
     ),
-    table("Per model", COLUMNS, models, (m) => m.model_name),
+    // A model opens its events over the range; a chart's bucket its events in that bucket.
+    table("Per model", COLUMNS, models, (m) => m.model_name, (m) =>
+      href("events", { kind: "llm", model: m.model_name, start: range.start, end: range.end }),
+    ),
     h(
       "div",
       { class: "charts" },
@@ -55,6 +58,7 @@ function render(range, data, box, perModel) {
           range: dayRange(range.start, range.end),
           interval: range.interval,
           ...c,
+          pick: (start, end) => go(href("events", { kind: "llm", ...bucketRange(start, end) })),
         }),
       ),
     ),

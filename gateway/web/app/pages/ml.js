@@ -1,6 +1,7 @@
 // ML: per-model table and predictions over a date range, at an interval.
 import { get } from "../api.js";
-import { dayRange, destroyCharts, timeChart } from "../chart.js";
+import { bucketRange, dayRange, destroyCharts, timeChart } from "../chart.js";
+import { go, href } from "../router.js";
 import * as fmt from "../format.js";
 import { empty, h, load, table } from "../view.js";
 import { driftSection } from "./drift.js";
@@ -30,7 +31,10 @@ function render(range, data, box) {
       `${fmt.plural(data.total_events, "event")} · ${fmt.plural(data.total_predictions, "prediction")} · `,
       `${fmt.plural(data.total_errors, "error")} (${fmt.ratio(data.error_rate)})`,
     ),
-    table("Per model", COLUMNS, models, (m) => m.model_id),
+    // A model opens its events over the range; the chart's bucket its events in that bucket.
+    table("Per model", COLUMNS, models, (m) => m.model_id, (m) =>
+      href("events", { kind: "ml", model: m.model_id, start: range.start, end: range.end }),
+    ),
     h(
       "div",
       { class: "charts" },
@@ -40,6 +44,7 @@ function render(range, data, box) {
         format: fmt.count,
         tick: fmt.compact,
         counts: true,
+        pick: (start, end) => go(href("events", { kind: "ml", ...bucketRange(start, end) })),
       }),
     ),
     driftSection(range, models.map((m) => m.model_id)),

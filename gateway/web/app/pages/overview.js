@@ -1,6 +1,7 @@
 // Overview: the four totals, the recent events, requests and cost over time (all time, by day).
 import { get } from "../api.js";
-import { timeChart } from "../chart.js";
+import { bucketRange, timeChart } from "../chart.js";
+import { go, href } from "../router.js";
 import * as fmt from "../format.js";
 import { h, load, table, empty } from "../view.js";
 
@@ -36,6 +37,7 @@ export function eventsTable(labelledBy, events) {
     ],
     events,
     (e) => e.event_id,
+    (e) => href("event", { kind: e.kind, id: e.event_id }),
   );
 }
 
@@ -84,7 +86,8 @@ export default function overview(page) {
     const today = Math.floor(Date.now() / 86400000) * 86400;
     const times = series.map((p) => Date.parse(p.time) / 1000);
     const range = { start: Math.min(today, ...times), end: Math.max(today, ...times) + 86400 };
-    const day = { range, interval: "day", counts: true };
+    const pick = (start, end) => go(href("events", { kind: "llm", ...bucketRange(start, end) }));
+    const day = { range, interval: "day", counts: true, pick };
     charts.append(
       timeChart("LLM requests per day", [{ label: "Requests", points: series, value: (p) => p.requests }], {
         ...day,
