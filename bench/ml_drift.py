@@ -313,7 +313,7 @@ async def history(
             "ingest_s": round(sent_s, 1),
             "ingest_events_per_s": round(size / sent_s),
             "stream_retries": streamed.retries,
-            "drift_partials_sent": partials,
+            "drift_partials_unfolded_when_sent": partials,
             "fold_wait_s": round(fold_s, 1),
             "partials_left": left,
             "day_sketches": sketches,
@@ -440,7 +440,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ingest-events",
         type=int,
-        default=_env_int("BENCH_DRIFT_INGEST_EVENTS", 6000),
+        default=_env_int("BENCH_DRIFT_INGEST_EVENTS", 30_000),
         help="events per ingest mode over all rounds (env BENCH_DRIFT_INGEST_EVENTS)",
     )
     p.add_argument(
