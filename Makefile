@@ -25,11 +25,15 @@ run: install
 # (adds "ops" to results.json). Then bench.explore: event search, traces, sessions, users and
 # a 30-day grouped rule on 1M LLM calls sent through the API (BENCH_EXPLORE_EVENTS; adds
 # "explore"). Then bench.drift: the cost of summarising a 1,000-row x 20-feature batch (prints).
+# Then bench.ml_drift: ML ingest with features against without (100 rows x 10 features), and
+# GET /dashboard/ml-drift over 30 days with 20 features at two history sizes sent through the
+# API (BENCH_DRIFT_SMALL / BENCH_DRIFT_LARGE; adds "drift").
 bench: install
 	$(PY) -m bench
 	$(PY) -m bench.ops
 	$(PY) -m bench.explore
 	$(PY) -m bench.drift
+	$(PY) -m bench.ml_drift
 
 # One 7-day alert rule's evaluation time at two sizes of a tenant's history, sent through the
 # gRPC API with the jobs running (BENCH_ALERT_SMALL / BENCH_ALERT_LARGE, 100k and 1M events by

@@ -11,17 +11,23 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from aegis.v1 import auth_pb2, auth_pb2_grpc, ingest_pb2, ingest_pb2_grpc
+from aegis.v1 import auth_pb2, auth_pb2_grpc, events_pb2, ingest_pb2, ingest_pb2_grpc
 from bench.events import Event, to_llm_proto, to_proto
 from bench.stack import Credentials
 from collector.domain import Kind
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# Events as dicts, or ML events as protobuf messages already.
+Batch = Sequence[Event] | Sequence[events_pb2.MLEvent]
 
 
-def _request(sequence: int, kind: Kind, batch: Sequence[Event]) -> ingest_pb2.StreamEventsRequest:
+def _request(sequence: int, kind: Kind, batch: Batch) -> ingest_pb2.StreamEventsRequest:
+    """The batch's request; ML events may come as protobuf messages already (built before a
+    timed phase, so that the client's conversion is not timed with the collector)."""
     if kind == "ml":
-        ml = ingest_pb2.IngestMLRequest(events=[to_proto(e) for e in batch])
+        ml = ingest_pb2.IngestMLRequest(
+            events=[e if isinstance(e, events_pb2.MLEvent) else to_proto(e) for e in batch]
+        )
         return ingest_pb2.StreamEventsRequest(sequence=sequence, ml=ml)
     llm = ingest_pb2.IngestLLMRequest(events=[to_llm_proto(e) for e in batch])
     return ingest_pb2.StreamEventsRequest(sequence=sequence, llm=llm)
@@ -49,7 +55,7 @@ class Streamed:
 async def _stream_once(
     channel: grpc.aio.Channel,
     token: str,
-    pending: dict[int, tuple[Kind, Sequence[Event]]],
+    pending: dict[int, tuple[Kind, Batch]],
     in_flight: int,
     acked: Callable[[int], None],
 ) -> None:
@@ -85,7 +91,7 @@ async def _stream_once(
 async def stream(
     target: str,
     who: Credentials,
-    batches: Sequence[tuple[Kind, Sequence[Event]]],
+    batches: Sequence[tuple[Kind, Batch]],
     in_flight: int,
     say: Callable[[str], None],
     acked: Callable[[int], None] = lambda events: None,

@@ -5,7 +5,12 @@ In-process, no stack: the figures themselves live in `make bench`."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
+import numpy as np
+
+from aegis.v1 import events_pb2
+from bench import ml_drift
 from bench.events import ATTRIBUTION, seed_ml_events, to_document
 from bench.explore_corpus import (
     AGENT_LLM_CALLS,
@@ -16,6 +21,8 @@ from bench.explore_corpus import (
     Shape,
 )
 from bench.otlp_ingest import LLM_PER_TRACE, SPANS_PER_TRACE, llm_calls_in, make_spans
+from collector.api.proto_events import ml_event_from_proto
+from collector.ingest.validation import fill_and_check_ml
 
 NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
 
@@ -62,3 +69,31 @@ def test_explore_agent_trace_is_one_tree_of_50_spans() -> None:
     assert len(spans) == AGENT_SPANS == 50 and llm_calls_in(spans) == AGENT_LLM_CALLS
     assert {f"{span.context.trace_id:032x}" for span in spans} == {trace_id}
     assert sum(1 for span in spans if span.parent is None) == 1
+
+
+def test_ml_drift_events_differ_only_by_their_features() -> None:
+    """bench.ml_drift's two ingest modes send the same event, with and without 10 feature
+    columns of 100 rows and 100 predictions, which the collector's own checks accept."""
+    rng = np.random.default_rng(1)
+    plain = ml_drift.ml_event("run", 7, NOW, None)
+    with_features = ml_drift.ml_event("run", 7, NOW, rng)
+    bare = events_pb2.MLEvent()
+    bare.CopyFrom(with_features)
+    bare.ClearField("features")
+    bare.ClearField("predictions")
+    assert bare == plain
+    doc = ml_event_from_proto(with_features)
+    fill_and_check_ml(doc, NOW)
+    assert len(doc["features"]) == ml_drift.INGEST_NUMERIC + ml_drift.INGEST_CATEGORICAL == 10
+    assert {len(v) for v in doc["features"].values()} == {len(doc["predictions"])} == {100}
+    assert doc["prediction_count"] == 100 and doc["input_shape"] == [100, 10]
+
+
+def test_ml_drift_history_covers_the_current_and_reference_windows() -> None:
+    """The history's timestamps spread over the 30 days and the 7-day reference before them,
+    any prefix about evenly: each of the 37 days gets its share of the small history."""
+    stamps = [ml_drift._stamp(i, NOW) for i in range(2000)]
+    assert all(NOW - dt.timedelta(days=37) < at <= NOW for at in stamps)
+    per_day = Counter((NOW - at).days for at in stamps)
+    assert sorted(per_day) == list(range(37))
+    assert min(per_day.values()) > 2000 / 37 * 0.8, per_day
