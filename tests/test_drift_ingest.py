@@ -170,7 +170,11 @@ async def test_bad_features_reject_their_event_naming_the_field_over_rest(
         # REST's shorthand, a plain array, must be all numbers or all strings.
         ({"age": [1.0, "x"]}, 'features["age"]', "all numbers or all strings"),
         ({"age": [True]}, 'features["age"]', "all numbers or all strings"),
-        ({"age": {"numbers": [1.0, "NaN"]}}, 'features["age"]', "value 1 is not a finite number"),
+        (
+            {"age": {"numbers": [1.0, "NaN"]}},
+            'features["age"]',
+            "value 1 is not a finite number (nan)",
+        ),
     ]
     for i, (features, _, _) in enumerate(shapes):
         events.append(_event(f"shape-{i}", 1, features=features))
@@ -215,12 +219,90 @@ async def test_bad_features_reject_their_event_naming_the_field_over_grpc(
         (3, "predictions"),
     ]
     assert all(e.reason for e in result.errors)
+    # The same reason as over REST (gRPC's numbers are checked as one NumPy array).
+    assert result.errors[0].reason == "value 1 is not a finite number (inf)"
     [stored] = _stored(stack, tenant_client.tenant)
     assert (stored["event_id"], stored["prediction_count"]) == ("ok", 2)
     [(key, sketch)] = (await _sketches(stack, tenant_client.tenant, "m")).items()
     assert key == ("feature", "plan", "categorical")
     plan = frequent_strings_sketch.deserialize(sketch.blob)
     assert (sketch.rows, plan.get_estimate("pro"), plan.get_estimate("free")) == (2, 1, 1)
+
+
+async def test_rest_and_grpc_give_the_same_sketches_of_the_same_values(
+    http: httpx.AsyncClient, stubs: Stubs, stack: Stack, tenant_client: ApiClient
+) -> None:
+    # A batch of several events per transport, so each column joins arrays (a JSON list of
+    # ints and floats, protobuf's float64 arrays); fewer values than the KLL's k, so both
+    # sketches hold every value and must agree exactly.
+    rows, events = 40, 3
+    columns = [
+        {
+            "age": [r if r % 2 else r + 0.123456789012345 for r in range(e, e + rows)],
+            "score": [(e * rows + r) / 7 for r in range(rows)],
+            "plan": [("free", "pro", "team")[(e + r) % 3] for r in range(rows)],
+            "prediction": [1 / (1 + e + r) for r in range(rows)],
+        }
+        for e in range(events)
+    ]
+    rest = [
+        ml_event(
+            "same-rest",
+            event_id=f"same-rest-{e}",
+            timestamp=f"{HOUR}{10 + e:02d}:00Z",
+            features={
+                "age": {"numbers": c["age"]},
+                "score": {"numbers": c["score"]},
+                "plan": {"strings": c["plan"]},
+            },
+            predictions={"numbers": c["prediction"]},
+        )
+        for e, c in enumerate(columns)
+    ]
+    result = await ingest(http, tenant_client, "ml", rest)
+    assert result["accepted"] == events, result
+    fv = events_pb2.FeatureValues
+    messages = []
+    for e, c in enumerate(columns):
+        message = events_pb2.MLEvent(
+            event_id=f"same-grpc-{e}", model_id="same-grpc", model_type="t"
+        )
+        message.timestamp.FromJsonString(f"{HOUR}{10 + e:02d}:00Z")
+        message.features["age"].CopyFrom(fv(numbers=c["age"]))
+        message.features["score"].CopyFrom(fv(numbers=c["score"]))
+        message.features["plan"].CopyFrom(fv(strings=c["plan"]))
+        message.predictions.CopyFrom(fv(numbers=c["prediction"]))
+        messages.append(message)
+    reply = await stubs.ingest.IngestML(
+        ingest_pb2.IngestMLRequest(events=messages), metadata=tenant_client.metadata
+    )
+    assert reply.accepted == events, reply
+
+    def content(d: Distribution) -> tuple[int, Any]:
+        if d.kind == "categorical":
+            plan = frequent_strings_sketch.deserialize(d.blob)
+            return d.rows, sorted((v, plan.get_estimate(v)) for v in ("free", "pro", "team"))
+        kll = kll_doubles_sketch.deserialize(d.blob)
+        return d.rows, [kll.get_quantile(r / 200) for r in range(201)]
+
+    by_rest = await _sketches(stack, tenant_client.tenant, "same-rest")
+    by_grpc = await _sketches(stack, tenant_client.tenant, "same-grpc")
+    assert set(by_rest) == {
+        ("feature", "age", "numeric"),
+        ("feature", "score", "numeric"),
+        ("feature", "plan", "categorical"),
+        ("prediction", "prediction", "numeric"),
+    }
+    assert {k: content(d) for k, d in by_grpc.items()} == {
+        k: content(d) for k, d in by_rest.items()
+    }
+    age = sorted(v for c in columns for v in c["age"])
+    assert _range(by_grpc["feature", "age", "numeric"]) == (rows * events, age[0], age[-1])
+    assert content(by_grpc["feature", "plan", "categorical"])[1] == [
+        ("free", 40),
+        ("pro", 40),
+        ("team", 40),
+    ]
 
 
 @pytest.mark.parametrize("transport", ["rest", "grpc"])
