@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from datasketches import frequent_strings_sketch, kll_doubles_sketch
 from pymongo import MongoClient
 
 from aegis.v1 import events_pb2, ingest_pb2
+from collector.api.proto_events import ARRAY_FROM
 from collector.drift.reader import Distribution, read_distributions
 from collector.ingest.features import MAX_CATEGORY, MAX_FEATURE_NAME, MAX_FEATURES, MAX_VALUES
 from collector.store.storage import open_storage
@@ -201,6 +203,7 @@ async def test_bad_features_reject_their_event_naming_the_field_over_grpc(
         return message
 
     fv = events_pb2.FeatureValues
+    nan = float("nan")
     request = ingest_pb2.IngestMLRequest(
         events=[
             event("inf", features={"age": fv(numbers=[1.0, float("inf")])}),
@@ -208,19 +211,22 @@ async def test_bad_features_reject_their_event_naming_the_field_over_grpc(
             event("rows", features={"a": fv(numbers=[1.0])}, predictions=fv(numbers=[1, 2])),
             event("empty", predictions=fv()),
             event("ok", features={"plan": fv(strings=["pro", "free"])}),
+            # From ARRAY_FROM values, numbers are checked as one NumPy array: the same reason.
+            event("nan", features={"age": fv(numbers=[1.0] * 5 + [nan] + [2.0] * ARRAY_FROM)}),
         ]
     )
     result = await stubs.ingest.IngestML(request, metadata=tenant_client.metadata)
-    assert (result.accepted, result.rejected) == (1, 4)
+    assert (result.accepted, result.rejected) == (1, 5)
     assert [(e.index, e.field) for e in result.errors] == [
         (0, 'features["age"]'),
         (1, 'features["age"]'),
         (2, "predictions"),
         (3, "predictions"),
+        (5, 'features["age"]'),
     ]
     assert all(e.reason for e in result.errors)
-    # The same reason as over REST (gRPC's numbers are checked as one NumPy array).
-    assert result.errors[0].reason == "value 1 is not a finite number (inf)"
+    assert result.errors[0].reason == "value 1 is not a finite number (inf)"  # as over REST
+    assert result.errors[4].reason == "value 5 is not a finite number (nan)"
     [stored] = _stored(stack, tenant_client.tenant)
     assert (stored["event_id"], stored["prediction_count"]) == ("ok", 2)
     [(key, sketch)] = (await _sketches(stack, tenant_client.tenant, "m")).items()
@@ -232,10 +238,10 @@ async def test_bad_features_reject_their_event_naming_the_field_over_grpc(
 async def test_rest_and_grpc_give_the_same_sketches_of_the_same_values(
     http: httpx.AsyncClient, stubs: Stubs, stack: Stack, tenant_client: ApiClient
 ) -> None:
-    # A batch of several events per transport, so each column joins arrays (a JSON list of
-    # ints and floats, protobuf's float64 arrays); fewer values than the KLL's k, so both
-    # sketches hold every value and must agree exactly.
-    rows, events = 40, 3
+    # A batch of several events per transport, so each column joins arrays: JSON lists of
+    # ints and floats; over gRPC, lists below ARRAY_FROM rows and float64 arrays from it.
+    # Fewer values than the KLL's k, so both sketches hold every value and must agree exactly.
+    sizes = (ARRAY_FROM - 8, ARRAY_FROM, ARRAY_FROM + 52)
     columns = [
         {
             "age": [r if r % 2 else r + 0.123456789012345 for r in range(e, e + rows)],
@@ -243,8 +249,9 @@ async def test_rest_and_grpc_give_the_same_sketches_of_the_same_values(
             "plan": [("free", "pro", "team")[(e + r) % 3] for r in range(rows)],
             "prediction": [1 / (1 + e + r) for r in range(rows)],
         }
-        for e in range(events)
+        for e, rows in enumerate(sizes)
     ]
+    events = len(sizes)
     rest = [
         ml_event(
             "same-rest",
@@ -297,12 +304,9 @@ async def test_rest_and_grpc_give_the_same_sketches_of_the_same_values(
         k: content(d) for k, d in by_rest.items()
     }
     age = sorted(v for c in columns for v in c["age"])
-    assert _range(by_grpc["feature", "age", "numeric"]) == (rows * events, age[0], age[-1])
-    assert content(by_grpc["feature", "plan", "categorical"])[1] == [
-        ("free", 40),
-        ("pro", 40),
-        ("team", 40),
-    ]
+    assert _range(by_grpc["feature", "age", "numeric"]) == (sum(sizes), age[0], age[-1])
+    plans = Counter(v for c in columns for v in c["plan"])
+    assert content(by_grpc["feature", "plan", "categorical"])[1] == sorted(plans.items())
 
 
 @pytest.mark.parametrize("transport", ["rest", "grpc"])

@@ -63,12 +63,14 @@ def _kind(values: Values) -> SketchKind:
 
 
 def _joined(kind: SketchKind, arrays: list[Values]) -> Any:
-    """One group's arrays as one: numbers as ONE float64 array (np.concatenate, ~100 µs less
-    than a joined list for a batch of 100 arrays of 100, measured; a JSON list converts here,
-    so both transports give the sketch the same doubles), strings as one list."""
+    """One group's arrays as one: strings as one list; numbers as one list when every array
+    is a list (small ones: the sketch converts the whole once), else as ONE float64 array
+    (np.concatenate, ~150 µs less than a joined list for a batch of 100 arrays of 100,
+    measured; the lists among them convert here). Either way the sketch gets the same doubles,
+    whichever transport and form they came in."""
     if len(arrays) == 1:
         return arrays[0]
-    if kind == "categorical":
+    if kind == "categorical" or not any(type(a) is np.ndarray for a in arrays):
         return list(chain.from_iterable(arrays))
     return np.concatenate([np.asarray(a, dtype=np.float64) for a in arrays])
 
