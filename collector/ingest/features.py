@@ -3,11 +3,11 @@ is numbers or strings, one value per row; every array of one event has the same 
 rows, which is also its prediction_count when that is not given.
 
 Checked arrays replace their FeatureValues in the event: strings as a list, numbers as they
-came: ONE float64 NumPy array per array from protobuf (collector.api.proto_events), checked
-with one np.isfinite per array (measured for 100 values: 1.0 µs against 1.4 µs with
-math.isfinite over a list, and no list to build), or a JSON list, checked with math.isfinite
-(converting a list costs more than checking it: 3.9 µs for 100). The sketch joins a whole
-batch's arrays of a column once (collector.drift.partials).
+came: ONE float64 NumPy array from protobuf when the column has proto_events.ARRAY_FROM values
+or more, checked with one np.isfinite (measured for 100 values: 1.0 µs against 1.4 µs with
+math.isfinite over a list, and no list to build); otherwise a list (a JSON one, or a small
+protobuf column), checked with math.isfinite (NumPy's per-array cost outweighs it for a few
+values). The sketch joins a whole batch's arrays of a column once (collector.drift.partials).
 """
 
 from __future__ import annotations
