@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from datasketches import frequent_strings_sketch, kll_doubles_sketch
 from pymongo import MongoClient
 
 from aegis.v1 import events_pb2, ingest_pb2
+from collector.api.proto_events import ARRAY_FROM
 from collector.drift.reader import Distribution, read_distributions
 from collector.ingest.features import MAX_CATEGORY, MAX_FEATURE_NAME, MAX_FEATURES, MAX_VALUES
 from collector.store.storage import open_storage
@@ -170,7 +172,11 @@ async def test_bad_features_reject_their_event_naming_the_field_over_rest(
         # REST's shorthand, a plain array, must be all numbers or all strings.
         ({"age": [1.0, "x"]}, 'features["age"]', "all numbers or all strings"),
         ({"age": [True]}, 'features["age"]', "all numbers or all strings"),
-        ({"age": {"numbers": [1.0, "NaN"]}}, 'features["age"]', "value 1 is not a finite number"),
+        (
+            {"age": {"numbers": [1.0, "NaN"]}},
+            'features["age"]',
+            "value 1 is not a finite number (nan)",
+        ),
     ]
     for i, (features, _, _) in enumerate(shapes):
         events.append(_event(f"shape-{i}", 1, features=features))
@@ -197,6 +203,7 @@ async def test_bad_features_reject_their_event_naming_the_field_over_grpc(
         return message
 
     fv = events_pb2.FeatureValues
+    nan = float("nan")
     request = ingest_pb2.IngestMLRequest(
         events=[
             event("inf", features={"age": fv(numbers=[1.0, float("inf")])}),
@@ -204,23 +211,102 @@ async def test_bad_features_reject_their_event_naming_the_field_over_grpc(
             event("rows", features={"a": fv(numbers=[1.0])}, predictions=fv(numbers=[1, 2])),
             event("empty", predictions=fv()),
             event("ok", features={"plan": fv(strings=["pro", "free"])}),
+            # From ARRAY_FROM values, numbers are checked as one NumPy array: the same reason.
+            event("nan", features={"age": fv(numbers=[1.0] * 5 + [nan] + [2.0] * ARRAY_FROM)}),
         ]
     )
     result = await stubs.ingest.IngestML(request, metadata=tenant_client.metadata)
-    assert (result.accepted, result.rejected) == (1, 4)
+    assert (result.accepted, result.rejected) == (1, 5)
     assert [(e.index, e.field) for e in result.errors] == [
         (0, 'features["age"]'),
         (1, 'features["age"]'),
         (2, "predictions"),
         (3, "predictions"),
+        (5, 'features["age"]'),
     ]
     assert all(e.reason for e in result.errors)
+    assert result.errors[0].reason == "value 1 is not a finite number (inf)"  # as over REST
+    assert result.errors[4].reason == "value 5 is not a finite number (nan)"
     [stored] = _stored(stack, tenant_client.tenant)
     assert (stored["event_id"], stored["prediction_count"]) == ("ok", 2)
     [(key, sketch)] = (await _sketches(stack, tenant_client.tenant, "m")).items()
     assert key == ("feature", "plan", "categorical")
     plan = frequent_strings_sketch.deserialize(sketch.blob)
     assert (sketch.rows, plan.get_estimate("pro"), plan.get_estimate("free")) == (2, 1, 1)
+
+
+async def test_rest_and_grpc_give_the_same_sketches_of_the_same_values(
+    http: httpx.AsyncClient, stubs: Stubs, stack: Stack, tenant_client: ApiClient
+) -> None:
+    # A batch of several events per transport, so each column joins arrays: JSON lists of
+    # ints and floats; over gRPC, lists below ARRAY_FROM rows and float64 arrays from it.
+    # Fewer values than the KLL's k, so both sketches hold every value and must agree exactly.
+    sizes = (ARRAY_FROM - 8, ARRAY_FROM, ARRAY_FROM + 52)
+    columns = [
+        {
+            "age": [r if r % 2 else r + 0.123456789012345 for r in range(e, e + rows)],
+            "score": [(e * rows + r) / 7 for r in range(rows)],
+            "plan": [("free", "pro", "team")[(e + r) % 3] for r in range(rows)],
+            "prediction": [1 / (1 + e + r) for r in range(rows)],
+        }
+        for e, rows in enumerate(sizes)
+    ]
+    events = len(sizes)
+    rest = [
+        ml_event(
+            "same-rest",
+            event_id=f"same-rest-{e}",
+            timestamp=f"{HOUR}{10 + e:02d}:00Z",
+            features={
+                "age": {"numbers": c["age"]},
+                "score": {"numbers": c["score"]},
+                "plan": {"strings": c["plan"]},
+            },
+            predictions={"numbers": c["prediction"]},
+        )
+        for e, c in enumerate(columns)
+    ]
+    result = await ingest(http, tenant_client, "ml", rest)
+    assert result["accepted"] == events, result
+    fv = events_pb2.FeatureValues
+    messages = []
+    for e, c in enumerate(columns):
+        message = events_pb2.MLEvent(
+            event_id=f"same-grpc-{e}", model_id="same-grpc", model_type="t"
+        )
+        message.timestamp.FromJsonString(f"{HOUR}{10 + e:02d}:00Z")
+        message.features["age"].CopyFrom(fv(numbers=c["age"]))
+        message.features["score"].CopyFrom(fv(numbers=c["score"]))
+        message.features["plan"].CopyFrom(fv(strings=c["plan"]))
+        message.predictions.CopyFrom(fv(numbers=c["prediction"]))
+        messages.append(message)
+    reply = await stubs.ingest.IngestML(
+        ingest_pb2.IngestMLRequest(events=messages), metadata=tenant_client.metadata
+    )
+    assert reply.accepted == events, reply
+
+    def content(d: Distribution) -> tuple[int, Any]:
+        if d.kind == "categorical":
+            plan = frequent_strings_sketch.deserialize(d.blob)
+            return d.rows, sorted((v, plan.get_estimate(v)) for v in ("free", "pro", "team"))
+        kll = kll_doubles_sketch.deserialize(d.blob)
+        return d.rows, [kll.get_quantile(r / 200) for r in range(201)]
+
+    by_rest = await _sketches(stack, tenant_client.tenant, "same-rest")
+    by_grpc = await _sketches(stack, tenant_client.tenant, "same-grpc")
+    assert set(by_rest) == {
+        ("feature", "age", "numeric"),
+        ("feature", "score", "numeric"),
+        ("feature", "plan", "categorical"),
+        ("prediction", "prediction", "numeric"),
+    }
+    assert {k: content(d) for k, d in by_grpc.items()} == {
+        k: content(d) for k, d in by_rest.items()
+    }
+    age = sorted(v for c in columns for v in c["age"])
+    assert _range(by_grpc["feature", "age", "numeric"]) == (sum(sizes), age[0], age[-1])
+    plans = Counter(v for c in columns for v in c["plan"])
+    assert content(by_grpc["feature", "plan", "categorical"])[1] == sorted(plans.items())
 
 
 @pytest.mark.parametrize("transport", ["rest", "grpc"])

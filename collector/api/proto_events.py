@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 from aegis.v1 import events_pb2
 from aegis_shared.structs import struct_to_dict, value_to_python
 from collector.api.proto_values import time_from_proto
@@ -65,12 +67,25 @@ def _attribution(e: events_pb2.MLEvent | events_pb2.LLMEvent, event: dict[str, A
     return event
 
 
-def _values(values: events_pb2.FeatureValues) -> dict[str, list[Any]]:
+# From this many numbers, a column is read as a NumPy array; below, as a list. An array is
+# cheaper to check and to join for a batch's sketch, but costs ~3 µs per column whatever its
+# length; measured per column, converting and checking: 10 values 3.8 µs as an array against
+# 0.9 µs as a list, 100 values 3.4 against 4.1 µs, before joining (a list's values are joined
+# one by one, an array's with np.concatenate).
+ARRAY_FROM = 48
+
+
+def _values(values: events_pb2.FeatureValues) -> dict[str, Any]:
     """A FeatureValues as its JSON shape, only the arrays that are set (validation rejects
-    both or neither)."""
-    out: dict[str, list[Any]] = {}
-    if values.numbers:
-        out["numbers"] = list(values.numbers)
+    both or neither). Numbers of ARRAY_FROM values or more become ONE float64 NumPy array,
+    checked and sketched as a whole (collector.ingest.features, collector.drift.partials);
+    fewer, and strings, a list."""
+    out: dict[str, Any] = {}
+    numbers = values.numbers
+    if len(numbers) >= ARRAY_FROM:
+        out["numbers"] = np.array(numbers, dtype=np.float64)
+    elif numbers:
+        out["numbers"] = list(numbers)
     if values.strings:
         out["strings"] = list(values.strings)
     return out

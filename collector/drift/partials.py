@@ -21,16 +21,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import bson
+import numpy as np
 
 from collector.drift import sketches
 from collector.drift.sketches import SketchKind
 
 PREDICTION = "prediction"  # the role and name of the predictions' summaries
-# As collector.ingest.features leaves them: non-empty, all numbers or all strings.
-Values = list[float] | list[str]
+# As collector.ingest.features leaves them: non-empty, all numbers (a float64 NumPy array
+# from protobuf, a list from JSON) or all strings.
+Values = list[float] | list[str] | np.ndarray
 GroupKey = tuple[str, str, str, SketchKind, dt.datetime]  # model, role, name, kind, hour
 
 
@@ -59,6 +62,19 @@ def _kind(values: Values) -> SketchKind:
     return "categorical" if isinstance(values[0], str) else "numeric"
 
 
+def _joined(kind: SketchKind, arrays: list[Values]) -> Any:
+    """One group's arrays as one: strings as one list; numbers as one list when every array
+    is a list (small ones: the sketch converts the whole once), else as ONE float64 array
+    (np.concatenate, ~150 µs less than a joined list for a batch of 100 arrays of 100,
+    measured; the lists among them convert here). Either way the sketch gets the same doubles,
+    whichever transport and form they came in."""
+    if len(arrays) == 1:
+        return arrays[0]
+    if kind == "categorical" or not any(type(a) is np.ndarray for a in arrays):
+        return list(chain.from_iterable(arrays))
+    return np.concatenate([np.asarray(a, dtype=np.float64) for a in arrays])
+
+
 def drift_partials(
     tenant: str, docs: Sequence[dict[str, Any]], inputs: dict[str, DriftInputs]
 ) -> list[dict[str, Any]]:
@@ -75,10 +91,9 @@ def drift_partials(
             key = (model, PREDICTION, PREDICTION, _kind(taken.predictions), hour)
             groups.setdefault(key, []).append(taken.predictions)
     out: dict[tuple[str, dt.datetime], dict[str, Any]] = {}
-    for (model, role, name, _, hour), arrays in groups.items():
-        # One list per group: the sketch converts it to NumPy once (sketches.numeric_sketch).
-        joined: Any = arrays[0] if len(arrays) == 1 else [v for a in arrays for v in a]
-        summary = sketches.summarise(joined)
+    for (model, role, name, kind, hour), arrays in groups.items():
+        # One array per group: the sketch takes it in one update (sketches.numeric_sketch).
+        summary = sketches.summarise(_joined(kind, arrays))
         partial = out.get((model, hour))
         if partial is None:
             partial = out[model, hour] = {
