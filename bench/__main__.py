@@ -19,6 +19,7 @@ import httpx
 from bench import dashboards, hot_path, plot, report
 from bench.backlog import until_folded
 from bench.phase import Phase
+from bench.profile import Profiler, print_top
 from bench.runs import GRPC_CLIENTS, MODES, Runs
 from bench.sampler import Sampler
 from bench.stack import (
@@ -139,6 +140,14 @@ def parser() -> argparse.ArgumentParser:
         "from the run that wrote them)",
     )
     p.add_argument(
+        "--profile",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="attach py-spy to the collector during each mode's segments, write its samples "
+        "to DIR and print each mode's top functions by self time (the sampling costs the "
+        "collector some CPU: take the throughput figures of such a run with salt)",
+    )
+    p.add_argument(
         "--out",
         type=pathlib.Path,
         default=HERE,
@@ -200,7 +209,10 @@ async def measure(
         dashboard_run = dashboards.DashboardRun()
         # The bench process too: what the SDK (and the other clients) cost on the same cores.
         with Sampler({**stack.pids, "client": os.getpid()}) as sampler:
-            phases = {mode: Phase(mode, sampler) for mode in MODES}
+            profiler = None
+            if args.profile is not None:
+                profiler = Profiler(stack.pids["collector"], args.profile)
+            phases = {mode: Phase(mode, sampler, profiler=profiler) for mode in MODES}
 
             def done(mode: str, round_no: int) -> None:
                 rate = phases[mode].timeline.events_per_s
@@ -324,6 +336,8 @@ def run(args: argparse.Namespace) -> int:
     report.write(data, args.out / "results.json")
     plot.plot(list(phases.values()), args.out / "throughput.png")
     report.print_table(data)
+    if args.profile is not None:
+        print_top(args.profile, {m: p.cpu_us_per_event("collector") for m, p in phases.items()})
     say(f"wrote {args.out / 'results.json'} and {args.out / 'throughput.png'}")
     return 0
 

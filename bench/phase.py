@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench.profile import Profiler
 from bench.sampler import Sampler, Usage
 from bench.timeline import Timeline
 
@@ -34,11 +35,15 @@ class Phase:
     spans: int = 0
     # After its segments, until the background jobs had folded what it left (not timed).
     settle_s: float = 0.0
+    # `--profile`: py-spy on the collector during this mode's segments.
+    profiler: Profiler | None = None
 
     def __post_init__(self) -> None:
         self.timeline = Timeline(self.mode)
 
     def start(self) -> None:
+        if self.profiler is not None:
+            self.profiler.start(self.mode)
         self.segments.append(Segment(self.sampler.usage()))
         self.timeline.resume()
 
@@ -50,6 +55,8 @@ class Phase:
 
     def stop(self) -> None:
         self.segments[-1].after = self.sampler.usage()
+        if self.profiler is not None:
+            self.profiler.stop()
 
     @property
     def windows(self) -> list[tuple[float, float]]:
