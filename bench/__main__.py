@@ -337,7 +337,9 @@ def run(args: argparse.Namespace) -> int:
     plot.plot(list(phases.values()), args.out / "throughput.png")
     report.print_table(data)
     if args.profile is not None:
-        print_top(args.profile, {m: p.cpu_us_per_event("collector") for m, p in phases.items()})
+        cpu = {m: (p.cpu_us_per_event("collector"), "event") for m, p in phases.items()}
+        cpu["otlp"] = (phases["otlp"].cpu_us_per_span("collector"), "span")
+        print_top(args.profile, cpu)
     say(f"wrote {args.out / 'results.json'} and {args.out / 'throughput.png'}")
     return 0
 

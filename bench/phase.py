@@ -63,13 +63,19 @@ class Phase:
         """(start, end) of each segment, in perf_counter time."""
         return [(s.before.at, s.after.at) for s in self.segments if s.after is not None]
 
-    def cpu_us_per_event(self, process: str) -> float:
-        spent = sum(
+    def cpu_s(self, process: str) -> float:
+        return sum(
             s.after.cpu_s[process] - s.before.cpu_s[process]
             for s in self.segments
             if s.after is not None
         )
-        return spent * 1e6 / max(self.timeline.events, 1)
+
+    def cpu_us_per_event(self, process: str) -> float:
+        return self.cpu_s(process) * 1e6 / max(self.timeline.events, 1)
+
+    def cpu_us_per_span(self, process: str) -> float:
+        """OTLP: per span acknowledged, of every kind."""
+        return self.cpu_s(process) * 1e6 / max(self.spans, 1)
 
     def rss_mb(self, process: str) -> list[float]:
         series = self.sampler.series[process]

@@ -42,9 +42,7 @@ class Profiler:
         # Native frames (BSON, protobuf, the event loop's C parts) need the process paused at
         # each sample; without them py-spy need not pause it.
         argv += ["--native"] if self.native else ["--nonblocking"]
-        self._running = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        self._running = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop(self) -> None:
         if self._running is None:
@@ -109,14 +107,15 @@ def top_self(out_dir: pathlib.Path, mode: str, limit: int = 20) -> Top:
     return Top(total, share)
 
 
-def print_top(out_dir: pathlib.Path, us_per_event: dict[str, float]) -> dict[str, Top]:
-    """Each mode's top functions, as a share of its busy samples and of its CPU per event."""
-    tops = {mode: top_self(out_dir, mode) for mode in us_per_event}
+def print_top(out_dir: pathlib.Path, cpu: dict[str, tuple[float, str]]) -> dict[str, Top]:
+    """Each mode's top functions, as a share of its busy samples and of its CPU per unit
+    (`cpu`: mode -> (µs, "event" or "span"))."""
+    tops = {mode: top_self(out_dir, mode) for mode in cpu}
     for mode, top in tops.items():
         if not top.samples:
             continue
-        us = us_per_event[mode]
+        us, unit = cpu[mode]
         print(f"\ncollector, {mode}: top functions by self time ({top.samples} busy samples)")
         for name, share in top.functions:
-            print(f"  {share * 100:5.1f} %  {share * us:5.1f} µs/event  {name}")
+            print(f"  {share * 100:5.1f} %  {share * us:5.1f} µs/{unit}  {name}")
     return tops
