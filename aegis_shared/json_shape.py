@@ -21,6 +21,8 @@ from typing import Any
 from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import FieldDescriptor
 
+from aegis.v1 import options_pb2
+
 MAX_SHOWN = 40  # characters of a sent value quoted in a message
 MAX_LISTED = 12  # field names listed as expected
 TIMESTAMP_EXAMPLE = '"2024-01-02T10:00:00Z"'
@@ -190,10 +192,21 @@ def _skeleton(field: FieldDescriptor) -> str:
     return "0" if field.cpp_type in numeric else '"..."'
 
 
+def _json_fields(descriptor: Any) -> list[Any]:
+    """The fields a JSON body may send: not the bytes twins of `(aegis.v1.json_text)`
+    fields, which carry what the gateway forwards."""
+    twins = {
+        f.GetOptions().Extensions[options_pb2.json_text]
+        for f in descriptor.fields
+        if f.GetOptions().HasExtension(options_pb2.json_text)
+    }
+    return [f for f in descriptor.fields if f.name not in twins]
+
+
 def expected_instead(key: str, descriptor: Any, *, noun: str = "fields") -> str:
     """What to send instead of an unknown key: the closest field name, else the object's
     shape (for at most three fields, in a body) or its field names."""
-    fields = descriptor.fields
+    fields = _json_fields(descriptor)
     names = [f.name for f in fields]
     spellings = {f.name: f.name for f in fields} | {f.json_name: f.name for f in fields}
     close = difflib.get_close_matches(key, list(spellings), n=1, cutoff=0.7)

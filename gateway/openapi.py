@@ -30,6 +30,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescri
 
 from aegis.v1 import options_pb2
 from aegis_shared import json_schema
+from gateway.marshal import json_texts
 
 _SCALARS: dict[int, dict[str, Any]] = {
     FieldDescriptor.CPPTYPE_INT32: {"type": "integer", "format": "int32"},
@@ -296,7 +297,9 @@ def operation(
         "security": [{BEARER: []}] if route.needs_token else [],
     }
     if body == "*":
-        schema = message_schema(message, skip=frozenset(in_path))
+        # A `(aegis.v1.json_text)` field's bytes twin is how the gateway forwards, not REST's.
+        texts = json_texts(message)
+        schema = message_schema(message, skip=frozenset(in_path) | frozenset(texts.values()))
         spec["requestBody"] = {"required": True, "content": _json(schema)}
     else:
         parameters += [

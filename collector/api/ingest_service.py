@@ -75,7 +75,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def IngestMLJson(
         self, request: ingest_pb2.IngestMLJsonRequest, context: Context
     ) -> ingest_pb2.IngestResponse:
-        events = [json_events.ml_event_from_json(e) for e in request.events]
+        events = [json_events.ml_event_from_data(e) for e in json_events.decoded_events(request)]
         result = await admitted(
             self._admission, lambda: self._ingest.ingest(current_principal(), "ml", events)
         )
@@ -84,7 +84,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def IngestLLMJson(
         self, request: ingest_pb2.IngestLLMJsonRequest, context: Context
     ) -> ingest_pb2.IngestResponse:
-        events = [json_events.llm_event_from_json(e) for e in request.events]
+        events = [json_events.llm_event_from_data(e) for e in json_events.decoded_events(request)]
         result = await admitted(
             self._admission, lambda: self._ingest.ingest(current_principal(), "llm", events)
         )

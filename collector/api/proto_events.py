@@ -11,13 +11,13 @@ event by its index, as it does one that fails validation, and stores its sibling
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 
 from aegis.v1 import events_pb2
 from aegis_shared.structs import struct_to_dict, value_to_python
+from collector.api.fast_json import loads
 from collector.api.proto_values import time_from_proto
 
 
@@ -26,7 +26,7 @@ def _metadata(e: events_pb2.MLEvent | events_pb2.LLMEvent) -> Any:
     form = e.WhichOneof("metadata_form")
     if form == "metadata_json":
         try:
-            return json.loads(e.metadata_json)
+            return loads(e.metadata_json)
         except (ValueError, RecursionError):
             return e.metadata_json  # not JSON: left for validation to reject, with the event
     if form == "metadata":
@@ -39,7 +39,7 @@ def _content(e: events_pb2.LLMEvent, which: str) -> Any:
     anything but a string or a list of messages. Never echoed in an error: it is content."""
     if which.endswith("_json"):
         try:
-            return json.loads(getattr(e, which))
+            return loads(getattr(e, which))
         except (ValueError, RecursionError):
             return getattr(e, which)  # not JSON: left for validation to reject
     return value_to_python(getattr(e, which))

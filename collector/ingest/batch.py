@@ -68,14 +68,14 @@ class IngestService:
         kind: Kind,
         events: Sequence[dict[str, Any] | Invalid],
         spans: Sequence[dict[str, Any]] = (),
-        fallbacks: Sequence[dict[str, Any]] = (),
+        fallbacks: Sequence[Callable[[], dict[str, Any]]] = (),
     ) -> IngestResult:
         """Store the valid events; `events` holds an Invalid where one could not be read.
 
         `spans` are span records to store with them (collector.ingest.span_records.span_record:
-        an OTLP export's spans that are not LLM calls). `fallbacks`, when given, holds one span
-        record per event: an LLM span's own record, stored instead of its event when the event
-        is rejected, so that its trace keeps it. An event is its own span otherwise: its row
+        an OTLP export's spans that are not LLM calls). `fallbacks`, when given, holds one
+        function per event that builds an LLM span's own record, stored instead of its event
+        when the event is rejected, so that its trace keeps it (built only then). An event is its own span otherwise: its row
         carries its trace, span and parent ids (collector.explore.rows)."""
         size = len(events) + len(spans)
         if size > MAX_BATCH:
@@ -102,7 +102,7 @@ class IngestService:
             except Invalid as exc:
                 result.errors.append(EventError(index, exc.field, exc.reason))
                 if fallbacks:
-                    records.append(fallbacks[index])
+                    records.append(fallbacks[index]())
                 continue
             if kind == "llm":
                 price_event(event, self._prices, overrides, unpriced=unpriced)

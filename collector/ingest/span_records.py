@@ -19,9 +19,10 @@ or map that long is stored as its JSON text, cut the same way (counted in
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 MAX_ATTRIBUTES = 64
 MAX_VALUE_BYTES = 1024
@@ -50,10 +51,12 @@ def _bounded(value: Any) -> tuple[Any, bool]:
         cut = _cut(value)
         return cut, len(cut) != len(value)
     if isinstance(value, list | dict):
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-        if len(text.encode()) <= MAX_VALUE_BYTES:
+        # orjson: UTF-8 at once, ~5x cheaper than json.dumps and encode (issue 21's profile).
+        raw = orjson.dumps(value, default=str)
+        if len(raw) <= MAX_VALUE_BYTES:
             return value, False
-        return _cut(text), True
+        # "ignore" drops the character the cut went through.
+        return raw[:MAX_VALUE_BYTES].decode(errors="ignore"), True
     return value, False  # a number, a bool or None
 
 

@@ -35,8 +35,9 @@ def check_ids(span: Span) -> None:
         raise Invalid("parent_span_id", "must be empty or 8 bytes")
 
 
-def record_of(span: Span, *, llm: bool, store_content: bool, now: dt.datetime) -> dict[str, Any]:
-    """The span's record; Invalid (naming the field) for a span that cannot be stored."""
+def checked_start(span: Span, now: dt.datetime) -> dt.datetime:
+    """The span's start, once its ids and times are those of a span that can be stored;
+    Invalid (naming the field) otherwise."""
     check_ids(span)
     if span.start_ns <= 0:
         raise Invalid("start_time_unix_nano", "required")
@@ -45,6 +46,12 @@ def record_of(span: Span, *, llm: bool, store_content: bool, now: dt.datetime) -
         raise Invalid("start_time_unix_nano", "outside 2000-01-01 .. one day from now")
     if span.end_ns and span.end_ns < span.start_ns:
         raise Invalid("end_time_unix_nano", "before start_time_unix_nano")
+    return start
+
+
+def record_of(span: Span, *, llm: bool, store_content: bool, now: dt.datetime) -> dict[str, Any]:
+    """The span's record; Invalid (naming the field) for a span that cannot be stored."""
+    start = checked_start(span, now)
     keep_content = store_content and not llm
     attributes: Iterable[tuple[str, Any]] = (
         span.attributes.items()

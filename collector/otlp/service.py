@@ -6,6 +6,8 @@ exactly like events from the SDK or REST, and a re-exported span is stored once)
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +16,7 @@ from collector.domain import Principal
 from collector.ingest.batch import IngestService
 from collector.ingest.validation import Invalid
 from collector.otlp.mapping import is_llm_call, llm_event
-from collector.otlp.records import record_of
+from collector.otlp.records import checked_start, record_of
 from collector.otlp.spans import Span
 
 # error_message names at most this many spans; the counts cover them all.
@@ -91,23 +93,27 @@ class OtlpIngest:
         events: list[dict[str, Any]] = []
         event_span_ids: list[str] = []
         records: list[dict[str, Any]] = []  # the spans stored as spans
-        fallbacks: list[dict[str, Any]] = []  # per event: its span's record, if it is rejected
+        # Per event: its span's record, built only if the event is rejected (most are not).
+        fallbacks: list[Callable[[], dict[str, Any]]] = []
         for span in spans:
             llm = is_llm_call(span.attributes)
             try:
-                record = record_of(span, llm=llm, store_content=self._store_content, now=now)
+                checked_start(span, now)
             except Invalid as exc:
                 outcome.reject(span.span_id, exc.field, exc.reason)
                 continue
+            record = functools.partial(
+                record_of, span, llm=llm, store_content=self._store_content, now=now
+            )
             try:
                 event = llm_event(span, _ancestors(span, by_key)) if llm else None
             except Invalid as exc:
                 outcome.warn(span.span_id, exc.field, exc.reason)
-                records.append(record)
+                records.append(record())
                 continue
             if event is None:
                 outcome.other_spans += 1
-                records.append(record)
+                records.append(record())
                 continue
             events.append(event)
             fallbacks.append(record)

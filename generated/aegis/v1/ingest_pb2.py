@@ -28,7 +28,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x65gis/v1/ingest.proto\x12\x08\x61\x65gis.v1\x1a\x15\x61\x65gis/v1/events.proto\x1a\x16\x61\x65gis/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\"4\n\x0fIngestMLRequest\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.aegis.v1.MLEvent\"6\n\x10IngestLLMRequest\x12\"\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x12.aegis.v1.LLMEvent\"S\n\x13IngestMLJsonRequest\x12<\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.google.protobuf.ValueB\x14\x92\xb5\x18\x10\x61\x65gis.v1.MLEvent\"U\n\x14IngestLLMJsonRequest\x12=\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.google.protobuf.ValueB\x15\x92\xb5\x18\x11\x61\x65gis.v1.LLMEvent\":\n\nEventError\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"n\n\x0eIngestResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x12\x10\n\x08rejected\x18\x02 \x01(\x05\x12\x12\n\nduplicates\x18\x03 \x01(\x05\x12$\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x14.aegis.v1.EventError\"\x84\x01\n\x13StreamEventsRequest\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\'\n\x02ml\x18\x02 \x01(\x0b\x32\x19.aegis.v1.IngestMLRequestH\x00\x12)\n\x03llm\x18\x03 \x01(\x0b\x32\x1a.aegis.v1.IngestLLMRequestH\x00\x42\x07\n\x05\x62\x61tch\"R\n\x14StreamEventsResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12(\n\x06result\x18\x02 \x01(\x0b\x32\x18.aegis.v1.IngestResponse2\xa9\x03\n\rIngestService\x12?\n\x08IngestML\x12\x19.aegis.v1.IngestMLRequest\x1a\x18.aegis.v1.IngestResponse\x12\x41\n\tIngestLLM\x12\x1a.aegis.v1.IngestLLMRequest\x1a\x18.aegis.v1.IngestResponse\x12^\n\x0cIngestMLJson\x12\x1d.aegis.v1.IngestMLJsonRequest\x1a\x18.aegis.v1.IngestResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/ingest/ml:\x01*\x12\x61\n\rIngestLLMJson\x12\x1e.aegis.v1.IngestLLMJsonRequest\x1a\x18.aegis.v1.IngestResponse\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/ingest/llm:\x01*\x12Q\n\x0cStreamEvents\x12\x1d.aegis.v1.StreamEventsRequest\x1a\x1e.aegis.v1.StreamEventsResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x65gis/v1/ingest.proto\x12\x08\x61\x65gis.v1\x1a\x15\x61\x65gis/v1/events.proto\x1a\x16\x61\x65gis/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\"4\n\x0fIngestMLRequest\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.aegis.v1.MLEvent\"6\n\x10IngestLLMRequest\x12\"\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x12.aegis.v1.LLMEvent\"w\n\x13IngestMLJsonRequest\x12K\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.google.protobuf.ValueB#\x92\xb5\x18\x10\x61\x65gis.v1.MLEvent\xb2\xb5\x18\x0b\x65vents_json\x12\x13\n\x0b\x65vents_json\x18\x02 \x01(\x0c\"y\n\x14IngestLLMJsonRequest\x12L\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.google.protobuf.ValueB$\x92\xb5\x18\x11\x61\x65gis.v1.LLMEvent\xb2\xb5\x18\x0b\x65vents_json\x12\x13\n\x0b\x65vents_json\x18\x02 \x01(\x0c\":\n\nEventError\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"n\n\x0eIngestResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x12\x10\n\x08rejected\x18\x02 \x01(\x05\x12\x12\n\nduplicates\x18\x03 \x01(\x05\x12$\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x14.aegis.v1.EventError\"\x84\x01\n\x13StreamEventsRequest\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\'\n\x02ml\x18\x02 \x01(\x0b\x32\x19.aegis.v1.IngestMLRequestH\x00\x12)\n\x03llm\x18\x03 \x01(\x0b\x32\x1a.aegis.v1.IngestLLMRequestH\x00\x42\x07\n\x05\x62\x61tch\"R\n\x14StreamEventsResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12(\n\x06result\x18\x02 \x01(\x0b\x32\x18.aegis.v1.IngestResponse2\xa9\x03\n\rIngestService\x12?\n\x08IngestML\x12\x19.aegis.v1.IngestMLRequest\x1a\x18.aegis.v1.IngestResponse\x12\x41\n\tIngestLLM\x12\x1a.aegis.v1.IngestLLMRequest\x1a\x18.aegis.v1.IngestResponse\x12^\n\x0cIngestMLJson\x12\x1d.aegis.v1.IngestMLJsonRequest\x1a\x18.aegis.v1.IngestResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/ingest/ml:\x01*\x12\x61\n\rIngestLLMJson\x12\x1e.aegis.v1.IngestLLMJsonRequest\x1a\x18.aegis.v1.IngestResponse\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/ingest/llm:\x01*\x12Q\n\x0cStreamEvents\x12\x1d.aegis.v1.StreamEventsRequest\x1a\x1e.aegis.v1.StreamEventsResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,9 +36,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aegis.v1.ingest_pb2', _glob
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_INGESTMLJSONREQUEST'].fields_by_name['events']._loaded_options = None
-  _globals['_INGESTMLJSONREQUEST'].fields_by_name['events']._serialized_options = b'\222\265\030\020aegis.v1.MLEvent'
+  _globals['_INGESTMLJSONREQUEST'].fields_by_name['events']._serialized_options = b'\222\265\030\020aegis.v1.MLEvent\262\265\030\013events_json'
   _globals['_INGESTLLMJSONREQUEST'].fields_by_name['events']._loaded_options = None
-  _globals['_INGESTLLMJSONREQUEST'].fields_by_name['events']._serialized_options = b'\222\265\030\021aegis.v1.LLMEvent'
+  _globals['_INGESTLLMJSONREQUEST'].fields_by_name['events']._serialized_options = b'\222\265\030\021aegis.v1.LLMEvent\262\265\030\013events_json'
   _globals['_INGESTSERVICE'].methods_by_name['IngestMLJson']._loaded_options = None
   _globals['_INGESTSERVICE'].methods_by_name['IngestMLJson']._serialized_options = b'\202\323\344\223\002\017\"\n/ingest/ml:\001*'
   _globals['_INGESTSERVICE'].methods_by_name['IngestLLMJson']._loaded_options = None
@@ -48,17 +48,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INGESTLLMREQUEST']._serialized_start=196
   _globals['_INGESTLLMREQUEST']._serialized_end=250
   _globals['_INGESTMLJSONREQUEST']._serialized_start=252
-  _globals['_INGESTMLJSONREQUEST']._serialized_end=335
-  _globals['_INGESTLLMJSONREQUEST']._serialized_start=337
-  _globals['_INGESTLLMJSONREQUEST']._serialized_end=422
-  _globals['_EVENTERROR']._serialized_start=424
-  _globals['_EVENTERROR']._serialized_end=482
-  _globals['_INGESTRESPONSE']._serialized_start=484
-  _globals['_INGESTRESPONSE']._serialized_end=594
-  _globals['_STREAMEVENTSREQUEST']._serialized_start=597
-  _globals['_STREAMEVENTSREQUEST']._serialized_end=729
-  _globals['_STREAMEVENTSRESPONSE']._serialized_start=731
-  _globals['_STREAMEVENTSRESPONSE']._serialized_end=813
-  _globals['_INGESTSERVICE']._serialized_start=816
-  _globals['_INGESTSERVICE']._serialized_end=1241
+  _globals['_INGESTMLJSONREQUEST']._serialized_end=371
+  _globals['_INGESTLLMJSONREQUEST']._serialized_start=373
+  _globals['_INGESTLLMJSONREQUEST']._serialized_end=494
+  _globals['_EVENTERROR']._serialized_start=496
+  _globals['_EVENTERROR']._serialized_end=554
+  _globals['_INGESTRESPONSE']._serialized_start=556
+  _globals['_INGESTRESPONSE']._serialized_end=666
+  _globals['_STREAMEVENTSREQUEST']._serialized_start=669
+  _globals['_STREAMEVENTSREQUEST']._serialized_end=801
+  _globals['_STREAMEVENTSRESPONSE']._serialized_start=803
+  _globals['_STREAMEVENTSRESPONSE']._serialized_end=885
+  _globals['_INGESTSERVICE']._serialized_start=888
+  _globals['_INGESTSERVICE']._serialized_end=1313
 # @@protoc_insertion_point(module_scope)

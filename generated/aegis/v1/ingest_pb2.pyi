@@ -23,16 +23,20 @@ class IngestLLMRequest(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[_events_pb2.LLMEvent, _Mapping]]] = ...) -> None: ...
 
 class IngestMLJsonRequest(_message.Message):
-    __slots__ = ("events",)
+    __slots__ = ("events", "events_json")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_JSON_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]
-    def __init__(self, events: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ...) -> None: ...
+    events_json: bytes
+    def __init__(self, events: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ..., events_json: _Optional[bytes] = ...) -> None: ...
 
 class IngestLLMJsonRequest(_message.Message):
-    __slots__ = ("events",)
+    __slots__ = ("events", "events_json")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_JSON_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]
-    def __init__(self, events: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ...) -> None: ...
+    events_json: bytes
+    def __init__(self, events: _Optional[_Iterable[_Union[_struct_pb2.Value, _Mapping]]] = ..., events_json: _Optional[bytes] = ...) -> None: ...
 
 class EventError(_message.Message):
     __slots__ = ("index", "field", "reason")

@@ -17,3 +17,5 @@ JSON_SCHEMA_FIELD_NUMBER: _ClassVar[int]
 json_schema: _descriptor.FieldDescriptor
 JSON_SCHEMA_AS_FIELD_NUMBER: _ClassVar[int]
 json_schema_as: _descriptor.FieldDescriptor
+JSON_TEXT_FIELD_NUMBER: _ClassVar[int]
+json_text: _descriptor.FieldDescriptor
