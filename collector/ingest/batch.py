@@ -75,8 +75,9 @@ class IngestService:
         `spans` are span records to store with them (collector.ingest.span_records.span_record:
         an OTLP export's spans that are not LLM calls). `fallbacks`, when given, holds one
         function per event that builds an LLM span's own record, stored instead of its event
-        when the event is rejected, so that its trace keeps it (built only then). An event is its own span otherwise: its row
-        carries its trace, span and parent ids (collector.explore.rows)."""
+        when the event is rejected, so that its trace keeps it (built only then). An event is
+        its own span otherwise: its row carries its trace, span and parent ids
+        (collector.explore.rows)."""
         size = len(events) + len(spans)
         if size > MAX_BATCH:
             raise InvalidArgument(f"a batch holds at most {MAX_BATCH} events and spans, not {size}")
