@@ -14,6 +14,7 @@ import pathlib
 import shutil
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass, field
 
 RATE_HZ = 200
@@ -26,18 +27,22 @@ class Profiler:
     pid: int
     out_dir: pathlib.Path
     native: bool = True
+    _py_spy: str = field(default="", init=False)
     _running: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _count: collections.Counter[str] = field(default_factory=collections.Counter, init=False)
 
     def __post_init__(self) -> None:
-        if shutil.which("py-spy") is None:
+        beside = pathlib.Path(sys.executable).with_name("py-spy")  # the venv's, unactivated
+        found = str(beside) if beside.exists() else shutil.which("py-spy")
+        if found is None:
             raise RuntimeError("--profile needs py-spy (pip install py-spy)")
+        self._py_spy = found
         self.out_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self, mode: str) -> None:
         self._count[mode] += 1
         out = self.out_dir / f"{mode}-{self._count[mode]}.txt"
-        argv = ["py-spy", "record", "--pid", str(self.pid), "--format", "raw", "--output"]
+        argv = [self._py_spy, "record", "--pid", str(self.pid), "--format", "raw", "--output"]
         argv += [str(out), "--rate", str(RATE_HZ), "--function"]
         # Native frames (BSON, protobuf, the event loop's C parts) need the process paused at
         # each sample; without them py-spy need not pause it.
