@@ -42,6 +42,12 @@ _SUMMED = {
     "response": "response_length",
     "cost": "cost",
 }
+# Of those, the fields each kind of event has: an ML event sums its predictions only.
+SUMMED_BY_KIND: dict[str, tuple[tuple[str, str], ...]] = {
+    "ml": (("predictions", "prediction_count"),),
+    "llm": tuple((total, source) for total, source in _SUMMED.items() if total != "predictions"),
+}
+_ALL_SUMMED = tuple(_SUMMED.items())
 
 
 def empty() -> Cell:
@@ -51,12 +57,15 @@ def empty() -> Cell:
     return cell
 
 
-def add_event(cell: Cell, doc: dict[str, Any]) -> None:
-    """Count one stored event (its document as written) into the cell."""
+def add_event(
+    cell: Cell, doc: dict[str, Any], summed: tuple[tuple[str, str], ...] = _ALL_SUMMED
+) -> None:
+    """Count one stored event (its document as written) into the cell; `summed`: the
+    (total, event field) pairs to add up, all by default (SUMMED_BY_KIND: those of a kind)."""
     cell["n"] += 1
     if doc.get("error"):
         cell["errors"] += 1
-    for total, source in _SUMMED.items():
+    for total, source in summed:
         value = doc.get(source)
         if value is not None:
             cell[total] += value
