@@ -80,6 +80,29 @@ def _event_id(event: dict[str, Any]) -> None:
         )
 
 
+def _keys(value: dict[str, Any]) -> int:
+    """Raise Invalid for the first key that is empty, '$'-prefixed, dotted, holds NUL or is too
+    long; return the characters of the keys. Hot path: the keys are looked at joined (one
+    scan per rule, in C) and one by one only when a rule may be broken (~0.4 µs less for
+    the bench's metadata)."""
+    if not value:
+        return 0
+    joined = "\x01".join(value)
+    if (
+        "." in joined
+        or "\x00" in joined
+        or "$" in joined
+        or "" in value
+        or (len(joined) > MAX_METADATA_KEY and max(map(len, value)) > MAX_METADATA_KEY)
+    ):
+        for key in value:  # the first key that breaks a rule, in order, names it
+            if not key or key[0] == "$" or "." in key or "\x00" in key:
+                raise Invalid("metadata", f"key {key[:40]!r}: empty, '$'-prefixed or dotted")
+            if len(key) > MAX_METADATA_KEY:
+                raise Invalid("metadata", f"a key is longer than {MAX_METADATA_KEY} characters")
+    return len(joined) - len(value) + 1
+
+
 def _metadata(value: dict[str, Any] | list[Any], depth: int = 1) -> tuple[int, int]:
     """Keys must be safe as MongoDB field names; size and depth are bounded. Returns the
     number of keys and values seen, and the characters of their keys and strings.
@@ -91,12 +114,7 @@ def _metadata(value: dict[str, Any] | list[Any], depth: int = 1) -> tuple[int, i
         raise Invalid("metadata", f"nested deeper than {MAX_METADATA_DEPTH} levels")
     chars = 0
     if type(value) is dict:
-        for key in value:
-            if not key or key[0] == "$" or "." in key or "\x00" in key:
-                raise Invalid("metadata", f"key {key[:40]!r}: empty, '$'-prefixed or dotted")
-            if len(key) > MAX_METADATA_KEY:
-                raise Invalid("metadata", f"a key is longer than {MAX_METADATA_KEY} characters")
-            chars += len(key)
+        chars = _keys(value)
         items: Iterable[Any] = value.values()
     else:
         items = value
