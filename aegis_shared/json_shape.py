@@ -246,3 +246,13 @@ def explain(
         if len(given) > 1:
             return Problem(path, f'"{given[0]}" and "{given[1]}" cannot both be set; send one')
     return None
+
+
+MAX_INT_DIGITS = 300  # a double holds at most ~1.8e308
+
+
+def json_int(text: str) -> int | float:
+    """json.loads' parse_int for what a client sends: JSON has one number type, so an integer
+    past what a double holds becomes ±inf (rejected where it lands, as a number out of range)
+    instead of failing the whole body or overflowing a float() later."""
+    return int(text) if len(text.lstrip("-")) < MAX_INT_DIGITS else float(text)

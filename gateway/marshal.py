@@ -85,14 +85,26 @@ def _as_text(data: dict[str, Any], message: Message) -> dict[str, Any]:
     for text in texts.values():
         for key in (text, fields[text].json_name):
             if key in data:
-                raise BadRequest(f'body: unknown field "{key}"')
+                hint = json_shape.expected_instead(key, message.DESCRIPTOR)
+                raise BadRequest(f'body: unknown field "{key}"; {hint}')
     out = dict(data)
     for name, text in texts.items():
         for key in (name, fields[name].json_name):
             if type(out.get(key)) is list:
-                # What json.loads read, written back as it reads it (NaN and all).
-                setattr(message, text, json.dumps(out.pop(key), separators=(",", ":")).encode())
+                setattr(message, text, _json_text(out.pop(key)))
     return out
+
+
+def _json_text(value: list[Any]) -> bytes:
+    """What json.loads read, written back as it reads it (NaN and all), as UTF-8."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadRequest(
+            "body: a string holds an unpaired surrogate (\\ud800-\\udfff): not valid Unicode"
+        ) from None
+    except RecursionError:  # a dump needs a little more stack than json.loads did
+        raise BadRequest("body: nested too deeply") from None
 
 
 def from_json(data: Any, message: Message, *, query: bool = False) -> Message:

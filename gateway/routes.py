@@ -51,7 +51,6 @@ API_FILES: tuple[FileDescriptor, ...] = (
     explore_pb2.DESCRIPTOR,
 )
 NO_STORE = {"Cache-Control": "no-store"}
-MAX_INT_DIGITS = 300  # a double holds at most ~1.8e308
 # RFC 6749 section 5.1: token responses must not be cached by anyone.
 OAUTH2_NO_STORE = {**NO_STORE, "Pragma": "no-cache"}
 
@@ -147,7 +146,7 @@ async def _request_message(request: Request, route: AnnotatedRoute, cls: type[Me
         if not raw.strip():
             raise BadRequest("body: missing; expected a JSON object")
         try:
-            data = json.loads(raw, parse_int=_json_int)
+            data = json.loads(raw, parse_int=json_shape.json_int)
         except ValueError as exc:
             raise _not_json(request, exc) from None
         except RecursionError:
@@ -174,12 +173,6 @@ def _not_json(request: Request, exc: ValueError) -> BadRequest:
         where = f"line {exc.lineno}, column {exc.colno}"
         return BadRequest(f"body: not valid JSON ({exc.msg} at {where})")
     return BadRequest(f"body: not valid JSON ({exc})")
-
-
-def _json_int(text: str) -> int | float:
-    # JSON has one number type: an integer past what a double holds becomes ±inf (rejected
-    # where it lands, as a number out of range) instead of failing the whole body.
-    return int(text) if len(text.lstrip("-")) < MAX_INT_DIGITS else float(text)
 
 
 def make_endpoint(

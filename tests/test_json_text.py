@@ -13,13 +13,14 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aegis.v1 import ingest_pb2
+from aegis.v1 import events_pb2, ingest_pb2
 from collector.api import fast_json, json_events
 from collector.api.proto_values import time_from_proto
+from gateway.marshal import BadRequest, from_json
 from tests.conftest import ApiClient, Stubs, read, rpc_error
 
 JSON_VALUES = st.recursive(
@@ -59,7 +60,6 @@ def test_fast_json_reads_what_json_loads_reads(value: Any) -> None:
         b'{"big": 18446744073709551616}',  # past 64 bits: orjson would give a float
         b'{"n": -9223372036854775809}',
         b'{"x": NaN, "y": -Infinity}',
-        b'{"s": "\\ud800"}',  # a lone surrogate
         b'{"a": 1, "a": 2}',
         # A run of digits in a string (a hex id) is no number; a number after it still is.
         b'{"id": "ab1234567890123456789012", "n": [1, -18446744073709551616]}',
@@ -70,10 +70,15 @@ def test_fast_json_agrees_where_orjson_would_not(text: bytes) -> None:
     assert _same(fast_json.loads(text), json.loads(text))
 
 
-def test_fast_json_refuses_what_json_refuses() -> None:
+def test_fast_json_refuses_what_json_refuses_and_unpaired_surrogates() -> None:
     for text in (b"{", b'{"a": 1,}', b"\xff\xfe"):
         with pytest.raises(ValueError):
             fast_json.loads(text)
+    # json.loads reads these, but BSON cannot store the string: refused as orjson does.
+    for text in (b'{"s": "\\ud800"}', b'{"s": "\xed\xa0\x80"}', b'[1e999, "\\udfff"]'):
+        with pytest.raises(ValueError, match="unpaired surrogate"):
+            fast_json.loads(text)
+    assert fast_json.loads(b'["\\ud83d\\ude00"]') == ["\U0001f600"]  # a pair is fine
 
 
 def _from_json_string(text: str) -> dt.datetime | None:
@@ -191,3 +196,74 @@ async def test_rest_refuses_events_json_in_a_body(
     body = spec["paths"]["/ingest/ml"]["post"]["requestBody"]["content"]["application/json"]
     assert set(body["schema"]["properties"]) == {"events"}
     assert (await read(http, tenant_client, "/dashboard/ml-metrics"))["total_events"] == 0
+
+
+def test_a_field_under_both_names_is_read_as_parse_dict_reads_it() -> None:
+    data = {"model_id": "a", "modelId": "b", "model_type": "t"}
+    event = json_events.ml_event_from_data(dict(data))
+    assert isinstance(event, dict)
+    assert event["model_id"] == json_format.ParseDict(data, events_pb2.MLEvent()).model_id
+
+
+def test_the_gateway_forwards_utf8_text_and_refuses_what_cannot_be() -> None:
+    forwarded = from_json({"events": [{"input": "中文 😀", "x": float("nan")}]}, _llm_json())
+    assert forwarded.events_json == '[{"input":"中文 😀","x":NaN}]'.encode()
+    assert not forwarded.events
+    with pytest.raises(BadRequest, match="unpaired surrogate"):
+        from_json({"events": [{"user_id": "\ud800"}]}, _llm_json())
+    deep: Any = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(BadRequest, match="nested too deeply"):
+        from_json({"events": deep}, _llm_json())
+
+
+def _llm_json() -> ingest_pb2.IngestLLMJsonRequest:
+    return ingest_pb2.IngestLLMJsonRequest()
+
+
+async def test_rest_refuses_an_unpaired_surrogate_with_a_400(
+    http: httpx.AsyncClient, tenant_client: ApiClient
+) -> None:
+    body = b'{"events": [{"model_name": "g", "user_id": "\\ud800"}]}'
+    reply = await http.post(
+        "/ingest/llm",
+        content=body,
+        headers={**tenant_client.headers, "Content-Type": "application/json"},
+    )
+    assert reply.status_code == 400, reply.text
+    assert "unpaired surrogate" in reply.json()["message"]
+
+
+async def test_events_json_odd_numbers_and_text_are_4xx_never_internal(
+    stubs: Stubs, tenant_client: ApiClient
+) -> None:
+    md = tenant_client.metadata
+    huge = b'[{"model_name": "g", "latency_ms": 1' + b"0" * 400 + b'}, {"model_name": "g"}]'
+    result = await stubs.ingest.IngestLLMJson(
+        ingest_pb2.IngestLLMJsonRequest(events_json=huge), metadata=md
+    )
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert [(e.index, e.field) for e in result.errors] == [(0, "latency_ms")]
+    for text in (b'[{"model_name": "\xed\xa0\x80"}]', b'[{"model_name": "\\udc00"}]'):
+        error = await rpc_error(
+            stubs.ingest.IngestLLMJson(
+                ingest_pb2.IngestLLMJsonRequest(events_json=text), metadata=md
+            )
+        )
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "unpaired surrogate" in (error.details() or "")
+
+
+async def test_metadata_json_with_an_unpaired_surrogate_rejects_that_event_alone(
+    stubs: Stubs, tenant_client: ApiClient
+) -> None:
+    request = ingest_pb2.IngestMLRequest(
+        events=[
+            events_pb2.MLEvent(model_id="m", model_type="t", metadata_json=b'{"a": "\\ud800"}'),
+            events_pb2.MLEvent(model_id="m", model_type="t", metadata_json=b'{"a": "ok"}'),
+        ]
+    )
+    result = await stubs.ingest.IngestML(request, metadata=tenant_client.metadata)
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert [(e.index, e.field) for e in result.errors] == [(0, "metadata")]

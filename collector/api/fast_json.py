@@ -1,11 +1,15 @@
 """JSON text read on the ingest hot path: orjson (~4x cheaper than json.loads for a seed-shaped
 metadata object, measured in docs/benchmarks.md), with the standard library as the fallback
-for what orjson refuses and json reads (NaN and Infinity, integers past 64 bits, lone
-surrogates), so the result, and what validation then says of it, is json.loads' own."""
+for what orjson refuses or reads differently (NaN and Infinity, integers past 64 bits), so
+the result, and what validation then says of it, is json.loads' own. Except for one thing
+json.loads reads and nothing can store: a string with an unpaired surrogate (an escaped
+"\\ud800", or its bytes), which BSON cannot encode; such a text is refused (ValueError), as
+orjson refuses it."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -42,11 +46,22 @@ def _long_number(text: bytes) -> bool:
     return False
 
 
-def loads(text: bytes) -> Any:
-    """json.loads' result; raises ValueError (or RecursionError) where json.loads does."""
+def _json_loads(text: bytes, parse_int: Callable[[str], Any] | None) -> Any:
+    value = json.loads(text, parse_int=parse_int)
+    try:  # rare (a long number, NaN, a text orjson refuses): the check costs a dump
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ValueError("a string holds an unpaired surrogate: not valid Unicode") from None
+    return value
+
+
+def loads(text: bytes, *, parse_int: Callable[[str], Any] | None = None) -> Any:
+    """json.loads' result (with `parse_int`, which orjson's integers never need: they have at
+    most 18 digits); raises ValueError (or RecursionError) where json.loads does, and for a
+    string with an unpaired surrogate."""
     if _long_number(text):
-        return json.loads(text)
+        return _json_loads(text, parse_int)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        return json.loads(text)
+        return _json_loads(text, parse_int)
