@@ -126,8 +126,13 @@ def _anomaly(body: dict[str, Any]) -> dict[str, Any]:
     if body.get("group_by") != "model":
         body = {k: v for k, v in body.items() if k != "group_by"}
     window = body.get("window_minutes")
-    if isinstance(window, int) and not isinstance(window, bool):
-        body["window_minutes"] = min(window, MAX_WINDOW_MINUTES)
+    # A JSON Schema integer may come as an integral float (661.0): the cap applies to it too.
+    if (
+        isinstance(window, int | float)
+        and not isinstance(window, bool)
+        and window > MAX_WINDOW_MINUTES
+    ):
+        body["window_minutes"] = MAX_WINDOW_MINUTES
     return body
 
 
