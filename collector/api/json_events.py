@@ -179,7 +179,7 @@ def _fast(data: dict[str, Any], kinds: _FieldKinds, event: dict[str, Any]) -> bo
         elif kind == "d" and (vtype is float or vtype is int):
             event[name] = float(value)
         elif kind == "m" and vtype is dict:
-            event[name] = value  # what struct_to_dict read: as the Struct would hold it
+            event[name] = value  # a JSON object as decoded: validation checks its shape
         elif kind == "t" and vtype is str:
             moment = _timestamp(value)
             if moment is None:
