@@ -28,7 +28,7 @@ from pymongo import MongoClient
 
 from collector.domain import Principal
 from collector.ingest.batch import IngestService
-from collector.ingest.span_records import MAX_ATTRIBUTES, MAX_VALUE_BYTES
+from collector.ingest.span_records import MAX_ATTRIBUTES, MAX_VALUE_BYTES, span_record
 from collector.store.storage import open_storage
 from tests.conftest import ApiClient, ingest, read
 from tests.metrics_text import scrape, value
@@ -625,6 +625,64 @@ async def test_events_with_a_trace_id_join_their_trace(
     assert ranker["parent_span_id"] == root_id
     assert found[root_id]["name"] == "handle"
     assert database["spans"].count_documents({"tenant": tenant}) == 1  # the root alone
+
+
+async def test_a_partly_stored_batch_stores_only_its_new_events_and_spans_once(
+    stack: Stack, database: Any, tenant_client: ApiClient
+) -> None:
+    """A batch sent again with more in it: ingest's first attempt inserts without looking
+    (nearly every batch is new), meets a stored `_id` and is rolled back whole; the next
+    looks first and stores what is new, once, with one listing and one row of each."""
+    tenant = tenant_client.tenant
+    trace_id = uuid.uuid4().hex
+    when = at(start_ns())
+
+    def event(i: int) -> dict[str, Any]:
+        return {
+            "event_id": f"part-{i}",
+            "model_type": "rf",
+            "model_id": "ranker",
+            "input_shape": [],
+            "prediction_count": 1,
+            "timestamp": when,
+            "metadata": {},
+            "latency_ms": 4.0,
+            "trace_id": trace_id,
+        }
+
+    def span(i: int) -> dict[str, Any]:
+        return span_record(
+            trace_id=trace_id,
+            span_id=f"{i + 1:016x}",
+            parent_span_id="",
+            name=f"tool-{i}",
+            kind="INTERNAL",
+            start=when,
+            end=when + dt.timedelta(milliseconds=5),
+            status="UNSET",
+            status_message="",
+            attributes=(),
+        )
+
+    principal = Principal(tenant_client.client_id, tenant, frozenset({"ingest"}))
+    async with open_storage(stack_mongodb_url(stack), "aegisai", 5000) as storage:
+        service = IngestService(storage)
+        first = await service.ingest(principal, "ml", [event(0), event(1)], [span(0)])
+        assert (first.accepted, first.spans_stored) == (2, 1)
+        again = await service.ingest(
+            principal, "ml", [event(i) for i in range(4)], [span(0), span(1)]
+        )
+        assert (again.accepted, again.duplicates) == (2, 2)
+        assert (again.spans_stored, again.span_duplicates) == (1, 1)
+    listings = database["event_batches"].find({"tenant": tenant}, sort=[("_id", 1)])
+    assert [sorted(listing["ids"]) for listing in listings] == [
+        [f"{tenant}:part-0", f"{tenant}:part-1"],
+        [f"{tenant}:part-2", f"{tenant}:part-3"],
+    ]
+    assert database["ml_events"].count_documents({"tenant": tenant}) == 4
+    assert database["spans"].count_documents({"tenant": tenant}) == 2
+    rows = database["event_rows"].find({"tenant": tenant})
+    assert sum(piece["n"] for piece in rows) == 6  # 4 events and 2 spans, each once
 
 
 async def test_a_rest_event_with_a_trace_id_gets_its_span(
