@@ -47,10 +47,14 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+# How the text is laid out: a long number is found after any separator and white space.
+LAYOUTS = st.sampled_from([{}, {"separators": (",", ":")}, {"indent": 1}, {"indent": "\t"}])
+
+
 @settings(max_examples=300, deadline=None)
-@given(JSON_VALUES)
-def test_fast_json_reads_what_json_loads_reads(value: Any) -> None:
-    text = json.dumps(value).encode("utf-8", "surrogatepass")
+@given(JSON_VALUES, LAYOUTS)
+def test_fast_json_reads_what_json_loads_reads(value: Any, layout: dict[str, Any]) -> None:
+    text = json.dumps(value, **layout).encode("utf-8", "surrogatepass")
     assert _same(fast_json.loads(text), json.loads(text))
 
 

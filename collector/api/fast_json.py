@@ -16,34 +16,29 @@ import orjson
 
 # orjson reads an integer past 64 bits as a float, where json.loads keeps the int (which
 # validation rejects: BSON holds 64 bits). A number of 19 digits or more might be one: such a
-# text is read by json. Digits are found by mapping each to 9 and looking for 19 nines (0.3 µs
-# for a seed-shaped metadata object, against 2-3 µs for a regular expression's search); a run
-# is a number's when a ":", "," or "[" comes before it (or nothing), as in JSON, not a
-# letter or a quote as in an id (hex ids hold such runs often enough to hit most batches).
-_DIGITS_TO_NINES = bytes.maketrans(b"0123456789", b"9999999999")
+# text is read by json. Found in one pass: each digit maps to "9", each character that may
+# come before a number in JSON (":", ",", "[", whitespace) to ":", "-" stays, anything else
+# (a letter, a quote, a dot) maps to "x"; a run of 19 nines right after a ":", or a ":-",
+# (or at the start) is a long number's, whereas hex ids hold such runs after a letter often
+# enough to hit most batches. ~0.6 µs an event of a REST batch, against 1.2 µs for a search
+# that looked at the characters before each run in Python, and 2-3 µs (per metadata object)
+# for a regular expression. A string with such a run after a space or a colon is read by
+# json: the same result, more slowly.
+_NUMBER_CONTEXT = bytearray(b"x" * 256)
+_NUMBER_CONTEXT[ord("0") : ord("9") + 1] = b"9" * 10
+_NUMBER_CONTEXT[ord("-")] = ord("-")
+for _before in b":,[ \t\r\n":
+    _NUMBER_CONTEXT[_before] = ord(":")
+_MAPPED = bytes(_NUMBER_CONTEXT)
 _LONG_RUN = b"9" * len(str(2**63))
-_NINE = ord("9")
-_SPACE_OR_MINUS = frozenset(b" \t\r\n-")
-_BEFORE_A_NUMBER = frozenset(b":,[")
+_AFTER_A_SEPARATOR = (b":" + _LONG_RUN, b":-" + _LONG_RUN)
 
 
 def _long_number(text: bytes) -> bool:
-    nines = text.translate(_DIGITS_TO_NINES)
-    at = nines.find(_LONG_RUN)
-    while at != -1:
-        start = at
-        while start and nines[start - 1] == _NINE:
-            start -= 1
-        before = start - 1
-        while before >= 0 and nines[before] in _SPACE_OR_MINUS:
-            before -= 1
-        if before < 0 or nines[before] in _BEFORE_A_NUMBER:
-            return True
-        end = at + len(_LONG_RUN)
-        while end < len(nines) and nines[end] == _NINE:
-            end += 1
-        at = nines.find(_LONG_RUN, end)
-    return False
+    mapped = text.translate(_MAPPED)
+    if any(mapped.find(run) != -1 for run in _AFTER_A_SEPARATOR):
+        return True
+    return mapped.lstrip(b":").removeprefix(b"-").startswith(_LONG_RUN)
 
 
 def _json_loads(text: bytes, parse_int: Callable[[str], Any] | None) -> Any:
