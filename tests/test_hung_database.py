@@ -236,3 +236,41 @@ def test_a_write_abandoned_by_its_deadline_is_ended_so_its_retry_succeeds(
             collector.stop()
             db.stop()
     assert "unhandled" not in (tmp_path / "collector.log").read_text()
+
+
+def test_an_insert_read_after_the_kill_is_ended_when_the_retry_meets_it(
+    tmp_path: pathlib.Path,
+) -> None:
+    """The batch's first insert is held back until the request's deadline has run out and
+    the collector has ended the abandoned session; only then does the database read it, and
+    open the transaction again, holding the batch's event ids (as a frozen database does with
+    what was left in its socket). The retry meets WriteConflict, has the session ended once
+    more, and is stored at once instead of being refused until the database expires the
+    transaction a minute later."""
+    db = Database(tmp_path).start()
+    proxy: WireProxy
+    with wire_proxy(db.port) as proxy:
+        env = collector_env(mongodb_url(proxy.port), tmp_path)
+        collector, grpc_port = start_collector(env, tmp_path / "collector.log")
+        target = f"127.0.0.1:{grpc_port}"
+        gateway, http_port = start_gateway(target, tmp_path / "gateway.log")
+        try:
+            headers = {"Authorization": f"Bearer {_token(target)}"}
+            ids = [f"late-{uuid.uuid4().hex}" for _ in range(5)]
+            body = {"events": [{"model_type": "t", "model_id": "m", "event_id": i} for i in ids]}
+            with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30) as http:
+                proxy.hold_next_insert("ml_events")
+                abandoned = http.post("/ingest/ml", json=body, headers=headers)
+                assert abandoned.status_code in (429, 503), abandoned.text
+                assert proxy.holding
+                wait_until(lambda: proxy.kills_answered >= 1, 30, "the abandoned session ended")
+                proxy.deliver_held_insert()
+                retried = http.post("/ingest/ml", json=body, headers=headers)
+            assert retried.status_code == 200, retried.text
+            result = retried.json()
+            assert (result["accepted"], result["duplicates"], result["rejected"]) == (5, 0, 0)
+            assert count_events(db.url, "ml", "default") == 5
+        finally:
+            gateway.stop()
+            collector.stop()
+            db.stop()

@@ -9,6 +9,11 @@ its acknowledgement was lost", which a frozen database cannot produce on demand.
 After `drop_next_commit()`, the next `commitTransaction` never reaches the database, and nothing
 answers it: the transaction stays open with what it wrote, as when a busy database makes a
 request's deadline run out between its writes and its commit.
+
+After `hold_next_insert(collection)`, the next `insert` into it is held back and nothing
+answers it, until `deliver_held_insert()` hands it to the database (and waits for its answer,
+which the collector, long gone, never sees): a command that a stalled database read only after
+the request had given up on it. `kills_answered` counts the answers to `killSessions`.
 """
 
 from __future__ import annotations
@@ -34,14 +39,15 @@ def _read_exactly(sock: socket.socket, n: int) -> bytes:
     return data
 
 
-def _command_name(message: bytes) -> str | None:
-    """The command an OP_MSG carries: the first key of its body section (kind 0)."""
+def _command(message: bytes) -> tuple[str, object] | None:
+    """The command an OP_MSG carries and its value (a collection's name for a write): the
+    first key of its body section (kind 0)."""
     (op_code,) = struct.unpack_from("<i", message, 12)
     if op_code != OP_MSG or message[20] != 0:
         return None
     (size,) = struct.unpack_from("<i", message, 21)
     document = bson.decode(message[21 : 21 + size])
-    return next(iter(document), None)
+    return next(iter(document.items()), None)
 
 
 class WireProxy:
@@ -54,6 +60,11 @@ class WireProxy:
         self.commits_lost = 0
         self._drop_commit = False
         self.commits_dropped = 0
+        self._hold_insert: str | None = None  # into this collection
+        self._held: tuple[bytes, socket.socket, threading.Event] | None = None
+        self._held_answered = threading.Event()
+        self._kills: set[socket.socket] = set()  # server connections awaiting a kill's answer
+        self.kills_answered = 0
         self._sockets: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -64,6 +75,22 @@ class WireProxy:
     def drop_next_commit(self) -> None:
         with self._lock:
             self._drop_commit = True
+
+    def hold_next_insert(self, collection: str) -> None:
+        with self._lock:
+            self._hold_insert = collection
+
+    @property
+    def holding(self) -> bool:
+        with self._lock:
+            return self._held is not None
+
+    def deliver_held_insert(self, timeout_s: float = 30) -> None:
+        with self._lock:
+            assert self._held is not None, "no insert is held"
+            message, server, _ = self._held
+        server.sendall(message)
+        assert self._held_answered.wait(timeout_s), "the database did not answer the insert"
 
     def _accept(self) -> None:
         while True:
@@ -89,7 +116,19 @@ class WireProxy:
                 header = _read_exactly(client, 4)
                 (length,) = struct.unpack("<i", header)
                 message = header + _read_exactly(client, length - 4)
-                if _command_name(message) == "commitTransaction":
+                name, target = _command(message) or (None, None)
+                if name == "insert":
+                    with self._lock:
+                        if self._hold_insert == target:
+                            self._hold_insert = None
+                            muted.set()
+                            self._held = (message, server, muted)
+                            # Its connection stays open for it, whatever the client does.
+                            return
+                if name == "killSessions":
+                    with self._lock:
+                        self._kills.add(server)
+                if name == "commitTransaction":
                     with self._lock:
                         if self._drop_commit:
                             self._drop_commit = False
@@ -108,8 +147,14 @@ class WireProxy:
     ) -> None:
         with contextlib.suppress(OSError):
             while chunk := server.recv(65536):
+                with self._lock:
+                    if server in self._kills:
+                        self._kills.discard(server)
+                        self.kills_answered += 1
                 if not muted.is_set():
                     client.sendall(chunk)
+                elif self._held is not None and self._held[1] is server:
+                    self._held_answered.set()
         _close(client, server)
 
     def close(self) -> None:

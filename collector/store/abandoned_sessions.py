@@ -10,6 +10,12 @@ The same command ends the sessions a killed predecessor left (collector.store.se
 
 A session handed over here is never ended, so PyMongo never lends its id to another
 transaction that the kill would then abort.
+
+One kill may come too early: a command sent to a database that stalled, and given up on, is
+still in the socket, and the database may read it only after the kill, opening the
+transaction again (seen: ingest's first insert of a batch, sent while the database was
+frozen). So a write that conflicts has the sessions ended in the last minute ended once more
+(`again`) before it tries again.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class AbandonedSessions:
     def __init__(self, client: AsyncMongoClient[dict]) -> None:
         self._client = client
         self._pending: dict[bytes, float] = {}  # session id → when it was abandoned
+        self._ended: dict[bytes, float] = {}  # the same, of those ended already
         self._wake = asyncio.Event()
         self._settled = asyncio.Event()
         self._settled.set()
@@ -63,6 +70,18 @@ class AbandonedSessions:
             self._task = asyncio.create_task(
                 self._run(), name="abandoned-sessions", context=contextvars.Context()
             )
+
+    def again(self) -> None:
+        """End once more the sessions ended less than GIVE_UP_AFTER_S after they were
+        abandoned: a write conflicts, and what it meets may be a transaction that one of
+        their commands opened after the kill."""
+        expired = time.monotonic() - GIVE_UP_AFTER_S
+        recent = {s: since for s, since in self._ended.items() if since >= expired}
+        self._ended = {}
+        if recent:
+            self._pending.update(recent)
+            self._settled.clear()
+            self._wake.set()
 
     async def settled(self, within_s: float) -> None:
         """Return once every abandoned session was ended (or given up on), or after within_s:
@@ -101,8 +120,9 @@ class AbandonedSessions:
                     await asyncio.sleep(RETRY_PAUSE_S)
                     self._wake.set()
             else:
-                for session_id in batch:
+                for session_id, since in batch.items():
                     self._pending.pop(session_id, None)
+                    self._ended[session_id] = since
                 log.debug("ended %d abandoned database session(s)", len(batch))
             if not self._pending:
                 self._settled.set()
