@@ -16,7 +16,8 @@ def time_from_proto(ts: timestamp_pb2.Timestamp) -> dt.datetime:
     # ~30% cheaper than Timestamp.ToDatetime. Whole milliseconds, as BSON stores them, so that
     # what rollups compute in memory is what a query over the stored events finds.
     try:
-        return _EPOCH + dt.timedelta(seconds=ts.seconds, milliseconds=ts.nanos // 1_000_000)
+        # timedelta(days, seconds, microseconds), positional: ~20 % cheaper than keywords.
+        return _EPOCH + dt.timedelta(0, ts.seconds, ts.nanos // 1_000_000 * 1000)
     except OverflowError:  # past year 9999 (or before 1): validation rejects it, per event
         return _OUT_OF_RANGE
 
