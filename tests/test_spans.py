@@ -685,6 +685,36 @@ async def test_a_partly_stored_batch_stores_only_its_new_events_and_spans_once(
     assert sum(piece["n"] for piece in rows) == 6  # 4 events and 2 spans, each once
 
 
+async def test_a_batch_past_one_commands_16_mb_is_stored_whole(
+    stack: Stack, database: Any, tenant_client: ApiClient
+) -> None:
+    """Ingest sends a batch's events as one insert command, which holds at most 16 MB; a
+    larger batch (here 300 events of 64 kB of metadata) runs again with insert_many, which
+    splits it, in one transaction with its rows and listing."""
+    tenant = tenant_client.tenant
+    when = at(start_ns())
+    events = [
+        {
+            "event_id": f"big-{i}",
+            "model_type": "rf",
+            "model_id": "ranker",
+            "input_shape": [],
+            "prediction_count": 1,
+            "timestamp": when,
+            "metadata": {f"k{k}": "x" * 16_000 for k in range(4)},
+            "latency_ms": 4.0,
+        }
+        for i in range(300)
+    ]
+    principal = Principal(tenant_client.client_id, tenant, frozenset({"ingest"}))
+    async with open_storage(stack_mongodb_url(stack), "aegisai", 30_000, 30_000) as storage:
+        result = await IngestService(storage).ingest(principal, "ml", events)
+    assert (result.accepted, result.rejected) == (300, 0), result.errors
+    assert database["ml_events"].count_documents({"tenant": tenant}) == 300
+    (listing,) = database["event_batches"].find({"tenant": tenant})
+    assert len(listing["ids"]) == 300
+
+
 async def test_a_rest_event_with_a_trace_id_gets_its_span(
     http: httpx.AsyncClient, tenant_client: ApiClient
 ) -> None:

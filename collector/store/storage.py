@@ -373,6 +373,7 @@ class Storage:
             raise Unavailable("database unavailable, retry later", retry_after=1.0)
 
         attempts = 0
+        split = False  # past one command's 16 MB: see _insert
 
         async def write(session: AsyncClientSession) -> InsertOutcome:
             nonlocal attempts
@@ -380,7 +381,7 @@ class Storage:
             look_first = attempts > 1
             new = await _not_stored(collection, docs, session) if look_first else list(docs)
             if new:
-                await _insert(collection, new, session)
+                await _insert(collection, new, session, split=split)
                 await self.partials.insert_one(summary(new), session=session)
                 if listing is not None:
                     await self.event_batches.insert_one(listing(new), session=session)
@@ -389,10 +390,10 @@ class Storage:
                     await self.drift_partials.insert_many(sketches, session=session)
             new_spans = await _not_stored(self.spans, spans, session) if look_first else list(spans)
             if new_spans:
-                await _insert(self.spans, new_spans, session)
+                await _insert(self.spans, new_spans, session, split=split)
             pieces, note = rows(new, new_spans) if rows is not None else ([], None)
             if pieces:
-                await _insert(self.event_rows, pieces, session)
+                await _insert(self.event_rows, pieces, session, split=split)
             if note is not None:
                 await self.explore_pending.insert_one(note, session=session)
             return InsertOutcome(
@@ -406,11 +407,19 @@ class Storage:
         # read): the client's retry then finds the _ids stored and counts them as duplicates.
         try:
             with self.request_deadline():
-                return await self.transaction(
-                    write,
-                    attempts=INGEST_ATTEMPTS,
-                    within_s=self.request_timeout_s * INGEST_CONFLICT_SHARE,
-                )
+                try:
+                    return await self.transaction(
+                        write,
+                        attempts=INGEST_ATTEMPTS,
+                        within_s=self.request_timeout_s * INGEST_CONFLICT_SHARE,
+                    )
+                except DocumentTooLarge:
+                    split = True
+                    return await self.transaction(
+                        write,
+                        attempts=INGEST_ATTEMPTS,
+                        within_s=self.request_timeout_s * INGEST_CONFLICT_SHARE,
+                    )
         except PyMongoError as exc:
             if not _conflict(exc):
                 raise
@@ -445,20 +454,25 @@ class Storage:
 
 
 async def _insert(
-    collection: AsyncCollection[Document], docs: list[Document], session: AsyncClientSession
+    collection: AsyncCollection[Document],
+    docs: list[Document],
+    session: AsyncClientSession,
+    *,
+    split: bool = False,
 ) -> None:
     """insert_many's work inside a transaction, sent as one `insert` command: the documents
     go as one document sequence, as insert_many sends them, without its Python work per
     document (~1 µs an event of ingest, measured in-process; docs/benchmarks.md). Every
     document has its `_id`. A write error (a stored `_id`) raises BulkWriteError as
-    insert_many does. Past one command's 16 MB (a batch of large LLM events) insert_many
-    splits the batch itself."""
-    command = {"insert": collection.name, "documents": docs, "ordered": True}
-    try:
-        reply = await collection.database.command(command, session=session)
-    except DocumentTooLarge:
+    insert_many does. Past one command's 16 MB (a batch of large LLM events) it raises
+    DocumentTooLarge before sending anything; the transaction is then run again with `split`,
+    where insert_many splits the batch itself (PyMongo counts the transaction as begun, so
+    it cannot go on within it)."""
+    if split:
         await collection.insert_many(docs, session=session)
         return
+    command = {"insert": collection.name, "documents": docs, "ordered": True}
+    reply = await collection.database.command(command, session=session)
     errors = reply.get("writeErrors")
     if errors:
         raise BulkWriteError({"writeErrors": errors, "nInserted": reply.get("n", 0)})
