@@ -67,6 +67,10 @@ _LLM_KINDS = _kinds(events_pb2.LLMEvent, {
     "input": "v", "output": "v", "system": "s",
 })  # fmt: skip
 _MIN_INT64, _MAX_INT64 = -(2**63), 2**63 - 1
+# The string fields under their proto names, which most keys of an event are: read first, in
+# one look-up (~1 µs an event less than the general path; issue 21).
+_ML_STRINGS = frozenset(k for k, (name, kind) in _ML_KINDS.items() if kind == "s" and k == name)
+_LLM_STRINGS = frozenset(k for k, (name, kind) in _LLM_KINDS.items() if kind == "s" and k == name)
 
 
 # RFC 3339 as Timestamp.FromJsonString reads it, in the forms datetime.fromisoformat reads
@@ -156,13 +160,19 @@ def _feature_map(value: Any) -> dict[str, dict[str, list[Any]]] | None:
     return out
 
 
-def _fast(data: dict[str, Any], kinds: _FieldKinds, event: dict[str, Any]) -> bool:
+def _fast(
+    data: dict[str, Any], kinds: _FieldKinds, strings: frozenset[str], event: dict[str, Any]
+) -> bool:
     """Fill `event` from an event whose values all have their plain JSON types, as ParseDict
     would; False, leaving the event half-filled, at anything else (metadata_json, an int as a
     string, a bad value), for ParseDict to read or reject. ~10x cheaper than ParseDict. A
-    field sent under both its names (model_name and modelName) is ParseDict's to settle."""
+    field sent under both its names (model_name and modelName) is ParseDict's to settle.
+    `strings`: the keys of `kinds` that are string fields under their own name."""
     aliased = False
     for key, value in data.items():
+        if type(value) is str and key in strings:
+            event[key] = value
+            continue
         known = kinds.get(key)
         if known is None:
             return False
@@ -240,7 +250,7 @@ def ml_event_from_data(data: Any) -> dict[str, Any] | Invalid:
     if (wrong := _shorthands(data)) is not None:
         return wrong
     event = {**_EMPTY_ML, "metadata": {}, "input_shape": []}
-    if _fast(data, _ML_KINDS, event):
+    if _fast(data, _ML_KINDS, _ML_STRINGS, event):
         return event
     message = _parse_slowly(data, events_pb2.MLEvent())
     if isinstance(message, Invalid):
@@ -254,7 +264,7 @@ def llm_event_from_data(data: Any) -> dict[str, Any] | Invalid:
     if type(data) is not dict:
         return _not_an_object(data)
     event = {**_EMPTY_LLM, "metadata": {}}
-    if _fast(data, _LLM_KINDS, event):
+    if _fast(data, _LLM_KINDS, _LLM_STRINGS, event):
         return event
     message = _parse_slowly(data, events_pb2.LLMEvent())
     if isinstance(message, Invalid):
