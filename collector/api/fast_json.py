@@ -31,13 +31,23 @@ for _before in b":,[ \t\r\n":
     _NUMBER_CONTEXT[_before] = ord(":")
 _MAPPED = bytes(_NUMBER_CONTEXT)
 _LONG_RUN = b"9" * len(str(2**63))
-_AFTER_A_SEPARATOR = (b":" + _LONG_RUN, b":-" + _LONG_RUN)
+_AFTER_A_SEPARATOR = b":" + _LONG_RUN
+_AFTER_A_MINUS = b":-" + _LONG_RUN
+_NOT_A_NUMBER = ord("x")
 
 
 def _long_number(text: bytes) -> bool:
+    """Whether `text` may hold an integer of 19 digits or more. Hot path: it runs for each
+    event's metadata_json too (~0.3 µs for the bench's)."""
+    if len(text) < len(_LONG_RUN):
+        return False
     mapped = text.translate(_MAPPED)
-    if any(mapped.find(run) != -1 for run in _AFTER_A_SEPARATOR):
+    if _LONG_RUN not in mapped:  # most metadata: one search
+        return False
+    if _AFTER_A_SEPARATOR in mapped or _AFTER_A_MINUS in mapped:
         return True
+    if mapped[0] == _NOT_A_NUMBER:  # "{", "[" or a string first: no number at the start
+        return False
     return mapped.lstrip(b":").removeprefix(b"-").startswith(_LONG_RUN)
 
 
