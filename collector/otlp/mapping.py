@@ -22,6 +22,7 @@ OI_KIND = "openinference.span.kind"
 # gen_ai.operation.name values of the GenAI conventions that are not a call to a model.
 NOT_MODEL_CALLS = frozenset(("create_agent", "invoke_agent", "execute_tool", "invoke_workflow"))
 OI_MODEL = "llm.model_name"
+_ANY_MARKER = frozenset((*MARKERS, OI_MODEL))
 
 RESPONSE_MODEL = ("gen_ai.response.model",)
 REQUEST_MODEL = ("gen_ai.request.model", OI_MODEL)
@@ -81,7 +82,7 @@ def is_llm_call(attributes: Mapping[str, Any]) -> bool:
         return kind.upper() == "LLM"
     if attributes.get("gen_ai.operation.name") in NOT_MODEL_CALLS:
         return False
-    return any(key in attributes for key in MARKERS) or OI_MODEL in attributes
+    return not _ANY_MARKER.isdisjoint(attributes)  # in C: a generator cost ~0.3 µs a span
 
 
 def _first(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, Any]:
@@ -197,12 +198,15 @@ def _metadata(span: Span, operation: str, provider: str) -> dict[str, Any]:
     return metadata
 
 
-def llm_event(span: Span, ancestors: Sequence[Span] = ()) -> dict[str, Any] | None:
+def llm_event(
+    span: Span, ancestors: Sequence[Span] = (), *, known_llm: bool = False
+) -> dict[str, Any] | None:
     """The LLM event for a span, None when the span is not an LLM call; Invalid (naming the
     attribute and the reason) when it is one that cannot be stored. `ancestors`: the span's
-    parent, its parent's parent… as far as the same export holds them."""
+    parent, its parent's parent… as far as the same export holds them. `known_llm`: the
+    caller has asked is_llm_call already."""
     attributes = span.attributes
-    if not is_llm_call(attributes):
+    if not known_llm and not is_llm_call(attributes):
         return None
     event_id = _ids(span)
     model = _label(attributes, RESPONSE_MODEL) or _label(attributes, REQUEST_MODEL)

@@ -106,7 +106,7 @@ class OtlpIngest:
                 record_of, span, llm=llm, store_content=self._store_content, now=now
             )
             try:
-                event = llm_event(span, _ancestors(span, by_key)) if llm else None
+                event = llm_event(span, _ancestors(span, by_key), known_llm=True) if llm else None
             except Invalid as exc:
                 outcome.warn(span.span_id, exc.field, exc.reason)
                 records.append(record())
