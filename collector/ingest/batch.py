@@ -93,6 +93,9 @@ class IngestService:
         records = list(spans)
         # Once per batch, from a cache: no database round trip per event.
         overrides = await self._overrides.for_tenant(principal.tenant) if kind == "llm" else {}
+        # The tenant comes from the token, never from the body.
+        stamp = {"tenant": principal.tenant, "client_id": principal.client_id, "received_at": now}
+        id_prefix = f"{principal.tenant}:"  # unique per tenant by construction: no ":" in one
         for index, event in enumerate(events):
             # Remember whether to price it (an unpriced event's cost may stay None).
             unpriced = kind == "llm" and isinstance(event, dict) and event.get("cost") is None
@@ -108,16 +111,13 @@ class IngestService:
             if kind == "llm":
                 price_event(event, self._prices, overrides, unpriced=unpriced)
                 self._content.apply(event)
-            # The tenant comes from the token, never from the body.
-            event["tenant"] = principal.tenant
-            event["client_id"] = principal.client_id
-            event["received_at"] = now
+            event.update(stamp)
             if not event["event_id"]:
                 event["event_id"] = str(ObjectId())
-            # Unique per tenant by construction: tenants cannot contain ":".
-            event["_id"] = f"{principal.tenant}:{event['event_id']}"
+            event["_id"] = id_prefix + event["event_id"]
             for optional in OPTIONAL:
-                if event.get(optional) in (None, ""):
+                value = event.get(optional)
+                if value is None or value == "":
                     event.pop(optional, None)
             # Summarised, never stored; a repeated _id keeps its first event's, as below.
             inputs = take_inputs(event)
