@@ -11,11 +11,13 @@ upper bounds; the measured times are printed (`pytest -s`).
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import httpx
@@ -167,37 +169,51 @@ def test_health_says_what_a_request_just_met(
         backend.stop()
 
 
-def test_a_write_that_landed_but_timed_out_is_a_duplicate_when_retried(
-    tmp_path: pathlib.Path,
-) -> None:
+@contextlib.contextmanager
+def proxied_stack(tmp_path: pathlib.Path) -> Iterator[tuple[WireProxy, httpx.Client, Database]]:
+    """A database, a wire proxy in front of it, and the collector and gateway behind that;
+    yields the proxy, a REST client with a token, and the database."""
     db = Database(tmp_path).start()
-    proxy: WireProxy
     with wire_proxy(db.port) as proxy:
         env = collector_env(mongodb_url(proxy.port), tmp_path)
         collector, grpc_port = start_collector(env, tmp_path / "collector.log")
         target = f"127.0.0.1:{grpc_port}"
         gateway, http_port = start_gateway(target, tmp_path / "gateway.log")
+        headers = {"Authorization": f"Bearer {_token(target)}"}
         try:
-            headers = {"Authorization": f"Bearer {_token(target)}"}
-            ids = [f"landed-{uuid.uuid4().hex}" for _ in range(5)]
-            body = {"events": [{"model_type": "t", "model_id": "m", "event_id": i} for i in ids]}
-            with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30) as http:
-                proxy.lose_next_commit_reply()
-                lost = http.post("/ingest/ml", json=body, headers=headers)
-                # The commit's reply never came: a timeout, so busy, not down.
-                assert lost.status_code == 429, lost.text
-                assert proxy.commits_lost == 1
-                # It landed all the same: the commit reached the database.
-                assert count_events(db.url, "ml", "default") == 5
-                retried = http.post("/ingest/ml", json=body, headers=headers)
-            assert retried.status_code == 200, retried.text
-            result = retried.json()
-            assert (result["accepted"], result["duplicates"], result["rejected"]) == (0, 5, 0)
-            assert count_events(db.url, "ml", "default") == 5
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{http_port}", timeout=30, headers=headers
+            ) as http:
+                yield proxy, http, db
         finally:
             gateway.stop()
             collector.stop()
             db.stop()
+
+
+def new_batch(prefix: str) -> dict[str, Any]:
+    """A REST body of 5 ML events never sent before."""
+    ids = [f"{prefix}-{uuid.uuid4().hex}" for _ in range(5)]
+    return {"events": [{"model_type": "t", "model_id": "m", "event_id": i} for i in ids]}
+
+
+def test_a_write_that_landed_but_timed_out_is_a_duplicate_when_retried(
+    tmp_path: pathlib.Path,
+) -> None:
+    body = new_batch("landed")
+    with proxied_stack(tmp_path) as (proxy, http, db):
+        proxy.lose_next_commit_reply()
+        lost = http.post("/ingest/ml", json=body)
+        # The commit's reply never came: a timeout, so busy, not down.
+        assert lost.status_code == 429, lost.text
+        assert proxy.commits_lost == 1
+        # It landed all the same: the commit reached the database.
+        assert count_events(db.url, "ml", "default") == 5
+        retried = http.post("/ingest/ml", json=body)
+        assert retried.status_code == 200, retried.text
+        result = retried.json()
+        assert (result["accepted"], result["duplicates"], result["rejected"]) == (0, 5, 0)
+        assert count_events(db.url, "ml", "default") == 5
 
 
 def test_a_write_abandoned_by_its_deadline_is_ended_so_its_retry_succeeds(
@@ -207,34 +223,20 @@ def test_a_write_abandoned_by_its_deadline_is_ended_so_its_retry_succeeds(
     transaction open, holding the batch's event ids. The collector ends that transaction
     itself: the retry with the same ids is stored at once, instead of meeting WriteConflict
     (500) until the database expires the transaction a minute later."""
-    db = Database(tmp_path).start()
-    proxy: WireProxy
-    with wire_proxy(db.port) as proxy:
-        env = collector_env(mongodb_url(proxy.port), tmp_path)
-        collector, grpc_port = start_collector(env, tmp_path / "collector.log")
-        target = f"127.0.0.1:{grpc_port}"
-        gateway, http_port = start_gateway(target, tmp_path / "gateway.log")
-        try:
-            headers = {"Authorization": f"Bearer {_token(target)}"}
-            ids = [f"abandoned-{uuid.uuid4().hex}" for _ in range(5)]
-            body = {"events": [{"model_type": "t", "model_id": "m", "event_id": i} for i in ids]}
-            with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30) as http:
-                proxy.drop_next_commit()
-                abandoned = http.post("/ingest/ml", json=body, headers=headers)
-                # Refused as retryable (busy or unavailable), with the delay to wait.
-                assert abandoned.status_code in (429, 503), abandoned.text
-                assert int(abandoned.headers["retry-after"]) >= 1
-                assert proxy.commits_dropped == 1
-                assert count_events(db.url, "ml", "default") == 0
-                retried = http.post("/ingest/ml", json=body, headers=headers)
-            assert retried.status_code == 200, retried.text
-            result = retried.json()
-            assert (result["accepted"], result["duplicates"], result["rejected"]) == (5, 0, 0)
-            assert count_events(db.url, "ml", "default") == 5
-        finally:
-            gateway.stop()
-            collector.stop()
-            db.stop()
+    body = new_batch("abandoned")
+    with proxied_stack(tmp_path) as (proxy, http, db):
+        proxy.drop_next_commit()
+        abandoned = http.post("/ingest/ml", json=body)
+        # Refused as retryable (busy or unavailable), with the delay to wait.
+        assert abandoned.status_code in (429, 503), abandoned.text
+        assert int(abandoned.headers["retry-after"]) >= 1
+        assert proxy.commits_dropped == 1
+        assert count_events(db.url, "ml", "default") == 0
+        retried = http.post("/ingest/ml", json=body)
+        assert retried.status_code == 200, retried.text
+        result = retried.json()
+        assert (result["accepted"], result["duplicates"], result["rejected"]) == (5, 0, 0)
+        assert count_events(db.url, "ml", "default") == 5
     assert "unhandled" not in (tmp_path / "collector.log").read_text()
 
 
@@ -247,30 +249,16 @@ def test_an_insert_read_after_the_kill_is_ended_when_the_retry_meets_it(
     what was left in its socket). The retry meets WriteConflict, has the session ended once
     more, and is stored at once instead of being refused until the database expires the
     transaction a minute later."""
-    db = Database(tmp_path).start()
-    proxy: WireProxy
-    with wire_proxy(db.port) as proxy:
-        env = collector_env(mongodb_url(proxy.port), tmp_path)
-        collector, grpc_port = start_collector(env, tmp_path / "collector.log")
-        target = f"127.0.0.1:{grpc_port}"
-        gateway, http_port = start_gateway(target, tmp_path / "gateway.log")
-        try:
-            headers = {"Authorization": f"Bearer {_token(target)}"}
-            ids = [f"late-{uuid.uuid4().hex}" for _ in range(5)]
-            body = {"events": [{"model_type": "t", "model_id": "m", "event_id": i} for i in ids]}
-            with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30) as http:
-                proxy.hold_next_insert("ml_events")
-                abandoned = http.post("/ingest/ml", json=body, headers=headers)
-                assert abandoned.status_code in (429, 503), abandoned.text
-                assert proxy.holding
-                wait_until(lambda: proxy.kills_answered >= 1, 30, "the abandoned session ended")
-                proxy.deliver_held_insert()
-                retried = http.post("/ingest/ml", json=body, headers=headers)
-            assert retried.status_code == 200, retried.text
-            result = retried.json()
-            assert (result["accepted"], result["duplicates"], result["rejected"]) == (5, 0, 0)
-            assert count_events(db.url, "ml", "default") == 5
-        finally:
-            gateway.stop()
-            collector.stop()
-            db.stop()
+    body = new_batch("late")
+    with proxied_stack(tmp_path) as (proxy, http, db):
+        proxy.hold_next_insert("ml_events")
+        abandoned = http.post("/ingest/ml", json=body)
+        assert abandoned.status_code in (429, 503), abandoned.text
+        assert proxy.holding
+        wait_until(lambda: proxy.kills_answered >= 1, 30, "the abandoned session ended")
+        proxy.deliver_held_insert()
+        retried = http.post("/ingest/ml", json=body)
+        assert retried.status_code == 200, retried.text
+        result = retried.json()
+        assert (result["accepted"], result["duplicates"], result["rejected"]) == (5, 0, 0)
+        assert count_events(db.url, "ml", "default") == 5

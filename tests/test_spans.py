@@ -521,6 +521,21 @@ async def test_a_span_with_bad_ids_is_rejected_alone_and_bad_llm_spans_are_kept_
     assert all(s["kind"] == "SERVER" for s in found)
 
 
+def ml_event(event_id: str, when: dt.datetime, **more: Any) -> dict[str, Any]:
+    """An ML event as the ingest service takes it (converted, not yet checked)."""
+    return {
+        "event_id": event_id,
+        "model_type": "rf",
+        "model_id": "ranker",
+        "input_shape": [],
+        "prediction_count": 1,
+        "timestamp": when,
+        "metadata": {},
+        "latency_ms": 4.0,
+        **more,
+    }
+
+
 # --- Events with a trace_id ---------------------------------------------------------------------
 
 
@@ -581,20 +596,7 @@ async def test_events_with_a_trace_id_join_their_trace(
             "latency_ms": None,
         },
     ]
-    ml = [
-        {
-            "event_id": "ml-1",
-            "model_type": "rf",
-            "model_id": "ranker",
-            "input_shape": [],
-            "prediction_count": 1,
-            "timestamp": when,
-            "metadata": {},
-            "latency_ms": 4.0,
-            "trace_id": trace_id,
-            "parent_span_id": root_id,
-        }
-    ]
+    ml = [ml_event("ml-1", when, trace_id=trace_id, parent_span_id=root_id)]
     principal = Principal(tenant_client.client_id, tenant, frozenset({"ingest"}))
     async with open_storage(stack_mongodb_url(stack), "aegisai", 5000) as storage:
         service = IngestService(storage)
@@ -638,17 +640,7 @@ async def test_a_partly_stored_batch_stores_only_its_new_events_and_spans_once(
     when = at(start_ns())
 
     def event(i: int) -> dict[str, Any]:
-        return {
-            "event_id": f"part-{i}",
-            "model_type": "rf",
-            "model_id": "ranker",
-            "input_shape": [],
-            "prediction_count": 1,
-            "timestamp": when,
-            "metadata": {},
-            "latency_ms": 4.0,
-            "trace_id": trace_id,
-        }
+        return ml_event(f"part-{i}", when, trace_id=trace_id)
 
     def span(i: int) -> dict[str, Any]:
         return span_record(
@@ -693,19 +685,8 @@ async def test_a_batch_past_one_commands_16_mb_is_stored_whole(
     splits it, in one transaction with its rows and listing."""
     tenant = tenant_client.tenant
     when = at(start_ns())
-    events = [
-        {
-            "event_id": f"big-{i}",
-            "model_type": "rf",
-            "model_id": "ranker",
-            "input_shape": [],
-            "prediction_count": 1,
-            "timestamp": when,
-            "metadata": {f"k{k}": "x" * 16_000 for k in range(4)},
-            "latency_ms": 4.0,
-        }
-        for i in range(300)
-    ]
+    metadata = {f"k{k}": "x" * 16_000 for k in range(4)}
+    events = [ml_event(f"big-{i}", when, metadata=metadata) for i in range(300)]
     principal = Principal(tenant_client.client_id, tenant, frozenset({"ingest"}))
     async with open_storage(stack_mongodb_url(stack), "aegisai", 30_000, 30_000) as storage:
         result = await IngestService(storage).ingest(principal, "ml", events)
