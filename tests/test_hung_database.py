@@ -197,6 +197,19 @@ def new_batch(prefix: str) -> dict[str, Any]:
     return {"events": [{"model_type": "t", "model_id": "m", "event_id": i} for i in ids]}
 
 
+def assert_stored_once(retried: httpx.Response, db: Database, accepted: int) -> None:
+    """The retry of a 5-event batch is answered 200, those not stored before `accepted`
+    and the rest duplicates, and the database holds each once."""
+    assert retried.status_code == 200, retried.text
+    result = retried.json()
+    assert (result["accepted"], result["duplicates"], result["rejected"]) == (
+        accepted,
+        5 - accepted,
+        0,
+    )
+    assert count_events(db.url, "ml", "default") == 5
+
+
 def test_a_write_that_landed_but_timed_out_is_a_duplicate_when_retried(
     tmp_path: pathlib.Path,
 ) -> None:
@@ -210,10 +223,7 @@ def test_a_write_that_landed_but_timed_out_is_a_duplicate_when_retried(
         # It landed all the same: the commit reached the database.
         assert count_events(db.url, "ml", "default") == 5
         retried = http.post("/ingest/ml", json=body)
-        assert retried.status_code == 200, retried.text
-        result = retried.json()
-        assert (result["accepted"], result["duplicates"], result["rejected"]) == (0, 5, 0)
-        assert count_events(db.url, "ml", "default") == 5
+        assert_stored_once(retried, db, accepted=0)
 
 
 def test_a_write_abandoned_by_its_deadline_is_ended_so_its_retry_succeeds(
@@ -233,10 +243,7 @@ def test_a_write_abandoned_by_its_deadline_is_ended_so_its_retry_succeeds(
         assert proxy.commits_dropped == 1
         assert count_events(db.url, "ml", "default") == 0
         retried = http.post("/ingest/ml", json=body)
-        assert retried.status_code == 200, retried.text
-        result = retried.json()
-        assert (result["accepted"], result["duplicates"], result["rejected"]) == (5, 0, 0)
-        assert count_events(db.url, "ml", "default") == 5
+        assert_stored_once(retried, db, accepted=5)
     assert "unhandled" not in (tmp_path / "collector.log").read_text()
 
 
@@ -258,7 +265,4 @@ def test_an_insert_read_after_the_kill_is_ended_when_the_retry_meets_it(
         wait_until(lambda: proxy.kills_answered >= 1, 30, "the abandoned session ended")
         proxy.deliver_held_insert()
         retried = http.post("/ingest/ml", json=body)
-        assert retried.status_code == 200, retried.text
-        result = retried.json()
-        assert (result["accepted"], result["duplicates"], result["rejected"]) == (5, 0, 0)
-        assert count_events(db.url, "ml", "default") == 5
+        assert_stored_once(retried, db, accepted=5)
