@@ -266,3 +266,5 @@ def test_an_insert_read_after_the_kill_is_ended_when_the_retry_meets_it(
         proxy.deliver_held_insert()
         retried = http.post("/ingest/ml", json=body)
         assert_stored_once(retried, db, accepted=5)
+        assert proxy.kills_answered >= 2  # the retry met the late transaction and ended it
+    assert "unhandled" not in (tmp_path / "collector.log").read_text()

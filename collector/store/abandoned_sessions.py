@@ -14,8 +14,8 @@ transaction that the kill would then abort.
 One kill may come too early: a command sent to a database that stalled, and given up on, is
 still in the socket, and the database may read it only after the kill, opening the
 transaction again (seen: ingest's first insert of a batch, sent while the database was
-frozen). So a write that conflicts has the sessions ended in the last minute ended once more
-(`again`) before it tries again.
+frozen). So a write that meets WriteConflict has the sessions abandoned in the last minute
+ended once more (`again`, at most every AGAIN_EVERY_S) before it tries again.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import math
 import time
 from collections.abc import Iterable
 
@@ -40,6 +41,9 @@ KILL_TIMEOUT_S = 10.0
 # past that there is nothing left to end.
 GIVE_UP_AFTER_S = 60.0
 RETRY_PAUSE_S = 1.0
+# Conflicts come in bursts (every writer of a tenant meets them): one round of kills serves
+# them all.
+AGAIN_EVERY_S = 0.5
 CHUNK = 1000
 
 
@@ -50,6 +54,7 @@ class AbandonedSessions:
         self._client = client
         self._pending: dict[bytes, float] = {}  # session id → when it was abandoned
         self._ended: dict[bytes, float] = {}  # the same, of those ended already
+        self._again_at = -math.inf  # when `again` last handed sessions over
         self._wake = asyncio.Event()
         self._settled = asyncio.Event()
         self._settled.set()
@@ -57,7 +62,11 @@ class AbandonedSessions:
 
     @property
     def pending(self) -> bool:
-        return not self._settled.is_set()
+        """Whether a session may still hold a transaction: one not ended yet, or one ended
+        less than GIVE_UP_AFTER_S after it was abandoned, which a late command may have
+        opened again (see above)."""
+        expired = time.monotonic() - GIVE_UP_AFTER_S
+        return not self._settled.is_set() or any(t >= expired for t in self._ended.values())
 
     def abandon(self, session: AsyncClientSession) -> None:
         """End `session` soon, whatever it holds; the caller must not use or end it again."""
@@ -72,11 +81,14 @@ class AbandonedSessions:
             )
 
     def again(self) -> None:
-        """End once more the sessions ended less than GIVE_UP_AFTER_S after they were
-        abandoned: a write conflicts, and what it meets may be a transaction that one of
-        their commands opened after the kill."""
-        expired = time.monotonic() - GIVE_UP_AFTER_S
-        recent = {s: since for s, since in self._ended.items() if since >= expired}
+        """End once more the sessions abandoned less than GIVE_UP_AFTER_S ago and ended
+        since: a write met WriteConflict, and what it met may be a transaction that one of
+        their commands opened after the kill. At most every AGAIN_EVERY_S."""
+        now = time.monotonic()
+        if not self._ended or now - self._again_at < AGAIN_EVERY_S:
+            return
+        self._again_at = now
+        recent = {s: since for s, since in self._ended.items() if since >= now - GIVE_UP_AFTER_S}
         self._ended = {}
         if recent:
             self._pending.update(recent)
@@ -120,6 +132,8 @@ class AbandonedSessions:
                     await asyncio.sleep(RETRY_PAUSE_S)
                     self._wake.set()
             else:
+                expired = time.monotonic() - GIVE_UP_AFTER_S
+                self._ended = {s: t for s, t in self._ended.items() if t >= expired}
                 for session_id, since in batch.items():
                     self._pending.pop(session_id, None)
                     self._ended[session_id] = since

@@ -303,13 +303,14 @@ class Storage:
                 if attempt == attempts or late or not _conflict(exc):
                     raise
                 log.debug("transaction conflict, attempt %d: %s", attempt, exc)
+                if read_concern is None and _write_conflict(exc):
+                    self.abandoned.again()  # what it meets may be one of ours, opened late
             except BaseException as exc:
                 await self._dispose(session, left_open=isinstance(exc, asyncio.CancelledError))
                 raise
             else:
                 await session.end_session()
                 return result
-            self.abandoned.again()
             await self.abandoned.settled(
                 min(CONFLICT_SETTLE_S, max(0.0, give_up_at - time.monotonic() - pause))
             )
@@ -372,13 +373,10 @@ class Storage:
         if not self._available:
             raise Unavailable("database unavailable, retry later", retry_after=1.0)
 
-        attempts = 0
+        look_first = False  # see above: the first attempt does not
         split = False  # past one command's 16 MB: see _insert
 
         async def write(session: AsyncClientSession) -> InsertOutcome:
-            nonlocal attempts
-            attempts += 1
-            look_first = attempts > 1
             new = await _not_stored(collection, docs, session) if look_first else list(docs)
             if new:
                 await _insert(collection, new, session, split=split)
@@ -407,19 +405,23 @@ class Storage:
         # read): the client's retry then finds the _ids stored and counts them as duplicates.
         try:
             with self.request_deadline():
-                try:
-                    return await self.transaction(
-                        write,
-                        attempts=INGEST_ATTEMPTS,
-                        within_s=self.request_timeout_s * INGEST_CONFLICT_SHARE,
-                    )
-                except DocumentTooLarge:
-                    split = True
-                    return await self.transaction(
-                        write,
-                        attempts=INGEST_ATTEMPTS,
-                        within_s=self.request_timeout_s * INGEST_CONFLICT_SHARE,
-                    )
+                while True:
+                    try:
+                        if not look_first:  # once; a stored _id or a conflict: look first
+                            return await self.transaction(write, attempts=1)
+                        return await self.transaction(
+                            write,
+                            attempts=INGEST_ATTEMPTS,
+                            within_s=self.request_timeout_s * INGEST_CONFLICT_SHARE,
+                        )
+                    except DocumentTooLarge:
+                        if split:
+                            raise
+                        split = True  # the same attempt again, with insert_many
+                    except PyMongoError as exc:
+                        if look_first or not _conflict(exc):
+                            raise
+                        look_first = True
         except PyMongoError as exc:
             if not _conflict(exc):
                 raise
@@ -464,10 +466,11 @@ async def _insert(
     go as one document sequence, as insert_many sends them, without its Python work per
     document (~1 µs an event of ingest, measured in-process; docs/benchmarks.md). Every
     document has its `_id`. A write error (a stored `_id`) raises BulkWriteError as
-    insert_many does. Past one command's 16 MB (a batch of large LLM events) it raises
-    DocumentTooLarge before sending anything; the transaction is then run again with `split`,
-    where insert_many splits the batch itself (PyMongo counts the transaction as begun, so
-    it cannot go on within it)."""
+    insert_many does. PyMongo holds a command, document sequence included, to 16 MB (a batch
+    of large LLM events can be more) and raises DocumentTooLarge before sending it; the
+    transaction is then run again with `split`: insert_many's bulk path is held only to the
+    48 MB message size, past which it splits the batch (PyMongo counts the transaction as
+    begun once a command of it was built, so it cannot go on within it)."""
     if split:
         await collection.insert_many(docs, session=session)
         return
@@ -503,6 +506,16 @@ def _conflict(exc: PyMongoError) -> bool:
         codes = {e.get("code") for e in exc.details.get("writeErrors", ())}
         return bool(codes & {DUPLICATE_KEY, WRITE_CONFLICT})
     return isinstance(exc, OperationFailure) and exc.code in (DUPLICATE_KEY, WRITE_CONFLICT)
+
+
+def _write_conflict(exc: PyMongoError) -> bool:
+    """WriteConflict: what a transaction left open holds (not a stored `_id`, 11000, which
+    only a look-up settles)."""
+    if exc.has_error_label("TransientTransactionError"):
+        return True
+    if isinstance(exc, BulkWriteError):
+        return any(e.get("code") == WRITE_CONFLICT for e in exc.details.get("writeErrors", ()))
+    return isinstance(exc, OperationFailure) and exc.code == WRITE_CONFLICT
 
 
 def _maybe_left_open(exc: PyMongoError) -> bool:
