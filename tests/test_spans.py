@@ -680,10 +680,9 @@ async def test_a_partly_stored_batch_stores_only_its_new_events_and_spans_once(
 async def test_a_batch_past_one_commands_16_mb_is_stored_whole(
     stack: Stack, database: Any, tenant_client: ApiClient
 ) -> None:
-    """Ingest sends a batch's events as one insert command, which PyMongo holds to 16 MB; a
-    larger batch (here 300 events of 64 kB of metadata) runs again with insert_many, whose
-    bulk path is held only to the 48 MB message size, in one transaction with its rows and
-    listing."""
+    """A batch larger than one command's 16 MB (here 300 events of 64 kB of metadata) is
+    stored whole, in one transaction with its rows and listing: insert_many's bulk path is
+    held only to the 48 MB message size."""
     tenant = tenant_client.tenant
     when = at(start_ns())
     metadata = {f"k{k}": "x" * 16_000 for k in range(4)}

@@ -21,7 +21,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import (
     BulkWriteError,
     ConnectionFailure,
-    DocumentTooLarge,
     OperationFailure,
     PyMongoError,
 )
@@ -374,12 +373,11 @@ class Storage:
             raise Unavailable("database unavailable, retry later", retry_after=1.0)
 
         look_first = False  # see above: the first attempt does not
-        split = False  # past one command's 16 MB: see _insert
 
         async def write(session: AsyncClientSession) -> InsertOutcome:
             new = await _not_stored(collection, docs, session) if look_first else list(docs)
             if new:
-                await _insert(collection, new, session, split=split)
+                await collection.insert_many(new, session=session)
                 await self.partials.insert_one(summary(new), session=session)
                 if listing is not None:
                     await self.event_batches.insert_one(listing(new), session=session)
@@ -388,10 +386,10 @@ class Storage:
                     await self.drift_partials.insert_many(sketches, session=session)
             new_spans = await _not_stored(self.spans, spans, session) if look_first else list(spans)
             if new_spans:
-                await _insert(self.spans, new_spans, session, split=split)
+                await self.spans.insert_many(new_spans, session=session)
             pieces, note = rows(new, new_spans) if rows is not None else ([], None)
             if pieces:
-                await _insert(self.event_rows, pieces, session, split=split)
+                await self.event_rows.insert_many(pieces, session=session)
             if note is not None:
                 await self.explore_pending.insert_one(note, session=session)
             return InsertOutcome(
@@ -405,23 +403,17 @@ class Storage:
         # read): the client's retry then finds the _ids stored and counts them as duplicates.
         try:
             with self.request_deadline():
-                while True:
-                    try:
-                        if not look_first:  # once; a stored _id or a conflict: look first
-                            return await self.transaction(write, attempts=1)
-                        return await self.transaction(
-                            write,
-                            attempts=INGEST_ATTEMPTS,
-                            within_s=self.request_timeout_s * INGEST_CONFLICT_SHARE,
-                        )
-                    except DocumentTooLarge:
-                        if split:
-                            raise
-                        split = True  # the same attempt again, with insert_many
-                    except PyMongoError as exc:
-                        if look_first or not _conflict(exc):
-                            raise
-                        look_first = True
+                try:  # once; a stored _id or a conflict: look first
+                    return await self.transaction(write, attempts=1)
+                except PyMongoError as exc:
+                    if not _conflict(exc):
+                        raise
+                look_first = True
+                return await self.transaction(
+                    write,
+                    attempts=INGEST_ATTEMPTS,
+                    within_s=self.request_timeout_s * INGEST_CONFLICT_SHARE,
+                )
         except PyMongoError as exc:
             if not _conflict(exc):
                 raise
@@ -455,32 +447,6 @@ class Storage:
         await self.audit_logs.insert_one(record)
 
 
-async def _insert(
-    collection: AsyncCollection[Document],
-    docs: list[Document],
-    session: AsyncClientSession,
-    *,
-    split: bool = False,
-) -> None:
-    """insert_many's work inside a transaction, sent as one `insert` command: the documents
-    go as one document sequence, as insert_many sends them, without its Python work per
-    document (~1 µs an event of ingest, measured in-process; docs/benchmarks.md). Every
-    document has its `_id`. A write error (a stored `_id`) raises BulkWriteError as
-    insert_many does. PyMongo holds a command, document sequence included, to 16 MB (a batch
-    of large LLM events can be more) and raises DocumentTooLarge before sending it; the
-    transaction is then run again with `split`: insert_many's bulk path is held only to the
-    48 MB message size, past which it splits the batch (PyMongo counts the transaction as
-    begun once a command of it was built, so it cannot go on within it)."""
-    if split:
-        await collection.insert_many(docs, session=session)
-        return
-    command = {"insert": collection.name, "documents": docs, "ordered": True}
-    reply = await collection.database.command(command, session=session)
-    errors = reply.get("writeErrors")
-    if errors:
-        raise BulkWriteError({"writeErrors": errors, "nInserted": reply.get("n", 0)})
-
-
 async def _not_stored(
     collection: AsyncCollection[Document], docs: Sequence[Document], session: AsyncClientSession
 ) -> list[Document]:
@@ -493,29 +459,29 @@ async def _not_stored(
     return [doc for doc in docs if doc["_id"] not in stored]
 
 
+def _codes(exc: PyMongoError) -> set[Any]:
+    """The error codes a failed write reports: its own, or those of insert_many's writes."""
+    if isinstance(exc, BulkWriteError):
+        return {e.get("code") for e in exc.details.get("writeErrors", ())}
+    return {exc.code} if isinstance(exc, OperationFailure) else set()
+
+
 def _conflict(exc: PyMongoError) -> bool:
     """A clash with a concurrent transaction, which running again resolves (a lost connection
-    carries the same label, but is not worth a retry on the ingest path: the caller's is)."""
+    carries the same label, but is not worth a retry on the ingest path: the caller's is):
+    a write that met an _id another writer committed after our snapshot began, or one that an
+    open transaction holds."""
     if isinstance(exc, ConnectionFailure) or exc.timeout:
         return False
-    if exc.has_error_label("TransientTransactionError"):
-        return True
-    if isinstance(exc, BulkWriteError):
-        # insert_many met an _id another writer committed after our snapshot began, or one
-        # that an open transaction holds.
-        codes = {e.get("code") for e in exc.details.get("writeErrors", ())}
-        return bool(codes & {DUPLICATE_KEY, WRITE_CONFLICT})
-    return isinstance(exc, OperationFailure) and exc.code in (DUPLICATE_KEY, WRITE_CONFLICT)
+    return exc.has_error_label("TransientTransactionError") or bool(
+        _codes(exc) & {DUPLICATE_KEY, WRITE_CONFLICT}
+    )
 
 
 def _write_conflict(exc: PyMongoError) -> bool:
     """WriteConflict: what a transaction left open holds (not a stored `_id`, 11000, which
     only a look-up settles)."""
-    if exc.has_error_label("TransientTransactionError"):
-        return True
-    if isinstance(exc, BulkWriteError):
-        return any(e.get("code") == WRITE_CONFLICT for e in exc.details.get("writeErrors", ()))
-    return isinstance(exc, OperationFailure) and exc.code == WRITE_CONFLICT
+    return exc.has_error_label("TransientTransactionError") or WRITE_CONFLICT in _codes(exc)
 
 
 def _maybe_left_open(exc: PyMongoError) -> bool:
