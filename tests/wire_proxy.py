@@ -61,7 +61,7 @@ class WireProxy:
         self._drop_commit = False
         self.commits_dropped = 0
         self._hold_insert: str | None = None  # into this collection
-        self._held: tuple[bytes, socket.socket, threading.Event] | None = None
+        self._held: tuple[bytes, socket.socket] | None = None  # the insert, its connection
         self._held_answered = threading.Event()
         self._kills: set[socket.socket] = set()  # server connections awaiting a kill's answer
         self.kills_answered = 0
@@ -88,7 +88,7 @@ class WireProxy:
     def deliver_held_insert(self, timeout_s: float = 30) -> None:
         with self._lock:
             assert self._held is not None, "no insert is held"
-            message, server, _ = self._held
+            message, server = self._held
         server.sendall(message)
         assert self._held_answered.wait(timeout_s), "the database did not answer the insert"
 
@@ -122,7 +122,7 @@ class WireProxy:
                         if self._hold_insert == target:
                             self._hold_insert = None
                             muted.set()
-                            self._held = (message, server, muted)
+                            self._held = (message, server)
                             # Its connection stays open for it, whatever the client does.
                             return
                 if name == "killSessions":
