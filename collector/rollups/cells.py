@@ -110,7 +110,9 @@ def of_events(docs: Sequence[dict[str, Any]], summed: tuple[tuple[str, str], ...
     cell["first"], cell["last"] = min(stamps), max(stamps)
     if types[0] is not None:  # the latest event's; of those at the same moment, the greatest
         last = cell["last"]
-        cell["model_type"] = max(t for s, t in zip(stamps, types, strict=True) if s == last)
+        cell["model_type"] = max(
+            t for s, t in zip(stamps, types, strict=True) if s == last and t is not None
+        )
     return cell
 
 
