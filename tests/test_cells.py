@@ -33,7 +33,7 @@ def stored_event(draw: st.DrawFn, model_types: st.SearchStrategy[str | None]) ->
 
 
 KINDS = st.sampled_from(["ml", "llm"])
-ML_TYPES = st.sampled_from(["rf", "xgb", "linear"])
+ML_TYPES = st.sampled_from(["rf", "xgb", "linear", ""])
 ANY_TYPES = st.none() | ML_TYPES
 
 

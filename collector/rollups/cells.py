@@ -103,7 +103,9 @@ def of_events(docs: Sequence[dict[str, Any]], summed: tuple[tuple[str, str], ...
         return cell
     stamps = list(map(itemgetter("timestamp"), docs))
     types = list(map(dict.get, docs, repeat("model_type")))
-    if None in types and any(types):  # not one kind's events: as add_event would, in turn
+    if None in types and types.count(None) < len(
+        types
+    ):  # not one kind's events: as add_event would, in turn
         for stamp, model_type in zip(stamps, types, strict=True):
             _span(cell, stamp, stamp, model_type)
         return cell
