@@ -23,7 +23,8 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 def span_time(ns: int) -> dt.datetime:
     # Whole milliseconds, as BSON stores them (see collector.api.proto_values.time_from_proto).
-    return _EPOCH + dt.timedelta(milliseconds=ns // 1_000_000)
+    # timedelta(days, seconds, microseconds, milliseconds), positional: ~0.2 µs less.
+    return _EPOCH + dt.timedelta(0, 0, 0, ns // 1_000_000)
 
 
 def check_ids(span: Span) -> None:
