@@ -31,6 +31,8 @@ MAX_BATCH = 10_000
 # Stored only when given: absent (None) and, for `error`, empty mean "not known" / "no error".
 # (The fields added later are removed when not given by their own checks: attribution, content.)
 OPTIONAL = ("latency_ms", "error", "input_tokens", "output_tokens", "provider")
+# Of those, the fields each kind's events have (the converters give an ML event no tokens).
+OPTIONAL_BY_KIND: dict[Kind, tuple[str, ...]] = {"ml": OPTIONAL[:2], "llm": OPTIONAL}
 
 
 @dataclass
@@ -87,9 +89,11 @@ class IngestService:
         collection, fill_and_check = self._targets[kind]
         result = IngestResult()
         now = dt.datetime.now(dt.UTC)
-        docs: list[dict[str, Any]] = []
+        valid = 0
+        # The first event of each _id: the same id twice in one batch, the rest are duplicates.
+        firsts: dict[str, dict[str, Any]] = {}
         drift: dict[str, DriftInputs] = {}  # features and predictions, by event _id
-        seen: set[str] = set()
+        optional_fields = OPTIONAL_BY_KIND[kind]
         records = list(spans)
         # Once per batch, from a cache: no database round trip per event.
         overrides = await self._overrides.for_tenant(principal.tenant) if kind == "llm" else {}
@@ -114,23 +118,19 @@ class IngestService:
             event.update(stamp)
             if not event["event_id"]:
                 event["event_id"] = str(ObjectId())
-            event["_id"] = id_prefix + event["event_id"]
-            for optional in OPTIONAL:
+            event["_id"] = event_key = id_prefix + event["event_id"]
+            for optional in optional_fields:
                 value = event.get(optional)
                 if value is None or value == "":
                     event.pop(optional, None)
-            # Summarised, never stored; a repeated _id keeps its first event's, as below.
+            # Summarised, never stored; a repeated _id keeps its first event's.
             inputs = take_inputs(event)
-            if event["_id"] not in seen:
-                seen.add(event["_id"])
+            valid += 1
+            if event_key not in firsts:
+                firsts[event_key] = event
                 if inputs is not None:
-                    drift[event["_id"]] = inputs
-            docs.append(event)
+                    drift[event_key] = inputs
         result.rejected = len(result.errors)
-        # The same id twice in one batch: the first is written, the rest are duplicates.
-        firsts: dict[str, dict[str, Any]] = {}
-        for doc in docs:
-            firsts.setdefault(doc["_id"], doc)
         distinct = list(firsts.values())
         outcome = await self._storage.insert_new(
             collection,
@@ -142,7 +142,7 @@ class IngestService:
             drift=(lambda new: drift_partials(principal.tenant, new, drift)) if drift else None,
         )
         result.accepted = outcome.inserted
-        result.duplicates = outcome.duplicates + len(docs) - len(distinct)
+        result.duplicates = outcome.duplicates + valid - len(distinct)
         result.spans_stored = outcome.spans_inserted
         result.span_duplicates = outcome.span_duplicates
         metrics.count_events(kind, result.accepted, result.duplicates, result.rejected)
