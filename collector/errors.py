@@ -94,10 +94,12 @@ def database_busy(exc: BaseException) -> bool:
     )
 
 
-class _BusyWarnings:
-    """One WARNING per BUSY_WARNING_EVERY_S at most; the others are counted into the next."""
+class _Warnings:
+    """One WARNING (`what`, then the exception) per BUSY_WARNING_EVERY_S at most; the others
+    are counted into the next."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str) -> None:
+        self._what = what
         self._last = -BUSY_WARNING_EVERY_S
         self._unsaid = 0
 
@@ -108,19 +110,19 @@ class _BusyWarnings:
             return
         more = f" ({self._unsaid} more since the last warning)" if self._unsaid else ""
         # The exception names the operation's limit and the server's address, nothing secret.
-        log.warning(
-            "database busy: a request's operation did not finish within its time limit, or "
-            "a read kept conflicting with writes (%s: %.200s); answered RESOURCE_EXHAUSTED, "
-            "retry after %.0f s%s",
-            type(exc).__name__,
-            exc,
-            BUSY_RETRY_AFTER_S,
-            more,
-        )
+        log.warning("%s (%s: %.200s)%s", self._what, type(exc).__name__, exc, more)
         self._last, self._unsaid = now, 0
 
 
-_busy_warnings = _BusyWarnings()
+_busy_warnings = _Warnings(
+    "database busy: a request's operation did not finish within its time limit, or a read "
+    f"kept conflicting with writes; answered RESOURCE_EXHAUSTED, retry after "
+    f"{BUSY_RETRY_AFTER_S:.0f} s"
+)
+_unreachable_warnings = _Warnings(
+    "database unavailable: a request's operation lost its connection or found no server; "
+    "answered UNAVAILABLE"
+)
 
 
 def _refused_busy(exc: BaseException) -> DatabaseBusy:
@@ -155,6 +157,7 @@ def from_exception(exc: BaseException) -> AegisError | None:
         return _refused_busy(exc)
     # ConnectionFailure covers ServerSelectionTimeoutError and AutoReconnect: not reachable.
     if isinstance(exc, mongo_errors.ConnectionFailure):
+        _unreachable_warnings.say(exc)
         return Unavailable("database unavailable, retry later", retry_after=1.0)
     if isinstance(exc, mongo_errors.PyMongoError) and exc.has_error_label("RetryableWriteError"):
         return Unavailable("database write interrupted, retry later", retry_after=1.0)

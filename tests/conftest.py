@@ -41,7 +41,9 @@ class ApiClient:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data_dir: pathlib.Path = tmp_path_factory.mktemp("stack")
-    running = start_stack(data_dir)
+    # Its logs kept with its output: what the collector saw when a test met an error (pytest
+    # keeps the last three runs' directories, /tmp/pytest-of-<user>/).
+    running = start_stack(data_dir, logs=True)
     yield running
     assert running.child.stop() == 0, "the stack did not exit cleanly"
 

@@ -263,10 +263,19 @@ def stack_env(data_dir: pathlib.Path, *, bootstrap: bool = True, **extra: str) -
     return env
 
 
-def start_stack(data_dir: pathlib.Path, *, bootstrap: bool = True, **extra: str) -> Stack:
+def start_stack(
+    data_dir: pathlib.Path, *, bootstrap: bool = True, logs: bool = False, **extra: str
+) -> Stack:
+    """logs=True: the processes' log lines go to data_dir/stack.log too, after their output
+    (else to the test's stderr, which pytest shows for a failing test only if they came
+    during it)."""
     env = stack_env(data_dir, bootstrap=bootstrap, **extra)
     child = supervision.ReadyChild(
-        "stack", child_process.python_module("stack"), env, echo=_log_to(data_dir / "stack.log")
+        "stack",
+        child_process.python_module("stack"),
+        env,
+        echo=_log_to(data_dir / "stack.log"),
+        stderr=subprocess.STDOUT if logs else None,
     )
     ports = child.wait_ready(START_TIMEOUT_S)
     return Stack(child, ports["http"], ports["grpc"], data_dir, ports["metrics"])

@@ -7,6 +7,7 @@ and a lost connection is answered "unavailable" (Storage.insert_in_one)."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import grpc
@@ -100,16 +101,20 @@ async def test_a_write_conflict_on_the_bulk_write_is_tried_again(
 
 
 async def test_a_connection_lost_on_the_bulk_write_is_unavailable_and_nothing_is_stored(
-    failpoint_database: Database,
+    failpoint_database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     """UNAVAILABLE with a retry delay, never INTERNAL; the transaction's events are not
-    stored, so the client's retry stores them once."""
+    stored, so the client's retry stores them once. The log says why: the lost connection
+    cleared PyMongo's pool."""
+    caplog.set_level(logging.INFO)
     async with open_storage(failpoint_database.url, "writes", 5000) as storage:
         await fail_bulk_write(storage, {"times": 1}, closeConnection=True)
         with pytest.raises(PyMongoError) as lost:
             await ingest(storage, "lost")
         error = from_exception(lost.value)
         assert error is not None and error.code == grpc.StatusCode.UNAVAILABLE, lost.value
+        said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any(m.startswith("database connection pool cleared") for m in said), said
         assert await storage.ml_events.count_documents({"tenant": "lost"}) == 0
         await ingest(storage, "lost")  # the client's retry
         assert await storage.ml_events.count_documents({"tenant": "lost"}) == 20

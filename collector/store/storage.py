@@ -30,6 +30,7 @@ from pymongo.read_concern import ReadConcern
 
 from collector.errors import Unavailable, contended, database_busy
 from collector.store.abandoned_sessions import AbandonedSessions
+from collector.store.client_events import ClientEvents
 from collector.store.session_ledger import SessionLedger, take_over
 
 log = logging.getLogger(__name__)
@@ -557,6 +558,7 @@ async def open_storage(
         # timeout alone waited 30 s. Background work sets its own (background_deadline).
         timeoutMS=request_timeout_ms,
         appname="aegisai-collector",
+        event_listeners=[ClientEvents()],
     )
     storage: Storage | None = None
     try:
