@@ -14,6 +14,10 @@ After `hold_next_insert(collection)`, the next `insert` into it is held back and
 answers it, until `deliver_held_insert()` hands it to the database (and waits for its answer,
 which the collector, long gone, never sees): a command that a stalled database read only after
 the request had given up on it. `kills_answered` counts the answers to `killSessions`.
+
+`close_idle(idle_s)` closes the connections of operations (not the client's monitoring ones,
+which send only `hello`) that carried nothing for `idle_s`, as a database does with its idle
+timeout (SecantusDB's: 300 s), a firewall or a load balancer with theirs.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 
 import bson
@@ -66,7 +71,22 @@ class WireProxy:
         self._kills: set[socket.socket] = set()  # server connections awaiting a kill's answer
         self.kills_answered = 0
         self._sockets: list[socket.socket] = []
+        # The connections that carried an operation (a command but `hello`): when they last
+        # carried anything, by their client-side socket.
+        self._active: dict[socket.socket, float] = {}
+        self.idle_closed = 0
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def close_idle(self, idle_s: float) -> None:
+        with self._lock:
+            now = time.monotonic()
+            idle = [client for client, last in self._active.items() if now - last > idle_s]
+            for client in idle:
+                del self._active[client]
+            self.idle_closed += len(idle)
+        for client in idle:
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
 
     def lose_next_commit_reply(self) -> None:
         with self._lock:
@@ -117,6 +137,12 @@ class WireProxy:
                 (length,) = struct.unpack("<i", header)
                 message = header + _read_exactly(client, length - 4)
                 name, target = _command(message) or (None, None)
+                with self._lock:
+                    if (
+                        name not in (None, "hello", "isMaster", "ismaster")
+                        or client in self._active
+                    ):
+                        self._active[client] = time.monotonic()
                 if name == "insert":
                     with self._lock:
                         if self._hold_insert == target:
@@ -151,6 +177,9 @@ class WireProxy:
                     if server in self._kills:
                         self._kills.discard(server)
                         self.kills_answered += 1
+                with self._lock:
+                    if client in self._active:
+                        self._active[client] = time.monotonic()
                 if not muted.is_set():
                     client.sendall(chunk)
                 elif self._held is not None and self._held[1] is server:

@@ -72,6 +72,12 @@ HEARTBEAT_TIMEOUT_MS = 10_000
 # MongoDB 8.0's wire version: from it, a client-level bulkWrite writes to several collections
 # in one command (Storage.insert_in_one).
 BULK_WRITE_WIRE_VERSION = 25
+# A pooled connection idle this long is closed by PyMongo, never handed out: the database may
+# have closed it (SecantusDB after 300 s idle; firewalls and load balancers do too), and
+# PyMongo (async) does not notice a close while it is not reading, so the next operation on
+# it would fail on the network, which clears the whole pool and fails every operation in
+# flight with it ("database unavailable"; seen in fresh-clone test runs).
+MAX_IDLE_MS = 60_000
 # Background work (jobs, index builds) runs its long transactions and deletes under this
 # deadline per run instead of the request's per-operation timeout.
 BACKGROUND_TIMEOUT_S = 300.0
@@ -543,6 +549,7 @@ async def open_storage(
     timeout_ms: int,
     request_timeout_ms: int = int(DEFAULT_REQUEST_TIMEOUT_S * 1000),
     ledger_dir: pathlib.Path | None = None,
+    max_idle_ms: int = MAX_IDLE_MS,
 ) -> AsyncIterator[Storage]:
     """The storage of one process. A server passes `ledger_dir` (DATA_DIR/sessions): before
     it serves, the transactions that a collector killed on the same DATA_DIR left open are
@@ -557,6 +564,7 @@ async def open_storage(
         # database that is frozen rather than down answers UNAVAILABLE within 2 s; a socket
         # timeout alone waited 30 s. Background work sets its own (background_deadline).
         timeoutMS=request_timeout_ms,
+        maxIdleTimeMS=max_idle_ms,
         appname="aegisai-collector",
         event_listeners=[ClientEvents()],
     )
