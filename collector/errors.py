@@ -94,32 +94,36 @@ def database_busy(exc: BaseException) -> bool:
     )
 
 
-class _Warnings:
-    """One WARNING (`what`, then the exception) per BUSY_WARNING_EVERY_S at most; the others
-    are counted into the next."""
+class Warnings:
+    """One WARNING (`what`, then what went wrong) per BUSY_WARNING_EVERY_S at most; the
+    others are counted into the next."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, logger: logging.Logger = log) -> None:
         self._what = what
+        self._log = logger
         self._last = -BUSY_WARNING_EVERY_S
         self._unsaid = 0
 
-    def say(self, exc: BaseException) -> None:
+    def say(self, wrong: BaseException | str) -> None:
         now = time.monotonic()
         if now - self._last < BUSY_WARNING_EVERY_S:
             self._unsaid += 1
             return
         more = f" ({self._unsaid} more since the last warning)" if self._unsaid else ""
-        # The exception names the operation's limit and the server's address, nothing secret.
-        log.warning("%s (%s: %.200s)%s", self._what, type(exc).__name__, exc, more)
+        if isinstance(wrong, BaseException):
+            # An exception names the operation's limit and the server's address, nothing
+            # secret.
+            wrong = f"{type(wrong).__name__}: {wrong!s:.200}"
+        self._log.warning("%s (%s)%s", self._what, wrong, more)
         self._last, self._unsaid = now, 0
 
 
-_busy_warnings = _Warnings(
+_busy_warnings = Warnings(
     "database busy: a request's operation did not finish within its time limit, or a read "
     f"kept conflicting with writes; answered RESOURCE_EXHAUSTED, retry after "
     f"{BUSY_RETRY_AFTER_S:.0f} s"
 )
-_unreachable_warnings = _Warnings(
+_unreachable_warnings = Warnings(
     "database unavailable: a request's operation lost its connection or found no server; "
     "answered UNAVAILABLE"
 )

@@ -12,31 +12,37 @@ import logging
 
 from pymongo import monitoring
 
+from collector.errors import Warnings
+
 log = logging.getLogger(__name__)
 
 
 class ClientEvents(monitoring.ConnectionPoolListener, monitoring.ServerHeartbeatListener):
-    """Logs a cleared pool and a failed heartbeat (WARNING), a connection closed by an
-    error (INFO); every other event is ignored."""
+    """Logs a cleared pool and a failed heartbeat (WARNING, each at most every 10 s: while
+    the database is down, heartbeats fail every half second), a connection closed by an error
+    (INFO); every other event is ignored."""
+
+    def __init__(self) -> None:
+        self._cleared = Warnings("database connection pool cleared", log)
+        self._heartbeat = Warnings("database heartbeat failed", log)
 
     def pool_cleared(self, event: monitoring.PoolClearedEvent) -> None:
         interrupted = ", operations in flight interrupted" if event.interrupt_connections else ""
-        log.warning("database connection pool cleared (%s:%s%s)", *event.address, interrupted)
+        self._cleared.say("{}:{}{}".format(*event.address, interrupted))
 
     def connection_closed(self, event: monitoring.ConnectionClosedEvent) -> None:
         if event.reason == monitoring.ConnectionClosedReason.ERROR:
+            host, port = event.address
             log.info(
                 "database connection %s to %s:%s closed by an error",
                 event.connection_id,
-                *event.address,
+                host,
+                port,
             )
 
     def failed(self, event: monitoring.ServerHeartbeatFailedEvent) -> None:
-        log.warning(
-            "database heartbeat failed after %.1f s (%s: %.200s)",
-            event.duration,
-            type(event.reply).__name__,
-            event.reply,
+        self._heartbeat.say(
+            f"after {event.duration:.1f} s: {type(event.reply).__name__}: {event.reply!s:.200}"
         )
 
     def started(self, event: monitoring.ServerHeartbeatStartedEvent) -> None:
