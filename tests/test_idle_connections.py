@@ -55,7 +55,7 @@ async def round_trip_after_idle(proxy: WireProxy, storage: Storage) -> None:
     await ingest_concurrently(storage, "busy")
     await asyncio.sleep(IDLE_S * 1.5)
     proxy.close_idle(IDLE_S)  # what the database does to connections idle that long
-    assert proxy.idle_closed >= 2  # the pool had several, all idle now
+    assert proxy.idle_closed >= 1  # the pool's connections, all idle now
     await ingest_concurrently(storage, "after")  # no "database unavailable"
 
 
