@@ -5,9 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PROTOS := $(wildcard proto/aegis/v1/*.proto)
 
-.PHONY: install run test lint proto proto-check docs docs-check clean bench bench-alerts
+.PHONY: install compiled run test lint proto proto-check docs docs-check clean bench bench-alerts
 
-install: $(STAMP)
+install: $(STAMP) compiled
 
 # Three distributions from one checkout, all editable: aegis-proto (generated/), aegis-sdk (sdk/)
 # and the server (this directory), which depends on both.
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml generated/pyproject.toml sdk/pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ./generated -e ./sdk -e '.[dev]'
 	touch $(STAMP)
+
+# The ingest hot path's modules as C extensions (setup.py, collector/app/compiled.py): rebuilt when
+# their .py changed, in about a second when none did. AEGIS_PURE_PYTHON=1 skips it.
+compiled: $(STAMP)
+	@if [ -z "$$AEGIS_PURE_PYTHON" ]; then $(PY) setup.py --quiet build_ext --inplace --parallel 2; fi
 
 run: install
 	$(PY) -m stack
@@ -72,4 +77,5 @@ docs-check: install
 	$(PY) scripts/gen_config_docs.py --check
 
 clean:
-	rm -rf $(VENV) .proto-check .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .proto-check .pytest_cache .mypy_cache .ruff_cache build
+	find aegis_shared collector -name '*.so' -delete

@@ -49,6 +49,7 @@ from collector.api.ingest_service import IngestServicer
 from collector.api.interceptor import AuthInterceptor
 from collector.api.price_service import PriceServicer
 from collector.api.tail_service import TailServicer, tail_event
+from collector.app.compiled import hot_path
 from collector.app.settings import Settings
 from collector.auth.audit import Auditor
 from collector.auth.basic import BasicCredentials
@@ -278,6 +279,21 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(20_000, 50, 50)
 
 
+def report_hot_path() -> None:
+    """Whether ingest runs compiled (collector.app.compiled): a module older than its source runs
+    old code, so it is a warning."""
+    found = hot_path()
+    if found.stale:
+        log.warning(
+            "compiled modules older than their source, running their old code (run `make`): %s",
+            ", ".join(found.stale),
+        )
+    if found.python:
+        log.info("ingest hot path: %d modules run as Python, not compiled", len(found.python))
+    else:
+        log.info("ingest hot path: %d modules compiled", len(found.compiled))
+
+
 async def serve(settings: Settings) -> None:
     # A port clash or a TLS mistake stops start-up before anything else starts.
     check_free([settings.grpc_listen, settings.metrics_listen])
@@ -326,6 +342,7 @@ async def serve(settings: Settings) -> None:
         # secret (it would be stored, hashed, and never shown again).
         await bootstrap_admin(settings, clients)
         tune_garbage_collector()
+        report_hot_path()
         log.info(
             "collector serving gRPC%s on %s:%d",
             " over TLS" if settings.grpc_tls_cert else "",

@@ -1,0 +1,75 @@
+"""The ingest hot path's modules that setup.py compiles with Cython, and whether they are.
+
+Each is plain Python, typed for mypy and readable as such. Compiled (setup.py, `make`), a
+module is a C extension beside its .py that Python imports instead of it; Cython ignores
+the annotations (annotation_typing=False), so the compiled module keeps Python's semantics.
+They are the per-event code of ingest: conversion, validation, pricing, partials, rows.
+Compiled, the collector spends less CPU per event (docs/benchmarks.md, issue 21).
+
+A module whose .py is newer than its extension would run its old code: the collector warns
+at start (`stale`), and tests/test_compiled.py fails. Only the standard library is imported
+here: setup.py reads MODULES from this file before anything is installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import pathlib
+from dataclasses import dataclass
+
+MODULES = (
+    "aegis_shared.structs",
+    "collector.api.json_events",
+    "collector.api.proto_events",
+    "collector.api.proto_values",
+    "collector.drift.partials",
+    "collector.explore.notes",
+    "collector.explore.rows",
+    "collector.ingest.attribution",
+    "collector.ingest.batch",
+    "collector.ingest.content",
+    "collector.ingest.features",
+    "collector.ingest.listing",
+    "collector.ingest.pricing",
+    "collector.ingest.span_records",
+    "collector.ingest.validation",
+    "collector.otlp.mapping",
+    "collector.otlp.records",
+    "collector.otlp.spans",
+    "collector.rollups.cells",
+    "collector.rollups.partials",
+)
+
+
+@dataclass(frozen=True)
+class HotPath:
+    compiled: list[str]  # imported from their C extension
+    python: list[str]  # imported from their .py: not built (AEGIS_PURE_PYTHON, no compiler)
+    stale: list[str]  # compiled from an older .py than the one beside it: `make` rebuilds
+
+
+def _is_extension(path: pathlib.Path) -> bool:
+    return any(path.name.endswith(suffix) for suffix in importlib.machinery.EXTENSION_SUFFIXES)
+
+
+def is_stale(extension: pathlib.Path) -> bool:
+    """Whether the .py beside a module's extension was changed after it was built."""
+    source = extension.with_name(extension.name.partition(".")[0] + ".py")
+    return source.exists() and source.stat().st_mtime > extension.stat().st_mtime
+
+
+def hot_path() -> HotPath:
+    """How each of MODULES is imported in this process."""
+    compiled: list[str] = []
+    python: list[str] = []
+    stale: list[str] = []
+    for name in MODULES:
+        path = pathlib.Path(importlib.import_module(name).__file__ or "")
+        if not _is_extension(path):
+            python.append(name)
+            continue
+        compiled.append(name)
+        if is_stale(path):
+            stale.append(name)
+    return HotPath(compiled, python, stale)
