@@ -4,7 +4,9 @@ The modules collector/app/compiled.py lists are plain Python; Cython compiles ea
 extension beside its .py, which Python imports instead of it. Their annotations are ignored
 (annotation_typing=False), so a compiled module keeps Python's semantics. `make` rebuilds a
 module whose .py changed (`setup.py build_ext --inplace`). AEGIS_PURE_PYTHON=1 at install
-builds none: the same code then runs as Python.
+builds none, and a module that cannot be built (no C compiler, no Python headers) is left out
+with a warning: the same code then runs as Python, only slower, and the collector says so
+when it starts.
 """
 
 from __future__ import annotations
@@ -12,11 +14,17 @@ from __future__ import annotations
 import os
 import pathlib
 import runpy
+import sys
 from typing import Any
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
 
 ROOT = pathlib.Path(__file__).parent
+
+
+def _skipped(what: str, exc: Exception) -> None:
+    print(f"warning: {what} not compiled, it runs as Python ({exc})", file=sys.stderr)
 
 
 def compiled_sources() -> list[str]:
@@ -28,7 +36,11 @@ def compiled_sources() -> list[str]:
 def extensions() -> list[Any]:
     if os.environ.get("AEGIS_PURE_PYTHON"):
         return []
-    from Cython.Build import cythonize
+    try:
+        from Cython.Build import cythonize
+    except ImportError as exc:
+        _skipped("the ingest hot path", exc)
+        return []
 
     modules = cythonize(
         compiled_sources(),
@@ -42,4 +54,20 @@ def extensions() -> list[Any]:
     return list(modules)
 
 
-setup(ext_modules=extensions())
+class OptionalBuildExt(build_ext):
+    """A module that fails to compile is left out (it runs as Python), never the install."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as exc:  # no compiler at all: setuptools' errors vary by platform
+            _skipped("the ingest hot path", exc)
+
+    def build_extension(self, ext: Any) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception as exc:
+            _skipped(ext.name, exc)
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
