@@ -4,7 +4,7 @@ Each is plain Python, typed for mypy and readable as such. Compiled (setup.py, `
 module is a C extension beside its .py that Python imports instead of it; Cython ignores
 the annotations (annotation_typing=False), so the compiled module keeps Python's semantics.
 They are the per-event code of ingest: conversion, validation, pricing, partials, rows.
-Compiled, the collector spends less CPU per event (docs/benchmarks.md, issue 21).
+Compiled, that code costs 2-3 µs (~15 %) less per event (docs/benchmarks.md, issue 21).
 
 A module whose .py is newer than its extension would run its old code: the collector warns
 at start (`stale`), and tests/test_compiled.py fails. Only the standard library is imported
