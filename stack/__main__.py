@@ -7,11 +7,8 @@ so nothing is left behind. Children die with us even if we are killed outright.
 from __future__ import annotations
 
 import argparse
-import signal
 import subprocess
 import sys
-import threading
-from types import FrameType
 
 from pydantic import ValidationError
 
@@ -19,6 +16,7 @@ from aegis_shared import child_process
 from aegis_shared.ports import PortUnavailable, check_free
 from gateway.settings import GatewaySettings
 from stack import supervision
+from stack.stop_request import StopRequest
 
 START_TIMEOUT_S = 120.0
 
@@ -59,13 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         # Before anything starts: no database, and no one-time admin secret shown in vain.
         print(f"stack: {exc}", file=sys.stderr)
         return 2
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, on_signal)
+    stopping = StopRequest()
+    stopping.install()
 
     children: list[supervision.ReadyChild] = []
     code = 0
@@ -96,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"stack: {', '.join(dead)} exited; stopping the rest", file=sys.stderr)
                 code = 1
                 break
+    except supervision.StartCancelled:
+        pass  # Ctrl-C during start-up: a stop, not a failure
     except RuntimeError as exc:
         print(f"stack: {exc}", file=sys.stderr)
         code = 1

@@ -10,7 +10,9 @@ import os
 import re
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from aegis_shared.child_process import spawn, stop
 
@@ -19,6 +21,14 @@ def child_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(overrides)
     return env
+
+
+class Cancellation(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class StartCancelled(RuntimeError):
+    """A stop was asked for while a child was starting."""
 
 
 _READY = re.compile(r"^READY (.+)$")
@@ -59,15 +69,15 @@ class ReadyChild:
                 self._echo(line)
         self._ready.set()  # exited: wake whoever waits
 
-    def wait_ready(
-        self, timeout: float, cancelled: threading.Event | None = None
-    ) -> dict[str, int]:
-        """The announced ports; RuntimeError if the child exits or times out first."""
-        waited = 0.0
+    def wait_ready(self, timeout: float, cancelled: Cancellation | None = None) -> dict[str, int]:
+        """The announced ports. StartCancelled once `cancelled` is set; RuntimeError if the
+        child exits or `timeout` seconds pass first."""
+        deadline = time.monotonic() + timeout
         while not self._ready.wait(0.2):
-            waited += 0.2
-            if waited > timeout or (cancelled is not None and cancelled.is_set()):
+            if time.monotonic() > deadline or (cancelled is not None and cancelled.is_set()):
                 break
+        if cancelled is not None and cancelled.is_set():
+            raise StartCancelled(f"{self.name}: start-up cancelled")
         if not self.ports:
             raise RuntimeError(f"{self.name} did not start (exit code {self.proc.poll()})")
         return self.ports

@@ -24,6 +24,8 @@ import psutil
 import pytest
 
 from aegis.v1 import auth_pb2, auth_pb2_grpc
+from aegis_shared import child_process
+from stack import supervision
 from tests.procs import (
     ADMIN_ID,
     ADMIN_SECRET,
@@ -34,6 +36,7 @@ from tests.procs import (
     stack_env,
     start_collector,
     start_stack,
+    wait_until,
 )
 
 CHILDREN = {"collector", "gateway", "secantus"}
@@ -332,3 +335,45 @@ def assert_global_admin(stack: Stack, client_id: str, secret: str) -> None:
         body = {"name": "made by the banner's admin", "tenant": f"t-{uuid.uuid4().hex[:8]}"}
         created = http.post("/admin/clients", json=body, headers=headers)
         assert created.status_code == 200, created.text
+
+
+def test_a_burst_of_stop_signals_still_stops_the_stack(tmp_path: pathlib.Path) -> None:
+    """`kill` of `make run`'s process group, or an impatient Ctrl-C, can deliver the next signal
+    while the handler of the last still runs: a handler that took a lock deadlocked on itself."""
+    with private_stack(tmp_path) as (stack, children):
+        for _ in range(200):
+            with contextlib.suppress(ProcessLookupError):
+                stack.child.proc.send_signal(signal.SIGTERM)
+        assert stack.child.proc.wait(EXIT_TIMEOUT_S) == 0
+        assert_all_exit(list(children.values()))
+
+
+def test_a_stop_signal_during_start_up_stops_everything_cleanly(tmp_path: pathlib.Path) -> None:
+    stack = supervision.ReadyChild(
+        "stack",
+        child_process.python_module("stack"),
+        stack_env(tmp_path),
+        echo=lambda line: None,
+    )
+    try:
+        collector: list[psutil.Process] = []
+
+        def collector_started() -> bool:
+            collector[:] = [
+                proc
+                for proc in psutil.Process(stack.proc.pid).children(recursive=True)
+                if "collector" in proc.cmdline() and "serve" in proc.cmdline()
+            ]
+            return bool(collector)
+
+        wait_until(collector_started, EXIT_TIMEOUT_S, "the stack starts its collector")
+        # Held still, the collector cannot announce itself: the stack is surely still waiting.
+        collector[0].suspend()
+        assert not stack.ports
+        descendants = psutil.Process(stack.proc.pid).children(recursive=True)
+        stack.proc.send_signal(signal.SIGTERM)
+        collector[0].resume()
+        assert stack.proc.wait(EXIT_TIMEOUT_S) == 0
+        assert_all_exit(descendants)
+    finally:
+        stack.kill()
