@@ -25,11 +25,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import bson
 import grpc
 import httpx
 import pytest
+from pymongo import MongoClient
 
+from collector.explore.rows import JSON_COLUMNS, columns_of
 from tests.conftest import ApiClient, assert_error, create_client, ingest, llm_event, ml_event
+from tests.procs import Stack, stack_mongodb_url
 
 H = 3_600_000  # an hour in milliseconds
 DAY = 24 * H
@@ -449,3 +453,43 @@ async def test_bad_requests_are_400s_naming_the_field(
         await fails("cursor", user_id="u1", cursor=garbage)
     for changes in FORGERIES:
         await fails("cursor", user_id="u1", cursor=forged(cursor, **changes))
+
+
+def types(columns: dict[str, list[Any]]) -> list[list[type]]:
+    """Each value's type; BSON reads a large whole number as Int64, an int."""
+    return [[int if isinstance(v, int) else type(v) for v in values] for values in columns.values()]
+
+
+@pytest.mark.parametrize("kind", ["llm", "ml"])
+async def test_rows_packed_as_bson_before_json_columns_read_the_same(
+    http: httpx.AsyncClient, stack: Stack, tenant_client: ApiClient, kind: str
+) -> None:
+    """A piece's columns are a JSON text (its binary's subtype JSON_COLUMNS) since issue 21's
+    fifth round; a piece written before holds a BSON document, and reads the same: each
+    piece's columns equal value for value and type for type, and every search gives the
+    same answer once every piece of the tenant is rewritten as it was then."""
+    rng = random.Random(21)
+    now = now_ms()
+    events = [make_event(kind, rng, now - H - rng.randrange(5 * H)) for _ in range(200)]
+    await send(http, tenant_client, kind, events)
+    searches = [{}, *FILTERS[:8], {"min_cost": "0.005"}, {"min_latency_ms": "1000"}]
+    window = {"start_date": iso(now - 7 * H)}
+
+    async def answers() -> list[list[Event]]:
+        return [await walk(http, tenant_client, kind, 50, **window, **p) for p in searches]
+
+    before = await answers()
+    assert len(before[0]) == len(events)
+    with MongoClient(stack_mongodb_url(stack), tz_aware=True) as mongo:
+        pieces = mongo["aegisai"]["event_rows"]
+        found = list(pieces.find({"tenant": tenant_client.tenant}))
+        assert found and all(p["rows"].subtype == JSON_COLUMNS for p in found)
+        for piece in found:
+            columns = columns_of(piece)
+            legacy = {**piece, "rows": bson.Binary(bson.encode(columns))}
+            assert columns_of(legacy) == columns
+            assert types(columns_of(legacy)) == types(columns)
+            pieces.replace_one({"_id": piece["_id"]}, legacy)
+        rewritten = pieces.find({"tenant": tenant_client.tenant})
+        assert all(type(p["rows"]) is bytes for p in rewritten)  # subtype 0 reads as bytes
+    assert await answers() == before

@@ -10,9 +10,14 @@ collector and fetches the page's events by `_id`.
 
 {_id: "<tenant>|<kind>|<YYYYMMDDHH>|<ObjectId>", tenant, kind, hour, n, rows: Binary}
 
-`rows` is one BSON document packed as binary (the embedded database decodes every field of a
-document it reads; a binary is one field): columns of equal length, in the order of COLUMNS.
-Content never goes into rows.
+`rows` is the columns packed as one binary (the embedded database decodes every field of a
+document it reads; a binary is one field): {column name: values}, columns of equal length.
+It is a JSON text written by orjson, marked by the binary's subtype (`JSON_COLUMNS`): for a
+batch of 500 seed-shaped events, 0.11 µs an event to write against 0.79 as a BSON document
+(BSON writes an index key per array element), 0.35 against 0.54 to read, and 27 % smaller.
+Pieces written before (subtype 0, a BSON document) are read as they were. Every value is a
+string, a whole number, a finite float (validation refuses the others), a list of strings
+or null, so the JSON text reads back equal. Content never goes into rows.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from operator import itemgetter
 from typing import Any
 
 import bson
+import orjson
 from bson import ObjectId
+from bson.binary import USER_DEFINED_SUBTYPE
 from bson.codec_options import CodecOptions
 
 from collector.domain import MODEL_KEY, Kind
@@ -50,6 +57,7 @@ COLUMNS = (
     "latency",
 )
 _UNPACK: CodecOptions[dict[str, Any]] = CodecOptions()
+JSON_COLUMNS = USER_DEFINED_SUBTYPE  # the subtype of a `rows` binary that holds JSON
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -194,7 +202,9 @@ def pieces_of(tenant: str, per_hour: RowsByHour) -> list[dict[str, Any]]:
                 "kind": row_kind,
                 "hour": hour,
                 "n": len(columns[0]),
-                "rows": bson.Binary(bson.encode(dict(zip(COLUMNS, columns, strict=True)))),
+                "rows": bson.Binary(
+                    orjson.dumps(dict(zip(COLUMNS, columns, strict=True))), JSON_COLUMNS
+                ),
             }
         )
     return pieces
@@ -202,7 +212,11 @@ def pieces_of(tenant: str, per_hour: RowsByHour) -> list[dict[str, Any]]:
 
 def columns_of(piece: dict[str, Any]) -> dict[str, list[Any]]:
     """The piece's rows, column name → values."""
-    return bson.decode(piece["rows"], _UNPACK)
+    packed = piece["rows"]
+    if isinstance(packed, bson.Binary) and packed.subtype == JSON_COLUMNS:
+        columns: dict[str, list[Any]] = orjson.loads(memoryview(packed))
+        return columns
+    return bson.decode(packed, _UNPACK)  # written before JSON_COLUMNS
 
 
 def rows_of(piece: dict[str, Any]) -> Iterator[Row]:
