@@ -359,11 +359,10 @@ def test_a_stop_signal_during_start_up_stops_everything_cleanly(tmp_path: pathli
         collector: list[psutil.Process] = []
 
         def collector_started() -> bool:
-            collector[:] = [
-                proc
-                for proc in psutil.Process(stack.proc.pid).children(recursive=True)
-                if "collector" in proc.cmdline() and "serve" in proc.cmdline()
-            ]
+            for proc in psutil.Process(stack.proc.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):  # `collector check-ports` may just exit
+                    if {"collector", "serve"} <= set(proc.cmdline()):
+                        collector[:] = [proc]
             return bool(collector)
 
         wait_until(collector_started, EXIT_TIMEOUT_S, "the stack starts its collector")
