@@ -42,9 +42,11 @@ def _long_number(text: bytes) -> bool:
     if len(text) < len(_LONG_RUN):
         return False
     mapped = text.translate(_MAPPED)
-    if _LONG_RUN not in mapped:  # most metadata: one search
+    # bytes.find, not `in`: `in` first tries its operand as an int, and the TypeError it
+    # raises and clears costs more than the search (~0.3 µs).
+    if mapped.find(_LONG_RUN) < 0:  # most metadata: one search
         return False
-    if _AFTER_A_SEPARATOR in mapped or _AFTER_A_MINUS in mapped:
+    if mapped.find(_AFTER_A_SEPARATOR) >= 0 or mapped.find(_AFTER_A_MINUS) >= 0:
         return True
     if mapped[0] == _NOT_A_NUMBER:  # "{", "[" or a string first: no number at the start
         return False

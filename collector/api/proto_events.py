@@ -2,7 +2,9 @@
 the events of JSON batches into the same shape.
 
 Hot path: events are read field by field (MessageToDict is ~30x slower), and Struct
-metadata is walked directly.
+metadata is walked directly. A repeated field is copied to a list by slicing it: `list()`
+reads it item by item until protobuf raises IndexError, which costs twice as much (~0.45
+against ~0.2 µs for two items).
 
 An event converts to a plain dict, or to an `Invalid` naming the field when it cannot even be
 read (a JSON event of the wrong shape, a timestamp no calendar holds): ingest reports that
@@ -64,7 +66,7 @@ def _attribution(e: events_pb2.MLEvent | events_pb2.LLMEvent, event: dict[str, A
     if value := e.release:
         event["release"] = value
     if tags := e.tags:
-        event["tags"] = list(tags)
+        event["tags"] = tags[:]
     return event
 
 
@@ -86,9 +88,9 @@ def _values(values: events_pb2.FeatureValues) -> dict[str, Any]:
     if len(numbers) >= ARRAY_FROM:
         out["numbers"] = np.array(numbers, dtype=np.float64)
     elif numbers:
-        out["numbers"] = list(numbers)
+        out["numbers"] = numbers[:]
     if values.strings:
-        out["strings"] = list(values.strings)
+        out["strings"] = values.strings[:]
     return out
 
 
@@ -108,7 +110,7 @@ def ml_event_from_proto(e: events_pb2.MLEvent) -> dict[str, Any]:
             "event_id": e.event_id,
             "model_type": e.model_type,
             "model_id": e.model_id,
-            "input_shape": list(e.input_shape),
+            "input_shape": e.input_shape[:],
             "prediction_count": e.prediction_count if e.HasField("prediction_count") else None,
             "timestamp": time_from_proto(e.timestamp) if e.HasField("timestamp") else None,
             "metadata": _metadata(e),
