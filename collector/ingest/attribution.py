@@ -44,24 +44,29 @@ FIELDS = frozenset((*LENGTHS, *IDS, "tags"))
 def check(event: dict[str, Any]) -> None:
     """Raise Invalid for the first attribution field out of bounds, and remove those not given
     (None, "" or no tags: a JSON event may send them so), so that the stored event has only
-    what was given. Values are strings and a list of strings by now (the converters' job)."""
+    what was given. Values are strings and a list of strings by now (the converters' job).
+    Hot path: a field is looked at with `in` and `[]`, not `.get` (a method call each)."""
     if FIELDS.isdisjoint(event):  # most events: ~4x cheaper than looking at each field
         return
     for name, limit in LENGTHS.items():
-        value = event.get(name)
-        if not value:
-            event.pop(name, None)
-        elif len(value) > limit:
-            raise Invalid(name, f"longer than {limit} characters ({len(value)} sent)")
+        if name in event:
+            value = event[name]
+            if not value:
+                del event[name]
+            elif len(value) > limit:
+                raise Invalid(name, f"longer than {limit} characters ({len(value)} sent)")
     for name, (pattern, expected) in IDS.items():
-        value = event.get(name)
-        if not value:
-            event.pop(name, None)
-        elif not pattern.search(value):
-            raise Invalid(name, f"{expected}, got {show(value)}")
-    tags = event.get("tags")
+        if name in event:
+            value = event[name]
+            if not value:
+                del event[name]
+            elif not pattern.search(value):
+                raise Invalid(name, f"{expected}, got {show(value)}")
+    if "tags" not in event:
+        return
+    tags = event["tags"]
     if not tags:
-        event.pop("tags", None)
+        del event["tags"]
         return
     if len(tags) > MAX_TAGS:
         raise Invalid("tags", f"at most {MAX_TAGS} tags, got {len(tags)}")
