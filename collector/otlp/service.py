@@ -98,12 +98,12 @@ class OtlpIngest:
         for span in spans:
             llm = is_llm_call(span.attributes)
             try:
-                checked_start(span, now)
+                start = checked_start(span, now)
             except Invalid as exc:
                 outcome.reject(span.span_id, exc.field, exc.reason)
                 continue
             record = functools.partial(
-                record_of, span, llm=llm, store_content=self._store_content, now=now
+                record_of, span, start, llm=llm, store_content=self._store_content
             )
             try:
                 event = llm_event(span, _ancestors(span, by_key), known_llm=True) if llm else None
