@@ -27,8 +27,8 @@ import orjson
 _NUMBER_CONTEXT = bytearray(b"x" * 256)
 _NUMBER_CONTEXT[ord("0") : ord("9") + 1] = b"9" * 10
 _NUMBER_CONTEXT[ord("-")] = ord("-")
-for _before in b":,[ \t\r\n":
-    _NUMBER_CONTEXT[_before] = ord(":")
+for _before in ":,[ \t\r\n":  # str, not bytes: compiled, a bytes literal's items are bytes
+    _NUMBER_CONTEXT[ord(_before)] = ord(":")
 _MAPPED = bytes(_NUMBER_CONTEXT)
 _LONG_RUN = b"9" * len(str(2**63))
 _AFTER_A_SEPARATOR = b":" + _LONG_RUN

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 MODULES = (
     "aegis_shared.structs",
+    "collector.api.fast_json",
     "collector.api.json_events",
     "collector.api.proto_events",
     "collector.api.proto_values",
@@ -38,6 +39,7 @@ MODULES = (
     "collector.otlp.records",
     "collector.otlp.spans",
     "collector.rollups.cells",
+    "collector.rollups.histogram",
     "collector.rollups.partials",
 )
 
