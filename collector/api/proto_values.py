@@ -8,16 +8,16 @@ from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+from collector.instants import from_epoch_ms
+
 _OUT_OF_RANGE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def time_from_proto(ts: timestamp_pb2.Timestamp) -> dt.datetime:
-    # ~30% cheaper than Timestamp.ToDatetime. Whole milliseconds, as BSON stores them, so that
+    # Cheaper than Timestamp.ToDatetime. Whole milliseconds, as BSON stores them, so that
     # what rollups compute in memory is what a query over the stored events finds.
     try:
-        # timedelta(days, seconds, microseconds), positional: ~20 % cheaper than keywords.
-        return _EPOCH + dt.timedelta(0, ts.seconds, ts.nanos // 1_000_000 * 1000)
+        return from_epoch_ms(ts.seconds * 1000 + ts.nanos // 1_000_000)
     except OverflowError:  # past year 9999 (or before 1): validation rejects it, per event
         return _OUT_OF_RANGE
 

@@ -35,6 +35,7 @@ MODULES = (
     "collector.ingest.pricing",
     "collector.ingest.span_records",
     "collector.ingest.validation",
+    "collector.instants",
     "collector.otlp.content",
     "collector.otlp.mapping",
     "collector.otlp.records",

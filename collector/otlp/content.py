@@ -143,7 +143,9 @@ def _flattened(attributes: Mapping[str, Any], prefix: str, role: str, text: str)
 
 def _string(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> Content | None:
     for key in keys:
-        value = attributes.get(key)
+        if key not in attributes:  # most: `in` costs less than `.get`, a method call
+            continue
+        value = attributes[key]
         if isinstance(value, str) and value:
             return value
         if value is not None and value != "":
@@ -153,7 +155,9 @@ def _string(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> Content | N
 
 def _first(*candidates: tuple[Mapping[str, Any], str]) -> Content | None:
     for attributes, key in candidates:
-        value = attributes.get(key)
+        if key not in attributes:
+            continue
+        value = attributes[key]
         if value is not None and value != "":
             return _messages(value)
     return None

@@ -86,10 +86,13 @@ def is_llm_call(attributes: Mapping[str, Any]) -> bool:
 
 
 def _first(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, Any]:
+    """The first of `keys` set (not None, not ""). Hot path: most keys are absent, and `in`
+    costs less than `.get`, a method call (~40 keys an LLM span)."""
     for key in keys:
-        value = attributes.get(key)
-        if value is not None and value != "":
-            return key, value
+        if key in attributes:
+            value = attributes[key]
+            if value is not None and value != "":
+                return key, value
     return "", None
 
 

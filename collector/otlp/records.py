@@ -15,16 +15,14 @@ from typing import Any
 
 from collector.ingest.span_records import span_record
 from collector.ingest.validation import EARLIEST, MAX_FUTURE, Invalid
+from collector.instants import from_epoch_ms
 from collector.otlp.content import is_content
 from collector.otlp.spans import Span
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def span_time(ns: int) -> dt.datetime:
     # Whole milliseconds, as BSON stores them (see collector.api.proto_values.time_from_proto).
-    # timedelta(days, seconds, microseconds, milliseconds), positional: ~0.2 µs less.
-    return _EPOCH + dt.timedelta(0, 0, 0, ns // 1_000_000)
+    return from_epoch_ms(ns // 1_000_000)
 
 
 def check_ids(span: Span) -> None:
