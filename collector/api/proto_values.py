@@ -8,7 +8,7 @@ from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
-from collector.instants import from_epoch_ms
+from collector.ingest.instants import from_epoch_ms
 
 _OUT_OF_RANGE = dt.datetime.max.replace(tzinfo=dt.UTC)
 

@@ -13,9 +13,9 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from collector.ingest.instants import from_epoch_ms
 from collector.ingest.span_records import span_record
 from collector.ingest.validation import EARLIEST, MAX_FUTURE, Invalid
-from collector.instants import from_epoch_ms
 from collector.otlp.content import is_content
 from collector.otlp.spans import Span
 
