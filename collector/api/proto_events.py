@@ -25,12 +25,14 @@ from collector.api.proto_values import time_from_proto
 
 def _metadata(e: events_pb2.MLEvent | events_pb2.LLMEvent) -> Any:
     """Either metadata form as plain Python; validation rejects anything but a JSON object."""
-    form = e.WhichOneof("metadata_form")
+    text = e.metadata_json
+    # Non-empty, it is the form set (the SDK's): known without WhichOneof (~0.3 µs).
+    form = "metadata_json" if text else e.WhichOneof("metadata_form")
     if form == "metadata_json":
         try:
-            return loads(e.metadata_json)
+            return loads(text)
         except (ValueError, RecursionError):
-            return e.metadata_json  # not JSON: left for validation to reject, with the event
+            return text  # not JSON: left for validation to reject, with the event
     if form == "metadata":
         return struct_to_dict(e.metadata)
     return {}
