@@ -59,6 +59,7 @@ COLUMNS = (
 _UNPACK: CodecOptions[dict[str, Any]] = CodecOptions()
 JSON_COLUMNS = USER_DEFINED_SUBTYPE  # the subtype of a `rows` binary that holds JSON
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ONE_MS = dt.timedelta(milliseconds=1)  # built once: a timedelta costs ~0.3 µs to build
 
 
 def from_ms(ms: int) -> dt.datetime:
@@ -66,7 +67,7 @@ def from_ms(ms: int) -> dt.datetime:
 
 
 def epoch_ms(moment: dt.datetime) -> int:
-    return (moment - _EPOCH) // dt.timedelta(milliseconds=1)
+    return (moment - _EPOCH) // _ONE_MS
 
 
 def hour_of(moment: dt.datetime) -> dt.datetime:
@@ -183,7 +184,7 @@ def rows_by_hour(
             1 if record["status"] == "ERROR" else 0,
             None,
             None,
-            (record["end"] - start) / dt.timedelta(milliseconds=1),
+            (record["end"] - start) / _ONE_MS,
         )
         for column, value in zip(c, values, strict=True):
             column.append(value)

@@ -101,6 +101,8 @@ def spans_of(request: trace_service_pb2.ExportTraceServiceRequest) -> list[Span]
         resource = attributes(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
+                status = span.status  # read once: each read of a message field costs one
+                code = status.code
                 out.append(
                     Span(
                         trace_id=span.trace_id.hex(),
@@ -109,12 +111,12 @@ def spans_of(request: trace_service_pb2.ExportTraceServiceRequest) -> list[Span]
                         name=span.name,
                         start_ns=span.start_time_unix_nano,
                         end_ns=span.end_time_unix_nano,
-                        error=span.status.code == STATUS_ERROR,
-                        status_message=span.status.message,
+                        error=code == STATUS_ERROR,
+                        status_message=status.message,
                         attributes=attributes(span.attributes),
                         resource=resource,
                         kind=KINDS.get(span.kind, "UNSPECIFIED"),
-                        status=STATUSES.get(span.status.code, "UNSET"),
+                        status=STATUSES.get(code, "UNSET"),
                         details=_details(span) if span.events else {},
                     )
                 )
