@@ -112,8 +112,6 @@ def _messages(value: Any) -> Content | None:
 def _flattened(attributes: Mapping[str, Any], prefix: str, role: str, text: str) -> Content | None:
     """Messages flattened into `<prefix>N.<role>` / `<prefix>N.<text>` attributes (and, for
     OpenInference, `<prefix>N.message.contents.M.message_content.text` parts)."""
-    if "\n" + prefix not in "\n" + "\n".join(attributes):
-        return None  # most spans: one search in C, not a startswith per attribute
     found: dict[int, dict[str, Any]] = {}
     for key, value in attributes.items():
         if not key.startswith(prefix):
@@ -141,6 +139,30 @@ def _flattened(attributes: Mapping[str, Any], prefix: str, role: str, text: str)
     return out
 
 
+# (prefix, role name, content name) of the flattened forms: OpenInference's, then OpenLLMetry's.
+_FLAT_INPUT = (
+    (OI_INPUT, "message.role", "message.content"),
+    (OPENLLMETRY_INPUT, "role", "content"),
+)
+_FLAT_OUTPUT = (
+    (OI_OUTPUT, "message.role", "message.content"),
+    (OPENLLMETRY_OUTPUT, "role", "content"),
+)
+
+
+def _flattened_in(
+    attributes: Mapping[str, Any], forms: tuple[tuple[str, str, str], ...]
+) -> Content | None:
+    """The messages of the first flattened form the attributes hold. Most spans hold none:
+    one search of the joined attribute names finds a name that starts with a prefix, in C,
+    rather than a startswith per attribute and form."""
+    names = "\n" + "\n".join(attributes)
+    for prefix, role, text in forms:
+        if "\n" + prefix in names and (found := _flattened(attributes, prefix, role, text)):
+            return found
+    return None
+
+
 def _string(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> Content | None:
     for key in keys:
         if key not in attributes:  # most: `in` costs less than `.get`, a method call
@@ -166,8 +188,7 @@ def _first(*candidates: tuple[Mapping[str, Any], str]) -> Content | None:
 def input_of(attributes: Mapping[str, Any], details: Mapping[str, Any]) -> Content | None:
     return (
         _first((attributes, INPUT_MESSAGES), (details, INPUT_MESSAGES))
-        or _flattened(attributes, OI_INPUT, "message.role", "message.content")
-        or _flattened(attributes, OPENLLMETRY_INPUT, "role", "content")
+        or _flattened_in(attributes, _FLAT_INPUT)
         or _string(attributes, INPUT_STRINGS)
     )
 
@@ -175,8 +196,7 @@ def input_of(attributes: Mapping[str, Any], details: Mapping[str, Any]) -> Conte
 def output_of(attributes: Mapping[str, Any], details: Mapping[str, Any]) -> Content | None:
     return (
         _first((attributes, OUTPUT_MESSAGES), (details, OUTPUT_MESSAGES))
-        or _flattened(attributes, OI_OUTPUT, "message.role", "message.content")
-        or _flattened(attributes, OPENLLMETRY_OUTPUT, "role", "content")
+        or _flattened_in(attributes, _FLAT_OUTPUT)
         or _string(attributes, OUTPUT_STRINGS)
     )
 
