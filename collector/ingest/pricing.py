@@ -34,9 +34,12 @@ MAX_CACHED = 4096
 MTOK = 1_000_000
 
 
-@dataclass(frozen=True)
+# Slots and not frozen: one is made per priced event, and a frozen dataclass sets each field
+# through object.__setattr__ (~7,000 instructions against ~1,600, counted by callgrind).
+@dataclass(slots=True)
 class Tokens:
-    """What a call is priced by. `input` counts the cached tokens too."""
+    """What a call is priced by. `input` counts the cached tokens too. Never changed once
+    made."""
 
     input: int
     output: int
