@@ -27,10 +27,14 @@ def _skipped(what: str, exc: Exception) -> None:
     print(f"warning: {what} not compiled, it runs as Python ({exc})", file=sys.stderr)
 
 
-def compiled_sources() -> list[str]:
+def compiled_sources() -> tuple[list[str], list[str]]:
+    """The plain Python modules (.py) and the Cython ones (.pyx) to compile."""
     # Read by path: nothing of the project is importable before it is installed.
-    modules = runpy.run_path(str(ROOT / "collector" / "app" / "compiled.py"))["MODULES"]
-    return [name.replace(".", "/") + ".py" for name in modules]
+    listed = runpy.run_path(str(ROOT / "collector" / "app" / "compiled.py"))
+    return (
+        [name.replace(".", "/") + ".py" for name in listed["MODULES"]],
+        [name.replace(".", "/") + ".pyx" for name in listed["NATIVE"]],
+    )
 
 
 def extensions() -> list[Any]:
@@ -42,13 +46,14 @@ def extensions() -> list[Any]:
         _skipped("the ingest hot path", exc)
         return []
 
+    python, native = compiled_sources()
     modules = cythonize(
-        compiled_sources(),
+        python,
         build_dir="build/cython",  # the generated C, out of the source tree
         language_level=3,
         quiet=True,
         compiler_directives={"annotation_typing": False},
-    )
+    ) + cythonize(native, build_dir="build/cython", language_level=3, quiet=True)
     for module in modules:  # GCC 12 misreads CPython's small-int macros (false positives)
         module.extra_compile_args.append("-Wno-array-bounds")
     return list(modules)

@@ -44,6 +44,10 @@ MODULES = (
     "collector.rollups.histogram",
     "collector.rollups.partials",
 )
+# Written in Cython proper (.pyx, typed): compiled, each replaces a library's work (its
+# docstring says which and why); not built, the collector does without it, as that library
+# did before. collector.store.bson_documents encodes ingest's documents for PyMongo.
+NATIVE = ("collector.store.bson_documents",)
 
 
 @dataclass(frozen=True)
@@ -58,18 +62,25 @@ def _is_extension(path: pathlib.Path) -> bool:
 
 
 def is_stale(extension: pathlib.Path) -> bool:
-    """Whether the .py beside a module's extension was changed after it was built."""
-    source = extension.with_name(extension.name.partition(".")[0] + ".py")
-    return source.exists() and source.stat().st_mtime > extension.stat().st_mtime
+    """Whether the .py (or .pyx) beside a module's extension was changed after it was built."""
+    stem = extension.name.partition(".")[0]
+    return any(
+        source.exists() and source.stat().st_mtime > extension.stat().st_mtime
+        for source in (extension.with_name(stem + ".py"), extension.with_name(stem + ".pyx"))
+    )
 
 
 def hot_path() -> HotPath:
-    """How each of MODULES is imported in this process."""
+    """How each of MODULES and NATIVE is imported in this process."""
     compiled: list[str] = []
     python: list[str] = []
     stale: list[str] = []
-    for name in MODULES:
-        path = pathlib.Path(importlib.import_module(name).__file__ or "")
+    for name in MODULES + NATIVE:
+        try:
+            path = pathlib.Path(importlib.import_module(name).__file__ or "")
+        except ImportError:  # a NATIVE module not built
+            python.append(name)
+            continue
         if not _is_extension(path):
             python.append(name)
             continue

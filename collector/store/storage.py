@@ -32,6 +32,7 @@ from pymongo.read_concern import ReadConcern
 from collector.errors import Unavailable, contended, database_busy
 from collector.store.abandoned_sessions import AbandonedSessions
 from collector.store.client_events import ClientEvents
+from collector.store.raw_documents import raw_documents
 from collector.store.session_ledger import SessionLedger, take_over
 
 log = logging.getLogger(__name__)
@@ -514,7 +515,8 @@ async def _insert(
     if split:
         await collection.insert_many(docs, session=session)
         return
-    command = {"insert": collection.name, "documents": docs, "ordered": True}
+    # Encoded here (collector.store.raw_documents): PyMongo copies them as they are.
+    command = {"insert": collection.name, "documents": raw_documents(docs), "ordered": True}
     reply = await collection.database.command(command, session=session)
     errors = reply.get("writeErrors")
     if errors:

@@ -1,0 +1,6 @@
+# The typing of collector/store/bson_documents.pyx, a Cython module (mypy cannot read .pyx).
+from typing import Any
+
+class Unsupported(Exception): ...
+
+def encode(doc: Any) -> bytes | None: ...
