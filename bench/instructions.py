@@ -5,9 +5,10 @@ Wall and CPU times on these shared 2-core machines vary by a quarter from one ru
 (docs/benchmarks.md), so a change of 1 % cannot be seen in them; the instructions the CPU
 executes for the same work vary by under 0.1 %. This runs the collector's own steps in one
 process, as bench.ml_ingest_profile does, on an embedded database of its own: parse the
-request as gRPC hands it over (StreamEventsRequest; for REST the IngestMLJsonRequest the
-gateway forwards, its events as one JSON text; OTLP's ExportTraceServiceRequest), convert
-(collector.api.proto_events, collector.api.json_events, collector.otlp.spans) and ingest
+request as gRPC hands it over (StreamEventsRequest, read as the servicer reads it:
+collector.api.wire_events; for REST the IngestMLJsonRequest the gateway forwards, its events
+as one JSON text; OTLP's ExportTraceServiceRequest), convert (collector.api.json_events,
+collector.otlp.spans) and ingest
 (IngestService.ingest, or OtlpIngest.export: validation, pricing, the transaction with its
 partial, listing and explore rows). Batches of the bench's events (bench.events:
 seed-shaped ML events with every attribution field; bench.otlp_ingest: agent traces of 6
@@ -90,7 +91,7 @@ async def _ingest(mode: str, batches: int, total: int) -> int:
 
     from aegis.v1 import ingest_pb2
     from collector.api import json_events
-    from collector.api.proto_events import ml_event_from_proto
+    from collector.api.ingest_service import stream_batch_from_proto, stream_request
     from collector.domain import Principal
     from collector.ingest.batch import IngestService
     from collector.ingest.invalid import Invalid
@@ -113,8 +114,8 @@ async def _ingest(mode: str, batches: int, total: int) -> int:
                 if mode in ("grpc", "rest"):
                     docs: list[dict[str, Any] | Invalid]
                     if mode == "grpc":
-                        request = ingest_pb2.StreamEventsRequest.FromString(wire)
-                        docs = [ml_event_from_proto(e) for e in request.ml.events]
+                        # As the servicer reads it (collector.api.wire_events when built).
+                        docs = stream_batch_from_proto(stream_request(wire)).events
                     else:
                         batch = ingest_pb2.IngestMLJsonRequest.FromString(wire)
                         docs = [

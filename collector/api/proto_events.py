@@ -23,16 +23,22 @@ from collector.api.fast_json import loads
 from collector.api.proto_values import time_from_proto
 
 
+def json_or_text(text: bytes) -> Any:
+    """A `*_json` field's value, or the text itself when it is not JSON: left for validation
+    to reject, with its event (never echoed when it is content)."""
+    try:
+        return loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
 def _metadata(e: events_pb2.MLEvent | events_pb2.LLMEvent) -> Any:
     """Either metadata form as plain Python; validation rejects anything but a JSON object."""
     text = e.metadata_json
     # Non-empty, it is the form set (the SDK's): known without WhichOneof (~0.3 µs).
     form = "metadata_json" if text else e.WhichOneof("metadata_form")
     if form == "metadata_json":
-        try:
-            return loads(text)
-        except (ValueError, RecursionError):
-            return text  # not JSON: left for validation to reject, with the event
+        return json_or_text(text)
     if form == "metadata":
         return struct_to_dict(e.metadata)
     return {}
@@ -42,10 +48,7 @@ def _content(e: events_pb2.LLMEvent, which: str) -> Any:
     """Input or output (`which` names the form set) as plain Python; validation rejects
     anything but a string or a list of messages. Never echoed in an error: it is content."""
     if which.endswith("_json"):
-        try:
-            return loads(getattr(e, which))
-        except (ValueError, RecursionError):
-            return getattr(e, which)  # not JSON: left for validation to reject
+        return json_or_text(getattr(e, which))
     return value_to_python(getattr(e, which))
 
 

@@ -14,10 +14,15 @@ _OUT_OF_RANGE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def time_from_proto(ts: timestamp_pb2.Timestamp) -> dt.datetime:
-    # Cheaper than Timestamp.ToDatetime. Whole milliseconds, as BSON stores them, so that
-    # what rollups compute in memory is what a query over the stored events finds.
+    return time_from_parts(ts.seconds, ts.nanos)
+
+
+def time_from_parts(seconds: int, nanos: int) -> dt.datetime:
+    """A Timestamp's moment from its fields (collector.api.wire_events reads them off the
+    wire). Cheaper than Timestamp.ToDatetime. Whole milliseconds, as BSON stores them, so
+    that what rollups compute in memory is what a query over the stored events finds."""
     try:
-        return from_epoch_ms(ts.seconds * 1000 + ts.nanos // 1_000_000)
+        return from_epoch_ms(seconds * 1000 + nanos // 1_000_000)
     except OverflowError:  # past year 9999 (or before 1): validation rejects it, per event
         return _OUT_OF_RANGE
 

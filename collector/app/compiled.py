@@ -46,8 +46,9 @@ MODULES = (
 )
 # Written in Cython proper (.pyx, typed): compiled, each replaces a library's work (its
 # docstring says which and why); not built, the collector does without it, as that library
-# did before. collector.store.bson_documents encodes ingest's documents for PyMongo.
-NATIVE = ("collector.store.bson_documents",)
+# did before: collector.api.wire_events reads gRPC batches off the wire, and
+# collector.store.bson_documents encodes ingest's documents for PyMongo.
+NATIVE = ("collector.api.wire_events", "collector.store.bson_documents")
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from aegis.v1 import (
     export_pb2,
     export_pb2_grpc,
     ingest_pb2,
-    ingest_pb2_grpc,
     prices_pb2,
     prices_pb2_grpc,
     tail_pb2,
@@ -45,7 +44,7 @@ from collector.api.auth_service import AuthServicer
 from collector.api.dashboard_service import DashboardServicer
 from collector.api.explore_service import ExploreServicer
 from collector.api.export_service import ExportServicer
-from collector.api.ingest_service import IngestServicer
+from collector.api.ingest_service import IngestServicer, add_ingest_servicer
 from collector.api.interceptor import AuthInterceptor
 from collector.api.price_service import PriceServicer
 from collector.api.tail_service import TailServicer, tail_event
@@ -156,7 +155,7 @@ async def grpc_server(
         content=ContentPolicy(settings.store_content, settings.max_content_bytes),
     )
     admission = Admission(settings.max_inflight_batches)
-    ingest_pb2_grpc.add_IngestServiceServicer_to_server(
+    add_ingest_servicer(
         IngestServicer(
             ingest, admission, window=settings.max_inflight_per_stream, shutdown=shutdown
         ),
