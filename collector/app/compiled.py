@@ -44,11 +44,16 @@ MODULES = (
     "collector.rollups.histogram",
     "collector.rollups.partials",
 )
-# Written in Cython proper (.pyx, typed): compiled, each replaces a library's work (its
-# docstring says which and why); not built, the collector does without it, as that library
-# did before: collector.api.wire_events reads gRPC batches off the wire, and
+# Written in Cython proper (.pyx, typed): compiled, each does in C a step that costs most in
+# Python objects (its docstring says which, and what it is checked against); not built, the
+# collector does without it, as before. collector.api.wire_events reads gRPC batches off the
+# wire, collector.ingest.text_scans checks ids and finds long numbers, and
 # collector.store.bson_documents encodes ingest's documents for PyMongo.
-NATIVE = ("collector.api.wire_events", "collector.store.bson_documents")
+NATIVE = (
+    "collector.api.wire_events",
+    "collector.ingest.text_scans",
+    "collector.store.bson_documents",
+)
 
 
 @dataclass(frozen=True)

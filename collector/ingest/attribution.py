@@ -8,6 +8,7 @@ An empty string, or no tags, means "not given": the field is stored only when gi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from aegis_shared import json_schema
@@ -20,19 +21,30 @@ LENGTHS: dict[str, int] = {
     name: json_schema.of(_EVENT, name)["maxLength"]
     for name in ("user_id", "session_id", "environment", "release")
 }
-# W3C trace-context ids: lowercase hex of a fixed length, not all zero.
-IDS: dict[str, tuple[re.Pattern[str], str]] = {
-    "trace_id": (
-        json_schema.pattern(json_schema.of(_EVENT, "trace_id")["pattern"]),
-        "expected 32 lowercase hex digits, not all zero",
-    ),
-    **{
-        name: (
-            json_schema.pattern(json_schema.of(_EVENT, name)["pattern"]),
-            "expected 16 lowercase hex digits, not all zero",
-        )
-        for name in ("span_id", "parent_span_id")
-    },
+# W3C trace-context ids: lowercase hex of a fixed length, not all zero. The patterns are the
+# rule; compiled, collector.ingest.text_scans.hex_id checks a value as they do, ~20x cheaper.
+PATTERNS: dict[str, re.Pattern[str]] = {
+    name: json_schema.pattern(json_schema.of(_EVENT, name)["pattern"])
+    for name in ("trace_id", "span_id", "parent_span_id")
+}
+DIGITS = {"trace_id": 32, "span_id": 16, "parent_span_id": 16}
+hex_id: Callable[[str, int], bool] | None
+try:
+    from collector.ingest.text_scans import hex_id
+except ImportError:  # not built
+    hex_id = None
+
+
+def _id_check(name: str) -> Callable[[str], Any]:
+    if hex_id is None:
+        return PATTERNS[name].search
+    digits, check = DIGITS[name], hex_id
+    return lambda value: check(value, digits)
+
+
+IDS: dict[str, tuple[Callable[[str], Any], str]] = {
+    name: (_id_check(name), f"expected {DIGITS[name]} lowercase hex digits, not all zero")
+    for name in PATTERNS
 }
 _TAGS = json_schema.of(_EVENT, "tags")
 MAX_TAGS: int = _TAGS["maxItems"]
@@ -55,12 +67,12 @@ def check(event: dict[str, Any]) -> None:
                 del event[name]
             elif len(value) > limit:
                 raise Invalid(name, f"longer than {limit} characters ({len(value)} sent)")
-    for name, (pattern, expected) in IDS.items():
+    for name, (matches, expected) in IDS.items():
         if name in event:
             value = event[name]
             if not value:
                 del event[name]
-            elif not pattern.search(value):
+            elif not matches(value):
                 raise Invalid(name, f"{expected}, got {show(value)}")
     if "tags" not in event:
         return
