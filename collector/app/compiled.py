@@ -47,10 +47,11 @@ MODULES = (
 # Written in Cython proper (.pyx, typed): compiled, each does in C a step that costs most in
 # Python objects (its docstring says which, and what it is checked against); not built, the
 # collector does without it, as before. collector.api.wire_events reads gRPC batches off the
-# wire, collector.ingest.text_scans checks ids and finds long numbers, and
-# collector.store.bson_documents encodes ingest's documents for PyMongo.
+# wire, collector.ingest.metadata_walk checks metadata, collector.ingest.text_scans checks
+# ids and finds long numbers, collector.store.bson_documents encodes documents for PyMongo.
 NATIVE = (
     "collector.api.wire_events",
+    "collector.ingest.metadata_walk",
     "collector.ingest.text_scans",
     "collector.store.bson_documents",
 )

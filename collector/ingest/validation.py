@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aegis_shared.json_shape import show
 from collector.domain import EARLIEST
 from collector.ingest import attribution, content, features
 from collector.ingest.invalid import Invalid
+from collector.ingest.metadata_limits import (
+    MAX_METADATA_CHARS,
+    MAX_METADATA_DEPTH,
+    MAX_METADATA_KEY,
+    MAX_METADATA_NODES,
+    MAX_METADATA_STRING,
+)
 
 MAX_NAME = 256
 MAX_EVENT_ID = 128
@@ -20,12 +27,6 @@ MAX_EVENT_ID = 128
 MAX_COUNT = 2**40
 MAX_ERROR = 512  # an error type or a short message, not a stack trace
 MAX_SHAPE_DIMS = 16
-MAX_METADATA_DEPTH = 8
-MAX_METADATA_NODES = 2000
-MAX_METADATA_STRING = 16_384
-MAX_METADATA_KEY = 256
-# Characters of all keys and strings of one event's metadata: what it costs to store.
-MAX_METADATA_CHARS = 65_536
 MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
 MAX_FUTURE = dt.timedelta(days=1)
 
@@ -145,6 +146,13 @@ def _metadata(value: dict[str, Any] | list[Any], depth: int = 1) -> tuple[int, i
     return nodes, chars
 
 
+walk_metadata: Callable[[Any], tuple[int, int]]
+try:  # the same walk in C (~10x cheaper), when built; _metadata stays the rule
+    from collector.ingest.metadata_walk import walk as walk_metadata
+except ImportError:  # not built
+    walk_metadata = _metadata
+
+
 def _fill_and_check_common(event: dict[str, Any], now: dt.datetime) -> None:
     _event_id(event)
     _timestamp_or_now(event, now)
@@ -155,7 +163,7 @@ def _fill_and_check_common(event: dict[str, Any], now: dt.datetime) -> None:
         if isinstance(sent, bytes):  # metadata_json that does not parse (gRPC, the SDK)
             raise Invalid("metadata", "expected a JSON object; metadata_json is not valid JSON")
         raise Invalid("metadata", f"expected a JSON object, got {show(sent)}")
-    _metadata(event["metadata"])
+    walk_metadata(event["metadata"])
     attribution.check(event)
 
 

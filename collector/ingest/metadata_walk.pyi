@@ -1,0 +1,6 @@
+# The typing of collector/ingest/metadata_walk.pyx, a Cython module (mypy cannot read .pyx).
+from typing import Any
+
+class Elsewhere(Exception): ...
+
+def walk(value: Any) -> tuple[int, int]: ...
