@@ -317,7 +317,7 @@ def run(args: argparse.Namespace) -> int:
     built = compiled.hot_path()
     say(
         f"collector hot path in-process: {hot.total_us:.1f} µs/event "
-        f"({len(built.compiled)} of {len(compiled.MODULES)} modules compiled)"
+        f"({len(built.compiled)} of {len(compiled.MODULES + compiled.NATIVE)} modules compiled)"
     )
     with tempfile.TemporaryDirectory(prefix="aegis-bench-") as workdir:
         try:

@@ -290,8 +290,7 @@ def _print_ingest(data: dict[str, Any], line: Callable[[str], None]) -> None:
     line("")
     line(
         "collector hot path in-process, µs/event: "
-        f"parse {hot['parse_us']:.1f}, convert {hot['convert_us']:.1f}, "
-        f"validate {hot['validate_us']:.1f}, BSON {hot['bson_encode_us']:.1f} "
-        f"(MessageToDict {hot['message_to_dict_us']:.1f} = "
-        f"{hot['message_to_dict_vs_convert']:.1f}x convert)"
+        f"read {hot['read_us']:.1f} (protobuf and proto_events {hot['protobuf_read_us']:.1f}, "
+        f"MessageToDict {hot['message_to_dict_us']:.1f}), validate {hot['validate_us']:.1f}, "
+        f"BSON {hot['bson_encode_us']:.1f} (PyMongo's {hot['pymongo_encode_us']:.1f})"
     )
