@@ -91,3 +91,21 @@ def test_raw_documents_wraps_what_it_encodes_and_passes_the_rest_on() -> None:
     assert isinstance(out[0], RawBSONDocument)
     assert out[0].raw == bson.encode(encoded)
     assert out[1] is other
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        INSTANTS.map(lambda moment: moment.replace(microsecond=moment.microsecond // 1000 * 1000)),
+        INSTANTS,
+        st.datetimes(timezones=st.just(dt.timezone(dt.timedelta(hours=-3)))),
+    )
+)
+def test_epoch_ms_is_the_timestamps_milliseconds(moment: dt.datetime) -> None:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    try:
+        expected = round(moment.timestamp() * 1000)
+    except (OverflowError, ValueError):  # near year 1 or 9999 in another zone
+        return
+    assert bson_documents.epoch_ms(moment) == expected

@@ -36,6 +36,7 @@ from bson.binary import USER_DEFINED_SUBTYPE
 from bson.codec_options import CodecOptions
 
 from collector.domain import MODEL_KEY, Kind
+from collector.store.epoch import epoch_ms as stamp_ms
 
 # What a row holds, in the packed document's column order. `ts` is the event's timestamp in
 # epoch milliseconds; `id` its event_id; `error` 1 when it has a non-empty error.
@@ -103,11 +104,6 @@ Columns = list[list[Any]]  # one list per name of COLUMNS
 RowsByHour = dict[tuple[str, int], Columns]  # (row kind, hour in epoch ms) → its columns
 
 
-def _ms(moment: dt.datetime) -> int:
-    # Stored times are whole milliseconds, so rounding the float is exact.
-    return round(moment.timestamp() * 1000)
-
-
 def _columns(per_hour: RowsByHour, key: tuple[str, int]) -> Columns:
     found = per_hour.get(key)
     if found is None:
@@ -149,7 +145,7 @@ def rows_by_hour(
     its fields go straight to their columns, a comprehension per column and hour)."""
     per_hour: RowsByHour = {}
     model_key = MODEL_KEY[kind]
-    stamps = [_ms(doc["timestamp"]) for doc in docs]
+    stamps = [stamp_ms(doc["timestamp"]) for doc in docs]
     hours: dict[int, tuple[list[int], list[dict[str, Any]]]] = {}
     if stamps and stamps[0] - stamps[0] % HOUR_MS == stamps[-1] - stamps[-1] % HOUR_MS:
         # Most batches fall in one hour: checked whole, without grouping event by event.
@@ -167,7 +163,7 @@ def rows_by_hour(
         # A span's name goes in `model`, its span id in `id` and `span`, its duration in
         # `latency`; spans carry no user, session, environment, release, tags or money.
         start: dt.datetime = record["start"]
-        ts = _ms(start)
+        ts = stamp_ms(start)
         c = _columns(per_hour, ("span", ts - ts % HOUR_MS))
         values = (
             ts,

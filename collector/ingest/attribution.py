@@ -35,15 +35,20 @@ except ImportError:  # not built
     hex_id = None
 
 
-def _id_check(name: str) -> Callable[[str], Any]:
-    if hex_id is None:
-        return PATTERNS[name].search
-    digits, check = DIGITS[name], hex_id
-    return lambda value: check(value, digits)
+def _id_check(name: str) -> Callable[[str, int], Any]:
+    if hex_id is not None:
+        return hex_id
+    search = PATTERNS[name].search
+    return lambda value, _digits: search(value)
 
 
-IDS: dict[str, tuple[Callable[[str], Any], str]] = {
-    name: (_id_check(name), f"expected {DIGITS[name]} lowercase hex digits, not all zero")
+# name: (check(value, digits), digits, what is expected)
+IDS: dict[str, tuple[Callable[[str, int], Any], int, str]] = {
+    name: (
+        _id_check(name),
+        DIGITS[name],
+        f"expected {DIGITS[name]} lowercase hex digits, not all zero",
+    )
     for name in PATTERNS
 }
 _TAGS = json_schema.of(_EVENT, "tags")
@@ -67,12 +72,12 @@ def check(event: dict[str, Any]) -> None:
                 del event[name]
             elif len(value) > limit:
                 raise Invalid(name, f"longer than {limit} characters ({len(value)} sent)")
-    for name, (matches, expected) in IDS.items():
+    for name, (matches, digits, expected) in IDS.items():
         if name in event:
             value = event[name]
             if not value:
                 del event[name]
-            elif not matches(value):
+            elif not matches(value, digits):
                 raise Invalid(name, f"{expected}, got {show(value)}")
     if "tags" not in event:
         return

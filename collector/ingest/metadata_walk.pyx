@@ -16,11 +16,15 @@ from cpython.long cimport PyLong_CheckExact
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_CheckExact
 from libc.math cimport isfinite
+from libc.stdint cimport uint8_t
 
 from collector.ingest import metadata_limits
 from collector.ingest.invalid import Invalid
 
 cdef extern from "Python.h":
+    int PyUnicode_1BYTE_KIND
+    int PyUnicode_KIND(object)
+    void* PyUnicode_DATA(object)
     Py_ssize_t PyUnicode_GET_LENGTH(object)
     Py_UCS4 PyUnicode_READ_CHAR(object, Py_ssize_t)
     Py_ssize_t PyUnicode_FindChar(object, Py_UCS4, Py_ssize_t, Py_ssize_t, int) except -2
@@ -37,6 +41,27 @@ class Elsewhere(Exception):
     """A value this walk leaves to validation's own (a key that is not a str)."""
 
 
+cdef inline bint _unsafe(object name, Py_ssize_t size) except -1:
+    """Whether a non-empty key starts with "$" or holds "." or NUL."""
+    cdef const uint8_t* data
+    cdef Py_ssize_t i
+    cdef uint8_t ch
+    if PyUnicode_KIND(name) == PyUnicode_1BYTE_KIND:  # most keys: a loop over bytes
+        data = <const uint8_t*>PyUnicode_DATA(name)
+        if data[0] == 36:  # "$"
+            return True
+        for i in range(size):
+            ch = data[i]
+            if ch == 46 or ch == 0:  # "." or NUL
+                return True
+        return False
+    return (
+        PyUnicode_READ_CHAR(name, 0) == 36
+        or PyUnicode_FindChar(name, 46, 0, size, 1) >= 0
+        or PyUnicode_FindChar(name, 0, 0, size, 1) >= 0
+    )
+
+
 cdef Py_ssize_t _keys(dict value) except -1:
     """validation._keys: the first bad key raises; returns the characters of the keys."""
     cdef Py_ssize_t pos = 0
@@ -50,12 +75,7 @@ cdef Py_ssize_t _keys(dict value) except -1:
         if not PyUnicode_CheckExact(name):
             raise Elsewhere()
         size = PyUnicode_GET_LENGTH(name)
-        if (
-            size == 0
-            or PyUnicode_READ_CHAR(name, 0) == 36  # "$"
-            or PyUnicode_FindChar(name, 46, 0, size, 1) >= 0  # "."
-            or PyUnicode_FindChar(name, 0, 0, size, 1) >= 0
-        ):
+        if size == 0 or _unsafe(name, size):
             raise Invalid("metadata", f"key {name[:40]!r}: empty, '$'-prefixed or dotted")
         if size > MAX_KEY:
             raise Invalid("metadata", f"a key is longer than {MAX_KEY} characters")

@@ -176,7 +176,8 @@ def fill_and_check_ml(event: dict[str, Any], now: dt.datetime) -> None:
         event["prediction_count"] = 1
     _count(event, "prediction_count")
     shape = event["input_shape"]
-    if len(shape) > MAX_SHAPE_DIMS or any(d < 0 for d in shape):
+    # min(), not any() over a generator: a generator object per event costs more.
+    if len(shape) > MAX_SHAPE_DIMS or (shape and min(shape) < 0):
         raise Invalid(
             "input_shape",
             f"expected at most {MAX_SHAPE_DIMS} non-negative integers, got {show(shape)}",

@@ -30,6 +30,7 @@ from bson.codec_options import CodecOptions
 from collector.domain import CONTENT_FIELDS, MODEL_KEY, Kind
 from collector.rollups import cells
 from collector.rollups.cells import Cell
+from collector.store.epoch import epoch_ms
 
 RECENT = 10  # recent events kept per tenant and kind (the overview shows the newest 10)
 MAX_RECENT_BYTES = 4096
@@ -121,13 +122,12 @@ def packed(entries: Sequence[Entry]) -> dict[str, Any]:
 def partial_of(tenant: str, kind: Kind, docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     model_key = MODEL_KEY[kind]
     summed = cells.SUMMED_BY_KIND[kind]
-    # Grouped by model and the timestamp's minute fields (timestamps are UTC): ~0.6 µs per
-    # event less than a minute_of per event; the minute is computed once per group, and each
-    # group's cell at once (cells.of_events).
-    grouped: dict[tuple[str, int, int, int, int, int], list[dict[str, Any]]] = {}
+    # Grouped by model and the timestamp's minute since the epoch (timestamps are UTC, whole
+    # milliseconds): cheaper than a minute_of, or its five fields, per event; the minute is
+    # computed once per group, and each group's cell at once (cells.of_events).
+    grouped: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for doc in docs:
-        ts = doc["timestamp"]
-        key = (doc[model_key], ts.year, ts.month, ts.day, ts.hour, ts.minute)
+        key = (doc[model_key], epoch_ms(doc["timestamp"]) // 60_000)
         group = grouped.get(key)
         if group is None:
             grouped[key] = [doc]

@@ -169,6 +169,28 @@ cdef inline int _write_datetime(Buffer* b, object value) except -1:
     return _write_int64(b, seconds * 1000 + datetime_microsecond(value) // 1000)
 
 
+def epoch_ms(object moment):
+    """round(moment.timestamp() * 1000), the milliseconds since the epoch of an aware
+    datetime, computed from its fields in place (~10x cheaper: timestamp() asks the zone for
+    its offset and builds a timedelta); for a datetime of another zone or type, or not of
+    whole milliseconds, from timestamp() itself."""
+    cdef int64_t seconds
+    if (
+        PyDateTime_CheckExact(moment)
+        and datetime_tzinfo(moment) is _UTC
+        and datetime_microsecond(moment) % 1000 == 0
+    ):
+        seconds = (
+            _days_from_civil(datetime_year(moment), datetime_month(moment), datetime_day(moment))
+            * 86400
+            + datetime_hour(moment) * 3600
+            + datetime_minute(moment) * 60
+            + datetime_second(moment)
+        )
+        return seconds * 1000 + datetime_microsecond(moment) // 1000
+    return round(moment.timestamp() * 1000)
+
+
 cdef int _write_value(Buffer* b, Py_ssize_t type_at, object value, int depth) except -1:
     cdef Py_ssize_t size
     cdef const char* data
