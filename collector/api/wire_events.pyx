@@ -27,8 +27,14 @@ from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
+import orjson
+
 from collector.api.proto_events import json_or_text
 from collector.api.proto_values import time_from_parts
+from collector.ingest.instants import from_epoch_ms
+from collector.ingest.text_scans import may_hold_long_number
+
+cdef int64_t _SECONDS_IN_REACH = 1 << 40  # their milliseconds fit 64 bits with room
 
 cdef enum:
     # The kinds of field, as this reader takes them.
@@ -153,6 +159,16 @@ cdef object _timestamp(Cursor* span):
             raise Unread("timestamp")
         else:
             _skip(span, key & 7)
+    cdef int64_t millis
+    if -_SECONDS_IN_REACH < seconds < _SECONDS_IN_REACH:
+        # time_from_parts' sum in C: nanos // 1_000_000 floored as Python floors it.
+        millis = nanos // 1000000
+        if nanos % 1000000 != 0 and nanos < 0:
+            millis -= 1
+        try:
+            return from_epoch_ms(seconds * 1000 + millis)
+        except OverflowError:
+            pass  # out of datetime's years: time_from_parts says what it becomes
     return time_from_parts(PyLong_FromLongLong(seconds), nanos)
 
 
@@ -219,6 +235,18 @@ cdef list _event_fields(Cursor* c, int* kinds):
     return slots
 
 
+cdef object _json(bytes text):
+    """json_or_text(text), its common case first: fast_json.loads' orjson, for a text with no
+    number orjson would read otherwise; anything else (a long number, a text orjson refuses)
+    goes the whole way, through json_or_text."""
+    if not may_hold_long_number(text):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json_or_text(text)
+
+
 cdef inline object _string(object value):
     return "" if value is None else value
 
@@ -266,7 +294,7 @@ cdef dict _ml_event(Cursor* c):
         "input_shape": [] if shape is None else shape,
         "prediction_count": slots[5],
         "timestamp": slots[6],
-        "metadata": {} if metadata is None else json_or_text(metadata),
+        "metadata": {} if metadata is None else _json(metadata),
         "latency_ms": slots[8],
         "error": _string(slots[10]),
     }
@@ -287,7 +315,7 @@ cdef dict _llm_event(Cursor* c):
         "tokens_used": slots[5],
         "cost": slots[6],
         "timestamp": slots[7],
-        "metadata": {} if metadata is None else json_or_text(metadata),
+        "metadata": {} if metadata is None else _json(metadata),
         "latency_ms": slots[9],
         "error": _string(slots[11]),
         "input_tokens": slots[12],
@@ -305,10 +333,10 @@ cdef dict _llm_event(Cursor* c):
         event["reasoning_tokens"] = value
     value = slots[27]
     if value is not None:
-        event["input"] = json_or_text(value)
+        event["input"] = _json(value)
     value = slots[29]
     if value is not None:
-        event["output"] = json_or_text(value)
+        event["output"] = _json(value)
     value = slots[30]
     if value:
         event["system"] = value
