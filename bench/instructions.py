@@ -7,8 +7,8 @@ executes for the same work vary by under 0.1 %. This runs the collector's own st
 process, as bench.ml_ingest_profile does, on an embedded database of its own: parse the
 request as gRPC hands it over (StreamEventsRequest, read as the servicer reads it:
 collector.api.wire_events; for REST the IngestMLJsonRequest the gateway forwards, its events
-as one JSON text; OTLP's ExportTraceServiceRequest), convert (collector.api.json_events,
-collector.otlp.spans) and ingest
+as one JSON text; OTLP's ExportTraceServiceRequest, read as the servicer reads it:
+collector.otlp.wire_spans), convert (collector.api.json_events) and ingest
 (IngestService.ingest, or OtlpIngest.export: validation, pricing, the transaction with its
 partial, listing and explore rows). Batches of the bench's events (bench.events:
 seed-shaped ML events with every attribution field; bench.otlp_ingest: agent traces of 6
@@ -87,7 +87,6 @@ def _otlp_batches(count: int) -> list[bytes]:
 
 async def _ingest(mode: str, batches: int, total: int) -> int:
     """Ingest the first `batches` of `total` built batches; return the events (spans) stored."""
-    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
     from aegis.v1 import ingest_pb2
     from collector.api import json_events
@@ -96,6 +95,7 @@ async def _ingest(mode: str, batches: int, total: int) -> int:
     from collector.ingest.batch import IngestService
     from collector.ingest.invalid import Invalid
     from collector.otlp.service import OtlpIngest
+    from collector.otlp.servicer import export_request
     from collector.otlp.spans import spans_of
     from collector.store.embedded import embedded_database
     from collector.store.storage import open_storage
@@ -126,7 +126,8 @@ async def _ingest(mode: str, batches: int, total: int) -> int:
                     assert result.accepted == len(docs), result
                     stored += result.accepted
                 else:
-                    spans = spans_of(trace_service_pb2.ExportTraceServiceRequest.FromString(wire))
+                    read = export_request(wire)  # as the servicer reads it
+                    spans = read if isinstance(read, list) else spans_of(read)
                     outcome = await otlp.export(principal, spans)
                     assert outcome.accepted and outcome.spans_stored, outcome
                     stored += len(spans)

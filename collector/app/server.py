@@ -14,7 +14,6 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from aegis.v1 import (
     alerts_pb2,
@@ -162,7 +161,7 @@ async def grpc_server(
         server,
     )
     prices_pb2_grpc.add_PriceServiceServicer_to_server(PriceServicer(overrides), server)
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
+    otlp_servicer.add_trace_servicer(
         otlp_servicer.TraceServicer(
             OtlpIngest(ingest, store_content=settings.store_content), admission
         ),

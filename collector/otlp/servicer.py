@@ -5,6 +5,7 @@ as for every RPC of ours."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
@@ -12,11 +13,39 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from collector.api.interceptor import current_principal
 from collector.ingest.pipeline import Admission, admitted
 from collector.otlp.service import ExportOutcome, OtlpIngest
-from collector.otlp.spans import export_response, spans_of
+from collector.otlp.spans import Span, export_response, spans_of
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
+
+# Compiled (collector.app.compiled.NATIVE), an export is read off the wire into Spans, without
+# protobuf messages in between; a request it leaves, and every request when it is not built,
+# is parsed by protobuf and read by spans_of.
+read_spans: Callable[[bytes], list[Span] | None] | None
+try:
+    from collector.otlp.wire_spans import read_spans
+except ImportError:  # not built
+    read_spans = None
+
+
+def export_request(data: bytes) -> list[Span] | trace_service_pb2.ExportTraceServiceRequest:
+    """Export's request deserializer: the spans, read off the wire, or the message."""
+    read = read_spans(data) if read_spans is not None else None
+    return trace_service_pb2.ExportTraceServiceRequest.FromString(data) if read is None else read
+
+
+def add_trace_servicer(servicer: TraceServicer, server: grpc.aio.Server) -> None:
+    """trace_service_pb2_grpc.add_TraceServiceServicer_to_server, with export_request as
+    Export's deserializer."""
+    handlers = {
+        "Export": grpc.unary_unary_rpc_method_handler(
+            servicer.Export,
+            request_deserializer=export_request,
+            response_serializer=trace_service_pb2.ExportTraceServiceResponse.SerializeToString,
+        )
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
 
 
 class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
@@ -26,10 +55,11 @@ class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
 
     async def Export(
         self,
-        request: trace_service_pb2.ExportTraceServiceRequest,
+        request: trace_service_pb2.ExportTraceServiceRequest | list[Span],
         context: grpc.aio.ServicerContext,
     ) -> trace_service_pb2.ExportTraceServiceResponse:
-        spans = spans_of(request)
+        # Read off the wire already (export_request), or the message protobuf parsed.
+        spans = request if isinstance(request, list) else spans_of(request)
         if not spans:
             return export_response(0, "")  # nothing to write: no batch
         principal = current_principal()

@@ -1,0 +1,6 @@
+# The typing of collector/otlp/wire_spans.pyx, a Cython module (mypy cannot read .pyx).
+from collector.otlp.spans import Span
+
+class Unread(Exception): ...
+
+def read_spans(data: bytes) -> list[Span] | None: ...
