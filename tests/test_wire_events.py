@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from aegis.v1 import events_pb2, ingest_pb2
 from collector.api.proto_events import llm_event_from_proto, ml_event_from_proto
+from tests.wire_damage import damaged
 
 wire_events = pytest.importorskip("collector.api.wire_events")
 
@@ -187,16 +188,11 @@ def test_a_request_reads_as_protobuf_and_proto_events_read_it(
 def test_damaged_bytes_are_read_as_protobuf_reads_them_or_left_to_it(
     request: ingest_pb2.StreamEventsRequest, data: st.DataObject
 ) -> None:
-    wire = bytearray(request.SerializeToString())
-    if wire:
-        for _ in range(data.draw(st.integers(1, 3))):
-            at = data.draw(st.integers(0, len(wire) - 1))
-            wire[at] = data.draw(st.integers(0, 255))
-    wire = wire[: data.draw(st.integers(0, len(wire)))]
-    read = wire_events.read_stream_request(bytes(wire))
+    wire = damaged(request.SerializeToString(), data)
+    read = wire_events.read_stream_request(wire)
     if read is None:
         return  # left to protobuf, which parses it or refuses it
-    parsed = ingest_pb2.StreamEventsRequest.FromString(bytes(wire))  # must not raise
+    parsed = ingest_pb2.StreamEventsRequest.FromString(wire)  # must not raise
     assert repr(read) == repr(_as_read(parsed))
 
 

@@ -16,6 +16,7 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from collector.otlp.spans import DETAILS_EVENT, spans_of
+from tests.wire_damage import damaged
 
 wire_spans = pytest.importorskip("collector.otlp.wire_spans")
 
@@ -130,16 +131,11 @@ def test_an_export_reads_as_protobuf_and_spans_of_read_it(
 def test_damaged_bytes_are_read_as_protobuf_reads_them_or_left_to_it(
     request: trace_service_pb2.ExportTraceServiceRequest, data: st.DataObject
 ) -> None:
-    wire = bytearray(request.SerializeToString())
-    if wire:
-        for _ in range(data.draw(st.integers(1, 3))):
-            at = data.draw(st.integers(0, len(wire) - 1))
-            wire[at] = data.draw(st.integers(0, 255))
-    wire = wire[: data.draw(st.integers(0, len(wire)))]
-    read = wire_spans.read_spans(bytes(wire))
+    wire = damaged(request.SerializeToString(), data)
+    read = wire_spans.read_spans(wire)
     if read is None:
         return  # left to protobuf, which parses it or refuses it
-    parsed = trace_service_pb2.ExportTraceServiceRequest.FromString(bytes(wire))  # no raise
+    parsed = trace_service_pb2.ExportTraceServiceRequest.FromString(wire)  # no raise
     assert repr(read) == repr(spans_of(parsed))
 
 

@@ -21,11 +21,12 @@ Written in Cython proper (typed, C pointers) like collector.store.bson_documents
 pays compiled, and not built (AEGIS_PURE_PYTHON, no compiler) it is not used.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
-from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
+
+from collector.api cimport wire
 
 import orjson
 
@@ -81,84 +82,26 @@ _kinds(ML_KINDS, ML_FIELDS)
 _kinds(LLM_KINDS, LLM_FIELDS)
 
 
-class Unread(Exception):
-    """What this reader leaves to protobuf."""
+class Unread(ValueError):
+    """What this reader leaves to protobuf (as collector.api.wire's ValueErrors)."""
 
 
-cdef struct Cursor:
-    const uint8_t* at
-    const uint8_t* end
-
-
-cdef inline int _varint(Cursor* c, uint64_t* out) except -1:
-    cdef uint64_t result = 0
-    cdef int shift = 0
-    cdef uint8_t byte
-    while True:
-        if c.at >= c.end or shift > 63:
-            raise Unread("varint")
-        byte = c.at[0]
-        c.at += 1
-        result |= (<uint64_t>(byte & 0x7F)) << shift
-        if byte < 0x80:
-            out[0] = result
-            return 0
-        shift += 7
-
-
-cdef inline int _span(Cursor* c, Cursor* inner) except -1:
-    """A length-delimited field's bytes, as a cursor of their own."""
-    cdef uint64_t size
-    _varint(c, &size)
-    if size > <uint64_t>(c.end - c.at):
-        raise Unread("length")
-    inner.at = c.at
-    inner.end = c.at + size
-    c.at += size
-    return 0
-
-
-cdef int _skip(Cursor* c, int wire) except -1:
-    cdef uint64_t ignored
-    cdef Cursor inner
-    if wire == 0:
-        _varint(c, &ignored)
-    elif wire == 1:
-        if c.end - c.at < 8:
-            raise Unread("fixed64")
-        c.at += 8
-    elif wire == 2:
-        _span(c, &inner)
-    elif wire == 5:
-        if c.end - c.at < 4:
-            raise Unread("fixed32")
-        c.at += 4
-    else:
-        raise Unread("group")
-    return 0
-
-
-cdef inline object _text(Cursor* span):
-    # Raises UnicodeDecodeError for bytes that are not UTF-8 (protobuf refuses them).
-    return PyUnicode_DecodeUTF8(<const char*>span.at, span.end - span.at, NULL)
-
-
-cdef object _timestamp(Cursor* span):
+cdef object _timestamp(wire.Cursor* span):
     cdef uint64_t key, value
     cdef int64_t seconds = 0
     cdef int32_t nanos = 0
     while span.at < span.end:
-        _varint(span, &key)
+        wire.varint(span, &key)
         if key == 8:  # 1: seconds, varint
-            _varint(span, &value)
+            wire.varint(span, &value)
             seconds = <int64_t>value
         elif key == 16:  # 2: nanos, varint
-            _varint(span, &value)
+            wire.varint(span, &value)
             nanos = <int32_t>value
         elif key >> 3 <= 2 or key >> 3 > MAX_FIELD:
             raise Unread("timestamp")
         else:
-            _skip(span, key & 7)
+            wire.skip(span, key & 7)
     cdef int64_t millis
     if -_SECONDS_IN_REACH < seconds < _SECONDS_IN_REACH:
         # time_from_parts' sum in C: nanos // 1_000_000 floored as Python floors it.
@@ -172,64 +115,64 @@ cdef object _timestamp(Cursor* span):
     return time_from_parts(PyLong_FromLongLong(seconds), nanos)
 
 
-cdef list _event_fields(Cursor* c, int* kinds):
+cdef list _event_fields(wire.Cursor* c, int* kinds):
     """An event's fields by number: None where absent (lists where repeated and sent)."""
     cdef list slots = [None] * FIELDS
     cdef uint64_t key, value
     cdef uint64_t number
-    cdef int wire, kind
+    cdef int wiretype, kind
     cdef double real
-    cdef Cursor span
+    cdef wire.Cursor span
     cdef object found
     while c.at < c.end:
-        _varint(c, &key)
+        wire.varint(c, &key)
         number = key >> 3
-        wire = key & 7
+        wiretype = key & 7
         if number == 0 or number > MAX_FIELD:
             raise Unread("field number")
         kind = kinds[number] if number < FIELDS else UNKNOWN
         if kind == UNKNOWN:
-            _skip(c, wire)
-        elif kind == STRING and wire == 2:
-            _span(c, &span)
-            slots[number] = _text(&span)
-        elif kind == INT64 and wire == 0:
-            _varint(c, &value)
+            wire.skip(c, wiretype)
+        elif kind == STRING and wiretype == 2:
+            wire.span(c, &span)
+            slots[number] = wire.text(&span)
+        elif kind == INT64 and wiretype == 0:
+            wire.varint(c, &value)
             slots[number] = PyLong_FromLongLong(<int64_t>value)
-        elif kind == DOUBLE and wire == 1:
+        elif kind == DOUBLE and wiretype == 1:
             if c.end - c.at < 8:
                 raise Unread("double")
             memcpy(&real, c.at, 8)  # little-endian hosts only (see _read)
             c.at += 8
             slots[number] = real
-        elif kind == TIMESTAMP and wire == 2:
+        elif kind == TIMESTAMP and wiretype == 2:
             if slots[number] is not None:
                 raise Unread("timestamp sent twice")  # protobuf merges the two
-            _span(c, &span)
+            wire.span(c, &span)
             slots[number] = _timestamp(&span)
-        elif kind == JSON and wire == 2:
-            _span(c, &span)
-            slots[number] = PyBytes_FromStringAndSize(<const char*>span.at, span.end - span.at)
-        elif kind == INT64S and wire == 0:
-            _varint(c, &value)
+        elif kind == JSON and wiretype == 2:
+            wire.span(c, &span)
+            slots[number] = wire.raw(&span)
+        elif kind == INT64S and wiretype == 0:
+            wire.varint(c, &value)
             found = slots[number]
             if found is None:
                 slots[number] = found = []
             found.append(PyLong_FromLongLong(<int64_t>value))
-        elif kind == INT64S and wire == 2:
-            _span(c, &span)
+        elif kind == INT64S and wiretype == 2:
+            wire.span(c, &span)
             found = slots[number]
             if found is None:
                 slots[number] = found = []
             while span.at < span.end:
-                _varint(&span, &value)
+                wire.varint(&span, &value)
                 found.append(PyLong_FromLongLong(<int64_t>value))
-        elif kind == STRINGS and wire == 2:
-            _span(c, &span)
+        elif kind == STRINGS and wiretype == 2:
+            wire.span(c, &span)
             found = slots[number]
             if found is None:
                 slots[number] = found = []
-            found.append(_text(&span))
+            found.append(wire.text(&span))
         else:
             raise Unread("elsewhere")  # ELSEWHERE, or a known field with another wire type
     return slots
@@ -282,7 +225,7 @@ cdef inline int _attribution(dict event, list slots, int first) except -1:
     return 0
 
 
-cdef dict _ml_event(Cursor* c):
+cdef dict _ml_event(wire.Cursor* c):
     """proto_events.ml_event_from_proto's dict."""
     cdef list slots = _event_fields(c, ML_KINDS)
     cdef object shape = slots[4]
@@ -302,7 +245,7 @@ cdef dict _ml_event(Cursor* c):
     return event
 
 
-cdef dict _llm_event(Cursor* c):
+cdef dict _llm_event(wire.Cursor* c):
     """proto_events.llm_event_from_proto's dict."""
     cdef list slots = _event_fields(c, LLM_KINDS)
     cdef object metadata = slots[10]
@@ -344,49 +287,44 @@ cdef dict _llm_event(Cursor* c):
     return event
 
 
-cdef list _events(Cursor* c, bint llm):
+cdef list _events(wire.Cursor* c, bint llm):
     """IngestMLRequest's or IngestLLMRequest's events (field 1)."""
     cdef list events = []
     cdef uint64_t key
-    cdef Cursor span
+    cdef wire.Cursor span
     while c.at < c.end:
-        _varint(c, &key)
+        wire.varint(c, &key)
         if key == 10:  # 1: events, length-delimited
-            _span(c, &span)
+            wire.span(c, &span)
             events.append(_llm_event(&span) if llm else _ml_event(&span))
         elif key >> 3 == 1 or key >> 3 == 0 or key >> 3 > MAX_FIELD:
             raise Unread("events")
         else:
-            _skip(c, key & 7)
+            wire.skip(c, key & 7)
     return events
 
 
-cdef bint _little_endian():
-    cdef uint32_t one = 1
-    return (<uint8_t*>&one)[0] == 1
-
-
-cdef bint LITTLE = _little_endian()
+cdef bint LITTLE = wire.little_endian()
 
 
 def read_events(bytes data, bint llm):
     """An IngestMLRequest's (`llm`: IngestLLMRequest's) events as proto_events converts them,
     or None: protobuf reads it (see above)."""
-    cdef Cursor c
+    cdef wire.Cursor c
     if not LITTLE:
         return None
     c.at = <const uint8_t*>PyBytes_AS_STRING(data)
     c.end = c.at + PyBytes_GET_SIZE(data)
     try:
         return _events(&c, llm)
-    except (Unread, UnicodeDecodeError):
+    except ValueError:  # Unread, collector.api.wire's, UnicodeDecodeError
         return None
 
 
 def read_stream_request(bytes data):
     """A StreamEventsRequest as (sequence, "ml" or "llm", its events as proto_events converts
     them), or None: protobuf reads it (see above), as it does one with neither batch."""
-    cdef Cursor c, batch
+    cdef wire.Cursor c, batch
     cdef uint64_t key, value
     cdef uint64_t sequence = 0
     cdef int which = 0
@@ -396,19 +334,19 @@ def read_stream_request(bytes data):
     c.end = c.at + PyBytes_GET_SIZE(data)
     try:
         while c.at < c.end:
-            _varint(&c, &key)
+            wire.varint(&c, &key)
             if key == 8:  # 1: sequence, varint
-                _varint(&c, &value)
+                wire.varint(&c, &value)
                 sequence = value
             elif key == 18 or key == 26:  # 2: ml, 3: llm, length-delimited
                 if which:
                     return None  # two batches: protobuf merges or keeps the last
                 which = <int>(key >> 3)
-                _span(&c, &batch)
+                wire.span(&c, &batch)
             elif key >> 3 <= 3 or key >> 3 > MAX_FIELD:
                 return None
             else:
-                _skip(&c, key & 7)
+                wire.skip(&c, key & 7)
         if not which:
             return None
         return (
@@ -416,5 +354,5 @@ def read_stream_request(bytes data):
             "llm" if which == 3 else "ml",
             _events(&batch, which == 3),
         )
-    except (Unread, UnicodeDecodeError):
+    except ValueError:  # Unread, collector.api.wire's, UnicodeDecodeError
         return None
