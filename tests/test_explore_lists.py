@@ -17,6 +17,7 @@ import grpc
 import httpx
 import pytest
 
+from collector.explore import parts
 from collector.explore.fold import fold_notes, rebuild_days
 from collector.explore.parts import merge_parts
 from collector.store.storage import Storage, open_storage
@@ -255,6 +256,33 @@ async def test_lists_equal_brute_force_pending_folded_and_mixed(
     assert await groups_with_parts(storage, tenant_client.tenant) == 0
     await check_all(http, tenant_client, events)  # the parts merged
     await rebuild_days(storage, quiet_s=0, budget_s=None)
+    await check_all(http, tenant_client, events)
+
+
+@pytest.mark.parametrize(("groups", "entries"), [(3, parts.BATCH_ENTRIES), (50, 1)])
+async def test_parts_merged_a_few_groups_a_transaction_read_the_same(
+    http: httpx.AsyncClient,
+    tenant_client: ApiClient,
+    storage: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+    groups: int,
+    entries: int,
+) -> None:
+    """merge_parts merges groups in batches (one transaction each), cut at so many groups
+    or, one group at least, so many entries: cut small, so that the groups take several
+    transactions, every group is merged and the lists still equal the brute force."""
+    events = make_events(uuid.uuid4().hex[:8], random.Random(23))
+    for half in (events[:150], events[150:]):
+        await send(http, tenant_client, half)
+        await fold_notes(storage)
+    split = await groups_with_parts(storage, tenant_client.tenant)
+    assert split > 3
+    monkeypatch.setattr(parts, "BATCH_GROUPS", groups)
+    monkeypatch.setattr(parts, "BATCH_ENTRIES", entries)
+    assert await merge_parts(storage, quiet_s=0, budget_s=None) >= split
+    assert await groups_with_parts(storage, tenant_client.tenant) == 0
+    markers = {"what": "parts", "where.tenant": tenant_client.tenant}
+    assert await storage.explore_dirty.count_documents(markers) == 0
     await check_all(http, tenant_client, events)
 
 
