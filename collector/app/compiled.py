@@ -47,11 +47,13 @@ MODULES = (
 # Written in Cython proper (.pyx, typed): compiled, each does in C a step that costs most in
 # Python objects (its docstring says which, and what it is checked against); not built, the
 # collector does without it, as before. collector.api.wire_events and collector.otlp.wire_spans
-# read gRPC batches and OTLP exports off the wire, collector.ingest.metadata_walk checks
+# read gRPC batches and OTLP exports off the wire, collector.ingest.event_checks passes the
+# events that pass validation's common checks, collector.ingest.metadata_walk checks
 # metadata, collector.ingest.text_scans checks ids and finds long numbers, and
 # collector.store.bson_documents encodes documents for PyMongo.
 NATIVE = (
     "collector.api.wire_events",
+    "collector.ingest.event_checks",
     "collector.ingest.metadata_walk",
     "collector.ingest.text_scans",
     "collector.otlp.wire_spans",

@@ -153,7 +153,29 @@ except ImportError:  # not built
     walk_metadata = _metadata
 
 
+common_fine: Callable[[dict[str, Any], dt.datetime], bool] | None
+try:  # the checks below in C for the events that pass them (~4x cheaper), when built
+    from collector.ingest.event_checks import Common
+except ImportError:  # not built
+    common_fine = None
+else:
+    common_fine = Common(
+        max_event_id=MAX_EVENT_ID,
+        max_error=MAX_ERROR,
+        earliest=EARLIEST,
+        max_future=MAX_FUTURE,
+        walk=walk_metadata,
+        lengths=attribution.LENGTHS,
+        digits={name: digits for name, (_, digits, _) in attribution.IDS.items()},
+        max_tags=attribution.MAX_TAGS,
+        min_tag=attribution.MIN_TAG,
+        max_tag=attribution.MAX_TAG,
+    ).fine
+
+
 def _fill_and_check_common(event: dict[str, Any], now: dt.datetime) -> None:
+    if common_fine is not None and common_fine(event, now):
+        return  # passed all of the below (collector.ingest.event_checks)
     _event_id(event)
     _timestamp_or_now(event, now)
     _amount(event, "latency_ms")
