@@ -88,9 +88,13 @@ def test_raw_documents_wraps_what_it_encodes_and_passes_the_rest_on() -> None:
     encoded = {"_id": "t:1", "at": dt.datetime(2026, 12, 5, tzinfo=dt.UTC), "n": math.pi}
     other = {"_id": "t:2", "id": bson.ObjectId()}
     out = raw_documents.raw_documents([encoded, other])
-    assert isinstance(out[0], RawBSONDocument)
     assert out[0].raw == bson.encode(encoded)
     assert out[1] is other
+    # PyMongo's encoder writes an Encoded as it writes a RawBSONDocument: its bytes as they are.
+    command = {"insert": "events", "documents": [encoded, other]}
+    assert bson.encode({**command, "documents": out}) == bson.encode(command)
+    raw = [RawBSONDocument(bson.encode(encoded)), other]
+    assert bson.encode({**command, "documents": out}) == bson.encode({**command, "documents": raw})
 
 
 @settings(max_examples=2000, deadline=None)

@@ -1,5 +1,6 @@
-"""Ingest's documents handed to PyMongo already encoded: RawBSONDocuments from
-collector.store.bson_documents, which PyMongo copies into its command as they are.
+"""Ingest's documents handed to PyMongo already encoded, by collector.store.bson_documents,
+which PyMongo copies into its command as they are (as Encoded objects, which its encoder
+knows as it knows a RawBSONDocument).
 
 Hot path: PyMongo's encoder costs ~900 instructions an element, ~40,000 a gRPC event of the
 bench, its largest single step (docs/benchmarks.md); bson_documents writes the same bytes for
@@ -10,24 +11,18 @@ PyMongo as the dict it is, which PyMongo encodes, or rejects, as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from bson.raw_bson import RawBSONDocument
-
-encode: Callable[[Any], bytes | None] | None
+encoded_documents: Callable[[Sequence[dict[str, Any]]], list[Any]] | None
 try:
-    from collector.store.bson_documents import encode
+    from collector.store.bson_documents import encoded_documents
 except ImportError:  # not built: PyMongo encodes every document
-    encode = None
+    encoded_documents = None
 
 
-def raw_documents(docs: Sequence[dict[str, Any]]) -> list[Mapping[str, Any]]:
+def raw_documents(docs: Sequence[dict[str, Any]]) -> list[Any]:
     """`docs` (each with its `_id`) for an insert command, in order."""
-    if encode is None:
+    if encoded_documents is None:
         return list(docs)
-    out: list[Mapping[str, Any]] = []
-    for doc in docs:
-        data = encode(doc)
-        out.append(doc if data is None else RawBSONDocument(data))
-    return out
+    return encoded_documents(docs)
