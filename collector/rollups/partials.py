@@ -19,7 +19,6 @@ totals, 0.31 s packed against 0.08 s compressed. Partials written before packing
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 import zlib
 from collections.abc import Sequence
 from operator import itemgetter
@@ -64,14 +63,16 @@ def recent_entry(kind: Kind, doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# (timestamp, event id) of an entry or a stored event, by a C getter: a Python function as the
-# key of 500 events cost ~1,300 instructions an event on the ingest path (partial_of).
+# (timestamp, event id) of an entry or a stored event, by a C getter.
 _NEWEST_KEY = itemgetter("timestamp", "event_id")
 
 
 def newest(entries: Sequence[dict[str, Any]], limit: int = RECENT) -> list[dict[str, Any]]:
-    """The `limit` newest entries; ties broken by event id, so any merge order agrees."""
-    return heapq.nlargest(limit, entries, key=_NEWEST_KEY)
+    """The `limit` newest entries; ties broken by event id, so any merge order agrees.
+    heapq.nlargest's documented equivalent, all in C: nlargest's own loop is Python, ~1,300
+    instructions an event of a batch on the ingest path (partial_of), and a batch's events
+    come mostly in time order, which sorting takes in one pass."""
+    return sorted(entries, key=_NEWEST_KEY, reverse=True)[:limit]
 
 
 def pack(entries: Sequence[dict[str, Any]], *, compress: bool = False) -> bson.Binary:
