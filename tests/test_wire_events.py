@@ -59,7 +59,10 @@ def test_the_field_tables_are_the_messages_own(message: Any, table: dict[int, in
 def _timestamps() -> st.SearchStrategy[timestamp_pb2.Timestamp]:
     return st.builds(
         timestamp_pb2.Timestamp,
-        seconds=st.one_of(st.integers(0, 2**34), INT64),
+        # datetime's years 1 .. 9999 and a little past them (civil's calendar), and any int64
+        seconds=st.one_of(
+            st.integers(0, 2**34), st.integers(-62_135_596_900, 253_402_300_900), INT64
+        ),
         nanos=st.integers(-(2**31), 2**31 - 1),
     )
 
@@ -219,6 +222,32 @@ def test_an_unknown_field_is_skipped_as_protobuf_skips_it() -> None:
     parsed = ingest_pb2.StreamEventsRequest.FromString(wire)
     assert parsed.ml.events[0].event_id == "e1"
     assert repr(wire_events.read_stream_request(wire)) == repr(_as_read(parsed))
+
+
+@pytest.mark.parametrize(
+    ("seconds", "nanos"),
+    [
+        (-1, 999_000_000),  # the last millisecond before the epoch: a day's floor
+        (-86_400, 0),
+        (-86_401, 999_999_999),
+        (-62_135_596_800, 0),  # 0001-01-01, datetime's first day
+        (-62_135_596_801, 999_000_000),  # a millisecond before it: past datetime's years
+        (253_402_300_799, 999_999_999),  # 9999-12-31T23:59:59.999
+        (253_402_300_800, 0),  # past it
+        (951_782_400, 0),  # 2000-02-29
+        (4_107_542_399, 999_000_000),  # 2100-02-28T23:59:59.999 (not a leap year)
+        (1_764_547_200, -1),  # nanos below zero
+    ],
+)
+def test_a_timestamp_at_a_calendar_edge_reads_as_proto_events_reads_it(
+    seconds: int, nanos: int
+) -> None:
+    moment = timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
+    event = events_pb2.MLEvent(event_id="e", timestamp=moment)
+    request = ingest_pb2.StreamEventsRequest(ml=ingest_pb2.IngestMLRequest(events=[event]))
+    read = wire_events.read_stream_request(request.SerializeToString())
+    assert read is not None
+    assert repr(read) == repr(_as_read(request))
 
 
 def test_a_timestamp_past_year_9999_reads_as_proto_events_reads_it() -> None:

@@ -22,19 +22,23 @@ pays compiled, and not built (AEGIS_PURE_PYTHON, no compiler) it is not used.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.datetime cimport import_datetime
 from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 
-from collector.api cimport wire
+from collector.api cimport civil, wire
+
+import datetime
 
 import orjson
 
 from collector.api.proto_events import json_or_text
 from collector.api.proto_values import time_from_parts
-from collector.ingest.instants import from_epoch_ms
 from collector.ingest.text_scans import may_hold_long_number
 
+import_datetime()
+_UTC = datetime.timezone.utc  # what collector.ingest.instants' datetimes hold: dt.UTC
 cdef int64_t _SECONDS_IN_REACH = 1 << 40  # their milliseconds fit 64 bits with room
 
 cdef enum:
@@ -108,10 +112,10 @@ cdef object _timestamp(wire.Cursor* span):
         millis = nanos // 1000000
         if nanos % 1000000 != 0 and nanos < 0:
             millis -= 1
-        try:
-            return from_epoch_ms(seconds * 1000 + millis)
-        except OverflowError:
-            pass  # out of datetime's years: time_from_parts says what it becomes
+        moment = civil.utc_from_epoch_ms(seconds * 1000 + millis, _UTC)
+        if moment is not None:
+            return moment
+        # out of datetime's years: time_from_parts says what it becomes
     return time_from_parts(PyLong_FromLongLong(seconds), nanos)
 
 
