@@ -48,11 +48,13 @@ MODULES = (
 # Python objects (its docstring says which, and what it is checked against); not built, the
 # collector does without it, as before. collector.api.wire_events and collector.otlp.wire_spans
 # read gRPC batches and OTLP exports off the wire, collector.ingest.event_checks passes the
-# events that pass validation's common checks, collector.ingest.metadata_walk checks
+# events that pass validation's common checks, collector.explore.row_columns makes explore's
+# row columns, collector.ingest.metadata_walk checks
 # metadata, collector.ingest.text_scans checks ids and finds long numbers, and
 # collector.store.bson_documents encodes documents for PyMongo.
 NATIVE = (
     "collector.api.wire_events",
+    "collector.explore.row_columns",
     "collector.ingest.event_checks",
     "collector.ingest.metadata_walk",
     "collector.ingest.text_scans",

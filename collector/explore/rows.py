@@ -23,7 +23,7 @@ or null, so the JSON text reads back equal. Content never goes into rows.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
@@ -137,6 +137,13 @@ def _event_columns(model_key: str, stamps: list[int], docs: Sequence[dict[str, A
     ]
 
 
+event_columns: Callable[[str, list[int], list[dict[str, Any]]], Columns]
+try:  # the same columns in C (collector.explore.row_columns), when built
+    from collector.explore.row_columns import event_columns
+except ImportError:  # not built
+    event_columns = _event_columns
+
+
 def rows_by_hour(
     kind: Kind, docs: Sequence[dict[str, Any]], spans: Sequence[dict[str, Any]] = ()
 ) -> RowsByHour:
@@ -158,7 +165,7 @@ def rows_by_hour(
             group[0].append(ts)
             group[1].append(doc)
     for hour, (hour_stamps, hour_docs) in hours.items():
-        per_hour[(kind, hour)] = _event_columns(model_key, hour_stamps, hour_docs)
+        per_hour[(kind, hour)] = event_columns(model_key, hour_stamps, hour_docs)
     for record in spans:
         # A span's name goes in `model`, its span id in `id` and `span`, its duration in
         # `latency`; spans carry no user, session, environment, release, tags or money.
