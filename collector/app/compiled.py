@@ -49,7 +49,8 @@ MODULES = (
 # collector does without it, as before. collector.api.wire_events and collector.otlp.wire_spans
 # read gRPC batches and OTLP exports off the wire, collector.ingest.event_checks passes the
 # events that pass validation's common checks, collector.explore.row_columns makes explore's
-# row columns, collector.ingest.metadata_walk checks
+# row columns, collector.rollups.cell_sums makes the partial's cells,
+# collector.ingest.metadata_walk checks
 # metadata, collector.ingest.text_scans checks ids and finds long numbers, and
 # collector.store.bson_documents encodes documents for PyMongo.
 NATIVE = (
@@ -59,6 +60,7 @@ NATIVE = (
     "collector.ingest.metadata_walk",
     "collector.ingest.text_scans",
     "collector.otlp.wire_spans",
+    "collector.rollups.cell_sums",
     "collector.store.bson_documents",
 )
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -163,3 +163,12 @@ def of_bucket(doc: dict[str, Any]) -> Cell:
         return cell
     stored: Cell = doc["cell"]
     return stored
+
+
+events_cell: Callable[[Sequence[dict[str, Any]], tuple[tuple[str, str], ...]], Cell]
+try:  # of_events in C (collector.rollups.cell_sums), when built; of_events stays the rule
+    from collector.rollups.cell_sums import Cells
+except ImportError:  # not built
+    events_cell = of_events
+else:
+    events_cell = Cells(empty=empty, span=_span, bucket_of=histogram.bucket_of).of_events

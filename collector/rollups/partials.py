@@ -145,7 +145,7 @@ def partial_of(tenant: str, kind: Kind, docs: Sequence[dict[str, Any]]) -> dict[
                 {
                     "model": key[0],
                     "start": minute_of(group[0]["timestamp"]),
-                    "cell": cells.of_events(group, summed),
+                    "cell": cells.events_cell(group, summed),
                 }
                 for key, group in grouped.items()
             ]
