@@ -12,13 +12,14 @@ from cpython.dict cimport PyDict_CheckExact, PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
 from cpython.object cimport PyObject, PyObject_IsTrue
 from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_GET_ITEM
 
 # The columns after the timestamp, in collector.explore.rows.COLUMNS' order: the event's id,
 # its model (the kind's key, given), then these fields as they are (None when absent), the
 # error as 1 or 0, then these.
-_MIDDLE = ("user_id", "session_id", "trace_id", "span_id", "parent_span_id", "environment",
-           "release", "tags")
-_LAST = ("cost", "tokens_used", "latency_ms")
+cdef tuple _MIDDLE = ("user_id", "session_id", "trace_id", "span_id", "parent_span_id",
+                      "environment", "release", "tags")
+cdef tuple _LAST = ("cost", "tokens_used", "latency_ms")
 
 
 cdef inline void _put(list column, Py_ssize_t i, object value):
@@ -55,8 +56,8 @@ def event_columns(str model_key, list stamps, list docs):
             raise KeyError(model_key)
         _put(models, i, <object>found)
         for j in range(8):
-            _put(middle[j], i, _get(doc, _MIDDLE[j]))
+            _put(<list>PyList_GET_ITEM(middle, j), i, _get(doc, <object>PyTuple_GET_ITEM(_MIDDLE, j)))
         _put(errors, i, 1 if PyObject_IsTrue(_get(doc, "error")) else 0)
         for j in range(3):
-            _put(last[j], i, _get(doc, _LAST[j]))
+            _put(<list>PyList_GET_ITEM(last, j), i, _get(doc, <object>PyTuple_GET_ITEM(_LAST, j)))
     return [stamps, ids, models, *middle, errors, *last]

@@ -21,6 +21,11 @@ cdef extern from "Python.h":
     object PyUnicode_FromFormat(const char*, ...)
 
 cdef double _STEPS = 16.0  # histogram.STEPS_PER_DOUBLING
+cdef enum:
+    # The names of buckets _LOW .. _HIGH - 1 (latencies of 2^-64 to 2^96 ms) are made once.
+    _LOW = -1024
+    _HIGH = 1536
+cdef list _NAMES = [None] * (_HIGH - _LOW)
 
 
 cdef inline object _get(dict doc, object key):
@@ -51,7 +56,15 @@ cdef class Cells:
             return self.bucket_of(latency)
         if not isfinite(value) or value <= 0:
             return self.bucket_of(latency)  # "z", or the error bucket_of raises
-        return PyUnicode_FromFormat("%lld", <long long>floor(log2(value) * _STEPS))
+        cdef long long index = <long long>floor(log2(value) * _STEPS)
+        cdef object name
+        if not _LOW <= index < _HIGH:
+            return PyUnicode_FromFormat("%lld", index)
+        name = <object>PyList_GET_ITEM(_NAMES, index - _LOW)
+        if name is None:
+            name = PyUnicode_FromFormat("%lld", index)
+            _NAMES[index - _LOW] = name
+        return name
 
     def of_events(self, list docs, tuple summed):
         """cells.of_events(docs, summed)."""
