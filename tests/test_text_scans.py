@@ -19,6 +19,13 @@ IDS = st.one_of(
     st.text(alphabet="0", min_size=15, max_size=33),
     st.text(alphabet="0123456789abcdefABCDEFgz \n\x00é", min_size=0, max_size=34),
     st.text(min_size=0, max_size=34),
+    # A valid id with one character that borders the ranges: "/", ":", "`", "g", "A", "F".
+    st.builds(
+        lambda digits, at, char: digits[:at] + char + digits[at + 1 :],
+        st.sampled_from(["1" * 16, "1" * 32]),
+        st.integers(0, 31),
+        st.sampled_from(["/", ":", "`", "g", "@", "A", "F", "G"]),
+    ),
 )
 
 

@@ -23,6 +23,8 @@ from cpython.unicode cimport PyUnicode_CheckExact
 from libc.math cimport isfinite
 from libc.stdint cimport uint8_t
 
+from collector.ingest.hex_digits cimport lower_hex
+
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object)
     Py_ssize_t PyUnicode_GET_LENGTH(object)
@@ -40,24 +42,6 @@ cdef inline bint _printable_ascii(object value) noexcept:
         if data[i] < 32 or data[i] > 126:
             return False
     return True
-
-
-cdef inline bint _hex_id(object value, Py_ssize_t digits) noexcept:
-    """Whether a str is `digits` lowercase hex digits, not all zero (text_scans.hex_id)."""
-    cdef const uint8_t* data
-    cdef Py_ssize_t i
-    cdef uint8_t ch
-    cdef bint zero = True
-    if not PyUnicode_IS_ASCII(value) or PyUnicode_GET_LENGTH(value) != digits:
-        return False
-    data = <const uint8_t*>PyUnicode_DATA(value)
-    for i in range(digits):
-        ch = data[i]
-        if ch != 48:  # "0"
-            zero = False
-            if not (49 <= ch <= 57 or 97 <= ch <= 102):  # "1".."9", "a".."f"
-                return False
-    return not zero
 
 
 cdef inline int _not_given(dict event, object name, object value) except -1:
@@ -180,7 +164,7 @@ cdef class Common:
             value = <object>found
             if _not_given(event, name, value):
                 continue
-            if not PyUnicode_CheckExact(value) or not _hex_id(value, limit):
+            if not PyUnicode_CheckExact(value) or not lower_hex(value, limit):
                 return False
         found = PyDict_GetItem(event, "tags")
         if found is NULL:

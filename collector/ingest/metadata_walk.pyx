@@ -9,7 +9,7 @@ instructions for the bench's 10-key object as compiled Python (type checks, `len
 and searches as Python calls); here ~2,000 (callgrind, docs/benchmarks.md).
 """
 
-from cpython.dict cimport PyDict_CheckExact, PyDict_Next, PyDict_Size
+from cpython.dict cimport PyDict_CheckExact, PyDict_Next
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
 from cpython.list cimport PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_CheckExact
@@ -87,7 +87,7 @@ cdef int _walk(object value, Py_ssize_t depth, Py_ssize_t* nodes_out, Py_ssize_t
     """validation._metadata(value, depth): a dict's or a list's nodes and characters."""
     cdef Py_ssize_t chars = 0
     cdef Py_ssize_t nodes = 0
-    cdef Py_ssize_t inner_nodes, inner_chars, size, i, count
+    cdef Py_ssize_t inner_nodes, inner_chars, size, i
     cdef Py_ssize_t pos = 0
     cdef PyObject* key
     cdef PyObject* entry
@@ -98,9 +98,6 @@ cdef int _walk(object value, Py_ssize_t depth, Py_ssize_t* nodes_out, Py_ssize_t
         raise Invalid("metadata", f"nested deeper than {MAX_DEPTH} levels")
     if is_dict:
         chars = _keys(value)
-        count = PyDict_Size(value)
-    else:
-        count = PyList_GET_SIZE(value)
     i = 0
     while True:
         if is_dict:

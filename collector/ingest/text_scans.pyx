@@ -13,34 +13,18 @@ the search ~4,300 a metadata text; these, ~100 and ~1,000 (callgrind, docs/bench
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport uint8_t
 
+from collector.ingest.hex_digits cimport lower_hex
+
 cdef extern from "Python.h":
     bint PyUnicode_Check(object)
-    bint PyUnicode_IS_ASCII(object)
-    Py_ssize_t PyUnicode_GET_LENGTH(object)
-    void* PyUnicode_DATA(object)
 
 
 def hex_id(object value, Py_ssize_t length):
     """Whether `value` (a str) is `length` lowercase hex digits, not all zero: the pattern
     ^(?:(?!0+$)[0-9a-f]{length})?$ on a non-empty value."""
-    cdef const uint8_t* data
-    cdef Py_ssize_t i
-    cdef uint8_t ch
-    cdef bint zero = True
     if not PyUnicode_Check(value):
         raise TypeError(f"expected a str, got {type(value).__name__}")  # as re's search
-    if not PyUnicode_IS_ASCII(value):
-        return False  # it holds a character past "f"
-    if PyUnicode_GET_LENGTH(value) != length:
-        return False
-    data = <const uint8_t*>PyUnicode_DATA(value)  # ASCII: one byte a character
-    for i in range(length):
-        ch = data[i]
-        if ch != 48:  # "0"
-            zero = False
-            if not (49 <= ch <= 57 or 97 <= ch <= 102):  # "1".."9", "a".."f"
-                return False
-    return not zero
+    return lower_hex(value, length)
 
 
 cdef inline bint _separator(uint8_t ch) noexcept:

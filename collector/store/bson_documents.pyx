@@ -15,7 +15,7 @@ collector.app.compiled.MODULES: it only pays when compiled, so it has no Python 
 not built (AEGIS_PURE_PYTHON, no compiler) it is simply not used.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.datetime cimport (
     PyDateTime_CheckExact,
     datetime_day,
